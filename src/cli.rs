@@ -1,0 +1,297 @@
+//! The command line: `territory serve | import | check`.
+
+use crate::error::{Error, InputError, Result};
+use crate::exclusivity::compare;
+use crate::geometry::{CoordSys, GeometryLimits};
+use crate::grants::{Decision, Grant, Status};
+use crate::http::{self, HttpLimits};
+use crate::registry::{GrantRequest, Registry};
+use crate::store::Store;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Exclusive territories, outlets and site scoring for car dealer/agent networks.
+#[derive(Debug, Parser)]
+#[command(name = "territory", version)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the database is.
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// SQLite database file; created and migrated if missing.
+    #[arg(long, env = "TERRITORY_DB", default_value = "territory.db")]
+    pub db: PathBuf,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API (loads the sample data into an empty database).
+    Serve(ServeArgs),
+    /// Import data.
+    Import {
+        /// What to import.
+        #[command(subcommand)]
+        what: ImportCommand,
+    },
+    /// Check proposed grants (a GeoJSON FeatureCollection) against the stored grants and
+    /// each other; prints every conflict; exit status 1 if any, 0 if none, 2 if invalid.
+    Check(CheckArgs),
+}
+
+/// `territory serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Database.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Address to listen on.
+    #[arg(long, env = "TERRITORY_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Folder with the bundled sample data (region layers).
+    #[arg(long, env = "TERRITORY_DATA", default_value = default_data_dir())]
+    pub data: PathBuf,
+    /// Do not load sample data into an empty database.
+    #[arg(long)]
+    pub no_seed: bool,
+    /// Largest request body, bytes.
+    #[arg(long, default_value_t = HttpLimits::default().max_body_bytes)]
+    pub max_body_bytes: usize,
+    /// Most vertices in one input geometry.
+    #[arg(long, default_value_t = GeometryLimits::default().max_vertices)]
+    pub max_vertices: usize,
+}
+
+/// `territory import ...`.
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// A region layer: GeoJSON FeatureCollection with `adcode`, `name`, `level`,
+    /// `parent_adcode`. Refused whole if any feature is invalid.
+    Regions {
+        /// Database.
+        #[command(flatten)]
+        db: DbArgs,
+        /// The layer file.
+        file: PathBuf,
+    },
+}
+
+/// Datum of input coordinates, for the CLI.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CoordSysArg {
+    /// WGS84 (GPS).
+    Wgs84,
+    /// GCJ-02 (Amap).
+    Gcj02,
+    /// BD-09 (Baidu).
+    Bd09,
+}
+
+impl From<CoordSysArg> for CoordSys {
+    fn from(c: CoordSysArg) -> CoordSys {
+        match c {
+            CoordSysArg::Wgs84 => CoordSys::Wgs84,
+            CoordSysArg::Gcj02 => CoordSys::Gcj02,
+            CoordSysArg::Bd09 => CoordSys::Bd09,
+        }
+    }
+}
+
+/// `territory check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Database.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Network code.
+    #[arg(long)]
+    pub network: String,
+    /// Datum of the file's coordinates.
+    #[arg(long, value_enum, default_value = "wgs84")]
+    pub coord_sys: CoordSysArg,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// GeoJSON FeatureCollection: one proposed grant per feature, properties `partner_id`
+    /// and optionally `adcodes` (instead of the geometry), `exclusive`, `valid_from`, `valid_to`.
+    pub file: PathBuf,
+}
+
+fn default_data_dir() -> &'static str {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/data")
+}
+
+/// Runs a parsed command line; returns the process exit code.
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await.map(|()| 0),
+        Command::Import { what: ImportCommand::Regions { db, file } } => {
+            let registry = Registry::open(Store::open(&db.db).await?, GeometryLimits::default()).await?;
+            match crate::seed::import_layer(&registry, &file).await {
+                Ok(s) => {
+                    println!("imported {} regions from {}; {} in the database", s.stored, file.display(), s.total);
+                    Ok(0)
+                }
+                Err(Error::Invalid(errors)) => {
+                    eprintln!("refused: {} problem(s) in {}; nothing was imported", errors.len(), file.display());
+                    for e in errors {
+                        eprintln!("  {e}");
+                    }
+                    Ok(2)
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        Command::Check(args) => check(args).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let store = Store::open(&args.db.db).await?;
+    let limits = GeometryLimits { max_vertices: args.max_vertices };
+    let registry = Registry::open(store, limits).await?;
+    if !args.no_seed {
+        crate::seed::seed(&registry, &args.data).await?;
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, db = %args.db.db.display(), "territory listening");
+    println!("listening on http://{addr}");
+    let app = http::router(Arc::new(registry), HttpLimits { max_body_bytes: args.max_body_bytes });
+    http::serve(listener, app, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+/// One proposed grant of a check file, validated.
+struct Candidate {
+    label: String,
+    grant: Grant,
+}
+
+fn feature_request(feature: &Value, i: usize) -> Result<GrantRequest, Vec<InputError>> {
+    let props = feature.get("properties").cloned().unwrap_or(json!({}));
+    let mut body = json!({});
+    for key in ["partner_id", "adcodes", "exclusive", "valid_from", "valid_to", "note"] {
+        if let Some(v) = props.get(key).filter(|v| !v.is_null()) {
+            body[key] = v.clone();
+        }
+    }
+    if body.get("adcodes").is_none() {
+        body["geometry"] = feature.get("geometry").cloned().unwrap_or(Value::Null);
+    }
+    serde_json::from_value(body).map_err(|e| vec![InputError::at(format!("/features/{i}/properties"), e.to_string())])
+}
+
+async fn check(args: CheckArgs) -> anyhow::Result<i32> {
+    let registry = Registry::open(Store::open(&args.db.db).await?, GeometryLimits::default()).await?;
+    let (_, policy) = registry.network(&args.network).await?;
+    let collection = crate::seed::read_json(&args.file)?;
+    let features = collection.get("features").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut candidates = Vec::new();
+    let mut errors = Vec::new();
+    for (i, feature) in features.iter().enumerate() {
+        let req = match feature_request(feature, i) {
+            Ok(r) => r,
+            Err(e) => {
+                errors.extend(e);
+                continue;
+            }
+        };
+        match registry.propose(&args.network, &req, args.coord_sys.into()).await {
+            Ok((p, _)) => {
+                let label = feature.get("id").map(|v| format!("feature {i} (id {v})")).unwrap_or(format!("feature {i}"));
+                let grant = Grant {
+                    id: -(i as i64) - 1,
+                    network: p.network.clone(),
+                    partner_id: p.partner_id,
+                    partner_name: format!("partner {} ({label})", p.partner_id),
+                    tier: String::new(),
+                    territory: p.territory.clone(),
+                    exclusive: p.exclusive,
+                    validity: p.validity,
+                    status: Status::Active,
+                    note: p.note.clone(),
+                    created_at: String::new(),
+                    revoked_at: None,
+                    revoke_reason: None,
+                };
+                candidates.push((Candidate { label, grant }, p));
+            }
+            Err(Error::Invalid(e)) => {
+                errors.extend(e.into_iter().map(|x| InputError::at(format!("/features/{i}{}", x.pointer), x.detail)))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if features.is_empty() {
+        errors.push(InputError::at("/features", "no features to check"));
+    }
+    if !errors.is_empty() {
+        eprintln!("invalid input in {}:", args.file.display());
+        for e in errors {
+            eprintln!("  {e}");
+        }
+        return Ok(2);
+    }
+    let regions = registry.regions();
+    let mut report = Vec::new();
+    let mut total = 0;
+    for (i, (cand, proposal)) in candidates.iter().enumerate() {
+        let mut decision: Decision = registry.check(proposal, policy).await?;
+        for (other, _) in candidates.iter().skip(i + 1) {
+            let (a, b) = (&cand.grant, &other.grant);
+            if crate::exclusivity::rule_applies((a.partner_id, a.exclusive, &a.validity), (b.partner_id, b.exclusive, &b.validity)) {
+                compare(&proposal.territory, b, &regions, policy.sliver_tolerance, &mut decision);
+            }
+        }
+        total += decision.conflicts.len();
+        if !args.json {
+            for c in &decision.conflicts {
+                let with = if c.grant_id < 0 { c.partner_name.clone() } else { format!("grant {} of {} (partner {})", c.grant_id, c.partner_name, c.partner_id) };
+                println!("CONFLICT {}: overlaps {with}: {:.3} km², {:.1}% of the smaller ({:?})", cand.label, c.overlap_km2, c.overlap_ratio * 100.0, c.basis);
+            }
+            for w in &decision.warnings {
+                println!("warning  {}: sliver of {:.4} km² with grant {} of {}", cand.label, w.overlap_km2, w.grant_id, w.partner_name);
+            }
+        }
+        report.push(json!({"feature": i, "label": cand.label, "ok": decision.ok(), "conflicts": decision.conflicts, "warnings": decision.warnings}));
+    }
+    if args.json {
+        println!("{}", json!({"conflicts": total, "features": report}));
+    } else {
+        println!("{} feature(s) checked against network {}: {total} conflict(s)", candidates.len(), args.network);
+    }
+    Ok(if total > 0 { 1 } else { 0 })
+}
+
+/// Reads the database path of a command, for tools.
+pub fn db_path(args: &DbArgs) -> &Path {
+    &args.db
+}

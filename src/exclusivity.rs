@@ -1,0 +1,238 @@
+//! The exclusivity rule (DESIGN.md §3) and the in-memory index it runs on.
+//!
+//! Two grants conflict when they are in the same network, held by different partners,
+//! their validity windows overlap, at least one is exclusive, and their interiors overlap
+//! by more than the sliver tolerance. Territories named by regions are compared through
+//! the administrative hierarchy (a district lies in its city whatever the polygons say;
+//! neighbouring districts never conflict); a drawn territory is compared by geometry.
+//!
+//! The [`GrantIndex`] is a cache of the active grants in the database, rebuilt at start
+//! and kept current through `state.grants_seq` (see `store::grants`): it narrows the
+//! candidates (adcode maps, an R-tree of bounding boxes); the exact test uses geometry.
+
+use crate::geometry::{self, Overlap, SliverTolerance, overlap::measure};
+use crate::grants::{Basis, ConflictEntry, Decision, Grant, Proposal, Territory, Validity};
+use crate::regions::RegionSet;
+use geo::{BooleanOps, MultiPolygon};
+use rstar::{AABB, RTree, primitives::GeomWithData, primitives::Rectangle};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+type BoxEntry = GeomWithData<Rectangle<[f64; 2]>, i64>;
+
+fn box_entry(t: &Territory, id: i64) -> BoxEntry {
+    let (min, max) = (t.bbox.min(), t.bbox.max());
+    GeomWithData::new(Rectangle::from_corners([min.x, min.y], [max.x, max.y]), id)
+}
+
+/// The active grants of one network, indexed.
+#[derive(Debug, Default)]
+pub struct NetworkGrants {
+    grants: HashMap<i64, Arc<Grant>>,
+    boxes: RTree<BoxEntry>,
+    /// adcode → grants naming exactly that region.
+    covering: HashMap<String, Vec<i64>>,
+    /// adcode → grants naming a region strictly inside it.
+    inside: HashMap<String, Vec<i64>>,
+}
+
+impl NetworkGrants {
+    fn insert(&mut self, grant: Arc<Grant>, regions: &RegionSet) {
+        self.boxes.insert(box_entry(&grant.territory, grant.id));
+        if let Some(codes) = &grant.territory.adcodes {
+            for code in codes {
+                self.covering.entry(code.clone()).or_default().push(grant.id);
+                for ancestor in regions.ancestors(code) {
+                    self.inside.entry(ancestor).or_default().push(grant.id);
+                }
+            }
+        }
+        self.grants.insert(grant.id, grant);
+    }
+
+    fn remove(&mut self, id: i64) {
+        let Some(grant) = self.grants.remove(&id) else { return };
+        self.boxes.remove(&box_entry(&grant.territory, id));
+        for list in self.covering.values_mut().chain(self.inside.values_mut()) {
+            list.retain(|g| *g != id);
+        }
+    }
+
+    /// Active grants of this network.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Grant>> {
+        self.grants.values()
+    }
+
+    /// Number of active grants.
+    pub fn len(&self) -> usize {
+        self.grants.len()
+    }
+
+    /// Whether there is no active grant.
+    pub fn is_empty(&self) -> bool {
+        self.grants.is_empty()
+    }
+
+    /// Ids of the grants that may overlap `t`: by adcode for a territory named by regions
+    /// (plus drawn grants by bounding box), by bounding box for a drawn one.
+    fn candidates(&self, t: &Territory, regions: &RegionSet) -> BTreeSet<i64> {
+        let (min, max) = (t.bbox.min(), t.bbox.max());
+        let envelope = AABB::from_corners([min.x, min.y], [max.x, max.y]);
+        let by_box = self.boxes.locate_in_envelope_intersecting(&envelope).map(|e| e.data);
+        match &t.adcodes {
+            None => by_box.collect(),
+            Some(codes) => {
+                let mut ids: BTreeSet<i64> = by_box.filter(|id| self.grants[id].territory.adcodes.is_none()).collect();
+                for code in codes {
+                    let ancestors = regions.ancestors(code);
+                    for key in std::iter::once(code).chain(ancestors.iter()) {
+                        ids.extend(self.covering.get(key).into_iter().flatten());
+                    }
+                    ids.extend(self.inside.get(code).into_iter().flatten());
+                }
+                ids
+            }
+        }
+    }
+}
+
+/// The active grants of every network: the cache the decisions run on.
+#[derive(Debug, Default)]
+pub struct GrantIndex {
+    /// The value of `state.grants_seq` this cache reflects.
+    pub seq: i64,
+    networks: HashMap<String, NetworkGrants>,
+}
+
+impl GrantIndex {
+    /// Applies changed grant rows (new, or revoked) read from the store.
+    pub fn apply(&mut self, changed: Vec<Grant>, seq: i64, regions: &RegionSet) {
+        for grant in changed {
+            let net = self.networks.entry(grant.network.clone()).or_default();
+            net.remove(grant.id);
+            if grant.status == crate::grants::Status::Active {
+                net.insert(Arc::new(grant), regions);
+            }
+        }
+        self.seq = seq;
+    }
+
+    /// The active grants of a network.
+    pub fn network(&self, code: &str) -> Option<&NetworkGrants> {
+        self.networks.get(code)
+    }
+
+    /// Decides a proposal against the active grants of its network.
+    pub fn decide(&self, proposal: &Proposal, regions: &RegionSet, tolerance: SliverTolerance) -> Decision {
+        let mut decision = Decision::default();
+        let Some(net) = self.networks.get(&proposal.network) else { return decision };
+        for id in net.candidates(&proposal.territory, regions) {
+            let other = &net.grants[&id];
+            if other.partner_id == proposal.partner_id
+                || !(other.exclusive || proposal.exclusive)
+                || !other.validity.overlaps(&proposal.validity)
+            {
+                continue;
+            }
+            compare(&proposal.territory, other, regions, tolerance, &mut decision);
+        }
+        decision
+    }
+}
+
+/// Whether two grants are subject to the rule at all (everything but the geometry).
+pub fn rule_applies(a: (i64, bool, &Validity), b: (i64, bool, &Validity)) -> bool {
+    a.0 != b.0 && (a.1 || b.1) && a.2.overlaps(b.2)
+}
+
+/// Compares a territory with a stored grant and records a conflict or warning.
+pub fn compare(t: &Territory, other: &Grant, regions: &RegionSet, tolerance: SliverTolerance, decision: &mut Decision) {
+    let entry = |km2: f64, ratio: f64, basis: Basis, adcodes: Option<Vec<String>>, geometry: &MultiPolygon<f64>| ConflictEntry {
+        grant_id: other.id,
+        partner_id: other.partner_id,
+        partner_name: other.partner_name.clone(),
+        exclusive: other.exclusive,
+        valid_from: other.validity.from,
+        valid_to: other.validity.to,
+        overlap_km2: km2,
+        overlap_ratio: ratio,
+        basis,
+        adcodes,
+        geometry: geometry::multipolygon_to_geojson(geometry),
+    };
+    match (&t.adcodes, &other.territory.adcodes) {
+        (Some(mine), Some(theirs)) => {
+            let shared = shared_regions(mine, theirs, regions);
+            if shared.is_empty() {
+                return;
+            }
+            let (geometry, km2) = union_of_regions(&shared, regions);
+            let smaller = t.area_km2.min(other.territory.area_km2);
+            let ratio = if smaller > 0.0 { (km2 / smaller).min(1.0) } else { 0.0 };
+            decision.conflicts.push(entry(km2, ratio, Basis::Hierarchy, Some(shared), &geometry));
+        }
+        _ => match geometry::overlap(&t.geometry, &other.territory.geometry, t.area_km2, other.territory.area_km2, tolerance) {
+            Overlap::None => {}
+            Overlap::Sliver(m) => decision.warnings.push(entry(m.km2, m.ratio, Basis::Geometry, None, &m.geometry)),
+            Overlap::Conflict(m) => decision.conflicts.push(entry(m.km2, m.ratio, Basis::Geometry, None, &m.geometry)),
+        },
+    }
+}
+
+/// The regions both lists cover: for each pair where one region lies in (or is) the
+/// other, the inner one. Sorted, without duplicates.
+pub fn shared_regions(a: &[String], b: &[String], regions: &RegionSet) -> Vec<String> {
+    let mut shared = BTreeSet::new();
+    for x in a {
+        for y in b {
+            if x == y || regions.is_ancestor(y, x) {
+                shared.insert(x.clone());
+            } else if regions.is_ancestor(x, y) {
+                shared.insert(y.clone());
+            }
+        }
+    }
+    shared.into_iter().collect()
+}
+
+/// The union of regions' boundaries and the sum of their areas (they never overlap).
+pub fn union_of_regions(codes: &[String], regions: &RegionSet) -> (MultiPolygon<f64>, f64) {
+    let parts: Vec<&Arc<crate::regions::Region>> = codes.iter().filter_map(|c| regions.get(c)).collect();
+    let km2 = parts.iter().map(|r| r.area_km2).sum();
+    let geometry = match parts.as_slice() {
+        [one] => (*one.geometry).clone(),
+        many => many.iter().fold(MultiPolygon(vec![]), |acc, r| acc.union(&*r.geometry)),
+    };
+    (geometry, km2)
+}
+
+/// Every conflicting pair among a set of grants (for `GET /conflicts` and bulk checks).
+pub fn conflicts_among(grants: &[Arc<Grant>], regions: &RegionSet, tolerance: SliverTolerance) -> Vec<(i64, ConflictEntry)> {
+    let tree: RTree<BoxEntry> =
+        RTree::bulk_load(grants.iter().enumerate().map(|(i, g)| box_entry(&g.territory, i as i64)).collect());
+    let mut out = Vec::new();
+    for (i, a) in grants.iter().enumerate() {
+        let (min, max) = (a.territory.bbox.min(), a.territory.bbox.max());
+        let env = AABB::from_corners([min.x, min.y], [max.x, max.y]);
+        for e in tree.locate_in_envelope_intersecting(&env) {
+            let j = e.data as usize;
+            if j <= i {
+                continue;
+            }
+            let b = &grants[j];
+            if !rule_applies((a.partner_id, a.exclusive, &a.validity), (b.partner_id, b.exclusive, &b.validity)) {
+                continue;
+            }
+            let mut d = Decision::default();
+            compare(&a.territory, b, regions, tolerance, &mut d);
+            out.extend(d.conflicts.into_iter().map(|c| (a.id, c)));
+        }
+    }
+    out
+}
+
+/// The measured overlap of two territories, if their interiors meet (any size).
+pub fn measured_overlap(a: &Territory, b: &Territory) -> Option<geometry::overlap::Measured> {
+    geometry::overlap::interiors_intersect(&a.geometry, &b.geometry)
+        .then(|| measure(&a.geometry, &b.geometry, a.area_km2, b.area_km2))
+}

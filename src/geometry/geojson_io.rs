@@ -1,0 +1,31 @@
+//! Writing geo-types as GeoJSON (RFC 7946) values.
+
+use geo::{Coord, LineString, MultiPolygon, Point, Polygon};
+use serde_json::{Value, json};
+
+fn position(c: &Coord<f64>) -> Value {
+    json!([c.x, c.y])
+}
+
+fn ring(ls: &LineString<f64>) -> Value {
+    Value::Array(ls.coords().map(position).collect())
+}
+
+fn polygon_rings(p: &Polygon<f64>) -> Value {
+    let mut rings = vec![ring(p.exterior())];
+    rings.extend(p.interiors().iter().map(ring));
+    Value::Array(rings)
+}
+
+/// A MultiPolygon as a GeoJSON geometry object.
+pub fn multipolygon_to_geojson(mp: &MultiPolygon<f64>) -> Value {
+    json!({
+        "type": "MultiPolygon",
+        "coordinates": Value::Array(mp.0.iter().map(polygon_rings).collect()),
+    })
+}
+
+/// A Point as a GeoJSON geometry object.
+pub fn point_to_geojson(p: &Point<f64>) -> Value {
+    json!({"type": "Point", "coordinates": [p.x(), p.y()]})
+}

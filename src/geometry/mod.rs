@@ -1,0 +1,15 @@
+//! Geometry: GeoJSON in and out, validation with locations, geodesic measures and the
+//! overlap decision that the exclusivity rule rests on.
+//!
+//! Nothing here touches the database or HTTP, so it can be tested on its own.
+
+pub mod geojson_io;
+pub mod measure;
+pub mod overlap;
+pub mod segments;
+pub mod validate;
+
+pub use geojson_io::{multipolygon_to_geojson, point_to_geojson};
+pub use measure::area_km2;
+pub use overlap::{Overlap, SliverTolerance, overlap};
+pub use validate::{CoordSys, GeometryLimits, parse_area, parse_stored};

@@ -1,0 +1,119 @@
+//! The overlap decision between two areas: do their interiors meet (DE-9IM `T********`,
+//! GEOS semantics), and if so, how large is the overlap and is it only a sliver?
+//!
+//! Sharing a border or a corner is never an overlap. An overlap below the sliver
+//! tolerance is a warning, not a conflict: boundary data from different sources
+//! disagrees by slivers.
+
+use super::measure::area_km2;
+use geo::{BooleanOps, BoundingRect, Intersects, MultiPolygon, Relate};
+use serde::{Deserialize, Serialize};
+
+/// Overlaps at or below both limits are slivers (warnings), not conflicts.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SliverTolerance {
+    /// Largest sliver area, km².
+    pub max_km2: f64,
+    /// Largest sliver share of the smaller of the two areas (0.001 = 0.1 %).
+    pub max_ratio: f64,
+}
+
+impl Default for SliverTolerance {
+    fn default() -> Self {
+        SliverTolerance { max_km2: 0.05, max_ratio: 0.001 }
+    }
+}
+
+impl SliverTolerance {
+    /// Whether an overlap of this size is only a sliver.
+    pub fn is_sliver(&self, km2: f64, ratio: f64) -> bool {
+        km2 <= self.max_km2 && ratio <= self.max_ratio
+    }
+}
+
+/// How two areas overlap, measured.
+#[derive(Debug, Clone)]
+pub struct Measured {
+    /// Geodesic overlap area, km².
+    pub km2: f64,
+    /// Overlap area / area of the smaller of the two.
+    pub ratio: f64,
+    /// The overlap itself.
+    pub geometry: MultiPolygon<f64>,
+}
+
+/// The outcome of comparing two areas.
+#[derive(Debug, Clone)]
+pub enum Overlap {
+    /// Interiors do not meet (disjoint, or touching along a border or at a point).
+    None,
+    /// Interiors meet, but by less than the sliver tolerance.
+    Sliver(Measured),
+    /// Interiors meet by more than the sliver tolerance.
+    Conflict(Measured),
+}
+
+/// Whether the interiors of `a` and `b` intersect: DE-9IM pattern `T********`.
+pub fn interiors_intersect(a: &MultiPolygon<f64>, b: &MultiPolygon<f64>) -> bool {
+    match (a.bounding_rect(), b.bounding_rect()) {
+        (Some(ra), Some(rb)) if ra.intersects(&rb) => a.relate(b).matches("T********").unwrap_or(false),
+        _ => false,
+    }
+}
+
+/// Measures the overlap of `a` and `b` (areas `area_a`, `area_b` in km², already known).
+pub fn measure(a: &MultiPolygon<f64>, b: &MultiPolygon<f64>, area_a: f64, area_b: f64) -> Measured {
+    let geometry = a.intersection(b);
+    let km2 = area_km2(&geometry);
+    let smaller = area_a.min(area_b);
+    let ratio = if smaller > 0.0 { (km2 / smaller).min(1.0) } else { 0.0 };
+    Measured { km2, ratio, geometry }
+}
+
+/// Compares two areas under a sliver tolerance.
+pub fn overlap(
+    a: &MultiPolygon<f64>,
+    b: &MultiPolygon<f64>,
+    area_a: f64,
+    area_b: f64,
+    tolerance: SliverTolerance,
+) -> Overlap {
+    if !interiors_intersect(a, b) {
+        return Overlap::None;
+    }
+    let m = measure(a, b, area_a, area_b);
+    if tolerance.is_sliver(m.km2, m.ratio) { Overlap::Sliver(m) } else { Overlap::Conflict(m) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::polygon;
+
+    fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> MultiPolygon<f64> {
+        MultiPolygon(vec![polygon![(x: x0, y: y0), (x: x1, y: y0), (x: x1, y: y1), (x: x0, y: y1)]])
+    }
+
+    #[test]
+    fn shared_border_is_not_an_overlap() {
+        let (a, b) = (rect(114.0, 22.0, 114.1, 22.1), rect(114.1, 22.0, 114.2, 22.1));
+        assert!(matches!(overlap(&a, &b, area_km2(&a), area_km2(&b), SliverTolerance::default()), Overlap::None));
+    }
+
+    #[test]
+    fn thin_strip_is_a_sliver_and_a_wide_one_a_conflict() {
+        let a = rect(114.0, 22.0, 114.1, 22.1);
+        let sliver = rect(114.09999, 22.0, 114.2, 22.1); // ~1 m wide, ~0.01 km²
+        let wide = rect(114.05, 22.0, 114.2, 22.1);
+        let t = SliverTolerance::default();
+        assert!(matches!(overlap(&a, &sliver, area_km2(&a), area_km2(&sliver), t), Overlap::Sliver(_)));
+        match overlap(&a, &wide, area_km2(&a), area_km2(&wide), t) {
+            Overlap::Conflict(m) => {
+                assert!((m.ratio - 0.5).abs() < 1e-6, "{}", m.ratio);
+                let half = area_km2(&a) / 2.0;
+                assert!((m.km2 - half).abs() / half < 1e-6, "{} vs {half}", m.km2);
+            }
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,388 @@
+//! GeoJSON → validated, normalised `MultiPolygon`, with every problem located.
+//!
+//! Steps, each of which can refuse the input with a JSON pointer to the culprit:
+//! 1. structure: `type` is Polygon or MultiPolygon, `coordinates` nests as it should;
+//! 2. positions: two or three finite numbers, longitude in [-180, 180], latitude in [-90, 90];
+//! 3. rings: at least 4 positions, closed (first == last), under the vertex limit;
+//! 4. datum: GCJ-02 / BD-09 input converted to WGS84 (after the range check);
+//! 5. OGC validity: no self-crossing ring, rings and parts touching at points at most,
+//!    holes inside their exterior, parts disjoint (a segment sweep, not geo's quadratic
+//!    `Validation`);
+//! 6. winding normalised to RFC 7946 (exterior counter-clockwise, holes clockwise).
+
+use super::segments::{for_each_pair, segments};
+use geo::line_intersection::{LineIntersection, line_intersection};
+use geo::coordinate_position::CoordPos;
+use geo::{Coord, CoordinatePosition, LineString, MultiPolygon, Orient, Polygon, orient::Direction};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+pub use crate::error::InputError;
+
+/// The datum of input coordinates; everything stored is WGS84.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CoordSys {
+    /// WGS84 (GPS, RFC 7946): taken as is.
+    #[default]
+    Wgs84,
+    /// GCJ-02 (Amap, Tencent): converted to WGS84.
+    Gcj02,
+    /// BD-09 (Baidu): converted to WGS84.
+    Bd09,
+}
+
+impl CoordSys {
+    /// Converts one lon/lat position of this datum to WGS84.
+    pub fn to_wgs84(self, lon: f64, lat: f64) -> (f64, f64) {
+        match self {
+            CoordSys::Wgs84 => (lon, lat),
+            CoordSys::Gcj02 => coordtransform::gcj02_to_wgs84(lon, lat),
+            CoordSys::Bd09 => {
+                let (g_lon, g_lat) = coordtransform::bd09_to_gcj02(lon, lat);
+                coordtransform::gcj02_to_wgs84(g_lon, g_lat)
+            }
+        }
+    }
+}
+
+/// Limits on input geometry size.
+#[derive(Debug, Clone, Copy)]
+pub struct GeometryLimits {
+    /// Most vertices accepted in one geometry (all rings together).
+    pub max_vertices: usize,
+}
+
+impl Default for GeometryLimits {
+    fn default() -> Self {
+        GeometryLimits { max_vertices: 200_000 }
+    }
+}
+
+struct Parser<'a> {
+    base: &'a str,
+    errors: Vec<InputError>,
+    vertices: usize,
+}
+
+impl Parser<'_> {
+    fn err(&mut self, path: &str, detail: impl Into<String>) {
+        self.errors.push(InputError { pointer: format!("{}{}", self.base, path), detail: detail.into() });
+    }
+
+    fn position(&mut self, v: &Value, path: &str, sys: CoordSys) -> Option<Coord<f64>> {
+        let Some(arr) = v.as_array() else {
+            self.err(path, "a position must be an array [longitude, latitude]");
+            return None;
+        };
+        if arr.len() < 2 || arr.len() > 3 {
+            self.err(path, format!("a position has 2 or 3 numbers, found {}", arr.len()));
+            return None;
+        }
+        let (Some(lon), Some(lat)) = (arr[0].as_f64(), arr[1].as_f64()) else {
+            self.err(path, "longitude and latitude must be numbers");
+            return None;
+        };
+        if !lon.is_finite() || !lat.is_finite() {
+            self.err(path, "coordinates must be finite numbers");
+            return None;
+        }
+        if !(-180.0..=180.0).contains(&lon) {
+            self.err(path, format!("longitude {lon} is outside [-180, 180]"));
+            return None;
+        }
+        if !(-90.0..=90.0).contains(&lat) {
+            self.err(path, format!("latitude {lat} is outside [-90, 90]"));
+            return None;
+        }
+        let (x, y) = sys.to_wgs84(lon, lat);
+        Some(Coord { x, y })
+    }
+
+    fn ring(&mut self, v: &Value, path: &str, sys: CoordSys) -> Option<LineString<f64>> {
+        let Some(arr) = v.as_array() else {
+            self.err(path, "a linear ring must be an array of positions");
+            return None;
+        };
+        let before = self.errors.len();
+        let coords: Vec<Coord<f64>> = arr
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| self.position(p, &format!("{path}/{i}"), sys))
+            .collect();
+        if self.errors.len() > before {
+            return None;
+        }
+        self.vertices += coords.len();
+        if coords.len() < 4 {
+            self.err(path, format!("a linear ring needs at least 4 positions, found {}", coords.len()));
+            return None;
+        }
+        // Compare the raw input, not the converted coordinates, for closure.
+        if arr.first() != arr.last() {
+            self.err(path, "the linear ring is not closed: its first and last positions differ");
+            return None;
+        }
+        Some(LineString(coords))
+    }
+
+    fn polygon(&mut self, v: &Value, path: &str, sys: CoordSys) -> Option<Polygon<f64>> {
+        let Some(rings) = v.as_array() else {
+            self.err(path, "polygon coordinates must be an array of linear rings");
+            return None;
+        };
+        if rings.is_empty() {
+            self.err(path, "a polygon needs an exterior ring");
+            return None;
+        }
+        let parsed: Vec<Option<LineString<f64>>> = rings
+            .iter()
+            .enumerate()
+            .map(|(i, r)| self.ring(r, &format!("{path}/{i}"), sys))
+            .collect();
+        let mut rings: Vec<LineString<f64>> = parsed.into_iter().collect::<Option<_>>()?;
+        let exterior = rings.remove(0);
+        Some(Polygon::new(exterior, rings))
+    }
+}
+
+/// Parses a GeoJSON Polygon or MultiPolygon geometry object into a valid, RFC 7946-oriented
+/// `MultiPolygon` in WGS84, or returns every problem found, located under `base` (a JSON
+/// pointer prefix such as `/geometry`).
+pub fn parse_area(
+    value: &Value,
+    base: &str,
+    sys: CoordSys,
+    limits: GeometryLimits,
+) -> Result<MultiPolygon<f64>, Vec<InputError>> {
+    let (mp, is_multi) = parse_structure(value, base, sys, limits)?;
+    validate(mp, base, is_multi)
+}
+
+/// Parses a geometry this service wrote itself (already valid and oriented): steps 1–3 only.
+pub fn parse_stored(value: &Value) -> Result<MultiPolygon<f64>, Vec<InputError>> {
+    let limits = GeometryLimits { max_vertices: usize::MAX };
+    parse_structure(value, "", CoordSys::Wgs84, limits).map(|(mp, _)| mp)
+}
+
+fn parse_structure(
+    value: &Value,
+    base: &str,
+    sys: CoordSys,
+    limits: GeometryLimits,
+) -> Result<(MultiPolygon<f64>, bool), Vec<InputError>> {
+    let mut p = Parser { base, errors: Vec::new(), vertices: 0 };
+    let Some(obj) = value.as_object() else {
+        p.err("", "a GeoJSON geometry object is expected");
+        return Err(p.errors);
+    };
+    let kind = obj.get("type").and_then(Value::as_str);
+    let Some(coords) = obj.get("coordinates") else {
+        p.err("/coordinates", "missing: a GeoJSON geometry needs `coordinates`");
+        return Err(p.errors);
+    };
+    let polygons: Vec<Polygon<f64>> = match kind {
+        Some("Polygon") => p.polygon(coords, "/coordinates", sys).into_iter().collect(),
+        Some("MultiPolygon") => {
+            let Some(parts) = coords.as_array() else {
+                p.err("/coordinates", "MultiPolygon coordinates must be an array of polygons");
+                return Err(p.errors);
+            };
+            parts
+                .iter()
+                .enumerate()
+                .filter_map(|(i, part)| p.polygon(part, &format!("/coordinates/{i}"), sys))
+                .collect()
+        }
+        Some(other) => {
+            p.err("/type", format!("`{other}` is not an area: expected Polygon or MultiPolygon"));
+            return Err(p.errors);
+        }
+        None => {
+            p.err("/type", "missing or not a string: expected Polygon or MultiPolygon");
+            return Err(p.errors);
+        }
+    };
+    if p.vertices > limits.max_vertices {
+        p.err("/coordinates", format!("{} vertices exceed the limit of {}", p.vertices, limits.max_vertices));
+    }
+    if !p.errors.is_empty() {
+        return Err(p.errors);
+    }
+    if polygons.is_empty() {
+        p.err("/coordinates", "the geometry is empty");
+        return Err(p.errors);
+    }
+    Ok((MultiPolygon(polygons), kind == Some("MultiPolygon")))
+}
+
+fn validate(mp: MultiPolygon<f64>, base: &str, is_multi: bool) -> Result<MultiPolygon<f64>, Vec<InputError>> {
+    let coords_base = format!("{base}/coordinates");
+    let poly_base = |part: u32| if is_multi { format!("{coords_base}/{part}") } else { coords_base.clone() };
+    let mut errors: Vec<InputError> = Vec::new();
+    for (p, polygon) in mp.0.iter().enumerate() {
+        for (r, ring) in std::iter::once(polygon.exterior()).chain(polygon.interiors()).enumerate() {
+            let mut distinct = ring.0.clone();
+            distinct.dedup();
+            if distinct.len() < 4 {
+                add(&mut errors, format!("{}/{r}", poly_base(p as u32)), format!("{} must have at least 3 distinct points", ring_name(r as u32)));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    // 1. Edges: a ring may meet itself only where adjacent edges share their vertex;
+    //    different rings or parts may touch at points, never cross or share an edge.
+    let segs = segments(&mp);
+    for_each_pair(&segs, |s, t| {
+        let Some(hit) = line_intersection(s.line, t.line) else { return true };
+        let (first, second) = if (s.part, s.ring, s.index) <= (t.part, t.ring, t.index) { (s, t) } else { (t, s) };
+        let ring_ptr = format!("{}/{}", poly_base(second.part), second.ring);
+        match hit {
+            _ if s.part == t.part && s.ring == t.ring => {
+                let fine = s.adjacent(t) && matches!(hit, LineIntersection::SinglePoint { is_proper: false, .. });
+                if !fine {
+                    let at = hit_point(&hit);
+                    add(&mut errors, ring_ptr, format!("{} crosses itself (self-intersection) near [{}, {}]", ring_name(s.ring), at.x, at.y));
+                }
+            }
+            LineIntersection::SinglePoint { is_proper: false, .. } => {}
+            _ if s.part == t.part => {
+                let at = hit_point(&hit);
+                add(&mut errors, ring_ptr, format!("{} and {} intersect near [{}, {}]", ring_name(first.ring), ring_name(second.ring), at.x, at.y));
+            }
+            _ => {
+                let at = hit_point(&hit);
+                add(&mut errors, poly_base(second.part), format!("polygons {} and {} of the MultiPolygon overlap or share an edge near [{}, {}]", first.part, second.part, at.x, at.y));
+            }
+        }
+        true
+    });
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    // 2. Containment: holes inside their exterior and not inside each other; parts not
+    //    inside each other (their edges do not cross, so one vertex off the boundary decides).
+    for (p, polygon) in mp.0.iter().enumerate() {
+        let shell = Polygon::new(polygon.exterior().clone(), vec![]);
+        for (h, hole) in polygon.interiors().iter().enumerate() {
+            if position_of_ring(hole, &shell) == Some(CoordPos::Outside) {
+                add(&mut errors, format!("{}/{}", poly_base(p as u32), h + 1), format!("{} (a hole) is not inside the exterior ring", ring_name(h as u32 + 1)));
+            }
+            for (k, other) in polygon.interiors().iter().enumerate() {
+                if k != h && position_of_ring(hole, &Polygon::new(other.clone(), vec![])) == Some(CoordPos::Inside) {
+                    add(&mut errors, format!("{}/{}", poly_base(p as u32), h + 1), format!("{} lies inside {}", ring_name(h as u32 + 1), ring_name(k as u32 + 1)));
+                }
+            }
+        }
+    }
+    for (i, a) in mp.0.iter().enumerate() {
+        for (j, b) in mp.0.iter().enumerate() {
+            if i != j && position_of_ring(a.exterior(), b) == Some(CoordPos::Inside) {
+                add(&mut errors, poly_base(i.max(j) as u32), format!("polygons {} and {} of the MultiPolygon overlap", i.min(j), i.max(j)));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(mp.orient(Direction::Default))
+}
+
+/// Records a problem, once per location.
+fn add(errors: &mut Vec<InputError>, pointer: String, detail: String) {
+    if !errors.iter().any(|e| e.pointer == pointer) {
+        errors.push(InputError::at(pointer, detail));
+    }
+}
+
+fn ring_name(ring: u32) -> String {
+    if ring == 0 { "exterior ring".into() } else { format!("interior ring {}", ring - 1) }
+}
+
+fn hit_point(hit: &LineIntersection<f64>) -> Coord<f64> {
+    match hit {
+        LineIntersection::SinglePoint { intersection, .. } => *intersection,
+        LineIntersection::Collinear { intersection } => intersection.start,
+    }
+}
+
+/// Where a ring lies relative to a polygon, judged by its first vertex off the polygon's
+/// boundary (`None` if every vertex is on the boundary).
+fn position_of_ring(ring: &LineString<f64>, polygon: &Polygon<f64>) -> Option<CoordPos> {
+    use geo::BoundingRect;
+    let (Some(r), Some(p)) = (ring.bounding_rect(), polygon.bounding_rect()) else { return None };
+    if !geo::Intersects::intersects(&r, &p) {
+        return Some(CoordPos::Outside);
+    }
+    ring.0.iter().map(|c| polygon.coordinate_position(c)).find(|pos| *pos != CoordPos::OnBoundary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: Value) -> Result<MultiPolygon<f64>, Vec<InputError>> {
+        parse_area(&v, "/geometry", CoordSys::Wgs84, GeometryLimits::default())
+    }
+
+    fn square() -> Value {
+        json!({"type": "Polygon", "coordinates": [[[0,0],[1,0],[1,1],[0,1],[0,0]]]})
+    }
+
+    #[test]
+    fn accepts_either_winding_and_normalises_to_ccw() {
+        let cw = json!({"type": "Polygon", "coordinates": [[[0,0],[0,1],[1,1],[1,0],[0,0]]]});
+        let a = parse(square()).expect("valid");
+        let b = parse(cw).expect("valid");
+        use geo::Winding;
+        assert!(a.0[0].exterior().is_ccw());
+        assert!(b.0[0].exterior().is_ccw());
+    }
+
+    #[test]
+    fn bowtie_is_refused_at_its_ring() {
+        let bowtie = json!({"type": "Polygon", "coordinates": [[[0,0],[1,1],[1,0],[0,1],[0,0]]]});
+        let errs = parse(bowtie).expect_err("bowtie");
+        assert_eq!(errs[0].pointer, "/geometry/coordinates/0");
+        assert!(errs[0].detail.contains("self-intersection"), "{}", errs[0].detail);
+    }
+
+    #[test]
+    fn open_ring_is_refused() {
+        let open = json!({"type": "Polygon", "coordinates": [[[0,0],[1,0],[1,1],[0,1],[0,0.5]]]});
+        let errs = parse(open).expect_err("open");
+        assert!(errs[0].detail.contains("not closed"));
+    }
+
+    #[test]
+    fn out_of_range_coordinate_is_located() {
+        let bad = json!({"type": "MultiPolygon", "coordinates": [[[[0,0],[1,0],[1,91],[0,1],[0,0]]]]});
+        let errs = parse(bad).expect_err("range");
+        assert_eq!(errs[0].pointer, "/geometry/coordinates/0/0/2");
+    }
+
+    #[test]
+    fn too_few_positions_and_empty_are_refused() {
+        let short = json!({"type": "Polygon", "coordinates": [[[0,0],[1,0],[0,0]]]});
+        assert!(parse(short).expect_err("short")[0].detail.contains("at least 4"));
+        let empty = json!({"type": "MultiPolygon", "coordinates": []});
+        assert!(parse(empty).expect_err("empty")[0].detail.contains("empty"));
+    }
+
+    #[test]
+    fn vertex_limit_is_enforced() {
+        let limits = GeometryLimits { max_vertices: 4 };
+        let errs = parse_area(&square(), "", CoordSys::Wgs84, limits).expect_err("limit");
+        assert!(errs[0].detail.contains("exceed"));
+    }
+
+    #[test]
+    fn gcj02_input_moves_a_few_hundred_metres() {
+        let sys = CoordSys::Gcj02;
+        let (lon, lat) = sys.to_wgs84(114.0579, 22.5431);
+        assert!((lon - 114.0579).abs() > 1e-3 && (lon - 114.0579).abs() < 1e-2);
+        assert!((lat - 22.5431).abs() < 1e-2);
+    }
+}

@@ -1,0 +1,167 @@
+//! Grants: territories granted to partners, and what a conflict between two of them is.
+
+use chrono::NaiveDate;
+use geo::{MultiPolygon, Rect};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// Whether a grant is in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// In force (within its validity window).
+    Active,
+    /// Revoked; kept as history, never conflicts.
+    Revoked,
+}
+
+impl Status {
+    /// The code used in the API and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Revoked => "revoked",
+        }
+    }
+}
+
+/// The area of a grant or proposal, with what is needed to compare it quickly.
+#[derive(Debug, Clone)]
+pub struct Territory {
+    /// The adcodes, for a territory named by regions (the hierarchy decides overlaps
+    /// with other territories named by regions); `None` for a drawn territory.
+    pub adcodes: Option<Vec<String>>,
+    /// The area: union of the regions, or the drawn polygon.
+    pub geometry: Arc<MultiPolygon<f64>>,
+    /// Bounding box of `geometry`.
+    pub bbox: Rect<f64>,
+    /// Geodesic area, km².
+    pub area_km2: f64,
+}
+
+/// A validity window: from a date, until a date (inclusive) or open-ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Validity {
+    /// First day in force.
+    pub from: NaiveDate,
+    /// Last day in force; `None`: open-ended.
+    pub to: Option<NaiveDate>,
+}
+
+impl Validity {
+    /// Whether two windows share at least one day.
+    pub fn overlaps(&self, other: &Validity) -> bool {
+        let starts_before_other_ends = other.to.is_none_or(|to| self.from <= to);
+        let other_starts_before_end = self.to.is_none_or(|to| other.from <= to);
+        starts_before_other_ends && other_starts_before_end
+    }
+
+    /// Whether the window includes this day.
+    pub fn contains(&self, day: NaiveDate) -> bool {
+        self.from <= day && self.to.is_none_or(|to| day <= to)
+    }
+}
+
+/// A stored grant.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    /// Id, stable.
+    pub id: i64,
+    /// Network code.
+    pub network: String,
+    /// Holder.
+    pub partner_id: i64,
+    /// Holder's name (partners are never renamed).
+    pub partner_name: String,
+    /// Holder's tier.
+    pub tier: String,
+    /// The territory.
+    pub territory: Territory,
+    /// Exclusive or not.
+    pub exclusive: bool,
+    /// Validity window.
+    pub validity: Validity,
+    /// Active or revoked.
+    pub status: Status,
+    /// Free text.
+    pub note: String,
+    /// When it was granted (RFC 3339).
+    pub created_at: String,
+    /// When it was revoked (RFC 3339).
+    pub revoked_at: Option<String>,
+    /// Why it was revoked.
+    pub revoke_reason: Option<String>,
+}
+
+/// A proposed grant, validated, before the decision.
+#[derive(Debug, Clone)]
+pub struct Proposal {
+    /// Network code.
+    pub network: String,
+    /// Would-be holder.
+    pub partner_id: i64,
+    /// The territory.
+    pub territory: Territory,
+    /// Exclusive or not (resolved from the tier).
+    pub exclusive: bool,
+    /// Validity window.
+    pub validity: Validity,
+    /// Free text.
+    pub note: String,
+}
+
+/// How an overlap was established.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Basis {
+    /// Both territories are named by regions: the administrative hierarchy decides.
+    Hierarchy,
+    /// At least one territory is drawn: the geometry decides, with the sliver tolerance.
+    Geometry,
+}
+
+/// One conflicting (or, below the sliver tolerance, warning) grant.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ConflictEntry {
+    /// The other grant.
+    pub grant_id: i64,
+    /// Its holder.
+    pub partner_id: i64,
+    /// Its holder's name.
+    pub partner_name: String,
+    /// Whether the other grant is exclusive.
+    pub exclusive: bool,
+    /// Its validity window.
+    pub valid_from: NaiveDate,
+    /// Its validity window's end, if any.
+    pub valid_to: Option<NaiveDate>,
+    /// Geodesic overlap area, km².
+    pub overlap_km2: f64,
+    /// Overlap area / area of the smaller of the two territories.
+    pub overlap_ratio: f64,
+    /// How the overlap was established.
+    pub basis: Basis,
+    /// For a hierarchy overlap: the adcodes that both territories cover.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adcodes: Option<Vec<String>>,
+    /// The overlap, a GeoJSON MultiPolygon.
+    #[schema(value_type = Object)]
+    pub geometry: Value,
+}
+
+/// The answer to "may this be granted?".
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct Decision {
+    /// Every grant the proposal would break exclusivity with.
+    pub conflicts: Vec<ConflictEntry>,
+    /// Overlaps below the sliver tolerance.
+    pub warnings: Vec<ConflictEntry>,
+}
+
+impl Decision {
+    /// Whether the proposal may be granted.
+    pub fn ok(&self) -> bool {
+        self.conflicts.is_empty()
+    }
+}

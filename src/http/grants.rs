@@ -1,0 +1,151 @@
+//! `/networks/{net}/grants`: the exclusivity check, grants, revokes, conflicts, audit.
+
+use super::AppState;
+use super::extract::{Json, Path, Query};
+use super::regions::{geojson_response, parse_bbox};
+use crate::error::{Error, Result};
+use crate::geometry::CoordSys;
+use crate::grants::Status;
+use crate::registry::GrantRequest;
+use crate::store::grants::{GrantFilter, GrantRow};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/networks/{net}/grants", get(list).post(create))
+        .route("/networks/{net}/grants/check", post(check))
+        .route("/networks/{net}/grants/{id}", get(one))
+        .route("/networks/{net}/grants/{id}/revoke", post(revoke))
+        .route("/networks/{net}/conflicts", get(conflicts))
+        .route("/networks/{net}/audit", get(audit))
+}
+
+/// `?coord_sys=` of routes that take geometry.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct CoordQuery {
+    /// Datum of the input coordinates: `wgs84` (default), `gcj02` (Amap) or `bd09` (Baidu).
+    #[serde(default)]
+    pub coord_sys: CoordSys,
+}
+
+/// A stored grant as a GeoJSON Feature.
+pub fn grant_feature(row: &GrantRow) -> Value {
+    let geometry: Value = serde_json::from_str(&row.geometry).unwrap_or(Value::Null);
+    let adcodes: Value = row.adcodes.as_deref().and_then(|a| serde_json::from_str(a).ok()).unwrap_or(Value::Null);
+    json!({
+        "type": "Feature",
+        "id": row.id,
+        "geometry": geometry,
+        "properties": {
+            "id": row.id, "network": row.network, "partner_id": row.partner_id, "partner_name": row.partner_name,
+            "tier": row.tier, "adcodes": adcodes, "exclusive": row.exclusive, "valid_from": row.valid_from,
+            "valid_to": row.valid_to, "status": row.status, "note": row.note, "area_km2": row.area_km2,
+            "created_at": row.created_at, "revoked_at": row.revoked_at, "revoke_reason": row.revoke_reason,
+        },
+    })
+}
+
+/// Grants a territory: 201 with the grant, or 409 listing every conflicting grant.
+#[utoipa::path(post, path = "/networks/{net}/grants", tag = "grants", params(("net" = String, Path), CoordQuery), request_body = GrantRequest,
+    responses((status = 201, description = "granted: the grant as a Feature (with `warnings`)", content_type = "application/geo+json"),
+              (status = 409, description = "refused: problem+json with `conflicts`", content_type = "application/problem+json"),
+              (status = 422, description = "invalid input, located", content_type = "application/problem+json")))]
+pub async fn create(State(app): State<AppState>, Path(net): Path<String>, Query(q): Query<CoordQuery>, req: Json<GrantRequest>) -> Result<Response> {
+    let (proposal, policy) = app.propose(&net, &req.body, q.coord_sys).await?;
+    let (row, decision) = app.grant(&proposal, policy, &req.raw).await?;
+    let mut body = grant_feature(&row);
+    body["warnings"] = json!(decision.warnings);
+    let mut response = geojson_response(body);
+    *response.status_mut() = StatusCode::CREATED;
+    Ok(response)
+}
+
+/// Dry run: would this grant be refused? Writes nothing.
+#[utoipa::path(post, path = "/networks/{net}/grants/check", tag = "grants", params(("net" = String, Path), CoordQuery), request_body = GrantRequest,
+    responses((status = 200, description = "`{ok, conflicts, warnings}`"), (status = 422, description = "invalid input, located")))]
+pub async fn check(State(app): State<AppState>, Path(net): Path<String>, Query(q): Query<CoordQuery>, req: Json<GrantRequest>) -> Result<axum::Json<Value>> {
+    let (proposal, policy) = app.propose(&net, &req.body, q.coord_sys).await?;
+    let d = app.check(&proposal, policy).await?;
+    Ok(axum::Json(json!({ "ok": d.ok(), "conflicts": d.conflicts, "warnings": d.warnings })))
+}
+
+/// Filters of `GET /networks/{net}/grants`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct GrantQuery {
+    /// Only this partner's grants.
+    pub partner_id: Option<i64>,
+    /// Only grants in force on this ISO date.
+    pub active_on: Option<String>,
+    /// `minx,miny,maxx,maxy`: only grants meeting the box.
+    pub bbox: Option<String>,
+    /// `active` or `revoked`.
+    pub status: Option<String>,
+}
+
+/// Lists grants (revoked ones too, unless filtered) as a FeatureCollection.
+#[utoipa::path(get, path = "/networks/{net}/grants", tag = "grants", params(("net" = String, Path), GrantQuery),
+    responses((status = 200, description = "FeatureCollection", content_type = "application/geo+json")))]
+pub async fn list(State(app): State<AppState>, Path(net): Path<String>, Query(q): Query<GrantQuery>) -> Result<Response> {
+    app.network(&net).await?;
+    let filter = GrantFilter {
+        partner_id: q.partner_id,
+        active_on: q.active_on.as_deref().map(|d| d.parse().map_err(|_| Error::BadRequest(format!("active_on `{d}`: expected YYYY-MM-DD")))).transpose()?,
+        bbox: q.bbox.as_deref().map(parse_bbox).transpose()?,
+        status: match q.status.as_deref() {
+            None => None,
+            Some("active") => Some(Status::Active),
+            Some("revoked") => Some(Status::Revoked),
+            Some(s) => return Err(Error::BadRequest(format!("status `{s}`: expected active or revoked"))),
+        },
+    };
+    let rows = app.store.list_grants(&net, &filter).await?;
+    let features: Vec<Value> = rows.iter().map(grant_feature).collect();
+    Ok(geojson_response(json!({"type": "FeatureCollection", "features": features})))
+}
+
+/// One grant.
+#[utoipa::path(get, path = "/networks/{net}/grants/{id}", tag = "grants", params(("net" = String, Path), ("id" = i64, Path)),
+    responses((status = 200, description = "Feature", content_type = "application/geo+json"), (status = 404, description = "unknown")))]
+pub async fn one(State(app): State<AppState>, Path((net, id)): Path<(String, i64)>) -> Result<Response> {
+    Ok(geojson_response(grant_feature(&app.store.grant(&net, id).await?)))
+}
+
+/// Body of a revoke.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeRequest {
+    /// Why.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Revokes a grant; it stays, with status `revoked`.
+#[utoipa::path(post, path = "/networks/{net}/grants/{id}/revoke", tag = "grants", params(("net" = String, Path), ("id" = i64, Path)), request_body = RevokeRequest,
+    responses((status = 200, description = "the revoked grant"), (status = 404, description = "unknown"), (status = 409, description = "revoked already")))]
+pub async fn revoke(State(app): State<AppState>, Path((net, id)): Path<(String, i64)>, req: Json<RevokeRequest>) -> Result<Response> {
+    let row = app.revoke(&net, id, &req.body.reason).await?;
+    Ok(geojson_response(grant_feature(&row)))
+}
+
+/// Every conflicting pair among the stored active grants.
+#[utoipa::path(get, path = "/networks/{net}/conflicts", tag = "grants", params(("net" = String, Path)),
+    responses((status = 200, description = "`{count, conflicts: [{grant_id, conflicts_with}]}`")))]
+pub async fn conflicts(State(app): State<AppState>, Path(net): Path<String>) -> Result<axum::Json<Value>> {
+    let pairs = app.conflicts(&net).await?;
+    let list: Vec<Value> = pairs.iter().map(|(a, c)| json!({"grant_id": a, "conflicts_with": c})).collect();
+    Ok(axum::Json(json!({"count": list.len(), "conflicts": list})))
+}
+
+/// Every grant decision, oldest first.
+#[utoipa::path(get, path = "/networks/{net}/audit", tag = "grants", params(("net" = String, Path)),
+    responses((status = 200, description = "`{entries: [...]}`")))]
+pub async fn audit(State(app): State<AppState>, Path(net): Path<String>) -> Result<Response> {
+    app.network(&net).await?;
+    Ok(axum::Json(json!({"entries": app.store.audit(&net).await?})).into_response())
+}

@@ -1,0 +1,57 @@
+//! HTTP/JSON API (axum): the routes of `shared/API.md`. Handlers only parse, call the
+//! [`Registry`], and shape responses; errors become problem+json in [`problem`].
+
+pub mod extract;
+pub mod grants;
+pub mod networks;
+pub mod openapi;
+pub mod problem;
+pub mod regions;
+
+use crate::error::Error;
+use crate::registry::Registry;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::response::{IntoResponse, Response};
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+/// Limits applied to requests.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    /// Largest request body, bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits { max_body_bytes: 8 * 1024 * 1024 }
+    }
+}
+
+/// Shared state of every handler.
+pub type AppState = Arc<Registry>;
+
+async fn not_found() -> Response {
+    Error::NotFound("no such route; see /openapi.json".into()).into_response()
+}
+
+/// The whole API as a router, ready for `axum::serve` or `oneshot` in tests.
+pub fn router(registry: AppState, limits: HttpLimits) -> Router {
+    Router::new()
+        .merge(openapi::router())
+        .merge(regions::router())
+        .merge(networks::router())
+        .merge(grants::router())
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(TraceLayer::new_for_http())
+        .with_state(registry)
+}
+
+/// Serves the router on a bound listener until `shutdown` completes, then drains.
+pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}

@@ -1,0 +1,113 @@
+//! The single mapping from [`Error`] to HTTP: `application/problem+json` (RFC 9457).
+//! Database and internal details are logged here and never sent to the client.
+
+use crate::error::{Error, InputError};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// Media type of error bodies.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+impl Error {
+    /// The HTTP status this error becomes.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Conflict { .. } | Error::Duplicate(_) => StatusCode::CONFLICT,
+            Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Error::BadRequest(_) => "bad-request",
+            Error::Invalid(_) => "invalid-input",
+            Error::NotFound(_) => "not-found",
+            Error::Conflict { .. } => "exclusivity-conflict",
+            Error::Duplicate(_) => "duplicate",
+            Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => "internal",
+        }
+    }
+}
+
+/// A problem+json response with any status.
+pub fn problem(status: StatusCode, kind: &str, detail: &str, extra: Value) -> Response {
+    let mut body = json!({
+        "type": format!("urn:territory:problem:{kind}"),
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "status": status.as_u16(),
+        "detail": detail,
+    });
+    if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
+        body.extend(extra);
+    }
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    response
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let kind = self.kind();
+        match self {
+            Error::Invalid(errors) => {
+                let detail = match errors.as_slice() {
+                    [one] => format!("invalid input at {}: {}", if one.pointer.is_empty() { "/" } else { &one.pointer }, one.detail),
+                    many => format!("{} problems in the input; see `errors`", many.len()),
+                };
+                problem(status, kind, &detail, json!({ "errors": errors }))
+            }
+            Error::Conflict { detail, conflicts, warnings } => {
+                problem(status, kind, &detail, json!({ "conflicts": conflicts, "warnings": warnings }))
+            }
+            Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => {
+                tracing::error!(error = %self, "request failed");
+                problem(status, kind, "the service failed to answer; the error is logged", Value::Null)
+            }
+            other => problem(status, kind, &other.to_string(), Value::Null),
+        }
+    }
+}
+
+impl From<QueryRejection> for Error {
+    fn from(r: QueryRejection) -> Error {
+        Error::BadRequest(format!("bad query string: {}", r.body_text()))
+    }
+}
+
+impl From<PathRejection> for Error {
+    fn from(r: PathRejection) -> Error {
+        Error::BadRequest(format!("bad path: {}", r.body_text()))
+    }
+}
+
+/// A request body that could not be read (too large, or broken).
+#[derive(Debug)]
+pub struct BodyError(pub BytesRejection);
+
+impl IntoResponse for BodyError {
+    fn into_response(self) -> Response {
+        let status = self.0.status();
+        let detail = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "the request body is larger than the limit".to_string()
+        } else {
+            self.0.body_text()
+        };
+        problem(status, "body", &detail, Value::Null)
+    }
+}
+
+/// Locates a serde_json error as an input error (JSON pointers are unknown to serde, so
+/// the message names the field and the line/column).
+pub fn json_error(e: &serde_json::Error) -> Error {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Data => Error::Invalid(vec![InputError::at("", e.to_string())]),
+        _ => Error::BadRequest(format!("malformed JSON at line {} column {}: {e}", e.line(), e.column())),
+    }
+}

@@ -1,0 +1,96 @@
+//! `/regions`: administrative units shared by all networks.
+
+use super::AppState;
+use super::extract::{Path, Query};
+use crate::error::{Error, Result};
+use crate::geometry::multipolygon_to_geojson;
+use crate::regions::{Level, Region};
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use geo::{Intersects, Rect};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/regions", get(list)).route("/regions/{adcode}", get(one))
+}
+
+/// Parses `minx,miny,maxx,maxy`.
+pub fn parse_bbox(s: &str) -> Result<[f64; 4]> {
+    let parts: Vec<f64> = s.split(',').map(|p| p.trim().parse::<f64>()).collect::<Result<_, _>>()
+        .map_err(|_| Error::BadRequest(format!("bbox `{s}`: expected four numbers minx,miny,maxx,maxy")))?;
+    match parts.as_slice() {
+        [x0, y0, x1, y1] if parts.iter().all(|v| v.is_finite()) && x0 <= x1 && y0 <= y1 => Ok([*x0, *y0, *x1, *y1]),
+        _ => Err(Error::BadRequest(format!("bbox `{s}`: expected minx,miny,maxx,maxy with min <= max"))),
+    }
+}
+
+fn feature(r: &Region) -> Value {
+    json!({
+        "type": "Feature",
+        "id": r.adcode,
+        "geometry": multipolygon_to_geojson(&r.geometry),
+        "properties": {
+            "adcode": r.adcode, "name": r.name, "level": r.level,
+            "parent_adcode": r.parent_adcode, "area_km2": r.area_km2,
+        },
+    })
+}
+
+/// Filters of `GET /regions`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct RegionQuery {
+    /// `province`, `city` or `district`.
+    pub level: Option<String>,
+    /// Only the children of this adcode.
+    pub parent: Option<String>,
+    /// Name contains, or adcode starts with.
+    pub q: Option<String>,
+    /// `minx,miny,maxx,maxy` (WGS84): only regions meeting the box.
+    pub bbox: Option<String>,
+}
+
+/// Regions as a GeoJSON FeatureCollection.
+#[utoipa::path(get, path = "/regions", params(RegionQuery), tag = "regions",
+    responses((status = 200, description = "FeatureCollection of regions", content_type = "application/geo+json")))]
+pub async fn list(State(app): State<AppState>, Query(q): Query<RegionQuery>) -> Result<Response> {
+    let level = match q.level.as_deref() {
+        Some(l) => Some(Level::parse(l).ok_or_else(|| Error::BadRequest(format!("level `{l}`: expected province, city or district")))?),
+        None => None,
+    };
+    let bbox = q.bbox.as_deref().map(parse_bbox).transpose()?.map(|[a, b, c, d]| Rect::new((a, b), (c, d)));
+    let regions = app.regions();
+    let mut selected: Vec<&std::sync::Arc<Region>> = Vec::new();
+    let all = regions.all();
+    for r in all {
+        let keep = level.is_none_or(|l| r.level == l)
+            && q.parent.as_deref().is_none_or(|p| r.parent_adcode.as_deref() == Some(p))
+            && q.q.as_deref().is_none_or(|s| r.name.contains(s) || r.adcode.starts_with(s))
+            && bbox.is_none_or(|b| b.intersects(&r.bbox) && b.intersects(&*r.geometry));
+        if keep {
+            selected.push(r);
+        }
+    }
+    selected.sort_by(|a, b| a.adcode.cmp(&b.adcode));
+    let body = json!({"type": "FeatureCollection", "features": selected.iter().map(|r| feature(r)).collect::<Vec<_>>()});
+    Ok(geojson_response(body))
+}
+
+/// One region as a GeoJSON Feature; 404 if unknown.
+#[utoipa::path(get, path = "/regions/{adcode}", tag = "regions",
+    params(("adcode" = String, Path, description = "GB/T 2260 code")),
+    responses((status = 200, description = "Feature", content_type = "application/geo+json"), (status = 404, description = "unknown adcode")))]
+pub async fn one(State(app): State<AppState>, Path(adcode): Path<String>) -> Result<Response> {
+    let regions = app.regions();
+    let r = regions.get(&adcode).ok_or_else(|| Error::NotFound(format!("no region with adcode `{adcode}`")))?;
+    Ok(geojson_response(feature(r)))
+}
+
+/// A JSON body served as `application/geo+json`.
+pub fn geojson_response(body: Value) -> Response {
+    let mut r = Json(body).into_response();
+    r.headers_mut().insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/geo+json"));
+    r
+}

@@ -1,0 +1,137 @@
+//! Network policies: the tiers of a brand's network, which of them may hold exclusive
+//! grants, and the sliver tolerance. Bundled policies are readable files in
+//! `data/policies/`, compiled into the binary so a fresh checkout needs nothing else.
+
+use crate::geometry::SliverTolerance;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+/// Whether partners of a tier may, must or must not hold exclusive grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Exclusivity {
+    /// Every grant of this tier is exclusive.
+    Always,
+    /// A grant of this tier is exclusive only when it says so (default: not).
+    Optional,
+    /// No grant of this tier is exclusive.
+    Never,
+}
+
+/// One partner tier of a network.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Tier {
+    /// Tier code used in the API (`city_partner`, `regional_core`, ...).
+    pub code: String,
+    /// English name.
+    pub name: String,
+    /// Chinese name.
+    pub name_zh: String,
+    /// Which grants of this tier are exclusive.
+    pub exclusive: Exclusivity,
+    /// Free text from the source.
+    #[serde(default)]
+    pub note: String,
+}
+
+/// A brand's network policy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Policy {
+    /// Policy code (`smart`, `haima`).
+    pub code: String,
+    /// Human name.
+    pub name: String,
+    /// Where the rules come from.
+    #[serde(default)]
+    pub source: String,
+    /// Partner tiers.
+    pub tiers: Vec<Tier>,
+    /// Overlaps at or below this are warnings.
+    pub sliver_tolerance: SliverTolerance,
+}
+
+/// Why a grant's exclusivity does not fit its partner's tier.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExclusivityError {
+    /// The tier must hold exclusive grants only.
+    #[error("tier `{0}` holds exclusive grants only; `exclusive: false` is not allowed")]
+    MustBeExclusive(String),
+    /// The tier may not hold exclusive grants.
+    #[error("tier `{0}` may not hold exclusive grants")]
+    MayNotBeExclusive(String),
+}
+
+impl Policy {
+    /// The tier with this code.
+    pub fn tier(&self, code: &str) -> Option<&Tier> {
+        self.tiers.iter().find(|t| t.code == code)
+    }
+
+    /// Tier codes, for error messages.
+    pub fn tier_codes(&self) -> Vec<&str> {
+        self.tiers.iter().map(|t| t.code.as_str()).collect()
+    }
+
+    /// Resolves a grant's exclusivity from the request (`None`: the tier's default).
+    pub fn resolve_exclusive(&self, tier: &Tier, requested: Option<bool>) -> Result<bool, ExclusivityError> {
+        match (tier.exclusive, requested) {
+            (Exclusivity::Always, Some(false)) => Err(ExclusivityError::MustBeExclusive(tier.code.clone())),
+            (Exclusivity::Always, _) => Ok(true),
+            (Exclusivity::Never, Some(true)) => Err(ExclusivityError::MayNotBeExclusive(tier.code.clone())),
+            (Exclusivity::Never, _) => Ok(false),
+            (Exclusivity::Optional, r) => Ok(r.unwrap_or(false)),
+        }
+    }
+}
+
+const BUNDLED: &[(&str, &str)] = &[
+    ("smart", include_str!("../data/policies/smart.json")),
+    ("haima", include_str!("../data/policies/haima.json")),
+];
+
+/// The bundled policies, parsed once.
+pub fn bundled() -> &'static BTreeMap<String, Policy> {
+    static POLICIES: OnceLock<BTreeMap<String, Policy>> = OnceLock::new();
+    POLICIES.get_or_init(|| {
+        BUNDLED
+            .iter()
+            .map(|(code, text)| {
+                let policy: Policy = serde_json::from_str(text)
+                    .unwrap_or_else(|e| panic!("bundled policy {code} is malformed: {e}"));
+                ((*code).to_string(), policy)
+            })
+            .collect()
+    })
+}
+
+/// A bundled policy by code.
+pub fn find(code: &str) -> Option<&'static Policy> {
+    bundled().get(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundled_policies_have_the_tiers_of_the_source() {
+        let smart = find("smart").expect("smart");
+        assert_eq!(smart.tier("city_partner").map(|t| t.exclusive), Some(Exclusivity::Always));
+        let haima = find("haima").expect("haima");
+        assert_eq!(haima.tier_codes(), ["regional_core", "regional", "dealer"]);
+        assert_eq!(haima.tier("regional").map(|t| t.exclusive), Some(Exclusivity::Optional));
+        assert_eq!(haima.sliver_tolerance, SliverTolerance::default());
+    }
+
+    #[test]
+    fn exclusivity_follows_the_tier() {
+        let haima = find("haima").expect("haima");
+        let tier = |c| haima.tier(c).expect("tier");
+        assert_eq!(haima.resolve_exclusive(tier("regional_core"), None), Ok(true));
+        assert!(haima.resolve_exclusive(tier("regional_core"), Some(false)).is_err());
+        assert_eq!(haima.resolve_exclusive(tier("regional"), None), Ok(false));
+        assert_eq!(haima.resolve_exclusive(tier("regional"), Some(true)), Ok(true));
+        assert!(haima.resolve_exclusive(tier("dealer"), Some(true)).is_err());
+    }
+}

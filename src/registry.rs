@@ -1,0 +1,371 @@
+//! The territory registry: validates grant requests, decides them against the
+//! exclusivity rule, and stores them atomically. HTTP handlers and CLI commands both go
+//! through it.
+//!
+//! A decision to grant runs entirely inside one `BEGIN IMMEDIATE` transaction:
+//! 1. take SQLite's write lock (every other writer, in any process, waits);
+//! 2. bring the grant index up to `state.grants_seq` (rows other instances wrote);
+//! 3. decide on the index;
+//! 4. insert the grant (or only the refusal) and the audit record, bump `grants_seq`;
+//! 5. commit, then apply the new grant to the index.
+//!
+//! So two requests racing for the same land cannot both win, and after a restart the
+//! index is rebuilt from the same rows: every decision comes out the same.
+
+use crate::error::{Error, InputError, Result};
+use crate::exclusivity::{GrantIndex, conflicts_among, union_of_regions};
+use crate::geometry::{self, CoordSys, GeometryLimits, measure::bbox};
+use crate::grants::{ConflictEntry, Decision, Grant, Proposal, Status, Territory, Validity};
+use crate::policy::{self, Policy};
+use crate::regions::{RegionSet, parse_layer};
+use crate::store::grants::{self as grant_rows, GrantRow};
+use crate::store::networks::{Network, Partner};
+use crate::store::{Store, regions as region_rows};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
+
+/// A request to grant a territory (API.md, Grants).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GrantRequest {
+    /// The partner to hold the territory.
+    pub partner_id: i64,
+    /// The territory as regions (GB/T 2260 adcodes) ...
+    #[serde(default)]
+    pub adcodes: Option<Vec<String>>,
+    /// ... or as a drawn GeoJSON Polygon / MultiPolygon.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub geometry: Option<Value>,
+    /// Exclusive or not; default from the partner's tier.
+    #[serde(default)]
+    pub exclusive: Option<bool>,
+    /// First day in force (ISO date); default today.
+    #[serde(default)]
+    pub valid_from: Option<String>,
+    /// Last day in force (ISO date); default open-ended.
+    #[serde(default)]
+    pub valid_to: Option<String>,
+    /// Free text.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// What an import of a region layer did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImportSummary {
+    /// Features stored (inserted or replaced).
+    pub stored: usize,
+    /// Regions in the database afterwards.
+    pub total: i64,
+}
+
+/// The registry: the store plus the caches decisions run on.
+#[derive(Debug)]
+pub struct Registry {
+    /// The database.
+    pub store: Store,
+    regions: RwLock<Arc<RegionSet>>,
+    index: RwLock<GrantIndex>,
+    /// Limits on input geometry.
+    pub limits: GeometryLimits,
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn parse_date(s: &str, pointer: &str) -> Result<NaiveDate, InputError> {
+    s.parse().map_err(|_| InputError::at(pointer, format!("`{s}` is not an ISO 8601 date (YYYY-MM-DD)")))
+}
+
+impl Registry {
+    /// Opens the registry on a store: loads the regions and builds the grant index.
+    pub async fn open(store: Store, limits: GeometryLimits) -> Result<Registry> {
+        let registry = Registry {
+            store,
+            regions: RwLock::new(Arc::new(RegionSet::default())),
+            index: RwLock::new(GrantIndex::default()),
+            limits,
+        };
+        registry.reload().await?;
+        Ok(registry)
+    }
+
+    /// Rebuilds both caches from the database.
+    pub async fn reload(&self) -> Result<()> {
+        let regions = Arc::new(RegionSet::new(self.store.load_regions().await?));
+        let mut conn = self.store.pool.acquire().await?;
+        let seq = grant_rows::current_seq(&mut conn).await?;
+        let grants = grant_rows::changed_since(&mut conn, 0).await?;
+        let mut index = GrantIndex::default();
+        index.apply(grants, seq, &regions);
+        *write(&self.regions) = regions;
+        *write(&self.index) = index;
+        Ok(())
+    }
+
+    /// Number of active grants of a network in the index.
+    pub fn grant_count(&self, network: &str) -> usize {
+        read(&self.index).network(network).map_or(0, |n| n.len())
+    }
+
+    /// The regions in memory.
+    pub fn regions(&self) -> Arc<RegionSet> {
+        read(&self.regions).clone()
+    }
+
+    /// Brings the grant index up to the database's `grants_seq` on this connection.
+    async fn sync(&self, conn: &mut sqlx::SqliteConnection) -> Result<()> {
+        let seq = grant_rows::current_seq(conn).await?;
+        let known = read(&self.index).seq;
+        if seq == known {
+            return Ok(());
+        }
+        let changed = grant_rows::changed_since(conn, known).await?;
+        let regions = self.regions();
+        let mut index = write(&self.index);
+        if seq > index.seq {
+            index.apply(changed, seq, &regions);
+        }
+        Ok(())
+    }
+
+    /// A network and its policy, or 404.
+    pub async fn network(&self, code: &str) -> Result<(Network, &'static Policy)> {
+        let network = self.store.network(code).await?;
+        let policy = policy::find(&network.policy)
+            .ok_or_else(|| Error::Internal(format!("network `{code}` names unknown policy `{}`", network.policy)))?;
+        Ok((network, policy))
+    }
+
+    /// Creates a network with a bundled policy.
+    pub async fn create_network(&self, code: &str, name: &str, policy_code: &str) -> Result<Network> {
+        let mut errors = Vec::new();
+        if code.is_empty() || !code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+            errors.push(InputError::at("/code", "use letters, digits, `_` or `-` (it appears in paths)"));
+        }
+        if name.trim().is_empty() {
+            errors.push(InputError::at("/name", "must not be empty"));
+        }
+        if policy::find(policy_code).is_none() {
+            let known: Vec<&String> = policy::bundled().keys().collect();
+            errors.push(InputError::at("/policy", format!("unknown policy `{policy_code}`; bundled: {known:?}")));
+        }
+        if !errors.is_empty() {
+            return Err(Error::Invalid(errors));
+        }
+        self.store.create_network(code, name, policy_code).await
+    }
+
+    /// Creates a partner in a network; the tier must be one of the policy's.
+    pub async fn create_partner(&self, network: &str, name: &str, tier: &str) -> Result<Partner> {
+        let (_, policy) = self.network(network).await?;
+        let mut errors = Vec::new();
+        if name.trim().is_empty() {
+            errors.push(InputError::at("/name", "must not be empty"));
+        }
+        if policy.tier(tier).is_none() {
+            errors.push(InputError::at("/tier", format!("unknown tier `{tier}` for policy `{}`; tiers: {:?}", policy.code, policy.tier_codes())));
+        }
+        if !errors.is_empty() {
+            return Err(Error::Invalid(errors));
+        }
+        self.store.create_partner(network, name, tier).await
+    }
+
+    /// Builds the territory named by adcodes: each must exist, none twice or inside another.
+    pub fn territory_of_regions(&self, codes: &[String], base: &str) -> Result<Territory, Vec<InputError>> {
+        let regions = self.regions();
+        let mut errors = Vec::new();
+        if codes.is_empty() {
+            errors.push(InputError::at(base, "name at least one region"));
+        }
+        for (i, code) in codes.iter().enumerate() {
+            if regions.get(code).is_none() {
+                errors.push(InputError::at(format!("{base}/{i}"), format!("unknown adcode `{code}`")));
+                continue;
+            }
+            for (j, other) in codes.iter().enumerate().take(i) {
+                if other == code {
+                    errors.push(InputError::at(format!("{base}/{i}"), format!("`{code}` is listed twice")));
+                } else if regions.is_ancestor(other, code) || regions.is_ancestor(code, other) {
+                    errors.push(InputError::at(format!("{base}/{i}"), format!("`{code}` and `{other}` (at {j}) overlap in the hierarchy; list each area once")));
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let (geometry, area_km2) = union_of_regions(codes, &regions);
+        Ok(Territory { adcodes: Some(codes.to_vec()), bbox: bbox(&geometry), geometry: Arc::new(geometry), area_km2 })
+    }
+
+    /// Builds a drawn territory from GeoJSON.
+    pub fn territory_of_geometry(&self, value: &Value, base: &str, sys: CoordSys) -> Result<Territory, Vec<InputError>> {
+        let geometry = geometry::parse_area(value, base, sys, self.limits)?;
+        let area_km2 = geometry::area_km2(&geometry);
+        Ok(Territory { adcodes: None, bbox: bbox(&geometry), geometry: Arc::new(geometry), area_km2 })
+    }
+
+    /// Validates a grant request into a proposal (every problem at once, located).
+    pub async fn propose(&self, network: &str, req: &GrantRequest, sys: CoordSys) -> Result<(Proposal, &'static Policy)> {
+        let (_, policy) = self.network(network).await?;
+        let mut errors = Vec::new();
+        let partner = self.store.partner(network, req.partner_id).await?;
+        if partner.is_none() {
+            errors.push(InputError::at("/partner_id", format!("no partner {} in network `{network}`", req.partner_id)));
+        }
+        let exclusive = match partner.as_ref().map(|p| (p, policy.tier(&p.tier))) {
+            Some((_, Some(tier))) => policy.resolve_exclusive(tier, req.exclusive).map_err(|e| errors.push(InputError::at("/exclusive", e.to_string()))).ok(),
+            Some((p, None)) => {
+                errors.push(InputError::at("/partner_id", format!("partner {} has tier `{}`, unknown to policy `{}`", p.id, p.tier, policy.code)));
+                None
+            }
+            None => None,
+        };
+        let from = match &req.valid_from {
+            Some(s) => parse_date(s, "/valid_from").map_err(|e| errors.push(e)).ok(),
+            None => Some(chrono::Utc::now().date_naive()),
+        };
+        let to = match &req.valid_to {
+            Some(s) => parse_date(s, "/valid_to").map_err(|e| errors.push(e)).ok().map(Some),
+            None => Some(None),
+        };
+        if let (Some(f), Some(Some(t))) = (from, to) {
+            if t < f {
+                errors.push(InputError::at("/valid_to", format!("{t} is before valid_from {f}")));
+            }
+        }
+        let territory = match (&req.adcodes, &req.geometry) {
+            (Some(codes), None) => self.territory_of_regions(codes, "/adcodes").map_err(|e| errors.extend(e)).ok(),
+            (None, Some(g)) => self.territory_of_geometry(g, "/geometry", sys).map_err(|e| errors.extend(e)).ok(),
+            (Some(_), Some(_)) => {
+                errors.push(InputError::at("", "give either `adcodes` or `geometry`, not both"));
+                None
+            }
+            (None, None) => {
+                errors.push(InputError::at("", "give the territory as `adcodes` or as `geometry`"));
+                None
+            }
+        };
+        match (errors.is_empty(), territory, exclusive, from, to) {
+            (true, Some(territory), Some(exclusive), Some(from), Some(to)) => Ok((
+                Proposal {
+                    network: network.to_string(),
+                    partner_id: req.partner_id,
+                    territory,
+                    exclusive,
+                    validity: Validity { from, to },
+                    note: req.note.clone().unwrap_or_default(),
+                },
+                policy,
+            )),
+            _ => Err(Error::Invalid(errors)),
+        }
+    }
+
+    /// Dry run: what would a grant of this proposal meet? Writes nothing.
+    pub async fn check(&self, proposal: &Proposal, policy: &Policy) -> Result<Decision> {
+        let mut conn = self.store.pool.acquire().await?;
+        self.sync(&mut conn).await?;
+        drop(conn);
+        let regions = self.regions();
+        Ok(read(&self.index).decide(proposal, &regions, policy.sliver_tolerance))
+    }
+
+    /// Decides and, if clear, stores a grant, atomically; records the decision in the audit
+    /// log either way. A refusal is `Error::Conflict` with every conflicting grant.
+    pub async fn grant(&self, proposal: &Proposal, policy: &Policy, request: &Value) -> Result<(GrantRow, Decision)> {
+        let mut tx = self.store.begin_write().await?;
+        self.sync(&mut tx).await?;
+        let regions = self.regions();
+        let decision = read(&self.index).decide(proposal, &regions, policy.sliver_tolerance);
+        if !decision.ok() {
+            grant_rows::record(&mut tx, &proposal.network, "grant", "refused", None, request, &decision.conflicts).await?;
+            tx.commit().await?;
+            let n = decision.conflicts.len();
+            let names: Vec<String> = decision.conflicts.iter().map(|c| format!("grant {} of {}", c.grant_id, c.partner_name)).collect();
+            return Err(Error::Conflict {
+                detail: format!("refused: the territory overlaps {n} exclusive grant(s): {}", names.join(", ")),
+                conflicts: decision.conflicts,
+                warnings: decision.warnings,
+            });
+        }
+        let (id, seq) = grant_rows::insert(&mut tx, proposal).await?;
+        grant_rows::record(&mut tx, &proposal.network, "grant", "granted", Some(id), request, &[]).await?;
+        tx.commit().await?;
+        let row = self.store.grant(&proposal.network, id).await?;
+        self.applied(vec![row.clone().into_grant()?], seq);
+        Ok((row, decision))
+    }
+
+    /// Applies rows this instance just committed at `seq` to the index, if it is at `seq - 1`.
+    fn applied(&self, rows: Vec<Grant>, seq: i64) {
+        let regions = self.regions();
+        let mut index = write(&self.index);
+        if index.seq == seq - 1 {
+            index.apply(rows, seq, &regions);
+        }
+    }
+
+    /// Revokes an active grant (kept as history) and records it.
+    pub async fn revoke(&self, network: &str, id: i64, reason: &str) -> Result<GrantRow> {
+        self.network(network).await?;
+        let existing = self.store.grant(network, id).await?;
+        if existing.status == Status::Revoked.as_str() {
+            return Err(Error::Duplicate(format!("grant {id} is revoked already")));
+        }
+        let mut tx = self.store.begin_write().await?;
+        self.sync(&mut tx).await?;
+        let Some(seq) = grant_rows::revoke(&mut tx, network, id, reason).await? else {
+            return Err(Error::Duplicate(format!("grant {id} is revoked already")));
+        };
+        let request = serde_json::json!({"grant_id": id, "reason": reason});
+        grant_rows::record(&mut tx, network, "revoke", "revoked", Some(id), &request, &[]).await?;
+        tx.commit().await?;
+        let row = self.store.grant(network, id).await?;
+        self.applied(vec![row.clone().into_grant()?], seq);
+        Ok(row)
+    }
+
+    /// Every conflicting pair among the stored active grants of a network.
+    pub async fn conflicts(&self, network: &str) -> Result<Vec<(i64, ConflictEntry)>> {
+        let (_, policy) = self.network(network).await?;
+        let mut conn = self.store.pool.acquire().await?;
+        self.sync(&mut conn).await?;
+        drop(conn);
+        let regions = self.regions();
+        let grants: Vec<Arc<Grant>> = read(&self.index).network(network).map(|n| n.iter().cloned().collect()).unwrap_or_default();
+        Ok(conflicts_among(&grants, &regions, policy.sliver_tolerance))
+    }
+
+    /// Imports a region layer (a GeoJSON FeatureCollection), all or nothing.
+    pub async fn import_regions(&self, collection: &Value, progress: impl FnMut(usize)) -> Result<ImportSummary> {
+        let known: HashSet<String> = self.store.region_codes().await?;
+        let inputs = parse_layer(collection, &known, progress).map_err(|bad| {
+            Error::Invalid(
+                bad.into_iter()
+                    .flat_map(|f| {
+                        let who = f.adcode.map(|a| format!("feature {} ({a})", f.feature)).unwrap_or(format!("feature {}", f.feature));
+                        f.problems.into_iter().map(move |p| InputError::at(p.pointer, format!("{who}: {}", p.detail)))
+                    })
+                    .collect(),
+            )
+        })?;
+        let mut regions: Vec<_> = inputs.into_iter().map(|i| i.region).collect();
+        regions.sort_by_key(|r| r.level);
+        let mut tx = self.store.begin_write().await?;
+        region_rows::upsert(&mut tx, &regions).await?;
+        tx.commit().await?;
+        self.reload().await?;
+        Ok(ImportSummary { stored: regions.len(), total: self.store.region_count().await? })
+    }
+}

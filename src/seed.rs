@@ -1,0 +1,78 @@
+//! Sample data for a fresh database: the bundled region layers and two sample networks
+//! (smart city partners in recruiting cities of 2024, a Haima tiered network).
+
+use crate::error::{Error, Result};
+use crate::geometry::CoordSys;
+use crate::registry::{GrantRequest, Registry};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Value, json};
+use std::path::Path;
+
+/// The region layers, in import order.
+pub const LAYERS: [&str; 3] = ["provinces.geojson", "cities.geojson", "districts.geojson"];
+
+/// Reads a GeoJSON file.
+pub fn read_json(path: &Path) -> Result<Value> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::BadRequest(format!("cannot read {}: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| Error::BadRequest(format!("{} is not JSON: {e}", path.display())))
+}
+
+/// A progress bar over `len` items (hidden when stderr is not a terminal).
+pub fn progress_bar(len: u64, message: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template("{msg:>24} [{bar:40}] {pos}/{len} {elapsed}") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(message.to_string());
+    bar
+}
+
+/// Imports one region layer file with a progress bar.
+pub async fn import_layer(registry: &Registry, path: &Path) -> Result<crate::registry::ImportSummary> {
+    let collection = read_json(path)?;
+    let n = collection.get("features").and_then(Value::as_array).map_or(0, Vec::len);
+    let name = path.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
+    let bar = progress_bar(n as u64, &name);
+    let summary = registry.import_regions(&collection, |i| bar.set_position(i as u64 + 1)).await;
+    bar.finish();
+    summary
+}
+
+/// Loads the bundled sample data into an empty database: regions if there are none,
+/// networks if there are none.
+pub async fn seed(registry: &Registry, data_dir: &Path) -> Result<()> {
+    if registry.store.region_count().await? == 0 {
+        for layer in LAYERS {
+            let summary = import_layer(registry, &data_dir.join(layer)).await?;
+            tracing::info!(layer, stored = summary.stored, "imported sample regions");
+        }
+    }
+    if !registry.store.networks().await?.is_empty() {
+        return Ok(());
+    }
+    let smart = registry.create_network("smart", "smart 城市运营合伙人网络", "smart").await?;
+    // City partners in five of the cities named in the March recruitment (DESIGN.md §1).
+    for (city, adcode) in [("深圳", "440300"), ("武汉", "420100"), ("成都", "510100"), ("九江", "360400"), ("西宁", "630100")] {
+        let partner = registry.create_partner(&smart.code, &format!("{city}smart城市合伙人"), "city_partner").await?;
+        grant(registry, &smart.code, partner.id, json!({"adcodes": [adcode], "valid_from": "2024-03-15", "note": format!("{city} city partner")})).await?;
+    }
+    let haima = registry.create_network("haima", "海马营销网络", "haima").await?;
+    let core = registry.create_partner(&haima.code, "广州海马区域核心经销商", "regional_core").await?;
+    grant(registry, &haima.code, core.id, json!({"adcodes": ["440100"], "valid_from": "2024-01-01", "note": "Guangzhou, exclusive"})).await?;
+    let regional = registry.create_partner(&haima.code, "长沙海马区域经销商", "regional").await?;
+    grant(registry, &haima.code, regional.id, json!({"adcodes": ["430100"], "exclusive": true, "valid_from": "2024-01-01", "valid_to": "2026-12-31", "note": "Changsha, exclusive by contract"})).await?;
+    let dealer = registry.create_partner(&haima.code, "株洲海马经销商", "dealer").await?;
+    grant(registry, &haima.code, dealer.id, json!({"adcodes": ["430200"], "valid_from": "2024-06-01", "note": "Zhuzhou, not exclusive"})).await?;
+    let dealer2 = registry.create_partner(&haima.code, "湘潭海马经销商", "dealer").await?;
+    grant(registry, &haima.code, dealer2.id, json!({"adcodes": ["430200"], "valid_from": "2024-06-01", "note": "Zhuzhou shared with another dealer"})).await?;
+    tracing::info!("created the sample networks smart and haima");
+    Ok(())
+}
+
+async fn grant(registry: &Registry, network: &str, partner_id: i64, mut body: Value) -> Result<()> {
+    body["partner_id"] = json!(partner_id);
+    let req: GrantRequest = serde_json::from_value(body.clone()).map_err(|e| Error::Internal(e.to_string()))?;
+    let (proposal, policy) = registry.propose(network, &req, CoordSys::Wgs84).await?;
+    registry.grant(&proposal, policy, &body).await?;
+    Ok(())
+}

@@ -1,0 +1,284 @@
+//! Grants and audit tables, and the `grants_seq` counter that keeps every instance's
+//! grant index current: each grant write bumps it inside the write transaction, and an
+//! instance whose index is behind reloads the rows changed since (`changed_since`).
+
+use super::{Store, WriteTx, now};
+use crate::error::{Error, Result};
+use crate::geometry::{multipolygon_to_geojson, parse_stored};
+use crate::grants::{ConflictEntry, Grant, Proposal, Status, Territory, Validity};
+use crate::geometry::measure::bbox;
+use chrono::NaiveDate;
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{FromRow, SqliteConnection};
+use std::sync::Arc;
+
+/// A grant row joined with its partner, as stored.
+#[derive(Debug, Clone, FromRow)]
+pub struct GrantRow {
+    /// Id.
+    pub id: i64,
+    /// Network code.
+    pub network: String,
+    /// Holder.
+    pub partner_id: i64,
+    /// Holder's name.
+    pub partner_name: String,
+    /// Holder's tier.
+    pub tier: String,
+    /// JSON array of adcodes, or NULL for a drawn territory.
+    pub adcodes: Option<String>,
+    /// GeoJSON MultiPolygon text.
+    pub geometry: String,
+    /// Geodesic area, km².
+    pub area_km2: f64,
+    /// Exclusive or not.
+    pub exclusive: bool,
+    /// ISO date.
+    pub valid_from: String,
+    /// ISO date or NULL.
+    pub valid_to: Option<String>,
+    /// `active` / `revoked`.
+    pub status: String,
+    /// Free text.
+    pub note: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339 or NULL.
+    pub revoked_at: Option<String>,
+    /// Why it was revoked.
+    pub revoke_reason: Option<String>,
+}
+
+const SELECT_GRANT: &str = "select g.id, g.network, g.partner_id, p.name as partner_name, p.tier, g.adcodes, g.geometry,
+    g.area_km2, g.exclusive, g.valid_from, g.valid_to, g.status, g.note, g.created_at, g.revoked_at, g.revoke_reason
+    from grants g join partners p on p.id = g.partner_id";
+
+fn corrupt(id: i64, what: impl std::fmt::Display) -> Error {
+    Error::Internal(format!("stored grant {id} is unreadable: {what}"))
+}
+
+fn date(id: i64, s: &str) -> Result<NaiveDate> {
+    s.parse().map_err(|e| corrupt(id, e))
+}
+
+impl GrantRow {
+    /// The row as a domain grant, with its geometry parsed.
+    pub fn into_grant(self) -> Result<Grant> {
+        let id = self.id;
+        let value: Value = serde_json::from_str(&self.geometry).map_err(|e| corrupt(id, e))?;
+        let geometry = parse_stored(&value).map_err(|e| corrupt(id, format!("{e:?}")))?;
+        let adcodes = match &self.adcodes {
+            Some(text) => Some(serde_json::from_str::<Vec<String>>(text).map_err(|e| corrupt(id, e))?),
+            None => None,
+        };
+        Ok(Grant {
+            id,
+            network: self.network,
+            partner_id: self.partner_id,
+            partner_name: self.partner_name,
+            tier: self.tier,
+            territory: Territory { adcodes, bbox: bbox(&geometry), geometry: Arc::new(geometry), area_km2: self.area_km2 },
+            exclusive: self.exclusive,
+            validity: Validity { from: date(id, &self.valid_from)?, to: self.valid_to.as_deref().map(|d| date(id, d)).transpose()? },
+            status: if self.status == "revoked" { Status::Revoked } else { Status::Active },
+            note: self.note,
+            created_at: self.created_at,
+            revoked_at: self.revoked_at,
+            revoke_reason: self.revoke_reason,
+        })
+    }
+}
+
+/// Filters for listing grants.
+#[derive(Debug, Clone, Default)]
+pub struct GrantFilter {
+    /// Only this partner's.
+    pub partner_id: Option<i64>,
+    /// Only `active` or `revoked`.
+    pub status: Option<Status>,
+    /// Only grants active on this day (status active and the day within the window).
+    pub active_on: Option<NaiveDate>,
+    /// Only grants whose bounding box meets [min_lon, min_lat, max_lon, max_lat].
+    pub bbox: Option<[f64; 4]>,
+}
+
+/// One audit record.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AuditEntry {
+    /// Id, increasing.
+    pub id: i64,
+    /// When (RFC 3339).
+    pub at: String,
+    /// `grant` or `revoke`.
+    pub action: String,
+    /// `granted`, `refused` or `revoked`.
+    pub result: String,
+    /// The grant created or revoked.
+    pub grant_id: Option<i64>,
+    /// The request as received.
+    #[schema(value_type = Object)]
+    pub request: Value,
+    /// The conflicts of a refusal.
+    #[schema(value_type = Vec<Object>)]
+    pub conflicts: Value,
+}
+
+impl Store {
+    /// The current value of `grants_seq`.
+    pub async fn grants_seq(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("select value from state where key = 'grants_seq'").fetch_one(&self.pool).await?)
+    }
+
+    /// Grants with these filters, newest first.
+    pub async fn list_grants(&self, network: &str, f: &GrantFilter) -> Result<Vec<GrantRow>> {
+        let sql = format!(
+            "{SELECT_GRANT} where g.network = ?1
+               and (?2 is null or g.partner_id = ?2)
+               and (?3 is null or g.status = ?3)
+               and (?4 is null or (g.status = 'active' and g.valid_from <= ?4 and (g.valid_to is null or g.valid_to >= ?4)))
+               and (?5 is null or (g.max_lon >= ?5 and g.max_lat >= ?6 and g.min_lon <= ?7 and g.min_lat <= ?8))
+             order by g.id"
+        );
+        let [x0, y0, x1, y1] = f.bbox.map(|b| b.map(Some)).unwrap_or([None; 4]);
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(network)
+            .bind(f.partner_id)
+            .bind(f.status.map(Status::as_str))
+            .bind(f.active_on.map(|d| d.to_string()))
+            .bind(x0)
+            .bind(y0)
+            .bind(x1)
+            .bind(y1)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// One grant of a network, or 404.
+    pub async fn grant(&self, network: &str, id: i64) -> Result<GrantRow> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT_GRANT} where g.network = ? and g.id = ?")))
+            .bind(network)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no grant {id} in network `{network}`")))
+    }
+
+    /// The audit log of a network, oldest first.
+    pub async fn audit(&self, network: &str) -> Result<Vec<AuditEntry>> {
+        let rows: Vec<(i64, String, String, String, Option<i64>, String, String)> = sqlx::query_as(
+            "select id, at, action, result, grant_id, request, conflicts from audit where network = ? order by id",
+        )
+        .bind(network)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, at, action, result, grant_id, request, conflicts)| AuditEntry {
+                id,
+                at,
+                action,
+                result,
+                grant_id,
+                request: serde_json::from_str(&request).unwrap_or(Value::String(request)),
+                conflicts: serde_json::from_str(&conflicts).unwrap_or(Value::String(conflicts)),
+            })
+            .collect())
+    }
+}
+
+/// Grant rows written after `seq` (new or revoked), any network.
+pub async fn changed_since(conn: &mut SqliteConnection, seq: i64) -> Result<Vec<Grant>> {
+    let rows: Vec<GrantRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT_GRANT} where g.seq > ? order by g.id")))
+        .bind(seq)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.into_iter().map(GrantRow::into_grant).collect()
+}
+
+/// The current `grants_seq`, read on this connection.
+pub async fn current_seq(conn: &mut SqliteConnection) -> Result<i64> {
+    Ok(sqlx::query_scalar("select value from state where key = 'grants_seq'").fetch_one(&mut *conn).await?)
+}
+
+/// Bumps `grants_seq` and returns the new value.
+async fn bump_seq(tx: &mut WriteTx) -> Result<i64> {
+    Ok(sqlx::query_scalar("update state set value = value + 1 where key = 'grants_seq' returning value")
+        .fetch_one(&mut **tx)
+        .await?)
+}
+
+/// Stores a granted proposal; returns its id and the new `grants_seq`.
+pub async fn insert(tx: &mut WriteTx, p: &Proposal) -> Result<(i64, i64)> {
+    let seq = bump_seq(tx).await?;
+    let t = &p.territory;
+    let (min, max) = (t.bbox.min(), t.bbox.max());
+    let adcodes = t.adcodes.as_ref().map(|c| serde_json::json!(c).to_string());
+    let id: i64 = sqlx::query_scalar(
+        "insert into grants (network, partner_id, adcodes, geometry, area_km2, min_lon, min_lat, max_lon, max_lat,
+           exclusive, valid_from, valid_to, status, note, created_at, seq)
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?) returning id",
+    )
+    .bind(&p.network)
+    .bind(p.partner_id)
+    .bind(adcodes)
+    .bind(multipolygon_to_geojson(&t.geometry).to_string())
+    .bind(t.area_km2)
+    .bind(min.x)
+    .bind(min.y)
+    .bind(max.x)
+    .bind(max.y)
+    .bind(p.exclusive)
+    .bind(p.validity.from.to_string())
+    .bind(p.validity.to.map(|d| d.to_string()))
+    .bind(&p.note)
+    .bind(now())
+    .bind(seq)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok((id, seq))
+}
+
+/// Revokes an active grant; returns the new `grants_seq`, or `None` if it was not active.
+pub async fn revoke(tx: &mut WriteTx, network: &str, id: i64, reason: &str) -> Result<Option<i64>> {
+    let active: Option<i64> = sqlx::query_scalar("select id from grants where network = ? and id = ? and status = 'active'")
+        .bind(network)
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if active.is_none() {
+        return Ok(None);
+    }
+    let seq = bump_seq(tx).await?;
+    sqlx::query("update grants set status = 'revoked', revoked_at = ?, revoke_reason = ?, seq = ? where id = ?")
+        .bind(now())
+        .bind(reason)
+        .bind(seq)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(Some(seq))
+}
+
+/// Records a decision in the audit log.
+pub async fn record(
+    tx: &mut WriteTx,
+    network: &str,
+    action: &str,
+    result: &str,
+    grant_id: Option<i64>,
+    request: &Value,
+    conflicts: &[ConflictEntry],
+) -> Result<()> {
+    sqlx::query("insert into audit (network, at, action, result, grant_id, request, conflicts) values (?, ?, ?, ?, ?, ?, ?)")
+        .bind(network)
+        .bind(now())
+        .bind(action)
+        .bind(result)
+        .bind(grant_id)
+        .bind(request.to_string())
+        .bind(serde_json::to_string(conflicts).map_err(|e| Error::Internal(e.to_string()))?)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
