@@ -1,0 +1,18 @@
+//! Integration tests: one binary, a module per area (see `tests/integration/`).
+//! Every test runs on a real SQLite file, copied from a template seeded once.
+
+#[path = "integration/common.rs"]
+mod common;
+
+#[path = "integration/api_grants.rs"]
+mod api_grants;
+#[path = "integration/api_input.rs"]
+mod api_input;
+#[path = "integration/api_registry.rs"]
+mod api_registry;
+#[path = "integration/binary.rs"]
+mod binary;
+#[path = "integration/differential.rs"]
+mod differential;
+#[path = "integration/properties.rs"]
+mod properties;

@@ -1,0 +1,217 @@
+//! Grants through the router: the exclusivity rule, conflicts, revokes, audit.
+
+use crate::common::{app, rect, region_geometry};
+use serde_json::json;
+
+// Seeded: smart partner 1 holds 深圳 440300 (exclusive, from 2024-03-15).
+
+#[tokio::test]
+async fn a_district_inside_a_granted_city_is_refused_and_its_neighbour_city_granted() {
+    let app = app().await;
+    let p = app.partner("smart", "东莞候选合伙人", "city_partner").await;
+    let refused = app.post("/networks/smart/grants", json!({"partner_id": p, "adcodes": ["440305"]})).await;
+    refused.expect_problem(409);
+    let conflicts = refused.body["conflicts"].as_array().expect("conflicts");
+    assert_eq!(conflicts.len(), 1, "{}", refused.text);
+    let c = &conflicts[0];
+    assert_eq!(c["grant_id"], json!(1));
+    assert_eq!(c["partner_id"], json!(1));
+    assert_eq!(c["partner_name"], json!("深圳smart城市合伙人"));
+    assert_eq!(c["basis"], json!("hierarchy"));
+    assert_eq!(c["adcodes"], json!(["440305"]));
+    // 南山区 is about 187 km² in this data; the overlap is the whole district.
+    let km2 = c["overlap_km2"].as_f64().expect("km2");
+    assert!((150.0..250.0).contains(&km2), "{km2}");
+    assert!((c["overlap_ratio"].as_f64().expect("ratio") - 1.0).abs() < 1e-9);
+    assert_eq!(c["geometry"]["type"], json!("MultiPolygon"));
+
+    let granted = app.post("/networks/smart/grants", json!({"partner_id": p, "adcodes": ["441900"]})).await;
+    granted.expect(201);
+    assert_eq!(granted.content_type, "application/geo+json");
+    assert_eq!(granted.body["properties"]["status"], json!("active"));
+    assert_eq!(granted.body["properties"]["exclusive"], json!(true));
+    assert_eq!(granted.body["properties"]["adcodes"], json!(["441900"]));
+}
+
+#[tokio::test]
+async fn a_conflict_lists_every_conflicting_grant() {
+    let app = app().await;
+    let p = app.partner("smart", "广东全省", "city_partner").await;
+    let q = app.partner("smart", "东莞合伙人", "city_partner").await;
+    app.post("/networks/smart/grants", json!({"partner_id": q, "adcodes": ["441900"]})).await.expect(201);
+    // Guangdong province covers 深圳 (seeded) and 东莞 (just granted).
+    let r = app.post("/networks/smart/grants", json!({"partner_id": p, "adcodes": ["440000"]})).await;
+    r.expect_problem(409);
+    let mut ids: Vec<i64> = r.body["conflicts"].as_array().expect("list").iter().map(|c| c["partner_id"].as_i64().expect("id")).collect();
+    ids.sort();
+    assert_eq!(ids, vec![1, q]);
+}
+
+#[tokio::test]
+async fn check_answers_like_create_and_writes_nothing() {
+    let app = app().await;
+    let p = app.partner("smart", "南山", "city_partner").await;
+    let before = app.counts().await;
+    let r = app.post("/networks/smart/grants/check", json!({"partner_id": p, "adcodes": ["440305"]})).await;
+    r.expect(200);
+    assert_eq!(r.body["ok"], json!(false));
+    assert_eq!(r.body["conflicts"][0]["grant_id"], json!(1));
+    let ok = app.post("/networks/smart/grants/check", json!({"partner_id": p, "adcodes": ["441300"]})).await;
+    assert_eq!(ok.body["ok"], json!(true), "{}", ok.text);
+    assert_eq!(app.counts().await, before, "a dry run must not write");
+}
+
+#[tokio::test]
+async fn neighbouring_districts_never_conflict_even_where_polygons_disagree() {
+    let app = app().await;
+    let a = app.partner("smart", "南山合伙人", "city_partner").await;
+    let b = app.partner("smart", "福田合伙人", "city_partner").await;
+    // 440304 福田 and 440305 南山 are neighbours inside 深圳 — revoke 深圳 first.
+    app.post("/networks/smart/grants/1/revoke", json!({"reason": "split into districts"})).await.expect(200);
+    app.post("/networks/smart/grants", json!({"partner_id": a, "adcodes": ["440305"]})).await.expect(201);
+    app.post("/networks/smart/grants", json!({"partner_id": b, "adcodes": ["440304"]})).await.expect(201);
+}
+
+#[tokio::test]
+async fn a_drawn_territory_over_a_granted_city_conflicts_by_geometry() {
+    let app = app().await;
+    let p = app.partner("smart", "画图", "city_partner").await;
+    // A box over central 深圳.
+    let r = app.post("/networks/smart/grants", json!({"partner_id": p, "geometry": rect(113.9, 22.5, 114.1, 22.6)})).await;
+    r.expect_problem(409);
+    let c = &r.body["conflicts"][0];
+    assert_eq!(c["basis"], json!("geometry"));
+    assert_eq!(c["grant_id"], json!(1));
+    let km2 = c["overlap_km2"].as_f64().expect("km2");
+    assert!(km2 > 100.0 && km2 < 250.0, "box is ~228 km², mostly inside 深圳: {km2}");
+}
+
+#[tokio::test]
+async fn the_same_polygon_sent_as_geometry_conflicts_with_the_city_grant() {
+    let app = app().await;
+    let p = app.partner("smart", "同形", "city_partner").await;
+    let r = app.post("/networks/smart/grants/check", json!({"partner_id": p, "geometry": region_geometry("440300")})).await;
+    r.expect(200);
+    assert_eq!(r.body["ok"], json!(false));
+    let c = &r.body["conflicts"][0];
+    assert!((c["overlap_ratio"].as_f64().expect("ratio") - 1.0).abs() < 1e-6, "{}", c["overlap_ratio"]);
+}
+
+#[tokio::test]
+async fn a_sliver_is_a_warning_not_a_conflict() {
+    let app = app().await;
+    let p = app.partner("smart", "西宁边上", "city_partner").await;
+    let q = app.partner("smart", "方块", "city_partner").await;
+    app.post("/networks/smart/grants", json!({"partner_id": q, "geometry": rect(120.0, 30.0, 120.1, 30.1)})).await.expect(201);
+    // Overlaps the box by a 1e-5° (~1 m) strip: ~0.011 km², 0.01 % of the box.
+    let r = app.post("/networks/smart/grants", json!({"partner_id": p, "geometry": rect(120.09999, 30.0, 120.2, 30.1)})).await;
+    r.expect(201);
+    let w = r.body["warnings"].as_array().expect("warnings");
+    assert_eq!(w.len(), 1, "{}", r.text);
+    assert!(w[0]["overlap_km2"].as_f64().expect("km2") < 0.05);
+}
+
+#[tokio::test]
+async fn non_exclusive_grants_may_share_and_exclusive_ones_may_not() {
+    let app = app().await;
+    // Seeded: two haima dealers share 株洲 430200.
+    let d = app.partner("haima", "第三家经销商", "dealer").await;
+    app.post("/networks/haima/grants", json!({"partner_id": d, "adcodes": ["430202"]})).await.expect(201);
+    let r = app.partner("haima", "区域经销商", "regional").await;
+    let refused = app.post("/networks/haima/grants", json!({"partner_id": r, "adcodes": ["430200"], "exclusive": true})).await;
+    refused.expect_problem(409);
+    assert_eq!(refused.body["conflicts"].as_array().expect("list").len(), 3, "both seeded dealers and the new one");
+    app.post("/networks/haima/grants", json!({"partner_id": r, "adcodes": ["430200"], "exclusive": false})).await.expect(201);
+}
+
+#[tokio::test]
+async fn grants_whose_windows_do_not_overlap_do_not_conflict() {
+    let app = app().await;
+    let a = app.partner("smart", "早", "city_partner").await;
+    let b = app.partner("smart", "晚", "city_partner").await;
+    app.post("/networks/smart/grants", json!({"partner_id": a, "adcodes": ["441300"], "valid_from": "2024-01-01", "valid_to": "2024-12-31"})).await.expect(201);
+    app.post("/networks/smart/grants", json!({"partner_id": b, "adcodes": ["441300"], "valid_from": "2025-01-01"})).await.expect(201);
+    let r = app.post("/networks/smart/grants", json!({"partner_id": b, "adcodes": ["441302"], "valid_from": "2024-12-31", "valid_to": "2024-12-31"})).await;
+    r.expect_problem(409);
+    assert_eq!(r.body["conflicts"][0]["partner_id"], json!(a), "the last day of a's window overlaps");
+}
+
+#[tokio::test]
+async fn grants_in_different_networks_never_conflict() {
+    let app = app().await;
+    let p = app.partner("haima", "深圳海马", "regional_core").await;
+    app.post("/networks/haima/grants", json!({"partner_id": p, "adcodes": ["440300"]})).await.expect(201);
+}
+
+#[tokio::test]
+async fn revoke_keeps_history_and_frees_the_land() {
+    let app = app().await;
+    let p = app.partner("smart", "接任者", "city_partner").await;
+    app.post("/networks/smart/grants", json!({"partner_id": p, "adcodes": ["440300"]})).await.expect_problem(409);
+    let r = app.post("/networks/smart/grants/1/revoke", json!({"reason": "contract ended"})).await;
+    r.expect(200);
+    assert_eq!(r.body["properties"]["status"], json!("revoked"));
+    assert_eq!(r.body["properties"]["revoke_reason"], json!("contract ended"));
+    app.post("/networks/smart/grants/1/revoke", json!({"reason": "again"})).await.expect_problem(409);
+    app.post("/networks/smart/grants", json!({"partner_id": p, "adcodes": ["440300"]})).await.expect(201);
+    let revoked = app.get("/networks/smart/grants?status=revoked").await;
+    assert_eq!(revoked.body["features"].as_array().expect("list").len(), 1);
+    let one = app.get("/networks/smart/grants/1").await;
+    assert_eq!(one.body["properties"]["status"], json!("revoked"));
+    let audit = app.get("/networks/smart/audit").await;
+    let results: Vec<&str> = audit.body["entries"].as_array().expect("entries").iter().map(|e| e["result"].as_str().expect("r")).collect();
+    assert_eq!(&results[results.len() - 3..], ["refused", "revoked", "granted"]);
+    let refused = &audit.body["entries"].as_array().expect("entries")[results.len() - 3];
+    assert_eq!(refused["conflicts"][0]["grant_id"], json!(1));
+    assert_eq!(refused["request"]["adcodes"], json!(["440300"]));
+}
+
+#[tokio::test]
+async fn listing_filters_by_partner_day_and_box() {
+    let app = app().await;
+    let all = app.get("/networks/smart/grants").await;
+    assert_eq!(all.body["features"].as_array().expect("list").len(), 5);
+    let mine = app.get("/networks/smart/grants?partner_id=2").await;
+    assert_eq!(mine.body["features"][0]["properties"]["adcodes"], json!(["420100"]));
+    let before = app.get("/networks/smart/grants?active_on=2024-03-14").await;
+    assert_eq!(before.body["features"].as_array().expect("list").len(), 0);
+    let boxed = app.get("/networks/smart/grants?bbox=113.9,22.5,114.1,22.6").await;
+    let ids: Vec<i64> = boxed.body["features"].as_array().expect("list").iter().map(|f| f["id"].as_i64().expect("id")).collect();
+    assert_eq!(ids, vec![1]);
+    app.get("/networks/smart/grants?bbox=1,2,3").await.expect_problem(400);
+    app.get("/networks/smart/grants/999").await.expect_problem(404);
+}
+
+#[tokio::test]
+async fn stored_grants_have_no_conflicts_and_bulk_rows_are_found() {
+    let app = app().await;
+    let r = app.get("/networks/smart/conflicts").await;
+    r.expect(200);
+    assert_eq!(r.body["count"], json!(0));
+    // A bulk import that bypassed the check: write a conflicting row directly.
+    sqlx::query(
+        "insert into grants (network, partner_id, adcodes, geometry, area_km2, min_lon, min_lat, max_lon, max_lat, exclusive, valid_from, status, created_at, seq)
+         select network, 2, '[\"440305\"]', (select geometry from regions where adcode = '440305'), 187.0, min_lon, min_lat, max_lon, max_lat, 1, valid_from, 'active', created_at, 100
+         from grants where id = 1",
+    )
+    .execute(&app.registry.store.pool)
+    .await
+    .expect("bulk row");
+    sqlx::query("update state set value = 100 where key = 'grants_seq'").execute(&app.registry.store.pool).await.expect("seq");
+    let r = app.get("/networks/smart/conflicts").await;
+    assert_eq!(r.body["count"], json!(1), "{}", r.text);
+}
+
+#[tokio::test]
+async fn gcj02_input_is_converted_to_wgs84() {
+    let app = app().await;
+    let p = app.partner("smart", "高德坐标", "city_partner").await;
+    let r = app.post("/networks/smart/grants?coord_sys=gcj02", json!({"partner_id": p, "geometry": rect(121.0, 31.0, 121.01, 31.01)})).await;
+    r.expect(201);
+    let first = &r.body["geometry"]["coordinates"][0][0][0];
+    let (lon, lat) = (first[0].as_f64().expect("lon"), first[1].as_f64().expect("lat"));
+    // GCJ-02 is offset by a few hundred metres around Shanghai: WGS84 = GCJ-02 - offset.
+    assert!((121.0 - lon) > 0.003 && (121.0 - lon) < 0.006, "{lon}");
+    assert!((31.0 - lat).abs() > 0.001 && (31.0 - lat).abs() < 0.004, "{lat}");
+    app.post("/networks/smart/grants?coord_sys=mars", json!({"partner_id": p, "adcodes": ["441300"]})).await.expect_problem(400);
+}

@@ -1,0 +1,143 @@
+//! The real binary: serve on port 0, SIGTERM, `check` and `import` exit codes.
+
+use crate::common::{rect, test_db};
+use serde_json::json;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+fn territory() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_territory"))
+}
+
+/// Starts `territory serve` on port 0 and reads the bound address from its stdout.
+fn serve(db: &std::path::Path) -> (Child, String) {
+    let mut child = territory()
+        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(db)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn territory serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("read address");
+    let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line: {line}")).to_string();
+    (child, addr)
+}
+
+fn sigterm(child: &Child) {
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn serve_answers_over_http_and_stops_cleanly_on_sigterm() {
+    let db = test_db();
+    let (mut child, base) = serve(&db.path);
+    let client = reqwest::Client::new();
+    let health: serde_json::Value = client.get(format!("{base}/health")).send().await.expect("health").json().await.expect("json");
+    assert_eq!(health["status"], json!("ok"));
+    let p: serde_json::Value = client
+        .post(format!("{base}/networks/smart/partners"))
+        .json(&json!({"name": "二进制", "tier": "city_partner"}))
+        .send()
+        .await
+        .expect("partner")
+        .json()
+        .await
+        .expect("json");
+    let r = client
+        .post(format!("{base}/networks/smart/grants"))
+        .json(&json!({"partner_id": p["id"], "adcodes": ["440305"]}))
+        .send()
+        .await
+        .expect("grant");
+    assert_eq!(r.status().as_u16(), 409);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    sigterm(&child);
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "exit status after SIGTERM: {status:?}");
+}
+
+#[tokio::test]
+async fn a_fresh_database_is_created_migrated_and_seeded() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("new.db");
+    let (mut child, base) = serve(&path);
+    let nets: serde_json::Value = reqwest::get(format!("{base}/networks")).await.expect("get").json().await.expect("json");
+    let codes: Vec<&str> = nets["networks"].as_array().expect("list").iter().map(|n| n["code"].as_str().expect("code")).collect();
+    assert_eq!(codes, ["haima", "smart"]);
+    let regions: serde_json::Value = reqwest::get(format!("{base}/regions?level=province")).await.expect("get").json().await.expect("json");
+    assert_eq!(regions["features"].as_array().expect("list").len(), 8);
+    sigterm(&child);
+    assert!(child.wait().expect("wait").success());
+}
+
+fn write_json(dir: &std::path::Path, name: &str, v: &serde_json::Value) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, v.to_string()).expect("write");
+    path
+}
+
+#[test]
+fn check_exits_1_on_conflicts_0_when_clear_2_when_invalid() {
+    let db = test_db();
+    let dir = db.dir.path();
+    let run = |file: &std::path::Path| {
+        territory().args(["check", "--network", "smart", "--db"]).arg(&db.path).arg(file).output().expect("run check")
+    };
+    // Feature 0 lies in 深圳 (granted to partner 1); features 1 and 2 overlap each other.
+    let conflicting = json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"partner_id": 2}, "geometry": rect(113.9, 22.5, 114.0, 22.6)},
+        {"type": "Feature", "properties": {"partner_id": 3}, "geometry": rect(121.0, 31.0, 121.2, 31.2)},
+        {"type": "Feature", "properties": {"partner_id": 4}, "geometry": rect(121.1, 31.1, 121.3, 31.3)},
+    ]});
+    let out = run(&write_json(dir, "conflicting.geojson", &conflicting));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("feature 0") && stdout.contains("grant 1 of 深圳smart城市合伙人"), "{stdout}");
+    assert!(stdout.contains("feature 1") && stdout.contains("(feature 2)"), "{stdout}");
+    assert!(stdout.contains("2 conflict(s)"), "{stdout}");
+
+    let clear = json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"partner_id": 2}, "geometry": rect(121.0, 31.0, 121.2, 31.2)},
+        {"type": "Feature", "properties": {"partner_id": 3, "adcodes": ["441300"]}, "geometry": null},
+    ]});
+    let out = run(&write_json(dir, "clear.geojson", &clear));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+
+    let invalid = json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"partner_id": 2}, "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}},
+    ]});
+    let out = run(&write_json(dir, "invalid.geojson", &invalid));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/features/0/geometry/coordinates/0"));
+}
+
+#[test]
+fn import_refuses_a_layer_with_any_bad_feature_and_names_each() {
+    let db = test_db();
+    let dir = db.dir.path();
+    let good = json!({"type": "Feature", "properties": {"adcode": "710000", "name": "测试省", "level": "province", "parent_adcode": null}, "geometry": rect(120.0, 22.0, 121.0, 25.0)});
+    let layer = json!({"type": "FeatureCollection", "features": [
+        good,
+        {"type": "Feature", "properties": {"adcode": "71", "name": "短码", "level": "city", "parent_adcode": "710000"}, "geometry": rect(120.0, 22.0, 120.5, 23.0)},
+        {"type": "Feature", "properties": {"adcode": "710200", "name": "蝴蝶", "level": "city", "parent_adcode": "710000"},
+         "geometry": {"type": "Polygon", "coordinates": [[[120, 22], [121, 23], [121, 22], [120, 23], [120, 22]]]}},
+        {"type": "Feature", "properties": {"adcode": "710300", "name": "孤儿", "level": "town", "parent_adcode": "999900"}, "geometry": rect(120.0, 22.0, 120.5, 23.0)},
+    ]});
+    let file = write_json(dir, "bad.geojson", &layer);
+    let out = territory().args(["import", "regions", "--db"]).arg(&db.path).arg(&file).output().expect("run import");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for needle in ["/features/1/properties/adcode", "feature 2 (710200)", "self-intersection", "/features/3/properties/level", "nothing was imported"] {
+        assert!(stderr.contains(needle), "missing `{needle}` in:\n{stderr}");
+    }
+    assert!(!stderr.contains("/features/0"), "the good feature is not blamed:\n{stderr}");
+    // Nothing was imported: the good province is not there either.
+    let ok = json!({"type": "FeatureCollection", "features": [layer["features"][0].clone()]});
+    let out = territory().args(["import", "regions", "--db"]).arg(&db.path).arg(write_json(dir, "ok.geojson", &ok)).output().expect("run import");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("imported 1 regions") && stdout.contains("1000 in the database"), "{stdout}");
+}

@@ -1,0 +1,191 @@
+//! Shared test harness: a seeded template database, an app on a copy of it, and a
+//! request helper that prints status and body when an assertion fails.
+#![allow(dead_code)]
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use territory::geometry::GeometryLimits;
+use territory::http::{HttpLimits, router};
+use territory::registry::Registry;
+use territory::store::Store;
+use tower::ServiceExt;
+
+/// The bundled data folder.
+pub fn data_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data")
+}
+
+/// A database file seeded with the sample data, built once per test run.
+pub fn template_db() -> &'static Path {
+    static TEMPLATE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, path) = TEMPLATE.get_or_init(|| {
+        std::thread::spawn(|| {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().join("template.db");
+            let rt = tokio::runtime::Runtime::new().expect("runtime");
+            rt.block_on(async {
+                let store = Store::open(&path).await.expect("open");
+                let registry = Registry::open(store.clone(), GeometryLimits::default()).await.expect("registry");
+                territory::seed::seed(&registry, &data_dir()).await.expect("seed");
+                sqlx::query("pragma wal_checkpoint(truncate)").execute(&store.pool).await.expect("checkpoint");
+                store.pool.close().await;
+            });
+            (dir, path)
+        })
+        .join()
+        .expect("template thread")
+    });
+    path
+}
+
+/// A test database: a private copy of the template.
+pub struct TestDb {
+    /// Keeps the folder alive.
+    pub dir: tempfile::TempDir,
+    /// The database file.
+    pub path: PathBuf,
+}
+
+/// Copies the template into a fresh folder.
+pub fn test_db() -> TestDb {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("territory.db");
+    std::fs::copy(template_db(), &path).expect("copy template");
+    TestDb { dir, path }
+}
+
+/// An app (registry + router) on a database file.
+pub struct TestApp {
+    /// The registry behind the router.
+    pub registry: Arc<Registry>,
+    /// The router.
+    pub router: Router,
+    /// The database.
+    pub db: TestDb,
+}
+
+/// Opens the app on a fresh copy of the template.
+pub async fn app() -> TestApp {
+    app_on(test_db(), HttpLimits::default(), GeometryLimits::default()).await
+}
+
+/// Opens the app on a given database with given limits.
+pub async fn app_on(db: TestDb, http: HttpLimits, geometry: GeometryLimits) -> TestApp {
+    let store = Store::open(&db.path).await.expect("open store");
+    let registry = Arc::new(Registry::open(store, geometry).await.expect("open registry"));
+    TestApp { router: router(registry.clone(), http), registry, db }
+}
+
+/// A response, kept whole for assertions.
+#[derive(Debug)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Content-Type header.
+    pub content_type: String,
+    /// Parsed JSON body (Null if not JSON).
+    pub body: Value,
+    /// Raw body text.
+    pub text: String,
+}
+
+impl Reply {
+    /// Asserts the status, printing the body if it differs.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Reply {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
+        self
+    }
+
+    /// Asserts a problem+json body with this status.
+    #[track_caller]
+    pub fn expect_problem(&self, status: u16) -> &Reply {
+        self.expect(status);
+        assert_eq!(self.content_type, "application/problem+json", "body: {}", self.text);
+        assert_eq!(self.body["status"], json!(status));
+        assert!(self.body["detail"].as_str().is_some_and(|d| !d.is_empty()), "no detail: {}", self.text);
+        self
+    }
+
+    /// The `pointer`s of a 422's `errors`.
+    pub fn pointers(&self) -> Vec<String> {
+        self.body["errors"].as_array().map(|a| a.iter().map(|e| e["pointer"].as_str().unwrap_or("").to_string()).collect()).unwrap_or_default()
+    }
+}
+
+impl TestApp {
+    /// Sends a request with an optional JSON body.
+    pub async fn call(&self, method: Method, uri: &str, body: Option<Value>) -> Reply {
+        let bytes = body.map(|b| b.to_string()).unwrap_or_default();
+        self.raw(method, uri, bytes).await
+    }
+
+    /// Sends a request with a raw body.
+    pub async fn raw(&self, method: Method, uri: &str, body: String) -> Reply {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .expect("request");
+        let res = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = res.status();
+        let content_type = res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        let text = String::from_utf8_lossy(&bytes).to_string();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply { status, content_type, body, text }
+    }
+
+    /// GET.
+    pub async fn get(&self, uri: &str) -> Reply {
+        self.call(Method::GET, uri, None).await
+    }
+
+    /// POST JSON.
+    pub async fn post(&self, uri: &str, body: Value) -> Reply {
+        self.call(Method::POST, uri, Some(body)).await
+    }
+
+    /// Creates a partner and returns its id.
+    pub async fn partner(&self, net: &str, name: &str, tier: &str) -> i64 {
+        let r = self.post(&format!("/networks/{net}/partners"), json!({"name": name, "tier": tier})).await;
+        r.expect(201);
+        r.body["id"].as_i64().expect("partner id")
+    }
+
+    /// Rows in grants and audit: what "writes nothing" is checked against.
+    pub async fn counts(&self) -> (i64, i64) {
+        let pool = &self.registry.store.pool;
+        let g: i64 = sqlx::query_scalar("select count(*) from grants").fetch_one(pool).await.expect("count");
+        let a: i64 = sqlx::query_scalar("select count(*) from audit").fetch_one(pool).await.expect("count");
+        (g, a)
+    }
+}
+
+/// A region's geometry from the bundled layer files (not from the service).
+pub fn region_geometry(adcode: &str) -> Value {
+    static LAYERS: OnceLock<Vec<Value>> = OnceLock::new();
+    let layers = LAYERS.get_or_init(|| {
+        territory::seed::LAYERS
+            .iter()
+            .map(|l| serde_json::from_str(&std::fs::read_to_string(data_dir().join(l)).expect("read")).expect("json"))
+            .collect()
+    });
+    layers
+        .iter()
+        .flat_map(|l| l["features"].as_array().into_iter().flatten())
+        .find(|f| f["properties"]["adcode"] == json!(adcode))
+        .map(|f| f["geometry"].clone())
+        .unwrap_or_else(|| panic!("no region {adcode} in the data"))
+}
+
+/// A small rectangle as a GeoJSON Polygon.
+pub fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> Value {
+    json!({"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]})
+}

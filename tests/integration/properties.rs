@@ -1,0 +1,104 @@
+//! Property tests of the exclusivity rule's geometry (proptest).
+
+use geo::{MultiPolygon, Polygon, Rect};
+use proptest::prelude::*;
+use std::sync::Arc;
+use territory::exclusivity::compare;
+use territory::geometry::{SliverTolerance, area_km2, measure::bbox};
+use territory::grants::{Decision, Grant, Status, Territory, Validity};
+use territory::regions::RegionSet;
+
+fn territory(mp: MultiPolygon<f64>) -> Territory {
+    Territory { adcodes: None, bbox: bbox(&mp), area_km2: area_km2(&mp), geometry: Arc::new(mp) }
+}
+
+fn grant(id: i64, partner: i64, t: Territory) -> Grant {
+    Grant {
+        id,
+        network: "n".into(),
+        partner_id: partner,
+        partner_name: format!("p{partner}"),
+        tier: "city_partner".into(),
+        territory: t,
+        exclusive: true,
+        validity: Validity { from: "2025-01-01".parse().expect("date"), to: None },
+        status: Status::Active,
+        note: String::new(),
+        created_at: String::new(),
+        revoked_at: None,
+        revoke_reason: None,
+    }
+}
+
+fn decide(a: &Territory, b: &Territory) -> Decision {
+    let mut d = Decision::default();
+    compare(a, &grant(1, 1, b.clone()), &RegionSet::default(), SliverTolerance::default(), &mut d);
+    d
+}
+
+/// A star-shaped polygon around (cx, cy) on a 1e-4° grid: valid by construction.
+fn star() -> impl Strategy<Value = MultiPolygon<f64>> {
+    (110.0f64..120.0, 20.0f64..40.0, prop::collection::vec(0.2f64..1.0, 3..24)).prop_map(|(cx, cy, radii)| {
+        let n = radii.len();
+        let mut ring: Vec<(f64, f64)> = radii
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let a = std::f64::consts::TAU * i as f64 / n as f64;
+                let snap = |v: f64| (v * 1e4).round() / 1e4;
+                (snap(cx + 0.1 * r * a.cos()), snap(cy + 0.1 * r * a.sin()))
+            })
+            .collect();
+        ring.dedup();
+        ring.push(ring[0]);
+        MultiPolygon(vec![Polygon::new(ring.into(), vec![])])
+    })
+}
+
+fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> MultiPolygon<f64> {
+    MultiPolygon(vec![Rect::new((x0, y0), (x1, y1)).to_polygon()])
+}
+
+fn is_valid(mp: &MultiPolygon<f64>) -> bool {
+    let v = territory::geometry::multipolygon_to_geojson(mp);
+    territory::geometry::parse_area(&v, "", territory::geometry::CoordSys::Wgs84, Default::default()).is_ok()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, .. ProptestConfig::default() })]
+
+    #[test]
+    fn conflict_is_symmetric(a in star(), b in star(), dx in -0.15f64..0.15, dy in -0.15f64..0.15) {
+        prop_assume!(is_valid(&a) && is_valid(&b));
+        // Move b near a so that overlaps actually happen.
+        use geo::{Centroid, Translate};
+        let (ca, cb) = (a.centroid().expect("c"), b.centroid().expect("c"));
+        let b = b.translate(ca.x() - cb.x() + dx, ca.y() - cb.y() + dy);
+        let (ta, tb) = (territory(a), territory(b));
+        let (ab, ba) = (decide(&ta, &tb), decide(&tb, &ta));
+        prop_assert_eq!(ab.conflicts.len(), ba.conflicts.len());
+        prop_assert_eq!(ab.warnings.len(), ba.warnings.len());
+        if let (Some(x), Some(y)) = (ab.conflicts.first(), ba.conflicts.first()) {
+            prop_assert!((x.overlap_km2 - y.overlap_km2).abs() <= 1e-6 * x.overlap_km2.max(1.0));
+        }
+    }
+
+    #[test]
+    fn a_shared_border_never_conflicts(x in 100.0f64..120.0, y in 20.0f64..40.0, w in 0.001f64..0.5, h in 0.001f64..0.5, w2 in 0.001f64..0.5, cut in 0.0f64..1.0) {
+        // Two boxes side by side sharing the edge x + w (exactly, in floating point).
+        let mid = x + w;
+        let a = territory(rect(x, y, mid, y + h));
+        let b = territory(rect(mid, y + cut * h, mid + w2, y + h + cut * h));
+        let d = decide(&a, &b);
+        prop_assert!(d.conflicts.is_empty() && d.warnings.is_empty(), "{:?}", d);
+    }
+
+    #[test]
+    fn a_polygon_always_conflicts_with_an_exclusive_grant_of_itself(a in star()) {
+        prop_assume!(is_valid(&a));
+        let t = territory(a);
+        let d = decide(&t, &t.clone());
+        prop_assert_eq!(d.conflicts.len(), 1);
+        prop_assert!((d.conflicts[0].overlap_ratio - 1.0).abs() < 1e-6);
+    }
+}
