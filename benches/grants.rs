@@ -1,0 +1,170 @@
+//! Grant and check throughput on the sample cities and districts.
+//!
+//! `cargo bench --bench grants [-- SECONDS]` prints a markdown table (recorded in
+//! BENCHMARKS.md). Scenario, deterministic (no RNG):
+//! 1. import the bundled regions into a fresh SQLite file;
+//! 2. **grants committed**: network `commit` — every district granted by adcode to its own
+//!    partner (876 − 6 grants), then every city by drawn geometry to its own partner in
+//!    network `drawn`; each grant is one `BEGIN IMMEDIATE` transaction with an fsync;
+//! 3. **checks**: network `bench` holds the 121 cities as exclusive grants; a new partner
+//!    asks, for every district and every city, once by adcode and once with the same
+//!    polygon sent as GeoJSON (drawn). Every district check finds its city.
+//!    Measured in-process (`Registry::propose` + `check`) and over HTTP (the real router
+//!    on 127.0.0.1, requests pre-serialised) with 1 and 2 client threads.
+
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use territory::geometry::{CoordSys, GeometryLimits};
+use territory::http::{HttpLimits, router};
+use territory::registry::{GrantRequest, Registry};
+use territory::store::Store;
+
+struct Stats {
+    n: usize,
+    secs: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+fn stats(mut lat: Vec<Duration>, secs: f64) -> Stats {
+    lat.sort();
+    let q = |p: f64| lat[((lat.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1e3;
+    Stats { n: lat.len(), secs, p50_ms: q(0.5), p99_ms: q(0.99) }
+}
+
+fn row(what: &str, s: &Stats) {
+    println!("| {what} | {} | {:.0} | {:.3} | {:.3} |", s.n, s.n as f64 / s.secs, s.p50_ms, s.p99_ms);
+}
+
+fn features(file: &str) -> Vec<Value> {
+    let path = format!("{}/data/{file}", env!("CARGO_MANIFEST_DIR"));
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json");
+    v["features"].as_array().expect("features").clone()
+}
+
+async fn grant(registry: &Registry, net: &str, body: Value) -> Duration {
+    let t = Instant::now();
+    let req: GrantRequest = serde_json::from_value(body.clone()).expect("request");
+    let (p, policy) = registry.propose(net, &req, CoordSys::Wgs84).await.expect("valid");
+    registry.grant(&p, policy, &body).await.expect("granted");
+    t.elapsed()
+}
+
+/// Runs whole passes over `bodies` for at least `min_secs`, timing each request.
+async fn in_process(registry: &Registry, bodies: &[Value], min_secs: f64) -> Stats {
+    let reqs: Vec<GrantRequest> = bodies.iter().map(|b| serde_json::from_value(b.clone()).expect("req")).collect();
+    let start = Instant::now();
+    let mut lat = Vec::new();
+    while lat.is_empty() || start.elapsed().as_secs_f64() < min_secs {
+        for req in &reqs {
+            let t = Instant::now();
+            let (p, policy) = registry.propose("bench", req, CoordSys::Wgs84).await.expect("valid");
+            let d = registry.check(&p, policy).await.expect("check");
+            std::hint::black_box(d);
+            lat.push(t.elapsed());
+        }
+    }
+    stats(lat, start.elapsed().as_secs_f64())
+}
+
+/// `threads` client threads, each with its own connection, sharing whole passes.
+fn over_http(url: &str, bodies: &Arc<Vec<String>>, threads: usize, min_secs: f64) -> Stats {
+    let start = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|k| {
+            let (url, bodies) = (url.to_string(), bodies.clone());
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+                rt.block_on(async move {
+                    let client = reqwest::Client::new();
+                    let mut lat = Vec::new();
+                    let begun = Instant::now();
+                    while lat.is_empty() || begun.elapsed().as_secs_f64() < min_secs {
+                        for body in bodies.iter().skip(k).step_by(threads) {
+                            let t = Instant::now();
+                            let r = client.post(&url).header("content-type", "application/json").body(body.clone()).send().await.expect("send");
+                            assert_eq!(r.status().as_u16(), 200);
+                            std::hint::black_box(r.bytes().await.expect("body"));
+                            lat.push(t.elapsed());
+                        }
+                    }
+                    lat
+                })
+            })
+        })
+        .collect();
+    let lat: Vec<Duration> = handles.into_iter().flat_map(|h| h.join().expect("client")).collect();
+    stats(lat, start.elapsed().as_secs_f64())
+}
+
+fn main() {
+    let min_secs: f64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(5.0);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    rt.block_on(async move {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(&dir.path().join("bench.db")).await.expect("store");
+        let registry = Arc::new(Registry::open(store, GeometryLimits::default()).await.expect("registry"));
+        let t = Instant::now();
+        for layer in territory::seed::LAYERS {
+            territory::seed::import_layer(&registry, &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(layer)).await.expect("import");
+        }
+        eprintln!("imported regions in {:.1} s", t.elapsed().as_secs_f64());
+        let regions = registry.regions();
+        let districts: Vec<Value> = features("districts.geojson").into_iter().filter(|f| regions.get(f["properties"]["adcode"].as_str().unwrap_or("")).is_some_and(|r| r.level == territory::regions::Level::District)).collect();
+        let cities = features("cities.geojson");
+        println!("| scenario | requests | per second | p50 ms | p99 ms |\n| --- | ---: | ---: | ---: | ---: |");
+
+        // Grants committed.
+        for net in ["commit", "drawn", "bench"] {
+            registry.create_network(net, net, "smart").await.expect("network");
+        }
+        let mut lat = Vec::new();
+        let t = Instant::now();
+        for (i, f) in districts.iter().enumerate() {
+            let p = registry.create_partner("commit", &format!("d{i}"), "city_partner").await.expect("partner");
+            lat.push(grant(&registry, "commit", json!({"partner_id": p.id, "adcodes": [f["properties"]["adcode"]]})).await);
+        }
+        row("grant committed, district by adcode", &stats(lat, t.elapsed().as_secs_f64()));
+        let (mut lat_adcode, mut lat_drawn) = (Vec::new(), Vec::new());
+        let (mut t_adcode, mut t_drawn) = (0.0, 0.0);
+        for (i, f) in cities.iter().enumerate() {
+            let p = registry.create_partner("bench", &format!("c{i}"), "city_partner").await.expect("partner");
+            let d = grant(&registry, "bench", json!({"partner_id": p.id, "adcodes": [f["properties"]["adcode"]]})).await;
+            t_adcode += d.as_secs_f64();
+            lat_adcode.push(d);
+            let q = registry.create_partner("drawn", &format!("c{i}"), "city_partner").await.expect("partner");
+            let d = grant(&registry, "drawn", json!({"partner_id": q.id, "geometry": f["geometry"]})).await;
+            t_drawn += d.as_secs_f64();
+            lat_drawn.push(d);
+        }
+        row("grant committed, whole city by adcode", &stats(lat_adcode, t_adcode));
+        row("grant committed, whole city drawn (GeoJSON)", &stats(lat_drawn, t_drawn));
+
+        // Checks.
+        let prober = registry.create_partner("bench", "prober", "city_partner").await.expect("partner").id;
+        let by_adcode = |fs: &[Value]| fs.iter().map(|f| json!({"partner_id": prober, "adcodes": [f["properties"]["adcode"]]})).collect::<Vec<_>>();
+        let by_geometry = |fs: &[Value]| fs.iter().map(|f| json!({"partner_id": prober, "geometry": f["geometry"]})).collect::<Vec<_>>();
+        let sets = [
+            ("district by adcode", by_adcode(&districts)),
+            ("city by adcode", by_adcode(&cities)),
+            ("district drawn", by_geometry(&districts)),
+            ("city drawn", by_geometry(&cities)),
+        ];
+        for (name, bodies) in &sets {
+            row(&format!("check in-process, {name}"), &in_process(&registry, bodies, min_secs).await);
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}/networks/bench/grants/check", listener.local_addr().expect("addr"));
+        let app = router(registry.clone(), HttpLimits::default());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        for (name, bodies) in sets {
+            let bodies = Arc::new(bodies.iter().map(Value::to_string).collect::<Vec<_>>());
+            for threads in [1, 2] {
+                let (url, b) = (url.clone(), bodies.clone());
+                let s = tokio::task::spawn_blocking(move || over_http(&url, &b, threads, min_secs)).await.expect("clients");
+                row(&format!("check over HTTP, {name}, {threads} client thread(s)"), &s);
+            }
+        }
+    });
+}
