@@ -10,10 +10,10 @@
 //! and kept current through `state.grants_seq` (see `store::grants`): it narrows the
 //! candidates (adcode maps, an R-tree of bounding boxes); the exact test uses geometry.
 
-use crate::geometry::{self, Overlap, SliverTolerance, overlap::measure};
+use crate::geometry::{self, Overlap, SliverTolerance};
 use crate::grants::{Basis, ConflictEntry, Decision, Grant, Proposal, Territory, Validity};
 use crate::regions::RegionSet;
-use geo::{BooleanOps, MultiPolygon};
+use geo::{BooleanOps, MultiPolygon, Orient, orient::Direction};
 use rstar::{AABB, RTree, primitives::GeomWithData, primitives::Rectangle};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -21,7 +21,7 @@ use std::sync::Arc;
 type BoxEntry = GeomWithData<Rectangle<[f64; 2]>, i64>;
 
 fn box_entry(t: &Territory, id: i64) -> BoxEntry {
-    let (min, max) = (t.bbox.min(), t.bbox.max());
+    let (min, max) = (t.shape.bbox.min(), t.shape.bbox.max());
     GeomWithData::new(Rectangle::from_corners([min.x, min.y], [max.x, max.y]), id)
 }
 
@@ -76,7 +76,7 @@ impl NetworkGrants {
     /// Ids of the grants that may overlap `t`: by adcode for a territory named by regions
     /// (plus drawn grants by bounding box), by bounding box for a drawn one.
     fn candidates(&self, t: &Territory, regions: &RegionSet) -> BTreeSet<i64> {
-        let (min, max) = (t.bbox.min(), t.bbox.max());
+        let (min, max) = (t.shape.bbox.min(), t.shape.bbox.max());
         let envelope = AABB::from_corners([min.x, min.y], [max.x, max.y]);
         let by_box = self.boxes.locate_in_envelope_intersecting(&envelope).map(|e| e.data);
         match &t.adcodes {
@@ -147,7 +147,7 @@ pub fn rule_applies(a: (i64, bool, &Validity), b: (i64, bool, &Validity)) -> boo
 
 /// Compares a territory with a stored grant and records a conflict or warning.
 pub fn compare(t: &Territory, other: &Grant, regions: &RegionSet, tolerance: SliverTolerance, decision: &mut Decision) {
-    let entry = |km2: f64, ratio: f64, basis: Basis, adcodes: Option<Vec<String>>, geometry: &MultiPolygon<f64>| ConflictEntry {
+    let entry = |km2: f64, ratio: f64, basis: Basis, adcodes: Option<Vec<String>>, geometry: Arc<serde_json::value::RawValue>| ConflictEntry {
         grant_id: other.id,
         partner_id: other.partner_id,
         partner_name: other.partner_name.clone(),
@@ -158,7 +158,7 @@ pub fn compare(t: &Territory, other: &Grant, regions: &RegionSet, tolerance: Sli
         overlap_ratio: ratio,
         basis,
         adcodes,
-        geometry: geometry::multipolygon_to_geojson(geometry),
+        geometry,
     };
     match (&t.adcodes, &other.territory.adcodes) {
         (Some(mine), Some(theirs)) => {
@@ -167,14 +167,18 @@ pub fn compare(t: &Territory, other: &Grant, regions: &RegionSet, tolerance: Sli
                 return;
             }
             let (geometry, km2) = union_of_regions(&shared, regions);
-            let smaller = t.area_km2.min(other.territory.area_km2);
+            let smaller = t.shape.area_km2.min(other.territory.shape.area_km2);
             let ratio = if smaller > 0.0 { (km2 / smaller).min(1.0) } else { 0.0 };
-            decision.conflicts.push(entry(km2, ratio, Basis::Hierarchy, Some(shared), &geometry));
+            let geojson = match shared.as_slice() {
+                [one] => regions.get(one).map(|r| r.geojson.clone()).unwrap_or_else(|| geometry::raw_geojson(&geometry)),
+                _ => geometry::raw_geojson(&geometry),
+            };
+            decision.conflicts.push(entry(km2, ratio, Basis::Hierarchy, Some(shared), geojson));
         }
-        _ => match geometry::overlap(&t.geometry, &other.territory.geometry, t.area_km2, other.territory.area_km2, tolerance) {
+        _ => match geometry::overlap(&t.shape, &other.territory.shape, tolerance) {
             Overlap::None => {}
-            Overlap::Sliver(m) => decision.warnings.push(entry(m.km2, m.ratio, Basis::Geometry, None, &m.geometry)),
-            Overlap::Conflict(m) => decision.conflicts.push(entry(m.km2, m.ratio, Basis::Geometry, None, &m.geometry)),
+            Overlap::Sliver(m) => decision.warnings.push(entry(m.km2, m.ratio, Basis::Geometry, None, geometry::raw_geojson(&m.geometry))),
+            Overlap::Conflict(m) => decision.conflicts.push(entry(m.km2, m.ratio, Basis::Geometry, None, geometry::raw_geojson(&m.geometry))),
         },
     }
 }
@@ -196,12 +200,13 @@ pub fn shared_regions(a: &[String], b: &[String], regions: &RegionSet) -> Vec<St
 }
 
 /// The union of regions' boundaries and the sum of their areas (they never overlap).
-pub fn union_of_regions(codes: &[String], regions: &RegionSet) -> (MultiPolygon<f64>, f64) {
+/// One region's boundary is shared, not copied.
+pub fn union_of_regions(codes: &[String], regions: &RegionSet) -> (Arc<MultiPolygon<f64>>, f64) {
     let parts: Vec<&Arc<crate::regions::Region>> = codes.iter().filter_map(|c| regions.get(c)).collect();
     let km2 = parts.iter().map(|r| r.area_km2).sum();
     let geometry = match parts.as_slice() {
-        [one] => (*one.geometry).clone(),
-        many => many.iter().fold(MultiPolygon(vec![]), |acc, r| acc.union(&*r.geometry)),
+        [one] => one.geometry.clone(),
+        many => Arc::new(many.iter().fold(MultiPolygon(vec![]), |acc, r| acc.union(&*r.geometry)).orient(Direction::Default)),
     };
     (geometry, km2)
 }
@@ -212,7 +217,7 @@ pub fn conflicts_among(grants: &[Arc<Grant>], regions: &RegionSet, tolerance: Sl
         RTree::bulk_load(grants.iter().enumerate().map(|(i, g)| box_entry(&g.territory, i as i64)).collect());
     let mut out = Vec::new();
     for (i, a) in grants.iter().enumerate() {
-        let (min, max) = (a.territory.bbox.min(), a.territory.bbox.max());
+        let (min, max) = (a.territory.shape.bbox.min(), a.territory.shape.bbox.max());
         let env = AABB::from_corners([min.x, min.y], [max.x, max.y]);
         for e in tree.locate_in_envelope_intersecting(&env) {
             let j = e.data as usize;
@@ -229,10 +234,4 @@ pub fn conflicts_among(grants: &[Arc<Grant>], regions: &RegionSet, tolerance: Sl
         }
     }
     out
-}
-
-/// The measured overlap of two territories, if their interiors meet (any size).
-pub fn measured_overlap(a: &Territory, b: &Territory) -> Option<geometry::overlap::Measured> {
-    geometry::overlap::interiors_intersect(&a.geometry, &b.geometry)
-        .then(|| measure(&a.geometry, &b.geometry, a.area_km2, b.area_km2))
 }

@@ -1,9 +1,9 @@
 //! Grants: territories granted to partners, and what a conflict between two of them is.
 
 use chrono::NaiveDate;
-use geo::{MultiPolygon, Rect};
+use crate::geometry::Shape;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::value::RawValue;
 use std::sync::Arc;
 
 /// Whether a grant is in force.
@@ -32,12 +32,15 @@ pub struct Territory {
     /// The adcodes, for a territory named by regions (the hierarchy decides overlaps
     /// with other territories named by regions); `None` for a drawn territory.
     pub adcodes: Option<Vec<String>>,
-    /// The area: union of the regions, or the drawn polygon.
-    pub geometry: Arc<MultiPolygon<f64>>,
-    /// Bounding box of `geometry`.
-    pub bbox: Rect<f64>,
-    /// Geodesic area, km².
-    pub area_km2: f64,
+    /// The area (union of the regions, or the drawn polygon), prepared for comparison.
+    pub shape: Shape,
+}
+
+impl Territory {
+    /// A territory of this area.
+    pub fn new(adcodes: Option<Vec<String>>, shape: Shape) -> Territory {
+        Territory { adcodes, shape }
+    }
 }
 
 /// A validity window: from a date, until a date (inclusive) or open-ended.
@@ -147,7 +150,7 @@ pub struct ConflictEntry {
     pub adcodes: Option<Vec<String>>,
     /// The overlap, a GeoJSON MultiPolygon.
     #[schema(value_type = Object)]
-    pub geometry: Value,
+    pub geometry: Arc<RawValue>,
 }
 
 /// The answer to "may this be granted?".

@@ -6,6 +6,7 @@ use crate::geometry::{self, CoordSys, GeometryLimits};
 use geo::{MultiPolygon, Rect};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -59,6 +60,8 @@ pub struct Region {
     pub area_km2: f64,
     /// Bounding box of the boundary.
     pub bbox: Rect<f64>,
+    /// The boundary as GeoJSON, serialised once.
+    pub geojson: Arc<RawValue>,
 }
 
 impl Region {
@@ -66,7 +69,8 @@ impl Region {
     pub fn new(adcode: String, name: String, level: Level, parent_adcode: Option<String>, geometry: MultiPolygon<f64>) -> Region {
         let area_km2 = geometry::area_km2(&geometry);
         let bbox = geometry::measure::bbox(&geometry);
-        Region { adcode, name, level, parent_adcode, geometry: Arc::new(geometry), area_km2, bbox }
+        let geojson = geometry::raw_geojson(&geometry);
+        Region { adcode, name, level, parent_adcode, geometry: Arc::new(geometry), area_km2, bbox, geojson }
     }
 }
 

@@ -14,7 +14,7 @@
 
 use crate::error::{Error, InputError, Result};
 use crate::exclusivity::{GrantIndex, conflicts_among, union_of_regions};
-use crate::geometry::{self, CoordSys, GeometryLimits, measure::bbox};
+use crate::geometry::{self, CoordSys, GeometryLimits, Shape};
 use crate::grants::{ConflictEntry, Decision, Grant, Proposal, Status, Territory, Validity};
 use crate::policy::{self, Policy};
 use crate::regions::{RegionSet, parse_layer};
@@ -24,8 +24,9 @@ use crate::store::{Store, regions as region_rows};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::Value;
-use std::collections::HashSet;
-use std::sync::{Arc, RwLock};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 /// A request to grant a territory (API.md, Grants).
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -63,6 +64,11 @@ pub struct ImportSummary {
     pub total: i64,
 }
 
+/// How stale a dry-run check may be with respect to writes of *other* instances sharing
+/// the database. This instance's own writes are visible at once, and a grant always
+/// reads the database inside its write transaction, so this bounds only advisory answers.
+pub const DRY_RUN_STALENESS: Duration = Duration::from_millis(50);
+
 /// The registry: the store plus the caches decisions run on.
 #[derive(Debug)]
 pub struct Registry {
@@ -70,6 +76,11 @@ pub struct Registry {
     pub store: Store,
     regions: RwLock<Arc<RegionSet>>,
     index: RwLock<GrantIndex>,
+    /// Networks and partners never change once created: cached, with the database
+    /// consulted on a miss (another instance may have created them).
+    networks: RwLock<HashMap<String, Network>>,
+    partners: RwLock<HashMap<i64, Partner>>,
+    last_sync: Mutex<Option<Instant>>,
     /// Limits on input geometry.
     pub limits: GeometryLimits,
 }
@@ -93,6 +104,9 @@ impl Registry {
             store,
             regions: RwLock::new(Arc::new(RegionSet::default())),
             index: RwLock::new(GrantIndex::default()),
+            networks: RwLock::new(HashMap::new()),
+            partners: RwLock::new(HashMap::new()),
+            last_sync: Mutex::new(None),
             limits,
         };
         registry.reload().await?;
@@ -122,8 +136,20 @@ impl Registry {
         read(&self.regions).clone()
     }
 
+    /// Brings the grant index up to date for a dry run, unless it was synced within
+    /// [`DRY_RUN_STALENESS`].
+    async fn sync_for_dry_run(&self) -> Result<()> {
+        let fresh = self.last_sync.lock().unwrap_or_else(std::sync::PoisonError::into_inner).is_some_and(|t| t.elapsed() < DRY_RUN_STALENESS);
+        if fresh {
+            return Ok(());
+        }
+        let mut conn = self.store.pool.acquire().await?;
+        self.sync(&mut conn).await
+    }
+
     /// Brings the grant index up to the database's `grants_seq` on this connection.
     async fn sync(&self, conn: &mut sqlx::SqliteConnection) -> Result<()> {
+        *self.last_sync.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
         let seq = grant_rows::current_seq(conn).await?;
         let known = read(&self.index).seq;
         if seq == known {
@@ -138,9 +164,27 @@ impl Registry {
         Ok(())
     }
 
+    /// A partner of a network, from the cache or the database.
+    pub async fn partner(&self, network: &str, id: i64) -> Result<Option<Partner>> {
+        if let Some(p) = read(&self.partners).get(&id) {
+            return Ok((p.network == network).then(|| p.clone()));
+        }
+        let Some(p) = self.store.partner(network, id).await? else { return Ok(None) };
+        write(&self.partners).insert(id, p.clone());
+        Ok(Some(p))
+    }
+
     /// A network and its policy, or 404.
     pub async fn network(&self, code: &str) -> Result<(Network, &'static Policy)> {
-        let network = self.store.network(code).await?;
+        let cached = read(&self.networks).get(code).cloned();
+        let network = match cached {
+            Some(n) => n,
+            None => {
+                let n = self.store.network(code).await?;
+                write(&self.networks).insert(code.to_string(), n.clone());
+                n
+            }
+        };
         let policy = policy::find(&network.policy)
             .ok_or_else(|| Error::Internal(format!("network `{code}` names unknown policy `{}`", network.policy)))?;
         Ok((network, policy))
@@ -205,21 +249,20 @@ impl Registry {
             return Err(errors);
         }
         let (geometry, area_km2) = union_of_regions(codes, &regions);
-        Ok(Territory { adcodes: Some(codes.to_vec()), bbox: bbox(&geometry), geometry: Arc::new(geometry), area_km2 })
+        Ok(Territory::new(Some(codes.to_vec()), Shape::with_area(geometry, area_km2)))
     }
 
     /// Builds a drawn territory from GeoJSON.
     pub fn territory_of_geometry(&self, value: &Value, base: &str, sys: CoordSys) -> Result<Territory, Vec<InputError>> {
         let geometry = geometry::parse_area(value, base, sys, self.limits)?;
-        let area_km2 = geometry::area_km2(&geometry);
-        Ok(Territory { adcodes: None, bbox: bbox(&geometry), geometry: Arc::new(geometry), area_km2 })
+        Ok(Territory::new(None, Shape::new(Arc::new(geometry))))
     }
 
     /// Validates a grant request into a proposal (every problem at once, located).
     pub async fn propose(&self, network: &str, req: &GrantRequest, sys: CoordSys) -> Result<(Proposal, &'static Policy)> {
         let (_, policy) = self.network(network).await?;
         let mut errors = Vec::new();
-        let partner = self.store.partner(network, req.partner_id).await?;
+        let partner = self.partner(network, req.partner_id).await?;
         if partner.is_none() {
             errors.push(InputError::at("/partner_id", format!("no partner {} in network `{network}`", req.partner_id)));
         }
@@ -274,9 +317,7 @@ impl Registry {
 
     /// Dry run: what would a grant of this proposal meet? Writes nothing.
     pub async fn check(&self, proposal: &Proposal, policy: &Policy) -> Result<Decision> {
-        let mut conn = self.store.pool.acquire().await?;
-        self.sync(&mut conn).await?;
-        drop(conn);
+        self.sync_for_dry_run().await?;
         let regions = self.regions();
         Ok(read(&self.index).decide(proposal, &regions, policy.sliver_tolerance))
     }

@@ -29,3 +29,14 @@ pub fn multipolygon_to_geojson(mp: &MultiPolygon<f64>) -> Value {
 pub fn point_to_geojson(p: &Point<f64>) -> Value {
     json!({"type": "Point", "coordinates": [p.x(), p.y()]})
 }
+
+/// A MultiPolygon as GeoJSON text, ready to embed in a response without re-serialising.
+pub fn raw_geojson(mp: &MultiPolygon<f64>) -> std::sync::Arc<serde_json::value::RawValue> {
+    let text = multipolygon_to_geojson(mp).to_string();
+    // A serde_json::Value always serialises to valid JSON.
+    serde_json::value::RawValue::from_string(text).map(std::sync::Arc::from).unwrap_or_else(|_| unreachable_json())
+}
+
+fn unreachable_json() -> std::sync::Arc<serde_json::value::RawValue> {
+    std::sync::Arc::from(serde_json::value::RawValue::from_string("null".to_string()).expect("null is JSON"))
+}

@@ -4,12 +4,13 @@
 //! Nothing here touches the database or HTTP, so it can be tested on its own.
 
 pub mod geojson_io;
+pub mod interiors;
 pub mod measure;
 pub mod overlap;
 pub mod segments;
 pub mod validate;
 
-pub use geojson_io::{multipolygon_to_geojson, point_to_geojson};
+pub use geojson_io::{multipolygon_to_geojson, point_to_geojson, raw_geojson};
 pub use measure::area_km2;
-pub use overlap::{Overlap, SliverTolerance, overlap};
+pub use overlap::{Overlap, Shape, SliverTolerance, overlap};
 pub use validate::{CoordSys, GeometryLimits, parse_area, parse_stored};

@@ -6,7 +6,7 @@
 //! disagrees by slivers.
 
 use super::measure::area_km2;
-use geo::{BooleanOps, BoundingRect, Intersects, MultiPolygon, Relate};
+use geo::{BooleanOps, Intersects, MultiPolygon};
 use serde::{Deserialize, Serialize};
 
 /// Overlaps at or below both limits are slivers (warnings), not conflicts.
@@ -53,13 +53,8 @@ pub enum Overlap {
     Conflict(Measured),
 }
 
-/// Whether the interiors of `a` and `b` intersect: DE-9IM pattern `T********`.
-pub fn interiors_intersect(a: &MultiPolygon<f64>, b: &MultiPolygon<f64>) -> bool {
-    match (a.bounding_rect(), b.bounding_rect()) {
-        (Some(ra), Some(rb)) if ra.intersects(&rb) => a.relate(b).matches("T********").unwrap_or(false),
-        _ => false,
-    }
-}
+pub use super::interiors::{edges_interiors_intersect, interiors_intersect};
+use super::segments::Segment;
 
 /// Measures the overlap of `a` and `b` (areas `area_a`, `area_b` in km², already known).
 pub fn measure(a: &MultiPolygon<f64>, b: &MultiPolygon<f64>, area_a: f64, area_b: f64) -> Measured {
@@ -70,17 +65,41 @@ pub fn measure(a: &MultiPolygon<f64>, b: &MultiPolygon<f64>, area_a: f64, area_b
     Measured { km2, ratio, geometry }
 }
 
+/// An area with what comparing it needs, computed once: its edges sorted for the sweep,
+/// its bounding box and its geodesic area.
+#[derive(Debug, Clone)]
+pub struct Shape {
+    /// The area (valid, RFC 7946-oriented).
+    pub geometry: std::sync::Arc<MultiPolygon<f64>>,
+    /// Its edges, sorted by min x.
+    pub edges: std::sync::Arc<[Segment]>,
+    /// Bounding box.
+    pub bbox: geo::Rect<f64>,
+    /// Geodesic area, km².
+    pub area_km2: f64,
+}
+
+impl Shape {
+    /// Prepares an area whose geodesic area is already known.
+    pub fn with_area(geometry: std::sync::Arc<MultiPolygon<f64>>, area_km2: f64) -> Shape {
+        let edges = super::segments::segments(&geometry).into();
+        let bbox = super::measure::bbox(&geometry);
+        Shape { geometry, edges, bbox, area_km2 }
+    }
+
+    /// Prepares an area, measuring it.
+    pub fn new(geometry: std::sync::Arc<MultiPolygon<f64>>) -> Shape {
+        let area = area_km2(&geometry);
+        Shape::with_area(geometry, area)
+    }
+}
+
 /// Compares two areas under a sliver tolerance.
-pub fn overlap(
-    a: &MultiPolygon<f64>,
-    b: &MultiPolygon<f64>,
-    area_a: f64,
-    area_b: f64,
-    tolerance: SliverTolerance,
-) -> Overlap {
-    if !interiors_intersect(a, b) {
+pub fn overlap(a: &Shape, b: &Shape, tolerance: SliverTolerance) -> Overlap {
+    if !a.bbox.intersects(&b.bbox) || !edges_interiors_intersect(&a.edges, &b.edges) {
         return Overlap::None;
     }
+    let (a, b, area_a, area_b) = (&*a.geometry, &*b.geometry, a.area_km2, b.area_km2);
     let m = measure(a, b, area_a, area_b);
     if tolerance.is_sliver(m.km2, m.ratio) { Overlap::Sliver(m) } else { Overlap::Conflict(m) }
 }
@@ -90,14 +109,14 @@ mod tests {
     use super::*;
     use geo::polygon;
 
-    fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> MultiPolygon<f64> {
-        MultiPolygon(vec![polygon![(x: x0, y: y0), (x: x1, y: y0), (x: x1, y: y1), (x: x0, y: y1)]])
+    fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> Shape {
+        Shape::new(std::sync::Arc::new(MultiPolygon(vec![polygon![(x: x0, y: y0), (x: x1, y: y0), (x: x1, y: y1), (x: x0, y: y1)]])))
     }
 
     #[test]
     fn shared_border_is_not_an_overlap() {
         let (a, b) = (rect(114.0, 22.0, 114.1, 22.1), rect(114.1, 22.0, 114.2, 22.1));
-        assert!(matches!(overlap(&a, &b, area_km2(&a), area_km2(&b), SliverTolerance::default()), Overlap::None));
+        assert!(matches!(overlap(&a, &b, SliverTolerance::default()), Overlap::None));
     }
 
     #[test]
@@ -106,11 +125,11 @@ mod tests {
         let sliver = rect(114.09999, 22.0, 114.2, 22.1); // ~1 m wide, ~0.01 km²
         let wide = rect(114.05, 22.0, 114.2, 22.1);
         let t = SliverTolerance::default();
-        assert!(matches!(overlap(&a, &sliver, area_km2(&a), area_km2(&sliver), t), Overlap::Sliver(_)));
-        match overlap(&a, &wide, area_km2(&a), area_km2(&wide), t) {
+        assert!(matches!(overlap(&a, &sliver, t), Overlap::Sliver(_)));
+        match overlap(&a, &wide, t) {
             Overlap::Conflict(m) => {
                 assert!((m.ratio - 0.5).abs() < 1e-6, "{}", m.ratio);
-                let half = area_km2(&a) / 2.0;
+                let half = a.area_km2 / 2.0;
                 assert!((m.km2 - half).abs() / half < 1e-6, "{} vs {half}", m.km2);
             }
             other => panic!("expected a conflict, got {other:?}"),

@@ -24,6 +24,23 @@ pub struct Segment {
 }
 
 impl Segment {
+    /// Smallest x of the edge.
+    pub fn min_x(&self) -> f64 {
+        self.min_x
+    }
+    /// Largest x of the edge.
+    pub fn max_x(&self) -> f64 {
+        self.max_x
+    }
+    /// Smallest y of the edge.
+    pub fn min_y(&self) -> f64 {
+        self.min_y
+    }
+    /// Largest y of the edge.
+    pub fn max_y(&self) -> f64 {
+        self.max_y
+    }
+
     /// Whether `other` is the next or previous edge of the same ring.
     pub fn adjacent(&self, other: &Segment) -> bool {
         if self.part != other.part || self.ring != other.ring {

@@ -6,7 +6,7 @@ use super::{Store, WriteTx, now};
 use crate::error::{Error, Result};
 use crate::geometry::{multipolygon_to_geojson, parse_stored};
 use crate::grants::{ConflictEntry, Grant, Proposal, Status, Territory, Validity};
-use crate::geometry::measure::bbox;
+use crate::geometry::Shape;
 use chrono::NaiveDate;
 use serde::Serialize;
 use serde_json::Value;
@@ -78,7 +78,7 @@ impl GrantRow {
             partner_id: self.partner_id,
             partner_name: self.partner_name,
             tier: self.tier,
-            territory: Territory { adcodes, bbox: bbox(&geometry), geometry: Arc::new(geometry), area_km2: self.area_km2 },
+            territory: Territory::new(adcodes, Shape::with_area(Arc::new(geometry), self.area_km2)),
             exclusive: self.exclusive,
             validity: Validity { from: date(id, &self.valid_from)?, to: self.valid_to.as_deref().map(|d| date(id, d)).transpose()? },
             status: if self.status == "revoked" { Status::Revoked } else { Status::Active },
@@ -212,7 +212,7 @@ async fn bump_seq(tx: &mut WriteTx) -> Result<i64> {
 pub async fn insert(tx: &mut WriteTx, p: &Proposal) -> Result<(i64, i64)> {
     let seq = bump_seq(tx).await?;
     let t = &p.territory;
-    let (min, max) = (t.bbox.min(), t.bbox.max());
+    let (min, max) = (t.shape.bbox.min(), t.shape.bbox.max());
     let adcodes = t.adcodes.as_ref().map(|c| serde_json::json!(c).to_string());
     let id: i64 = sqlx::query_scalar(
         "insert into grants (network, partner_id, adcodes, geometry, area_km2, min_lon, min_lat, max_lon, max_lat,
@@ -222,8 +222,8 @@ pub async fn insert(tx: &mut WriteTx, p: &Proposal) -> Result<(i64, i64)> {
     .bind(&p.network)
     .bind(p.partner_id)
     .bind(adcodes)
-    .bind(multipolygon_to_geojson(&t.geometry).to_string())
-    .bind(t.area_km2)
+    .bind(multipolygon_to_geojson(&t.shape.geometry).to_string())
+    .bind(t.shape.area_km2)
     .bind(min.x)
     .bind(min.y)
     .bind(max.x)

@@ -4,12 +4,12 @@ use geo::{MultiPolygon, Polygon, Rect};
 use proptest::prelude::*;
 use std::sync::Arc;
 use territory::exclusivity::compare;
-use territory::geometry::{SliverTolerance, area_km2, measure::bbox};
+use territory::geometry::{Shape, SliverTolerance};
 use territory::grants::{Decision, Grant, Status, Territory, Validity};
 use territory::regions::RegionSet;
 
 fn territory(mp: MultiPolygon<f64>) -> Territory {
-    Territory { adcodes: None, bbox: bbox(&mp), area_km2: area_km2(&mp), geometry: Arc::new(mp) }
+    Territory::new(None, Shape::new(Arc::new(mp)))
 }
 
 fn grant(id: i64, partner: i64, t: Territory) -> Grant {
@@ -59,13 +59,18 @@ fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> MultiPolygon<f64> {
     MultiPolygon(vec![Rect::new((x0, y0), (x1, y1)).to_polygon()])
 }
 
-fn is_valid(mp: &MultiPolygon<f64>) -> bool {
+/// The area as the service would take it: validated and oriented (None if invalid).
+fn normalised(mp: &MultiPolygon<f64>) -> Option<MultiPolygon<f64>> {
     let v = territory::geometry::multipolygon_to_geojson(mp);
-    territory::geometry::parse_area(&v, "", territory::geometry::CoordSys::Wgs84, Default::default()).is_ok()
+    territory::geometry::parse_area(&v, "", territory::geometry::CoordSys::Wgs84, Default::default()).ok()
+}
+
+fn is_valid(mp: &MultiPolygon<f64>) -> bool {
+    normalised(mp).is_some()
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 512, .. ProptestConfig::default() })]
 
     #[test]
     fn conflict_is_symmetric(a in star(), b in star(), dx in -0.15f64..0.15, dy in -0.15f64..0.15) {
@@ -91,6 +96,24 @@ proptest! {
         let b = territory(rect(mid, y + cut * h, mid + w2, y + h + cut * h));
         let d = decide(&a, &b);
         prop_assert!(d.conflicts.is_empty() && d.warnings.is_empty(), "{:?}", d);
+    }
+
+    #[test]
+    fn the_sweep_interior_test_agrees_with_geo_relate(a in star(), b in star(), dx in -30i32..30, dy in -30i32..30, mirror in any::<bool>()) {
+        prop_assume!(is_valid(&a) && is_valid(&b));
+        use geo::{Centroid, Relate, Scale, Translate};
+        // Snap b next to a on the same 1e-4° grid, sometimes mirrored, so edges often
+        // coincide, touch at vertices or run along each other.
+        let (ca, cb) = (a.centroid().expect("c"), b.centroid().expect("c"));
+        let shift = |v: f64| (v * 1e4).round() / 1e4;
+        let b = if mirror { b.scale_xy(-1.0, 1.0) } else { b };
+        let b = b.translate(shift(ca.x() - cb.x()) + f64::from(dx) * 1e-3, shift(ca.y() - cb.y()) + f64::from(dy) * 1e-3);
+        let Some(b) = normalised(&b) else { return Err(TestCaseError::reject("invalid")) };
+        let Some(a) = normalised(&a) else { return Err(TestCaseError::reject("invalid")) };
+        let expected = a.relate(&b).matches("T********").expect("pattern");
+        prop_assert_eq!(territory::geometry::overlap::interiors_intersect(&a, &b), expected);
+        prop_assert_eq!(territory::geometry::overlap::interiors_intersect(&b, &a), expected);
+        prop_assert!(territory::geometry::overlap::interiors_intersect(&a, &a));
     }
 
     #[test]

@@ -1,0 +1,176 @@
+//! Do the interiors of two valid, RFC 7946-oriented areas meet? (DE-9IM `T********`.)
+//!
+//! geo's `relate` answers this too, but builds a full topology graph per call (1–2 ms on a
+//! district against a city). This test reuses each area's edges, sorted once
+//! ([`segments`]), and stops at the first proof:
+//! 1. sweep both edge lists together; for each pair of edges whose boxes meet, the robust
+//!    segment intersection says: a **proper crossing** proves the interiors meet (near the
+//!    crossing one of the four sectors lies in both); a **shared stretch run in the same
+//!    direction** proves it too (both interiors lie on its left, as both areas are oriented
+//!    with the interior on the left of every edge); touches are recorded;
+//! 2. with neither, the boundaries only touch. Each boundary is cut at the touch points into
+//!    pieces that lie wholly inside, outside, or along the other boundary; a piece strictly
+//!    inside the other area (tested at its midpoint) proves the interiors meet. Runs of edges
+//!    without touches are tested once.
+//! If nothing proves it, the interiors are disjoint (one area inside the other's hole,
+//! neighbours along a border, corner touches, or apart).
+
+use super::segments::{Segment, segments};
+use geo::line_intersection::{LineIntersection, line_intersection};
+use geo::kernels::{Kernel, Orientation, RobustKernel};
+use geo::{Coord, MultiPolygon};
+use std::collections::HashMap;
+
+/// Touch points and shared stretches found on the edges of one area.
+#[derive(Default)]
+struct Touches {
+    points: HashMap<usize, Vec<Coord<f64>>>,
+    shared: HashMap<usize, Vec<(Coord<f64>, Coord<f64>)>>,
+}
+
+/// Whether the interiors of the areas with these (sorted) edges meet.
+pub fn edges_interiors_intersect(a: &[Segment], b: &[Segment]) -> bool {
+    let (mut ta, mut tb) = (Touches::default(), Touches::default());
+    if sweep(a, b, &mut ta, &mut tb) {
+        return true;
+    }
+    any_piece_inside(a, &ta, b) || any_piece_inside(b, &tb, a)
+}
+
+/// Convenience for one-off tests: builds the edges first.
+pub fn interiors_intersect(a: &MultiPolygon<f64>, b: &MultiPolygon<f64>) -> bool {
+    edges_interiors_intersect(&segments(a), &segments(b))
+}
+
+/// Step 1. Returns true on a proof; records touches otherwise.
+fn sweep(a: &[Segment], b: &[Segment], ta: &mut Touches, tb: &mut Touches) -> bool {
+    // Merge the two lists (each sorted by min x) into one sweep order, then pair every edge
+    // with the later edges whose x-ranges start before it ends (sweep-and-prune).
+    let mut merged: Vec<(bool, usize)> = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        if j == b.len() || (i < a.len() && a[i].min_x() <= b[j].min_x()) {
+            merged.push((true, i));
+            i += 1;
+        } else {
+            merged.push((false, j));
+            j += 1;
+        }
+    }
+    let edge = |(from_a, k): (bool, usize)| if from_a { &a[k] } else { &b[k] };
+    for (n, &first) in merged.iter().enumerate() {
+        let s = edge(first);
+        for &second in &merged[n + 1..] {
+            let t = edge(second);
+            if t.min_x() > s.max_x() {
+                break;
+            }
+            if first.0 == second.0 || t.max_y() < s.min_y() || t.min_y() > s.max_y() {
+                continue;
+            }
+            let ((ia, sa), (ib, sb)) = if first.0 { ((first.1, s), (second.1, t)) } else { ((second.1, t), (first.1, s)) };
+            match line_intersection(sa.line, sb.line) {
+                None => {}
+                Some(LineIntersection::SinglePoint { is_proper: true, .. }) => return true,
+                Some(LineIntersection::SinglePoint { intersection, .. }) => {
+                    ta.points.entry(ia).or_default().push(intersection);
+                    tb.points.entry(ib).or_default().push(intersection);
+                }
+                Some(LineIntersection::Collinear { intersection }) => {
+                    let (da, db) = (sa.line.delta(), sb.line.delta());
+                    if da.x * db.x + da.y * db.y > 0.0 {
+                        return true;
+                    }
+                    for (touches, k) in [(&mut *ta, ia), (&mut *tb, ib)] {
+                        touches.points.entry(k).or_default().extend([intersection.start, intersection.end]);
+                        touches.shared.entry(k).or_default().push((intersection.start, intersection.end));
+                    }
+                }
+            }
+        }
+    }
+    false
+}
+
+/// Step 2 for the edges of one area against the other area's edges.
+fn any_piece_inside(edges: &[Segment], touches: &Touches, other: &[Segment]) -> bool {
+    // Walk each ring in order: the sweep order is by min x, so index by (part, ring, index).
+    let mut order: Vec<usize> = (0..edges.len()).collect();
+    order.sort_by_key(|&k| (edges[k].part, edges[k].ring, edges[k].index));
+    let mut known: Option<bool> = None;
+    let mut current_ring = None;
+    for k in order {
+        let s = &edges[k];
+        if current_ring != Some((s.part, s.ring)) {
+            current_ring = Some((s.part, s.ring));
+            known = None;
+        }
+        let Some(points) = touches.points.get(&k) else {
+            // No touch on this edge: it lies wholly on one side, as the run it continues.
+            let inside = *known.get_or_insert_with(|| contains_strictly(other, midpoint(s.line.start, s.line.end)));
+            if inside {
+                return true;
+            }
+            continue;
+        };
+        let (a, d) = (s.line.start, s.line.delta());
+        let len2 = d.x * d.x + d.y * d.y;
+        let mut cuts: Vec<f64> = points.iter().map(|p| ((p.x - a.x) * d.x + (p.y - a.y) * d.y) / len2).collect();
+        cuts.extend([0.0, 1.0]);
+        cuts.sort_by(f64::total_cmp);
+        cuts.dedup();
+        let shared = touches.shared.get(&k);
+        for w in cuts.windows(2) {
+            let (t0, t1) = (w[0].clamp(0.0, 1.0), w[1].clamp(0.0, 1.0));
+            if t1 <= t0 {
+                continue;
+            }
+            let tm = (t0 + t1) / 2.0;
+            let m = Coord { x: a.x + d.x * tm, y: a.y + d.y * tm };
+            if shared.is_some_and(|list| list.iter().any(|(p, q)| within_stretch(m, *p, *q))) {
+                continue;
+            }
+            if contains_strictly(other, m) {
+                return true;
+            }
+        }
+        known = None;
+    }
+    false
+}
+
+fn midpoint(p: Coord<f64>, q: Coord<f64>) -> Coord<f64> {
+    Coord { x: (p.x + q.x) / 2.0, y: (p.y + q.y) / 2.0 }
+}
+
+/// Whether `m` (on the same line) lies between `p` and `q`.
+fn within_stretch(m: Coord<f64>, p: Coord<f64>, q: Coord<f64>) -> bool {
+    m.x >= p.x.min(q.x) && m.x <= p.x.max(q.x) && m.y >= p.y.min(q.y) && m.y <= p.y.max(q.y)
+}
+
+/// Crossing number of a ray from `p` towards −x against the area's edges (sorted by min x,
+/// so only a prefix can cross); a point on an edge counts as not strictly inside.
+fn contains_strictly(edges: &[Segment], p: Coord<f64>) -> bool {
+    let end = edges.partition_point(|s| s.min_x() <= p.x);
+    let mut inside = false;
+    for s in &edges[..end] {
+        let (u, v) = (s.line.start, s.line.end);
+        if (u.y > p.y) == (v.y > p.y) {
+            if u.y == p.y && v.y == p.y && p.x >= u.x.min(v.x) && p.x <= u.x.max(v.x) {
+                return false; // on a horizontal edge
+            }
+            continue;
+        }
+        // The edge straddles the ray's line; is the crossing at x < p.x (left of p)?
+        let orientation = RobustKernel::orient2d(u, v, p);
+        if orientation == Orientation::Collinear {
+            return false; // on the edge
+        }
+        let upward = v.y > u.y;
+        // For an upward edge, p is right of it (crossing left of p) when p is clockwise of u→v.
+        if (orientation == Orientation::Clockwise) == upward {
+            inside = !inside;
+        }
+    }
+    inside
+}
