@@ -56,6 +56,8 @@ pub struct Region {
     pub parent_adcode: Option<String>,
     /// Boundary, WGS84.
     pub geometry: Arc<MultiPolygon<f64>>,
+    /// The boundary prepared for overlap tests (shared by territories naming this region).
+    pub shape: geometry::Shape,
     /// Geodesic area, km².
     pub area_km2: f64,
     /// Bounding box of the boundary.
@@ -70,7 +72,9 @@ impl Region {
         let area_km2 = geometry::area_km2(&geometry);
         let bbox = geometry::measure::bbox(&geometry);
         let geojson = geometry::raw_geojson(&geometry);
-        Region { adcode, name, level, parent_adcode, geometry: Arc::new(geometry), area_km2, bbox, geojson }
+        let geometry = Arc::new(geometry);
+        let shape = geometry::Shape::with_area(geometry.clone(), area_km2);
+        Region { adcode, name, level, parent_adcode, geometry, shape, area_km2, bbox, geojson }
     }
 }
 

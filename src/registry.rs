@@ -248,8 +248,15 @@ impl Registry {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let (geometry, area_km2) = union_of_regions(codes, &regions);
-        Ok(Territory::new(Some(codes.to_vec()), Shape::with_area(geometry, area_km2)))
+        let shape = match codes {
+            [one] => regions.get(one).map(|r| r.shape.clone()),
+            _ => None,
+        };
+        let shape = shape.unwrap_or_else(|| {
+            let (geometry, area_km2) = union_of_regions(codes, &regions);
+            Shape::with_area(geometry, area_km2)
+        });
+        Ok(Territory::new(Some(codes.to_vec()), shape))
     }
 
     /// Builds a drawn territory from GeoJSON.

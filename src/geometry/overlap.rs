@@ -71,8 +71,8 @@ pub fn measure(a: &MultiPolygon<f64>, b: &MultiPolygon<f64>, area_a: f64, area_b
 pub struct Shape {
     /// The area (valid, RFC 7946-oriented).
     pub geometry: std::sync::Arc<MultiPolygon<f64>>,
-    /// Its edges, sorted by min x.
-    pub edges: std::sync::Arc<[Segment]>,
+    /// Its edges sorted by min x, built on first use and shared by clones.
+    edges: std::sync::Arc<std::sync::OnceLock<Vec<Segment>>>,
     /// Bounding box.
     pub bbox: geo::Rect<f64>,
     /// Geodesic area, km².
@@ -82,9 +82,13 @@ pub struct Shape {
 impl Shape {
     /// Prepares an area whose geodesic area is already known.
     pub fn with_area(geometry: std::sync::Arc<MultiPolygon<f64>>, area_km2: f64) -> Shape {
-        let edges = super::segments::segments(&geometry).into();
         let bbox = super::measure::bbox(&geometry);
-        Shape { geometry, edges, bbox, area_km2 }
+        Shape { geometry, edges: Default::default(), bbox, area_km2 }
+    }
+
+    /// The edges, sorted by min x (built once).
+    pub fn edges(&self) -> &[Segment] {
+        self.edges.get_or_init(|| super::segments::segments(&self.geometry))
     }
 
     /// Prepares an area, measuring it.
@@ -96,7 +100,7 @@ impl Shape {
 
 /// Compares two areas under a sliver tolerance.
 pub fn overlap(a: &Shape, b: &Shape, tolerance: SliverTolerance) -> Overlap {
-    if !a.bbox.intersects(&b.bbox) || !edges_interiors_intersect(&a.edges, &b.edges) {
+    if !a.bbox.intersects(&b.bbox) || !edges_interiors_intersect(a.edges(), b.edges()) {
         return Overlap::None;
     }
     let (a, b, area_a, area_b) = (&*a.geometry, &*b.geometry, a.area_km2, b.area_km2);
