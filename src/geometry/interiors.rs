@@ -30,11 +30,14 @@ struct Touches {
 
 /// Whether the interiors of the areas with these (sorted) edges meet.
 pub fn edges_interiors_intersect(a: &[Segment], b: &[Segment]) -> bool {
+    let Some(common) = common_box(a, b) else { return false };
+    let (ia, ib) = (edges_in(a, common), edges_in(b, common));
     let (mut ta, mut tb) = (Touches::default(), Touches::default());
-    if sweep(a, b, &mut ta, &mut tb) {
+    if sweep(a, &ia, b, &ib, &mut ta, &mut tb) {
         return true;
     }
-    any_piece_inside(a, &ta, b) || any_piece_inside(b, &tb, a)
+    // An edge outside the common box cannot lie inside the other area.
+    any_piece_inside(a, &ia, &ta, b) || any_piece_inside(b, &ib, &tb, a)
 }
 
 /// Convenience for one-off tests: builds the edges first.
@@ -42,18 +45,37 @@ pub fn interiors_intersect(a: &MultiPolygon<f64>, b: &MultiPolygon<f64>) -> bool
     edges_interiors_intersect(&segments(a), &segments(b))
 }
 
+/// The indices of the edges that meet the box [x0, x1] × [y0, y1], in sweep order.
+fn edges_in(edges: &[Segment], [x0, y0, x1, y1]: [f64; 4]) -> Vec<usize> {
+    let end = edges.partition_point(|s| s.min_x() <= x1);
+    (0..end).filter(|&k| edges[k].max_x() >= x0 && edges[k].max_y() >= y0 && edges[k].min_y() <= y1).collect()
+}
+
+/// The box both edge sets span, if they overlap.
+fn common_box(a: &[Segment], b: &[Segment]) -> Option<[f64; 4]> {
+    let span = |e: &[Segment]| {
+        e.iter().fold([f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY], |[x0, y0, x1, y1], s| {
+            [x0.min(s.min_x()), y0.min(s.min_y()), x1.max(s.max_x()), y1.max(s.max_y())]
+        })
+    };
+    let ([ax0, ay0, ax1, ay1], [bx0, by0, bx1, by1]) = (span(a), span(b));
+    let c = [ax0.max(bx0), ay0.max(by0), ax1.min(bx1), ay1.min(by1)];
+    (c[0] <= c[2] && c[1] <= c[3]).then_some(c)
+}
+
 /// Step 1. Returns true on a proof; records touches otherwise.
-fn sweep(a: &[Segment], b: &[Segment], ta: &mut Touches, tb: &mut Touches) -> bool {
-    // Merge the two lists (each sorted by min x) into one sweep order, then pair every edge
-    // with the later edges whose x-ranges start before it ends (sweep-and-prune).
-    let mut merged: Vec<(bool, usize)> = Vec::with_capacity(a.len() + b.len());
+fn sweep(a: &[Segment], ia: &[usize], b: &[Segment], ib: &[usize], ta: &mut Touches, tb: &mut Touches) -> bool {
+    // Only edges inside the common box (`ia`, `ib`) can meet. Merge the two lists (each in
+    // min-x order) into one sweep order, then pair every edge with the later edges whose
+    // x-ranges start before it ends (sweep-and-prune).
+    let mut merged: Vec<(bool, usize)> = Vec::with_capacity(ia.len() + ib.len());
     let (mut i, mut j) = (0, 0);
-    while i < a.len() || j < b.len() {
-        if j == b.len() || (i < a.len() && a[i].min_x() <= b[j].min_x()) {
-            merged.push((true, i));
+    while i < ia.len() || j < ib.len() {
+        if j == ib.len() || (i < ia.len() && a[ia[i]].min_x() <= b[ib[j]].min_x()) {
+            merged.push((true, ia[i]));
             i += 1;
         } else {
-            merged.push((false, j));
+            merged.push((false, ib[j]));
             j += 1;
         }
     }
@@ -92,19 +114,21 @@ fn sweep(a: &[Segment], b: &[Segment], ta: &mut Touches, tb: &mut Touches) -> bo
     false
 }
 
-/// Step 2 for the edges of one area against the other area's edges.
-fn any_piece_inside(edges: &[Segment], touches: &Touches, other: &[Segment]) -> bool {
+/// Step 2 for the edges `candidates` of one area (those in the common box) against the
+/// other area's edges.
+fn any_piece_inside(edges: &[Segment], candidates: &[usize], touches: &Touches, other: &[Segment]) -> bool {
     // Walk each ring in order: the sweep order is by min x, so index by (part, ring, index).
-    let mut order: Vec<usize> = (0..edges.len()).collect();
+    // A gap in the walk (an edge outside the common box) ends a run.
+    let mut order = candidates.to_vec();
     order.sort_by_key(|&k| (edges[k].part, edges[k].ring, edges[k].index));
     let mut known: Option<bool> = None;
-    let mut current_ring = None;
+    let mut previous: Option<(u32, u32, u32)> = None;
     for k in order {
         let s = &edges[k];
-        if current_ring != Some((s.part, s.ring)) {
-            current_ring = Some((s.part, s.ring));
+        if previous != Some((s.part, s.ring, s.index.wrapping_sub(1))) {
             known = None;
         }
+        previous = Some((s.part, s.ring, s.index));
         let Some(points) = touches.points.get(&k) else {
             // No touch on this edge: it lies wholly on one side, as the run it continues.
             let inside = *known.get_or_insert_with(|| contains_strictly(other, midpoint(s.line.start, s.line.end)));
