@@ -104,6 +104,10 @@ pub struct Proposal {
     pub network: String,
     /// Would-be holder.
     pub partner_id: i64,
+    /// Its name.
+    pub partner_name: String,
+    /// Its tier.
+    pub tier: String,
     /// The territory.
     pub territory: Territory,
     /// Exclusive or not (resolved from the tier).
@@ -160,6 +164,27 @@ pub struct Decision {
     pub conflicts: Vec<ConflictEntry>,
     /// Overlaps below the sliver tolerance.
     pub warnings: Vec<ConflictEntry>,
+}
+
+impl Proposal {
+    /// The grant this proposal becomes once stored with `id` at `created_at`.
+    pub fn into_grant(self, id: i64, created_at: String) -> Grant {
+        Grant {
+            id,
+            network: self.network,
+            partner_id: self.partner_id,
+            partner_name: self.partner_name,
+            tier: self.tier,
+            territory: self.territory,
+            exclusive: self.exclusive,
+            validity: self.validity,
+            status: Status::Active,
+            note: self.note,
+            created_at,
+            revoked_at: None,
+            revoke_reason: None,
+        }
+    }
 }
 
 impl Decision {

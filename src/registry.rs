@@ -311,6 +311,8 @@ impl Registry {
                 Proposal {
                     network: network.to_string(),
                     partner_id: req.partner_id,
+                    partner_name: partner.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
+                    tier: partner.as_ref().map(|p| p.tier.clone()).unwrap_or_default(),
                     territory,
                     exclusive,
                     validity: Validity { from, to },
@@ -347,11 +349,15 @@ impl Registry {
                 warnings: decision.warnings,
             });
         }
-        let (id, seq) = grant_rows::insert(&mut tx, proposal).await?;
-        grant_rows::record(&mut tx, &proposal.network, "grant", "granted", Some(id), request, &[]).await?;
+        let geometry = match proposal.territory.adcodes.as_deref() {
+            Some([one]) => regions.get(one).map(|r| r.geojson.get().to_string()),
+            _ => None,
+        };
+        let geometry = geometry.unwrap_or_else(|| geometry::multipolygon_to_geojson(&proposal.territory.shape.geometry).to_string());
+        let (row, seq) = grant_rows::insert(&mut tx, proposal, geometry).await?;
+        grant_rows::record(&mut tx, &proposal.network, "grant", "granted", Some(row.id), request, &[]).await?;
         tx.commit().await?;
-        let row = self.store.grant(&proposal.network, id).await?;
-        self.applied(vec![row.clone().into_grant()?], seq);
+        self.applied(vec![proposal.clone().into_grant(row.id, row.created_at.clone())], seq);
         Ok((row, decision))
     }
 

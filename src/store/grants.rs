@@ -4,7 +4,7 @@
 
 use super::{Store, WriteTx, now};
 use crate::error::{Error, Result};
-use crate::geometry::{multipolygon_to_geojson, parse_stored};
+use crate::geometry::parse_stored;
 use crate::grants::{ConflictEntry, Grant, Proposal, Status, Territory, Validity};
 use crate::geometry::Shape;
 use chrono::NaiveDate;
@@ -208,12 +208,14 @@ async fn bump_seq(tx: &mut WriteTx) -> Result<i64> {
         .await?)
 }
 
-/// Stores a granted proposal; returns its id and the new `grants_seq`.
-pub async fn insert(tx: &mut WriteTx, p: &Proposal) -> Result<(i64, i64)> {
+/// Stores a granted proposal whose geometry serialises to `geometry` (GeoJSON text);
+/// returns the stored row and the new `grants_seq`.
+pub async fn insert(tx: &mut WriteTx, p: &Proposal, geometry: String) -> Result<(GrantRow, i64)> {
     let seq = bump_seq(tx).await?;
     let t = &p.territory;
     let (min, max) = (t.shape.bbox.min(), t.shape.bbox.max());
     let adcodes = t.adcodes.as_ref().map(|c| serde_json::json!(c).to_string());
+    let created_at = now();
     let id: i64 = sqlx::query_scalar(
         "insert into grants (network, partner_id, adcodes, geometry, area_km2, min_lon, min_lat, max_lon, max_lat,
            exclusive, valid_from, valid_to, status, note, created_at, seq)
@@ -221,8 +223,8 @@ pub async fn insert(tx: &mut WriteTx, p: &Proposal) -> Result<(i64, i64)> {
     )
     .bind(&p.network)
     .bind(p.partner_id)
-    .bind(adcodes)
-    .bind(multipolygon_to_geojson(&t.shape.geometry).to_string())
+    .bind(&adcodes)
+    .bind(&geometry)
     .bind(t.shape.area_km2)
     .bind(min.x)
     .bind(min.y)
@@ -232,11 +234,29 @@ pub async fn insert(tx: &mut WriteTx, p: &Proposal) -> Result<(i64, i64)> {
     .bind(p.validity.from.to_string())
     .bind(p.validity.to.map(|d| d.to_string()))
     .bind(&p.note)
-    .bind(now())
+    .bind(&created_at)
     .bind(seq)
     .fetch_one(&mut **tx)
     .await?;
-    Ok((id, seq))
+    let row = GrantRow {
+        id,
+        network: p.network.clone(),
+        partner_id: p.partner_id,
+        partner_name: p.partner_name.clone(),
+        tier: p.tier.clone(),
+        adcodes,
+        geometry,
+        area_km2: t.shape.area_km2,
+        exclusive: p.exclusive,
+        valid_from: p.validity.from.to_string(),
+        valid_to: p.validity.to.map(|d| d.to_string()),
+        status: Status::Active.as_str().to_string(),
+        note: p.note.clone(),
+        created_at,
+        revoked_at: None,
+        revoke_reason: None,
+    };
+    Ok((row, seq))
 }
 
 /// Revokes an active grant; returns the new `grants_seq`, or `None` if it was not active.
