@@ -44,6 +44,7 @@ fn main() {
         }
     }
     let n = districts.len() as f64;
+    println!("{hits} interior-intersecting district/city pairs over {} districts", districts.len());
     println!("per district check (µs): parse+validate {:.0}, shape {:.0}, interior tests {:.0} ({:.1} candidates), clip {:.0} ({:.2} hits), overlap area {:.0}, overlap json {:.0}",
         t_parse / n * 1e6, t_shape / n * 1e6, t_inter / n * 1e6, cands as f64 / n, t_clip / n * 1e6, hits as f64 / n, t_area / n * 1e6, t_json / n * 1e6);
 }

@@ -10,7 +10,7 @@ use crate::store::Store;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Exclusive territories, outlets and site scoring for car dealer/agent networks.
@@ -289,9 +289,4 @@ async fn check(args: CheckArgs) -> anyhow::Result<i32> {
         println!("{} feature(s) checked against network {}: {total} conflict(s)", candidates.len(), args.network);
     }
     Ok(if total > 0 { 1 } else { 0 })
-}
-
-/// Reads the database path of a command, for tools.
-pub fn db_path(args: &DbArgs) -> &Path {
-    &args.db
 }

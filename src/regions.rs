@@ -241,10 +241,11 @@ pub fn parse_layer(
                 None
             }
         };
-        if let Some(a) = &adcode {
-            if !seen.insert(a.clone()) && parent.as_deref() != Some(a) {
-                problems.push(InputError { pointer: format!("{base}/properties/adcode"), detail: format!("adcode {a} occurs twice in the file") });
-            }
+        if let Some(a) = &adcode
+            && !seen.insert(a.clone())
+            && parent.as_deref() != Some(a)
+        {
+            problems.push(InputError { pointer: format!("{base}/properties/adcode"), detail: format!("adcode {a} occurs twice in the file") });
         }
         match (problems.is_empty(), adcode, name, level, geometry) {
             (true, Some(adcode), Some(name), Some(level), Some(geometry)) => {

@@ -289,10 +289,10 @@ impl Registry {
             Some(s) => parse_date(s, "/valid_to").map_err(|e| errors.push(e)).ok().map(Some),
             None => Some(None),
         };
-        if let (Some(f), Some(Some(t))) = (from, to) {
-            if t < f {
-                errors.push(InputError::at("/valid_to", format!("{t} is before valid_from {f}")));
-            }
+        if let (Some(f), Some(Some(t))) = (from, to)
+            && t < f
+        {
+            errors.push(InputError::at("/valid_to", format!("{t} is before valid_from {f}")));
         }
         let territory = match (&req.adcodes, &req.geometry) {
             (Some(codes), None) => self.territory_of_regions(codes, "/adcodes").map_err(|e| errors.extend(e)).ok(),

@@ -12,6 +12,7 @@
 //!    pieces that lie wholly inside, outside, or along the other boundary; a piece strictly
 //!    inside the other area (tested at its midpoint) proves the interiors meet. Runs of edges
 //!    without touches are tested once.
+//!
 //! If nothing proves it, the interiors are disjoint (one area inside the other's hole,
 //! neighbours along a border, corner touches, or apart).
 
@@ -21,11 +22,14 @@ use geo::kernels::{Kernel, Orientation, RobustKernel};
 use geo::{Coord, MultiPolygon};
 use std::collections::HashMap;
 
+/// A stretch of boundary both areas share: its two ends.
+type Stretch = (Coord<f64>, Coord<f64>);
+
 /// Touch points and shared stretches found on the edges of one area.
 #[derive(Default)]
 struct Touches {
     points: HashMap<usize, Vec<Coord<f64>>>,
-    shared: HashMap<usize, Vec<(Coord<f64>, Coord<f64>)>>,
+    shared: HashMap<usize, Vec<Stretch>>,
 }
 
 /// Whether the interiors of the areas with these (sorted) edges meet.

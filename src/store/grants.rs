@@ -166,22 +166,30 @@ impl Store {
 
     /// The audit log of a network, oldest first.
     pub async fn audit(&self, network: &str) -> Result<Vec<AuditEntry>> {
-        let rows: Vec<(i64, String, String, String, Option<i64>, String, String)> = sqlx::query_as(
-            "select id, at, action, result, grant_id, request, conflicts from audit where network = ? order by id",
-        )
-        .bind(network)
-        .fetch_all(&self.pool)
-        .await?;
+        #[derive(FromRow)]
+        struct Row {
+            id: i64,
+            at: String,
+            action: String,
+            result: String,
+            grant_id: Option<i64>,
+            request: String,
+            conflicts: String,
+        }
+        let rows: Vec<Row> = sqlx::query_as("select id, at, action, result, grant_id, request, conflicts from audit where network = ? order by id")
+            .bind(network)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows
             .into_iter()
-            .map(|(id, at, action, result, grant_id, request, conflicts)| AuditEntry {
-                id,
-                at,
-                action,
-                result,
-                grant_id,
-                request: serde_json::from_str(&request).unwrap_or(Value::String(request)),
-                conflicts: serde_json::from_str(&conflicts).unwrap_or(Value::String(conflicts)),
+            .map(|r| AuditEntry {
+                id: r.id,
+                at: r.at,
+                action: r.action,
+                result: r.result,
+                grant_id: r.grant_id,
+                request: serde_json::from_str(&r.request).unwrap_or(Value::String(r.request)),
+                conflicts: serde_json::from_str(&r.conflicts).unwrap_or(Value::String(r.conflicts)),
             })
             .collect())
     }

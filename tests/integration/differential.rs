@@ -70,3 +70,26 @@ fn areas_agree_with_pyproj_geodesic_areas() {
     // the sliver tolerance of 0.05 km², so no decision depends on the difference.
     assert!(worst.0 <= 1e-5, "{}", worst.1);
 }
+
+/// Every district of the sample data against every city, as in `bench/postgis_baseline.sh`:
+/// PostGIS 3.3.2 (GEOS 3.11.1) with `geom && $1 AND ST_Relate(geom, $1, 'T********')` finds
+/// 1,258 pairs over the 876 district features (each district meets its own city, plus
+/// slivers where the separately simplified layers disagree). The same count here means the
+/// same decisions at scale on real boundaries.
+#[test]
+fn district_city_pairs_agree_with_postgis_on_the_sample_data() {
+    use std::sync::Arc;
+    use territory::geometry::{Shape, parse_stored};
+    let load = |f: &str| -> Vec<Shape> {
+        let path = format!("{}/data/{f}", env!("CARGO_MANIFEST_DIR"));
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json");
+        v["features"].as_array().expect("features").iter().map(|f| Shape::new(Arc::new(parse_stored(&f["geometry"]).expect("geometry")))).collect()
+    };
+    let (districts, cities) = (load("districts.geojson"), load("cities.geojson"));
+    assert_eq!((districts.len(), cities.len()), (876, 121));
+    let pairs: usize = districts
+        .iter()
+        .map(|d| cities.iter().filter(|c| geo::Intersects::intersects(&d.bbox, &c.bbox) && territory::geometry::overlap::edges_interiors_intersect(d.edges(), c.edges())).count())
+        .sum();
+    assert_eq!(pairs, 1258);
+}
