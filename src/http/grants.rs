@@ -5,7 +5,7 @@ use super::extract::{Json, Path, Query};
 use super::regions::{geojson_response, parse_bbox};
 use crate::error::{Error, Result};
 use crate::geometry::CoordSys;
-use crate::grants::Status;
+use crate::grants::{ConflictEntry, Status};
 use crate::registry::GrantRequest;
 use crate::store::grants::{GrantFilter, GrantRow};
 use axum::extract::State;
@@ -68,11 +68,23 @@ pub async fn create(State(app): State<AppState>, Path(net): Path<String>, Query(
 
 /// Dry run: would this grant be refused? Writes nothing.
 #[utoipa::path(post, path = "/networks/{net}/grants/check", tag = "grants", params(("net" = String, Path), CoordQuery), request_body = GrantRequest,
-    responses((status = 200, description = "`{ok, conflicts, warnings}`"), (status = 422, description = "invalid input, located")))]
-pub async fn check(State(app): State<AppState>, Path(net): Path<String>, Query(q): Query<CoordQuery>, req: Json<GrantRequest>) -> Result<axum::Json<Value>> {
+    responses((status = 200, description = "`{ok, conflicts, warnings}`", body = CheckAnswer), (status = 422, description = "invalid input, located")))]
+pub async fn check(State(app): State<AppState>, Path(net): Path<String>, Query(q): Query<CoordQuery>, req: Json<GrantRequest>) -> Result<axum::Json<CheckAnswer>> {
     let (proposal, policy) = app.propose(&net, &req.body, q.coord_sys).await?;
     let d = app.check(&proposal, policy).await?;
-    Ok(axum::Json(json!({ "ok": d.ok(), "conflicts": d.conflicts, "warnings": d.warnings })))
+    Ok(axum::Json(CheckAnswer { ok: d.ok(), conflicts: d.conflicts, warnings: d.warnings }))
+}
+
+/// Answer of a dry-run check. Serialised from the typed entries so each overlap geometry,
+/// already GeoJSON text, is copied rather than re-parsed.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CheckAnswer {
+    /// Whether the grant would be made.
+    pub ok: bool,
+    /// Every grant it would break exclusivity with.
+    pub conflicts: Vec<ConflictEntry>,
+    /// Overlaps below the sliver tolerance.
+    pub warnings: Vec<ConflictEntry>,
 }
 
 /// Filters of `GET /networks/{net}/grants`.

@@ -5,7 +5,7 @@ use crate::error::{Error, InputError};
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Media type of error bodies.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -34,20 +34,37 @@ impl Error {
     }
 }
 
-/// A problem+json response with any status.
-pub fn problem(status: StatusCode, kind: &str, detail: &str, extra: Value) -> Response {
-    let mut body = json!({
-        "type": format!("urn:territory:problem:{kind}"),
-        "title": status.canonical_reason().unwrap_or("Error"),
-        "status": status.as_u16(),
-        "detail": detail,
-    });
-    if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
-        body.extend(extra);
-    }
-    let mut response = (status, body.to_string()).into_response();
+/// An RFC 9457 body with extra members `E` (flattened).
+#[derive(serde::Serialize)]
+struct Problem<'a, E: serde::Serialize> {
+    r#type: String,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    #[serde(flatten)]
+    extra: E,
+}
+
+/// A problem+json response with any status and extra members (a JSON object or a struct).
+pub fn problem(status: StatusCode, kind: &str, detail: &str, extra: impl serde::Serialize) -> Response {
+    let body = Problem {
+        r#type: format!("urn:territory:problem:{kind}"),
+        title: status.canonical_reason().unwrap_or("Error"),
+        status: status.as_u16(),
+        detail,
+        extra,
+    };
+    let text = serde_json::to_string(&body).unwrap_or_else(|_| format!("{{\"status\":{}}}", status.as_u16()));
+    let mut response = (status, text).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
     response
+}
+
+/// The extra members of a refusal: typed, so overlap geometries are copied, not re-parsed.
+#[derive(serde::Serialize)]
+struct Refusal {
+    conflicts: Vec<crate::grants::ConflictEntry>,
+    warnings: Vec<crate::grants::ConflictEntry>,
 }
 
 impl IntoResponse for Error {
@@ -62,14 +79,12 @@ impl IntoResponse for Error {
                 };
                 problem(status, kind, &detail, json!({ "errors": errors }))
             }
-            Error::Conflict { detail, conflicts, warnings } => {
-                problem(status, kind, &detail, json!({ "conflicts": conflicts, "warnings": warnings }))
-            }
+            Error::Conflict { detail, conflicts, warnings } => problem(status, kind, &detail, Refusal { conflicts, warnings }),
             Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => {
                 tracing::error!(error = %self, "request failed");
-                problem(status, kind, "the service failed to answer; the error is logged", Value::Null)
+                problem(status, kind, "the service failed to answer; the error is logged", json!({}))
             }
-            other => problem(status, kind, &other.to_string(), Value::Null),
+            other => problem(status, kind, &other.to_string(), json!({})),
         }
     }
 }
@@ -98,7 +113,7 @@ impl IntoResponse for BodyError {
         } else {
             self.0.body_text()
         };
-        problem(status, "body", &detail, Value::Null)
+        problem(status, "body", &detail, json!({}))
     }
 }
 
