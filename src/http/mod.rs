@@ -38,6 +38,15 @@ async fn not_found() -> Response {
     Error::NotFound("no such route; see /openapi.json".into()).into_response()
 }
 
+async fn method_not_allowed() -> Response {
+    problem::problem(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "this route does not take that method; see /openapi.json",
+        serde_json::json!({}),
+    )
+}
+
 /// The whole API as a router, ready for `axum::serve` or `oneshot` in tests.
 pub fn router(registry: AppState, limits: HttpLimits) -> Router {
     Router::new()
@@ -46,6 +55,7 @@ pub fn router(registry: AppState, limits: HttpLimits) -> Router {
         .merge(networks::router())
         .merge(grants::router())
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(TraceLayer::new_for_http())
         .with_state(registry)

@@ -152,4 +152,5 @@ async fn unknown_routes_are_problems_too() {
     let app = app().await;
     app.get("/nothing/here").await.expect_problem(404);
     app.get("/networks/smart/grants/abc").await.expect_problem(400);
+    app.call(Method::DELETE, "/networks/smart/grants/1", None).await.expect_problem(405);
 }
