@@ -128,19 +128,17 @@ impl GrantIndex {
         let Some(net) = self.networks.get(&proposal.network) else { return decision };
         for id in net.candidates(&proposal.territory, regions) {
             let other = &net.grants[&id];
-            if other.partner_id == proposal.partner_id
-                || !(other.exclusive || proposal.exclusive)
-                || !other.validity.overlaps(&proposal.validity)
-            {
-                continue;
+            let (mine, theirs) = ((proposal.partner_id, proposal.exclusive, &proposal.validity), (other.partner_id, other.exclusive, &other.validity));
+            if rule_applies(mine, theirs) {
+                compare(&proposal.territory, other, regions, tolerance, &mut decision);
             }
-            compare(&proposal.territory, other, regions, tolerance, &mut decision);
         }
         decision
     }
 }
 
-/// Whether two grants are subject to the rule at all (everything but the geometry).
+/// Whether two grants `(partner, exclusive, validity)` are subject to the rule at all:
+/// different partners, at least one exclusive, windows sharing a day (all but geometry).
 pub fn rule_applies(a: (i64, bool, &Validity), b: (i64, bool, &Validity)) -> bool {
     a.0 != b.0 && (a.1 || b.1) && a.2.overlaps(b.2)
 }
