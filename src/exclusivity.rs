@@ -201,10 +201,10 @@ pub fn shared_regions(a: &[String], b: &[String], regions: &RegionSet) -> Vec<St
 /// One region's boundary is shared, not copied.
 pub fn union_of_regions(codes: &[String], regions: &RegionSet) -> (Arc<MultiPolygon<f64>>, f64) {
     let parts: Vec<&Arc<crate::regions::Region>> = codes.iter().filter_map(|c| regions.get(c)).collect();
-    let km2 = parts.iter().map(|r| r.area_km2).sum();
+    let km2 = parts.iter().map(|r| r.shape.area_km2).sum();
     let geometry = match parts.as_slice() {
-        [one] => one.geometry.clone(),
-        many => Arc::new(many.iter().fold(MultiPolygon(vec![]), |acc, r| acc.union(&*r.geometry)).orient(Direction::Default)),
+        [one] => one.shape.geometry.clone(),
+        many => Arc::new(many.iter().fold(MultiPolygon(vec![]), |acc, r| acc.union(&*r.shape.geometry)).orient(Direction::Default)),
     };
     (geometry, km2)
 }

@@ -3,7 +3,7 @@
 
 use crate::error::InputError;
 use crate::geometry::{self, CoordSys, GeometryLimits};
-use geo::{MultiPolygon, Rect};
+use geo::MultiPolygon;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -54,14 +54,9 @@ pub struct Region {
     pub level: Level,
     /// The unit this one belongs to; `None` for provinces.
     pub parent_adcode: Option<String>,
-    /// Boundary, WGS84.
-    pub geometry: Arc<MultiPolygon<f64>>,
-    /// The boundary prepared for overlap tests (shared by territories naming this region).
+    /// Boundary (WGS84) with its area and box, prepared for overlap tests and shared by
+    /// territories naming this region.
     pub shape: geometry::Shape,
-    /// Geodesic area, km².
-    pub area_km2: f64,
-    /// Bounding box of the boundary.
-    pub bbox: Rect<f64>,
     /// The boundary as GeoJSON, serialised once.
     pub geojson: Arc<RawValue>,
 }
@@ -69,12 +64,9 @@ pub struct Region {
 impl Region {
     /// Builds a region, measuring its area and bounding box.
     pub fn new(adcode: String, name: String, level: Level, parent_adcode: Option<String>, geometry: MultiPolygon<f64>) -> Region {
-        let area_km2 = geometry::area_km2(&geometry);
-        let bbox = geometry::measure::bbox(&geometry);
         let geojson = geometry::raw_geojson(&geometry);
-        let geometry = Arc::new(geometry);
-        let shape = geometry::Shape::with_area(geometry.clone(), area_km2);
-        Region { adcode, name, level, parent_adcode, geometry, shape, area_km2, bbox, geojson }
+        let shape = geometry::Shape::new(Arc::new(geometry));
+        Region { adcode, name, level, parent_adcode, shape, geojson }
     }
 }
 

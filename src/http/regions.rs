@@ -31,10 +31,10 @@ fn feature(r: &Region) -> Value {
     json!({
         "type": "Feature",
         "id": r.adcode,
-        "geometry": multipolygon_to_geojson(&r.geometry),
+        "geometry": multipolygon_to_geojson(&r.shape.geometry),
         "properties": {
             "adcode": r.adcode, "name": r.name, "level": r.level,
-            "parent_adcode": r.parent_adcode, "area_km2": r.area_km2,
+            "parent_adcode": r.parent_adcode, "area_km2": r.shape.area_km2,
         },
     })
 }
@@ -68,7 +68,7 @@ pub async fn list(State(app): State<AppState>, Query(q): Query<RegionQuery>) -> 
         let keep = level.is_none_or(|l| r.level == l)
             && q.parent.as_deref().is_none_or(|p| r.parent_adcode.as_deref() == Some(p))
             && q.q.as_deref().is_none_or(|s| r.name.contains(s) || r.adcode.starts_with(s))
-            && bbox.is_none_or(|b| b.intersects(&r.bbox) && b.intersects(&*r.geometry));
+            && bbox.is_none_or(|b| b.intersects(&r.shape.bbox) && b.intersects(&*r.shape.geometry));
         if keep {
             selected.push(r);
         }

@@ -2,7 +2,7 @@
 
 use super::{Store, WriteTx};
 use crate::error::Result;
-use crate::geometry::{multipolygon_to_geojson, parse_stored};
+use crate::geometry::parse_stored;
 use crate::regions::{Level, Region};
 use sqlx::Row;
 use std::collections::HashSet;
@@ -42,7 +42,7 @@ impl Store {
 /// Inserts or replaces regions (parents before children, as given).
 pub async fn upsert(tx: &mut WriteTx, regions: &[Region]) -> Result<()> {
     for r in regions {
-        let (min, max) = (r.bbox.min(), r.bbox.max());
+        let (min, max) = (r.shape.bbox.min(), r.shape.bbox.max());
         sqlx::query(
             "insert into regions (adcode, name, level, parent_adcode, area_km2, min_lon, min_lat, max_lon, max_lat, geometry)
              values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -55,12 +55,12 @@ pub async fn upsert(tx: &mut WriteTx, regions: &[Region]) -> Result<()> {
         .bind(&r.name)
         .bind(r.level.as_str())
         .bind(&r.parent_adcode)
-        .bind(r.area_km2)
+        .bind(r.shape.area_km2)
         .bind(min.x)
         .bind(min.y)
         .bind(max.x)
         .bind(max.y)
-        .bind(multipolygon_to_geojson(&r.geometry).to_string())
+        .bind(r.geojson.get())
         .execute(&mut **tx)
         .await?;
     }
