@@ -3,7 +3,7 @@
 use crate::error::{Error, InputError, Result};
 use crate::exclusivity::compare;
 use crate::geometry::{CoordSys, GeometryLimits};
-use crate::grants::{Decision, Grant, Status};
+use crate::grants::{Decision, Grant};
 use crate::http::{self, HttpLimits};
 use crate::registry::{GrantRequest, Registry};
 use crate::store::Store;
@@ -227,21 +227,8 @@ async fn check(args: CheckArgs) -> anyhow::Result<i32> {
         match registry.propose(&args.network, &req, args.coord_sys.into()).await {
             Ok((p, _)) => {
                 let label = feature.get("id").map(|v| format!("feature {i} (id {v})")).unwrap_or(format!("feature {i}"));
-                let grant = Grant {
-                    id: -(i as i64) - 1,
-                    network: p.network.clone(),
-                    partner_id: p.partner_id,
-                    partner_name: format!("partner {} ({label})", p.partner_id),
-                    tier: String::new(),
-                    territory: p.territory.clone(),
-                    exclusive: p.exclusive,
-                    validity: p.validity,
-                    status: Status::Active,
-                    note: p.note.clone(),
-                    created_at: String::new(),
-                    revoked_at: None,
-                    revoke_reason: None,
-                };
+                let mut grant = p.clone().into_grant(-(i as i64) - 1, String::new());
+                grant.partner_name = format!("partner {} ({label})", p.partner_id);
                 candidates.push((Candidate { label, grant }, p));
             }
             Err(Error::Invalid(e)) => {
