@@ -167,10 +167,7 @@ pub fn compare(t: &Territory, other: &Grant, regions: &RegionSet, tolerance: Sli
             let (geometry, km2) = union_of_regions(&shared, regions);
             let smaller = t.shape.area_km2.min(other.territory.shape.area_km2);
             let ratio = if smaller > 0.0 { (km2 / smaller).min(1.0) } else { 0.0 };
-            let geojson = match shared.as_slice() {
-                [one] => regions.get(one).map(|r| r.geojson.clone()).unwrap_or_else(|| geometry::raw_geojson(&geometry)),
-                _ => geometry::raw_geojson(&geometry),
-            };
+            let geojson = regions_geojson(&shared, &geometry, regions);
             decision.conflicts.push(entry(km2, ratio, Basis::Hierarchy, Some(shared), geojson));
         }
         _ => match geometry::overlap(&t.shape, &other.territory.shape, tolerance) {
@@ -207,6 +204,16 @@ pub fn union_of_regions(codes: &[String], regions: &RegionSet) -> (Arc<MultiPoly
         many => Arc::new(many.iter().fold(MultiPolygon(vec![]), |acc, r| acc.union(&*r.shape.geometry)).orient(Direction::Default)),
     };
     (geometry, km2)
+}
+
+/// The GeoJSON of the regions `codes`, whose union is `union`: one region's text as
+/// serialised when it was loaded, or the union serialised.
+pub fn regions_geojson(codes: &[String], union: &MultiPolygon<f64>, regions: &RegionSet) -> Arc<serde_json::value::RawValue> {
+    let one = match codes {
+        [one] => regions.get(one).map(|r| r.geojson.clone()),
+        _ => None,
+    };
+    one.unwrap_or_else(|| geometry::raw_geojson(union))
 }
 
 /// Every conflicting pair among a set of grants (for `GET /conflicts` and bulk checks).

@@ -13,7 +13,7 @@
 //! index is rebuilt from the same rows: every decision comes out the same.
 
 use crate::error::{Error, InputError, Result};
-use crate::exclusivity::{GrantIndex, conflicts_among, union_of_regions};
+use crate::exclusivity::{GrantIndex, conflicts_among, regions_geojson, union_of_regions};
 use crate::geometry::{self, CoordSys, GeometryLimits, Shape};
 use crate::grants::{ConflictEntry, Decision, Grant, Proposal, Status, Territory, Validity};
 use crate::policy::{self, Policy};
@@ -349,11 +349,12 @@ impl Registry {
                 warnings: decision.warnings,
             });
         }
-        let geometry = match proposal.territory.adcodes.as_deref() {
-            Some([one]) => regions.get(one).map(|r| r.geojson.get().to_string()),
-            _ => None,
+        let shape = &proposal.territory.shape;
+        let geometry = match &proposal.territory.adcodes {
+            Some(codes) => regions_geojson(codes, &shape.geometry, &regions),
+            None => geometry::raw_geojson(&shape.geometry),
         };
-        let geometry = geometry.unwrap_or_else(|| geometry::multipolygon_to_geojson(&proposal.territory.shape.geometry).to_string());
+        let geometry = geometry.get().to_string();
         let (row, seq) = grant_rows::insert(&mut tx, proposal, geometry).await?;
         grant_rows::record(&mut tx, &proposal.network, "grant", "granted", Some(row.id), request, &[]).await?;
         tx.commit().await?;
