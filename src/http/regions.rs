@@ -3,15 +3,14 @@
 use super::AppState;
 use super::extract::{Path, Query};
 use crate::error::{Error, Result};
-use crate::geometry::multipolygon_to_geojson;
 use crate::regions::{Level, Region};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use geo::{Intersects, Rect};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/regions", get(list)).route("/regions/{adcode}", get(one))
@@ -27,16 +26,44 @@ pub fn parse_bbox(s: &str) -> Result<[f64; 4]> {
     }
 }
 
-fn feature(r: &Region) -> Value {
-    json!({
-        "type": "Feature",
-        "id": r.adcode,
-        "geometry": multipolygon_to_geojson(&r.shape.geometry),
-        "properties": {
-            "adcode": r.adcode, "name": r.name, "level": r.level,
-            "parent_adcode": r.parent_adcode, "area_km2": r.shape.area_km2,
+/// A region as a GeoJSON Feature; the boundary is the text serialised when it was loaded.
+#[derive(Serialize)]
+struct RegionFeature<'a> {
+    r#type: &'static str,
+    id: &'a str,
+    geometry: &'a RawValue,
+    properties: RegionProperties<'a>,
+}
+
+/// Regions as a GeoJSON FeatureCollection.
+#[derive(Serialize)]
+struct RegionCollection<'a> {
+    r#type: &'static str,
+    features: Vec<RegionFeature<'a>>,
+}
+
+#[derive(Serialize)]
+struct RegionProperties<'a> {
+    adcode: &'a str,
+    name: &'a str,
+    level: Level,
+    parent_adcode: Option<&'a str>,
+    area_km2: f64,
+}
+
+fn feature(r: &Region) -> RegionFeature<'_> {
+    RegionFeature {
+        r#type: "Feature",
+        id: &r.adcode,
+        geometry: &r.geojson,
+        properties: RegionProperties {
+            adcode: &r.adcode,
+            name: &r.name,
+            level: r.level,
+            parent_adcode: r.parent_adcode.as_deref(),
+            area_km2: r.shape.area_km2,
         },
-    })
+    }
 }
 
 /// Filters of `GET /regions`.
@@ -74,8 +101,8 @@ pub async fn list(State(app): State<AppState>, Query(q): Query<RegionQuery>) -> 
         }
     }
     selected.sort_by(|a, b| a.adcode.cmp(&b.adcode));
-    let body = json!({"type": "FeatureCollection", "features": selected.iter().map(|r| feature(r)).collect::<Vec<_>>()});
-    Ok(geojson_response(body))
+    let features: Vec<RegionFeature<'_>> = selected.iter().map(|r| feature(r)).collect();
+    Ok(geojson_response(RegionCollection { r#type: "FeatureCollection", features }))
 }
 
 /// One region as a GeoJSON Feature; 404 if unknown.
@@ -89,7 +116,7 @@ pub async fn one(State(app): State<AppState>, Path(adcode): Path<String>) -> Res
 }
 
 /// A JSON body served as `application/geo+json`.
-pub fn geojson_response(body: Value) -> Response {
+pub fn geojson_response(body: impl Serialize) -> Response {
     let mut r = Json(body).into_response();
     r.headers_mut().insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/geo+json"));
     r
