@@ -44,6 +44,26 @@ pub enum Command {
     /// Check proposed grants (a GeoJSON FeatureCollection) against the stored grants and
     /// each other; prints every conflict; exit status 1 if any, 0 if none, 2 if invalid.
     Check(CheckArgs),
+    /// Check a network against its format standard; prints every breach and a summary
+    /// per partner; exit status 1 if any breach, 0 if none.
+    Compliance(ComplianceArgs),
+}
+
+/// `territory compliance`.
+#[derive(Debug, Args)]
+pub struct ComplianceArgs {
+    /// Database.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Network code.
+    #[arg(long)]
+    pub network: String,
+    /// Only this partner.
+    #[arg(long)]
+    pub partner_id: Option<i64>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `territory serve`.
@@ -79,6 +99,22 @@ pub enum ImportCommand {
         #[command(flatten)]
         db: DbArgs,
         /// The layer file.
+        file: PathBuf,
+    },
+    /// Outlets of a network: a GeoJSON FeatureCollection of Points (properties as in
+    /// `POST /networks/{net}/outlets`) or CSV (`name,lon,lat,site_type,partner_id,format,...`).
+    /// Refused whole if any row is invalid or misplaced.
+    Outlets {
+        /// Database.
+        #[command(flatten)]
+        db: DbArgs,
+        /// Network code.
+        #[arg(long)]
+        network: String,
+        /// Datum of the file's coordinates.
+        #[arg(long, value_enum, default_value = "wgs84")]
+        coord_sys: CoordSysArg,
+        /// `.geojson`/`.json` or `.csv` file.
         file: PathBuf,
     },
 }
@@ -149,8 +185,88 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 Err(e) => Err(e.into()),
             }
         }
+        Command::Import { what: ImportCommand::Outlets { db, network, coord_sys, file } } => import_outlets(&db, &network, coord_sys.into(), &file).await,
         Command::Check(args) => check(args).await,
+        Command::Compliance(args) => compliance(args).await,
     }
+}
+
+fn print_refusal(errors: &[InputError], file: &std::path::Path) {
+    eprintln!("refused: {} problem(s) in {}; nothing was imported", errors.len(), file.display());
+    for e in errors {
+        eprintln!("  {e}");
+    }
+}
+
+async fn import_outlets(db: &DbArgs, network: &str, sys: CoordSys, file: &std::path::Path) -> anyhow::Result<i32> {
+    let registry = Registry::open(Store::open(&db.db).await?, GeometryLimits::default()).await?;
+    let text = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let is_csv = file.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let rows = if is_csv {
+        crate::outlets::rows_from_csv(&text)
+    } else {
+        match serde_json::from_str::<Value>(&text) {
+            Ok(v) => crate::outlets::rows_from_geojson(&v),
+            Err(e) => Err(vec![InputError::at(format!("line {} column {}", e.line(), e.column()), format!("not JSON: {e}"))]),
+        }
+    };
+    let rows = match rows {
+        Ok(r) => r,
+        Err(errors) => {
+            print_refusal(&errors, file);
+            return Ok(2);
+        }
+    };
+    let bar = crate::seed::progress_bar(rows.len() as u64, "outlets");
+    let result = registry.import_outlets(network, &rows, sys).await;
+    bar.finish_and_clear();
+    match result {
+        Ok(stored) => {
+            println!("imported {} outlets into network {network}", stored.len());
+            Ok(0)
+        }
+        Err(Error::Invalid(errors)) => {
+            print_refusal(&errors, file);
+            Ok(2)
+        }
+        Err(Error::Placement { detail, grants }) => {
+            eprintln!("refused: {detail}; nothing was imported");
+            for g in grants {
+                eprintln!("  grant {} of {} (partner {}), exclusive", g.grant_id, g.partner_name, g.partner_id);
+            }
+            Ok(2)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn shares(share: &std::collections::BTreeMap<String, f64>) -> String {
+    share.iter().map(|(k, v)| format!("{k} {:.0}%", v * 100.0)).collect::<Vec<_>>().join(", ")
+}
+
+async fn compliance(args: ComplianceArgs) -> anyhow::Result<i32> {
+    let registry = Registry::open(Store::open(&args.db.db).await?, GeometryLimits::default()).await?;
+    let report = registry.compliance(&args.network, args.partner_id, None).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for b in &report.breaches {
+            let what = match (b.outlet_id, b.grant_id) {
+                (Some(id), _) => format!("outlet {id} `{}`", b.outlet_name.as_deref().unwrap_or("")),
+                (None, Some(id)) => format!("grant {id}"),
+                _ => String::new(),
+            };
+            println!("BREACH {:?} {what} ({}): {}; found {} required {}", b.rule, b.partner_name.as_deref().unwrap_or(""), b.detail, b.found, b.required);
+        }
+        for p in &report.partners {
+            println!("partner {} {} ({}): {} open outlet(s), {} breach(es); {}", p.partner_id, p.partner_name, p.tier, p.mix.outlets, p.breaches, shares(&p.mix.site_type_share));
+        }
+        for y in &report.mix.mix_by_year {
+            println!("network mix at the end of {}: {} open outlet(s): {}", y.year, y.outlets, shares(&y.share));
+        }
+        println!("network {} against standard {} on {}: {} breach(es)", report.network, report.standard, report.checked_on, report.breaches.len());
+    }
+    Ok(if report.compliant { 0 } else { 1 })
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {

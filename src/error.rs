@@ -50,6 +50,15 @@ pub enum Error {
         /// Overlaps below the sliver tolerance.
         warnings: Vec<ConflictEntry>,
     },
+    /// 409: an own outlet would stand outside its partner's grants or inside another
+    /// partner's exclusive grant; the grants concerned are listed.
+    #[error("{detail}")]
+    Placement {
+        /// Human summary.
+        detail: String,
+        /// The other partners' exclusive grants holding the point.
+        grants: Vec<crate::outlets::GrantRef>,
+    },
     /// 409: the request clashes with stored state (e.g. a duplicate code).
     #[error("{0}")]
     Duplicate(String),

@@ -63,6 +63,16 @@ impl NetworkGrants {
         self.grants.values()
     }
 
+    /// Active grants whose bounding box holds the point (the exact test is the caller's).
+    pub fn at_point(&self, c: geo::Coord<f64>) -> impl Iterator<Item = &Arc<Grant>> {
+        self.boxes.locate_all_at_point(&[c.x, c.y]).map(|e| &self.grants[&e.data])
+    }
+
+    /// An active grant by id.
+    pub fn get(&self, id: i64) -> Option<&Arc<Grant>> {
+        self.grants.get(&id)
+    }
+
     /// Number of active grants.
     pub fn len(&self) -> usize {
         self.grants.len()

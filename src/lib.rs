@@ -13,15 +13,19 @@
 //! - [`http`]: the HTTP API (axum); [`cli`]: the command line; [`seed`]: sample data.
 
 pub mod cli;
+pub mod compliance;
 pub mod error;
 pub mod exclusivity;
 pub mod geometry;
 pub mod grants;
+pub mod outlets;
 pub mod http;
 pub mod policy;
 pub mod regions;
 pub mod registry;
+pub mod scoring;
 pub mod seed;
+pub mod standard;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -3,6 +3,8 @@
 //! `data/policies/`, compiled into the binary so a fresh checkout needs nothing else.
 
 use crate::geometry::SliverTolerance;
+use crate::scoring::ScoringParams;
+use crate::standard::Standard;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -45,10 +47,17 @@ pub struct Policy {
     /// Where the rules come from.
     #[serde(default)]
     pub source: String,
+    /// The format standard of the network (`data/standards/<standard>.json`).
+    pub standard: String,
     /// Partner tiers.
     pub tiers: Vec<Tier>,
     /// Overlaps at or below this are warnings.
     pub sliver_tolerance: SliverTolerance,
+    /// Parameters of the site-scoring model.
+    pub scoring: ScoringParams,
+    /// Where the scoring parameters come from.
+    #[serde(default)]
+    pub scoring_note: String,
 }
 
 /// Why a grant's exclusivity does not fit its partner's tier.
@@ -66,6 +75,12 @@ impl Policy {
     /// The tier with this code.
     pub fn tier(&self, code: &str) -> Option<&Tier> {
         self.tiers.iter().find(|t| t.code == code)
+    }
+
+    /// The network's format standard.
+    pub fn standard(&self) -> &'static Standard {
+        // `bundled()` checks every policy's standard exists before handing policies out.
+        crate::standard::find(&self.standard).unwrap_or_else(|| panic!("policy {} names unknown standard {}", self.code, self.standard))
     }
 
     /// Tier codes, for error messages.
@@ -99,6 +114,11 @@ pub fn bundled() -> &'static BTreeMap<String, Policy> {
             .map(|(code, text)| {
                 let policy: Policy = serde_json::from_str(text)
                     .unwrap_or_else(|e| panic!("bundled policy {code} is malformed: {e}"));
+                let standard = crate::standard::find(&policy.standard)
+                    .unwrap_or_else(|| panic!("bundled policy {code} names unknown standard {}", policy.standard));
+                if let Some(t) = policy.tiers.iter().find(|t| !standard.tiers.contains_key(&t.code)) {
+                    panic!("standard {} says nothing of tier {} of policy {code}", standard.code, t.code);
+                }
                 ((*code).to_string(), policy)
             })
             .collect()

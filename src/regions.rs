@@ -116,6 +116,20 @@ impl RegionSet {
         out
     }
 
+    /// The region of a level whose polygon covers the point (boundary included), if any;
+    /// on a shared border, the lowest adcode.
+    pub fn containing(&self, point: geo::Point<f64>, level: Level) -> Option<&Arc<Region>> {
+        use geo::{CoordinatePosition, Intersects, coordinate_position::CoordPos};
+        let c: geo::Coord<f64> = point.into();
+        let mut found: Vec<&Arc<Region>> = self
+            .by_code
+            .values()
+            .filter(|r| r.level == level && r.shape.bbox.intersects(&c) && r.shape.geometry.coordinate_position(&c) != CoordPos::Outside)
+            .collect();
+        found.sort_by(|a, b| a.adcode.cmp(&b.adcode));
+        found.first().copied()
+    }
+
     /// Whether `ancestor` contains `descendant` in the hierarchy (strictly).
     pub fn is_ancestor(&self, ancestor: &str, descendant: &str) -> bool {
         self.ancestors(descendant).iter().any(|a| a == ancestor)

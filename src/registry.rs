@@ -16,10 +16,13 @@ use crate::error::{Error, InputError, Result};
 use crate::exclusivity::{GrantIndex, conflicts_among, regions_geojson, union_of_regions};
 use crate::geometry::{self, CoordSys, GeometryLimits, Shape};
 use crate::grants::{ConflictEntry, Decision, Grant, Proposal, Status, Territory, Validity};
+use crate::compliance;
+use crate::outlets::{self, GrantRef, ImportSource, Outlet, OutletRequest, OutletStatus, place};
 use crate::policy::{self, Policy};
 use crate::regions::{RegionSet, parse_layer};
 use crate::store::grants::{self as grant_rows, GrantRow};
 use crate::store::networks::{Network, Partner};
+use crate::store::outlets::{self as outlet_rows, OutletFilter};
 use crate::store::{Store, regions as region_rows};
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -53,6 +56,26 @@ pub struct GrantRequest {
     /// Free text.
     #[serde(default)]
     pub note: Option<String>,
+}
+
+/// Applies a JSON Merge Patch (RFC 7396) to `target`.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(serde_json::Map::new());
+    }
+    if let Value::Object(map) = target {
+        for (key, value) in patch {
+            if value.is_null() {
+                map.remove(key);
+            } else {
+                merge_patch(map.entry(key.clone()).or_insert(Value::Null), value);
+            }
+        }
+    }
 }
 
 /// What an import of a region layer did.
@@ -400,6 +423,166 @@ impl Registry {
         let regions = self.regions();
         let grants: Vec<Arc<Grant>> = read(&self.index).network(network).map(|n| n.iter().cloned().collect()).unwrap_or_default();
         Ok(conflicts_among(&grants, &regions, policy.sliver_tolerance))
+    }
+
+    /// Refuses an own, open outlet that stands outside its partner's grants in force on
+    /// `day`, or inside another partner's exclusive grant (both 409, naming the grants).
+    fn check_placement(&self, o: &Outlet, day: NaiveDate) -> Result<()> {
+        let (Some(partner_id), false, OutletStatus::Open) = (o.partner_id, o.competitor, o.status) else { return Ok(()) };
+        let index = read(&self.index);
+        let placement = place(index.network(&o.network), partner_id, o.location, day);
+        let (lon, lat) = (o.location.x(), o.location.y());
+        if placement.own.is_empty() {
+            return Err(Error::Placement {
+                detail: format!("the outlet at ({lon}, {lat}) stands outside every grant of partner {partner_id} in force on {day}"),
+                grants: placement.foreign_exclusive.iter().map(|g| GrantRef::from(g.as_ref())).collect(),
+            });
+        }
+        if !placement.foreign_exclusive.is_empty() {
+            let grants: Vec<GrantRef> = placement.foreign_exclusive.iter().map(|g| GrantRef::from(g.as_ref())).collect();
+            let names: Vec<String> = grants.iter().map(|g| format!("grant {} of {}", g.grant_id, g.partner_name)).collect();
+            return Err(Error::Placement {
+                detail: format!("the outlet at ({lon}, {lat}) stands inside another partner's exclusive territory: {}", names.join(", ")),
+                grants,
+            });
+        }
+        Ok(())
+    }
+
+    /// Validates an outlet request against the network's policy and standard.
+    pub async fn validate_outlet(&self, network: &str, req: &OutletRequest, sys: CoordSys) -> Result<Outlet> {
+        let (_, policy) = self.network(network).await?;
+        let partner_known = match req.partner_id {
+            Some(id) => self.partner(network, id).await?.is_some(),
+            None => false,
+        };
+        outlets::validate(network, req, policy, partner_known, sys).map_err(Error::Invalid)
+    }
+
+    /// Stores validated outlets in one transaction, all or nothing: each own outlet must
+    /// stand inside an active grant of its partner in force on the later of today and its
+    /// opening date, and not inside another partner's exclusive grant.
+    pub async fn create_outlets(&self, outlets: &[Outlet]) -> Result<Vec<Outlet>> {
+        let mut tx = self.store.begin_write().await?;
+        self.sync(&mut tx).await?;
+        let today = chrono::Utc::now().date_naive();
+        let mut stored = Vec::with_capacity(outlets.len());
+        for (i, o) in outlets.iter().enumerate() {
+            self.check_placement(o, o.opened_on.map_or(today, |d| d.max(today))).map_err(|e| match e {
+                Error::Placement { detail, grants } if outlets.len() > 1 => Error::Placement { detail: format!("outlet {i} (`{}`): {detail}", o.name), grants },
+                e => e,
+            })?;
+            stored.push(outlet_rows::insert(&mut tx, o).await?);
+        }
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    /// Imports outlets from file rows, all or nothing: every row is validated first (every
+    /// problem located by feature or line), then all are placed and stored in one transaction.
+    pub async fn import_outlets(&self, network: &str, rows: &[(ImportSource, Value)], sys: CoordSys) -> Result<Vec<Outlet>> {
+        self.network(network).await?;
+        let mut outlets = Vec::with_capacity(rows.len());
+        let mut errors = Vec::new();
+        for (source, body) in rows {
+            let result = match crate::http::extract::deserialize_located::<OutletRequest>(body) {
+                Ok(req) => self.validate_outlet(network, &req, sys).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(o) => outlets.push(o),
+                Err(Error::Invalid(e)) => errors.extend(e.into_iter().map(|e| source.locate(e))),
+                Err(e) => return Err(e),
+            }
+        }
+        if rows.is_empty() {
+            errors.push(InputError::at("", "the file holds no outlet"));
+        }
+        if !errors.is_empty() {
+            return Err(Error::Invalid(errors));
+        }
+        self.create_outlets(&outlets).await
+    }
+
+    /// Creates one outlet.
+    pub async fn create_outlet(&self, network: &str, req: &OutletRequest, sys: CoordSys) -> Result<Outlet> {
+        let outlet = self.validate_outlet(network, req, sys).await?;
+        let mut stored = self.create_outlets(&[outlet]).await?;
+        stored.pop().ok_or_else(|| Error::Internal("insert returned no outlet".into()))
+    }
+
+    /// Updates an open outlet with a JSON Merge Patch (RFC 7396) over its request form;
+    /// the result is validated and placed like a new outlet.
+    pub async fn update_outlet(&self, network: &str, id: i64, patch: &Value, sys: CoordSys) -> Result<Outlet> {
+        self.network(network).await?;
+        let existing = self.store.outlet(network, id).await?;
+        if existing.status == OutletStatus::Closed {
+            return Err(Error::Duplicate(format!("outlet {id} is closed; closed outlets are kept as they were")));
+        }
+        if !patch.is_object() {
+            return Err(Error::invalid("", "a merge patch is a JSON object of the fields to change"));
+        }
+        let mut merged = serde_json::to_value(existing.as_request()).map_err(|e| Error::Internal(e.to_string()))?;
+        merge_patch(&mut merged, patch);
+        let req: OutletRequest = crate::http::extract::deserialize_located(&merged)?;
+        // Only a location given in the patch is in `sys`; the stored one is WGS84 already.
+        let sys = if patch.get("location").is_some() { sys } else { CoordSys::Wgs84 };
+        let mut outlet = self.validate_outlet(network, &req, sys).await?;
+        outlet.id = id;
+        let mut tx = self.store.begin_write().await?;
+        self.sync(&mut tx).await?;
+        let today = chrono::Utc::now().date_naive();
+        self.check_placement(&outlet, outlet.opened_on.map_or(today, |d| d.max(today)))?;
+        let stored = outlet_rows::replace(&mut tx, id, &outlet).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    /// Closes an open outlet (kept as history).
+    pub async fn close_outlet(&self, network: &str, id: i64, reason: &str, closed_on: Option<NaiveDate>) -> Result<Outlet> {
+        self.network(network).await?;
+        let mut outlet = self.store.outlet(network, id).await?;
+        if outlet.status == OutletStatus::Closed {
+            return Err(Error::Duplicate(format!("outlet {id} is closed already")));
+        }
+        let closed_on = closed_on.unwrap_or_else(|| chrono::Utc::now().date_naive());
+        if let Some(opened) = outlet.opened_on
+            && closed_on < opened
+        {
+            return Err(Error::invalid("/closed_on", format!("{closed_on} is before the opening date {opened}")));
+        }
+        outlet.status = OutletStatus::Closed;
+        outlet.closed_on = Some(closed_on);
+        outlet.close_reason = Some(reason.to_string());
+        let mut tx = self.store.begin_write().await?;
+        let stored = outlet_rows::replace(&mut tx, id, &outlet).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    /// The network checked against its format standard, for all partners or one.
+    pub async fn compliance(&self, network: &str, partner_id: Option<i64>, expected_sales: Option<&HashMap<i64, f64>>) -> Result<compliance::Report> {
+        let (_, policy) = self.network(network).await?;
+        let partners = match partner_id {
+            Some(id) => vec![self.partner(network, id).await?.ok_or_else(|| Error::NotFound(format!("no partner {id} in network `{network}`")))?],
+            None => self.store.partners(network).await?,
+        };
+        let outlets = self.store.list_outlets(network, &OutletFilter::default()).await?;
+        let conflicts = self.conflicts(network).await?;
+        let regions = self.regions();
+        let index = read(&self.index);
+        let inputs = compliance::Inputs {
+            network,
+            policy,
+            partners: &partners,
+            outlets: &outlets,
+            grants: index.network(network),
+            regions: &regions,
+            conflicts: &conflicts,
+            expected_sales,
+            day: chrono::Utc::now().date_naive(),
+        };
+        Ok(compliance::check(&inputs))
     }
 
     /// Imports a region layer (a GeoJSON FeatureCollection), all or nothing.

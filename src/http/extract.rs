@@ -34,7 +34,25 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
         use axum::response::IntoResponse;
         let bytes = Bytes::from_request(req, state).await.map_err(|e| BodyError(e).into_response())?;
         let raw: Value = serde_json::from_slice(&bytes).map_err(|e| json_error(&e).into_response())?;
-        let body = T::deserialize(&raw).map_err(|e| json_error(&e).into_response())?;
+        let body = deserialize_located(&raw).map_err(IntoResponse::into_response)?;
         Ok(Json { body, raw })
     }
+}
+
+/// Deserialises a JSON value, locating a wrong shape with a JSON pointer (422).
+pub fn deserialize_located<T: DeserializeOwned>(raw: &Value) -> Result<T, Error> {
+    serde_path_to_error::deserialize(raw).map_err(|e| {
+        use serde_path_to_error::Segment;
+        let pointer: String = e
+            .path()
+            .iter()
+            .filter_map(|s| match s {
+                Segment::Seq { index } => Some(format!("/{index}")),
+                Segment::Map { key } => Some(format!("/{}", key.replace('~', "~0").replace('/', "~1"))),
+                Segment::Enum { variant } => Some(format!("/{variant}")),
+                Segment::Unknown => None,
+            })
+            .collect();
+        Error::Invalid(vec![crate::error::InputError::at(pointer, e.inner().to_string())])
+    })
 }

@@ -5,6 +5,7 @@ pub mod extract;
 pub mod grants;
 pub mod networks;
 pub mod openapi;
+pub mod outlets;
 pub mod problem;
 pub mod regions;
 
@@ -54,6 +55,7 @@ pub fn router(registry: AppState, limits: HttpLimits) -> Router {
         .merge(regions::router())
         .merge(networks::router())
         .merge(grants::router())
+        .merge(outlets::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))

@@ -17,9 +17,12 @@ use utoipa::OpenApi;
         super::networks::create_partner, super::networks::list_partners, super::networks::get_partner,
         super::grants::create, super::grants::check, super::grants::list, super::grants::one,
         super::grants::revoke, super::grants::conflicts, super::grants::audit,
+        super::outlets::create, super::outlets::list, super::outlets::one, super::outlets::update, super::outlets::close,
+        super::outlets::standard, super::outlets::compliance,
     ),
     components(schemas(crate::registry::GrantRequest, crate::grants::ConflictEntry, crate::error::InputError,
-        crate::store::networks::Partner, super::networks::NewNetwork, super::networks::NewPartner, super::grants::RevokeRequest))
+        crate::store::networks::Partner, super::networks::NewNetwork, super::networks::NewPartner, super::grants::RevokeRequest,
+        crate::outlets::OutletRequest, crate::outlets::GrantRef, crate::standard::Facility, super::outlets::CloseRequest))
 )]
 pub struct ApiDoc;
 

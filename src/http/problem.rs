@@ -17,7 +17,7 @@ impl Error {
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
-            Error::Conflict { .. } | Error::Duplicate(_) => StatusCode::CONFLICT,
+            Error::Conflict { .. } | Error::Placement { .. } | Error::Duplicate(_) => StatusCode::CONFLICT,
             Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -28,6 +28,7 @@ impl Error {
             Error::Invalid(_) => "invalid-input",
             Error::NotFound(_) => "not-found",
             Error::Conflict { .. } => "exclusivity-conflict",
+            Error::Placement { .. } => "outlet-placement",
             Error::Duplicate(_) => "duplicate",
             Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => "internal",
         }
@@ -80,6 +81,7 @@ impl IntoResponse for Error {
                 problem(status, kind, &detail, json!({ "errors": errors }))
             }
             Error::Conflict { detail, conflicts, warnings } => problem(status, kind, &detail, Refusal { conflicts, warnings }),
+            Error::Placement { detail, grants } => problem(status, kind, &detail, json!({ "grants": grants })),
             Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => {
                 tracing::error!(error = %self, "request failed");
                 problem(status, kind, "the service failed to answer; the error is logged", json!({}))

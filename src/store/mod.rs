@@ -7,6 +7,7 @@
 
 pub mod grants;
 pub mod networks;
+pub mod outlets;
 pub mod regions;
 
 use crate::error::Result;

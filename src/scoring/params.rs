@@ -1,0 +1,39 @@
+//! The scoring model's parameters (SCORING.md), read from the network's policy file so
+//! that no default lives in code.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// How one site type pulls demand.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SiteTypeParams {
+    /// Visibility factor `m` on the showroom area.
+    pub visibility: f64,
+    /// Distance decay exponent `beta`.
+    pub beta: f64,
+    /// Reach `R`, km: cells farther away are not drawn at all.
+    pub reach_km: f64,
+    /// Share of captured demand converted to sales, `conv`.
+    pub conversion: f64,
+}
+
+/// Every parameter of the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScoringParams {
+    /// H3 resolution of the demand grid.
+    pub resolution: u8,
+    /// Distances below this count as this, km.
+    pub d_min_km: f64,
+    /// The pull of every channel not modelled, `U0`.
+    pub u0: f64,
+    /// Earth radius of the haversine distance, km.
+    pub earth_radius_km: f64,
+    /// Showroom area of a format without one, m².
+    pub default_showroom_m2: f64,
+    /// New cars bought per person per year (demand synthesis).
+    pub purchase_rate: f64,
+    /// Site type code → its parameters.
+    pub site_types: BTreeMap<String, SiteTypeParams>,
+}
