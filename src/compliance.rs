@@ -177,7 +177,7 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
-    fn outlet_breach(&mut self, rule: Rule, o: &Outlet, partner: &Partner, found: Value, required: Value, detail: String, grants: Vec<GrantRef>) {
+    fn outlet_breach(&mut self, rule: Rule, (o, partner): (&Outlet, &Partner), (found, required): (Value, Value), detail: String, grants: Vec<GrantRef>) {
         self.breaches.push(Breach {
             rule,
             outlet_id: Some(o.id),
@@ -200,10 +200,8 @@ impl Checker<'_> {
         if !allowed.contains(&format.code) {
             self.outlet_breach(
                 Rule::FormatNotAllowedForTier,
-                o,
-                partner,
-                json!(format.code),
-                json!(allowed),
+                (o, partner),
+                (json!(format.code), json!(allowed)),
                 format!("a {} partner may not open a `{}` outlet; allowed: {}", partner.tier, format.code, allowed.join(", ")),
                 vec![],
             );
@@ -219,10 +217,8 @@ impl Checker<'_> {
                 let place = city.map_or("its city (outside the region data)".to_string(), |c| format!("{} ({})", c.name, c.adcode));
                 self.outlet_breach(
                     Rule::MissingAnchorStore,
-                    o,
-                    partner,
-                    json!({"city": city.map(|c| &c.adcode), "anchor_stores": 0}),
-                    json!({"anchor_formats": standard.anchor_formats, "anchor_stores": 1}),
+                    (o, partner),
+                    (json!({"city": city.map(|c| &c.adcode), "anchor_stores": 0}), json!({"anchor_formats": standard.anchor_formats, "anchor_stores": 1})),
                     format!("a `{}` outlet needs a {} store of its partner in {place} first; there is none", format.code, standard.anchor_formats.join(" or ")),
                     vec![],
                 );
@@ -235,10 +231,8 @@ impl Checker<'_> {
             {
                 self.outlet_breach(
                     Rule::FacilityBelowMinimum,
-                    o,
-                    partner,
-                    json!({ key: figure(found) }),
-                    json!({ key: figure(min) }),
+                    (o, partner),
+                    (json!({ key: figure(found) }), json!({ key: figure(min) })),
                     format!("{key} {found} is below the `{}` minimum of {min}", format.code),
                     vec![],
                 );
@@ -248,10 +242,8 @@ impl Checker<'_> {
         if placement.own.is_empty() {
             self.outlet_breach(
                 Rule::OutsideTerritory,
-                o,
-                partner,
-                json!({"grants_holding_the_site": 0}),
-                json!({"grants_holding_the_site": 1}),
+                (o, partner),
+                (json!({"grants_holding_the_site": 0}), json!({"grants_holding_the_site": 1})),
                 format!("the outlet stands outside every grant of {} in force on {}", partner.name, inputs.day),
                 vec![],
             );
@@ -261,10 +253,8 @@ impl Checker<'_> {
             let names: Vec<String> = refs.iter().map(|g| format!("grant {} of {}", g.grant_id, g.partner_name)).collect();
             self.outlet_breach(
                 Rule::InsideOtherExclusiveTerritory,
-                o,
-                partner,
-                json!(refs.iter().map(|g| g.grant_id).collect::<Vec<_>>()),
-                json!([]),
+                (o, partner),
+                (json!(refs.iter().map(|g| g.grant_id).collect::<Vec<_>>()), json!([])),
                 format!("the outlet stands inside another partner's exclusive territory: {}", names.join(", ")),
                 refs,
             );
@@ -275,10 +265,8 @@ impl Checker<'_> {
             let range = format.annual_sales;
             self.outlet_breach(
                 Rule::SalesOutsideRange,
-                o,
-                partner,
-                json!({"expected_annual_sales": sales}),
-                json!({"annual_sales": range}),
+                (o, partner),
+                (json!({"expected_annual_sales": sales}), json!({"annual_sales": range})),
                 format!("expected annual sales {sales:.0} are outside the `{}` range {:?}–{:?}", format.code, range.min, range.max),
                 vec![],
             );
@@ -351,7 +339,7 @@ pub fn check(inputs: &Inputs<'_>) -> Report {
         all_open.extend(open);
     }
     let mut breaches = checker.breaches;
-    breaches.sort_by(|a, b| (a.rule, a.outlet_id, a.grant_id).cmp(&(b.rule, b.outlet_id, b.grant_id)));
+    breaches.sort_by_key(|b| (b.rule, b.outlet_id, b.grant_id));
     Report {
         network: inputs.network.to_string(),
         standard: inputs.policy.standard.clone(),

@@ -252,3 +252,43 @@ pub fn bundled() -> &'static BTreeMap<String, Standard> {
 pub fn find(code: &str) -> Option<&'static Standard> {
     bundled().get(code)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_haima_standard_has_the_figures_of_the_source_table() {
+        let haima = find("haima").expect("haima");
+        let flagship = haima.format("flagship").expect("flagship");
+        assert_eq!(flagship.annual_sales, SalesRange { min: Some(1200.0), max: None });
+        assert_eq!(flagship.minima.showroom_m2, Some(450.0));
+        assert_eq!(flagship.minima.frontage_m, Some(30.0));
+        assert_eq!(flagship.minima.land_m2, Some(2774.0));
+        assert_eq!(flagship.minima.height_m, Some(6.8));
+        // The overview's 8 mechanical bays are the standard; the detail table's 10 is noted.
+        assert_eq!(flagship.minima.bays_mech, Some(8.0));
+        assert!(flagship.notes.iter().any(|n| n.contains("10")), "{:?}", flagship.notes);
+        let elite = haima.format("elite").expect("elite");
+        assert_eq!(elite.annual_sales, SalesRange { min: Some(600.0), max: Some(800.0) });
+        assert_eq!((elite.minima.bays_mech, elite.minima.bays_body, elite.minima.bays_paint), (Some(6.0), Some(3.0), Some(3.0)));
+        let quick = haima.format("quick_service").expect("quick_service");
+        assert_eq!(quick.minima.frontage_m, Some(28.0));
+        assert_eq!(quick.other_bays.get("wash"), Some(&2.0));
+        assert!(quick.needs_anchor && haima.format("city_showroom").is_some_and(|f| f.needs_anchor));
+        assert!(haima.format("function").is_some_and(|f| f.shared_after_sales));
+        assert_eq!(haima.formats_for_tier("dealer"), ["elite", "function"]);
+        assert!(!haima.formats_for_tier("regional").contains(&"flagship".to_string()));
+        assert_eq!(haima.formats_for_tier("regional_core").len(), 6);
+    }
+
+    #[test]
+    fn the_smart_standard_has_light_showrooms_in_two_roles() {
+        let smart = find("smart").expect("smart");
+        let f = smart.format("light_showroom").expect("light_showroom");
+        assert_eq!(f.roles, ["sales_touchpoint", "delivery_node"]);
+        assert_eq!((f.approval_days, f.build_days), (Some(30), Some(45)));
+        assert!(f.startup_cost_rmb.is_some_and(|c| c.min == 250_000.0 && c.max == 500_000.0));
+        assert!(smart.role("sales_touchpoint").is_some_and(|r| r.sells) && smart.role("delivery_node").is_some_and(|r| !r.sells));
+    }
+}

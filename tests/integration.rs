@@ -4,10 +4,14 @@
 #[path = "integration/common.rs"]
 mod common;
 
+#[path = "integration/api_compliance.rs"]
+mod api_compliance;
 #[path = "integration/api_grants.rs"]
 mod api_grants;
 #[path = "integration/api_input.rs"]
 mod api_input;
+#[path = "integration/api_outlets.rs"]
+mod api_outlets;
 #[path = "integration/api_registry.rs"]
 mod api_registry;
 #[path = "integration/binary.rs"]

@@ -141,3 +141,70 @@ fn import_refuses_a_layer_with_any_bad_feature_and_names_each() {
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.contains("imported 1 regions") && stdout.contains("1000 in the database"), "{stdout}");
 }
+
+fn outlet_rows(db: &std::path::Path) -> i64 {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let store = territory::store::Store::open(db).await.expect("open");
+        sqlx::query_scalar("select count(*) from outlets").fetch_one(&store.pool).await.expect("count")
+    })
+}
+
+#[test]
+fn import_outlets_takes_a_whole_csv_or_geojson_file_or_nothing() {
+    let db = test_db();
+    let dir = db.dir.path();
+    let import = |file: &std::path::Path| territory().args(["import", "outlets", "--network", "smart", "--db"]).arg(&db.path).arg(file).output().expect("run import");
+    let before = outlet_rows(&db.path);
+    let bad = dir.join("bad.csv");
+    std::fs::write(
+        &bad,
+        "partner_id,name,lon,lat,format,site_type,showroom_m2\n\
+         2,武汉新店,114.30,30.60,light_showroom,mall,250\n\
+         2,坏格式,114.31,30.61,mega,mall,\n\
+         2,负面积,114.32,30.62,light_showroom,mall,-3\n\
+         2,越界,114.33,95,light_showroom,mall,\n",
+    )
+    .expect("write");
+    let out = import(&bad);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for needle in ["line 3, column format", "line 4, column showroom_m2", "line 5, column lon/lat", "nothing was imported"] {
+        assert!(stderr.contains(needle), "missing `{needle}` in:\n{stderr}");
+    }
+    assert!(!stderr.contains("line 2"), "the good line is not blamed:\n{stderr}");
+    // A well-formed file with one outlet outside its partner's territory is refused whole.
+    let misplaced = dir.join("misplaced.csv");
+    std::fs::write(&misplaced, "partner_id,name,lon,lat,format,site_type\n2,武汉新店,114.30,30.60,light_showroom,mall\n2,成都店,104.08,30.66,light_showroom,mall\n")
+        .expect("write");
+    let out = import(&misplaced);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("outlet 1 (`成都店`)") && stderr.contains("grant 3 of 成都smart城市合伙人"), "{stderr}");
+    assert_eq!(outlet_rows(&db.path), before, "nothing was imported");
+
+    let good = json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [114.30, 30.60]},
+         "properties": {"partner_id": 2, "name": "武汉新店", "format": "light_showroom", "site_type": "auto_city", "showroom_m2": 260}},
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [104.08, 30.66]},
+         "properties": {"competitor": true, "brand": "BYD", "name": "比亚迪", "site_type": "mall"}},
+    ]});
+    let out = import(&write_json(dir, "good.geojson", &good));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("imported 2 outlets"));
+    assert_eq!(outlet_rows(&db.path), before + 2);
+}
+
+#[test]
+fn compliance_exits_1_with_breaches_and_prints_each() {
+    let db = test_db();
+    let out = territory().args(["compliance", "--network", "haima", "--db"]).arg(&db.path).output().expect("run compliance");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FormatNotAllowedForTier") && stdout.contains("株洲海马旗舰店"), "{stdout}");
+    assert!(stdout.contains("6 breach(es)"), "{stdout}");
+    let out = territory().args(["compliance", "--network", "haima", "--partner-id", "6", "--json", "--db"]).arg(&db.path).output().expect("run");
+    assert_eq!(out.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
+    assert_eq!(report["compliant"], json!(true));
+}
