@@ -14,6 +14,7 @@
 
 pub mod cli;
 pub mod compliance;
+pub mod demand;
 pub mod error;
 pub mod exclusivity;
 pub mod geometry;

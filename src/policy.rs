@@ -116,6 +116,9 @@ pub fn bundled() -> &'static BTreeMap<String, Policy> {
                     .unwrap_or_else(|e| panic!("bundled policy {code} is malformed: {e}"));
                 let standard = crate::standard::find(&policy.standard)
                     .unwrap_or_else(|| panic!("bundled policy {code} names unknown standard {}", policy.standard));
+                if let Err(e) = policy.scoring.check() {
+                    panic!("bundled policy {code}: scoring: {e}");
+                }
                 if let Some(t) = policy.tiers.iter().find(|t| !standard.tiers.contains_key(&t.code)) {
                     panic!("standard {} says nothing of tier {} of policy {code}", standard.code, t.code);
                 }

@@ -20,3 +20,5 @@ mod binary;
 mod differential;
 #[path = "integration/properties.rs"]
 mod properties;
+#[path = "integration/scoring_model.rs"]
+mod scoring_model;

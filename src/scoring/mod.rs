@@ -1,5 +1,7 @@
 //! Site scoring (SCORING.md): the Huff model of H3 demand cells captured by outlets.
 
+pub mod model;
 pub mod params;
+pub mod score;
 
 pub use params::{ScoringParams, SiteTypeParams};

@@ -36,4 +36,27 @@ pub struct ScoringParams {
     pub purchase_rate: f64,
     /// Site type code → its parameters.
     pub site_types: BTreeMap<String, SiteTypeParams>,
+    /// Site types a candidate without one is scored as, best by net gain (ties: first).
+    pub compare_site_types: Vec<String>,
+}
+
+impl ScoringParams {
+    /// Checks the parameters: positive distances and weights, compared site types known.
+    pub fn check(&self) -> Result<(), String> {
+        if !(self.d_min_km > 0.0 && self.u0 > 0.0 && self.earth_radius_km > 0.0 && self.default_showroom_m2 > 0.0 && self.purchase_rate >= 0.0) {
+            return Err("d_min_km, u0, earth_radius_km and default_showroom_m2 must be positive".into());
+        }
+        if h3o::Resolution::try_from(self.resolution).is_err() {
+            return Err(format!("resolution {} is not an H3 resolution", self.resolution));
+        }
+        for (code, st) in &self.site_types {
+            if !(st.visibility > 0.0 && st.beta > 0.0 && st.reach_km > 0.0 && st.conversion > 0.0) {
+                return Err(format!("site type {code}: visibility, beta, reach_km and conversion must be positive"));
+            }
+        }
+        if let Some(unknown) = self.compare_site_types.iter().find(|s| !self.site_types.contains_key(*s)) {
+            return Err(format!("compare_site_types names unknown site type {unknown}"));
+        }
+        Ok(())
+    }
 }

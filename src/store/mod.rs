@@ -5,6 +5,7 @@
 //! takes SQLite's write lock up front, so check and insert are atomic across threads and
 //! across processes sharing the file.
 
+pub mod demand;
 pub mod grants;
 pub mod networks;
 pub mod outlets;

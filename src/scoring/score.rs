@@ -1,0 +1,275 @@
+//! Scoring candidates (site type comparison, format recommendation) and choosing k sites
+//! greedily, on a [`Scenario`].
+
+use super::ScoringParams;
+use super::model::{Evaluation, Reach, Scenario, Site};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// A format as the model sees it: its showroom area and the market it is meant for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FormatModel {
+    /// Format code.
+    pub code: String,
+    /// Showroom area, m² (`None`: the default).
+    pub showroom_m2: Option<f64>,
+    /// Least annual sales the format is meant for.
+    pub min_sales: Option<f64>,
+}
+
+/// What the scorer needs to know besides the scenario.
+#[derive(Debug, Clone)]
+pub struct Scorer<'p> {
+    /// Model parameters.
+    pub params: &'p ScoringParams,
+    /// Every format of the standard.
+    pub formats: Vec<FormatModel>,
+    /// Formats the partner's tier may open (all formats without a partner), in the
+    /// standard's order: the candidates for a recommendation.
+    pub tier_formats: Vec<String>,
+}
+
+/// A candidate site.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// Caller's id.
+    pub id: String,
+    /// WGS84 longitude.
+    pub lon: f64,
+    /// WGS84 latitude.
+    pub lat: f64,
+    /// Site type; `None`: compare the policy's `compare_site_types`.
+    pub site_type: Option<String>,
+    /// Format; `None`: the default showroom, and a recommendation.
+    pub format: Option<String>,
+}
+
+/// One format tried for a recommendation.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct FormatTrial {
+    /// Format code.
+    pub format: String,
+    /// `S_c` with this format's showroom.
+    pub expected_sales: f64,
+    /// The format's minimum annual sales.
+    pub min_sales: f64,
+    /// Whether `expected_sales` reaches it.
+    pub meets: bool,
+}
+
+/// A candidate scored as one site type.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct SiteTypeScore {
+    /// The site type scored.
+    pub site_type: String,
+    /// The figures of SCORING.md.
+    #[serde(flatten)]
+    pub evaluation: Evaluation,
+    /// With a format: whether `expected_sales` reaches its minimum (`None`: no minimum).
+    pub meets_market_size: Option<bool>,
+    /// Without a format: the first format (highest minimum first) whose own sales reach
+    /// its minimum, or `below_standard`.
+    pub recommended_format: Option<String>,
+    /// Without a format: each format tried, in order.
+    pub format_trials: Option<Vec<FormatTrial>>,
+}
+
+/// A candidate's score.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct CandidateScore {
+    /// Caller's id.
+    pub id: String,
+    /// WGS84 `[lon, lat]`.
+    pub location: [f64; 2],
+    /// The format given, if any.
+    pub format: Option<String>,
+    /// The best site type's figures (the given one's, if given).
+    #[serde(flatten)]
+    pub best: SiteTypeScore,
+    /// The site type of `best`.
+    pub best_site_type: String,
+    /// Without a site type: each compared site type's figures.
+    pub by_site_type: Option<BTreeMap<String, SiteTypeScore>>,
+}
+
+/// Label of a candidate no format suits.
+pub const BELOW_STANDARD: &str = "below_standard";
+
+impl Scorer<'_> {
+    fn showroom(&self, format: Option<&str>) -> f64 {
+        format
+            .and_then(|f| self.formats.iter().find(|m| m.code == f))
+            .and_then(|m| m.showroom_m2)
+            .unwrap_or(self.params.default_showroom_m2)
+    }
+
+    fn site(&self, c: &Candidate, site_type: &str, format: Option<&str>) -> Option<Site> {
+        let st = self.params.site_types.get(site_type)?;
+        Some(Site::new(self.params, c.lon, c.lat, st, self.showroom(format)))
+    }
+
+    /// The formats a recommendation tries: the tier's formats with a minimum, highest first.
+    fn recommendation_order(&self) -> Vec<&FormatModel> {
+        let mut order: Vec<&FormatModel> =
+            self.tier_formats.iter().filter_map(|code| self.formats.iter().find(|f| &f.code == code)).filter(|f| f.min_sales.is_some()).collect();
+        order.sort_by(|a, b| b.min_sales.unwrap_or(0.0).total_cmp(&a.min_sales.unwrap_or(0.0)));
+        order
+    }
+
+    /// Scores a candidate as one site type (which must be one of the policy's).
+    pub fn score_as(&self, scenario: &Scenario<'_>, c: &Candidate, site_type: &str, reach: &mut Reach) -> Option<SiteTypeScore> {
+        let site = self.site(c, site_type, c.format.as_deref())?;
+        let evaluation = scenario.evaluate(&site, reach);
+        let (meets_market_size, recommended_format, format_trials) = match &c.format {
+            Some(f) => {
+                let min = self.formats.iter().find(|m| &m.code == f).and_then(|m| m.min_sales);
+                (min.map(|m| evaluation.expected_sales >= m), None, None)
+            }
+            None => {
+                let st = &self.params.site_types[site_type];
+                let mut trials = Vec::new();
+                let mut recommended = BELOW_STANDARD.to_string();
+                for f in self.recommendation_order() {
+                    let min_sales = f.min_sales.unwrap_or(0.0);
+                    let a = f.showroom_m2.unwrap_or(self.params.default_showroom_m2) * st.visibility;
+                    let expected_sales = scenario.sales_with(reach, a, st.conversion);
+                    let meets = expected_sales >= min_sales;
+                    trials.push(FormatTrial { format: f.code.clone(), expected_sales, min_sales, meets });
+                    if meets {
+                        recommended = f.code.clone();
+                        break;
+                    }
+                }
+                (None, Some(recommended), Some(trials))
+            }
+        };
+        Some(SiteTypeScore { site_type: site_type.to_string(), evaluation, meets_market_size, recommended_format, format_trials })
+    }
+
+    /// Scores a candidate: as its site type, or as each compared site type, the best by
+    /// `net_gain` (ties: the first compared). `None` if its site type is unknown.
+    pub fn score(&self, scenario: &Scenario<'_>, c: &Candidate, reach: &mut Reach) -> Option<CandidateScore> {
+        let location = [c.lon, c.lat];
+        if let Some(st) = &c.site_type {
+            let best = self.score_as(scenario, c, st, reach)?;
+            return Some(CandidateScore { id: c.id.clone(), location, format: c.format.clone(), best_site_type: st.clone(), best, by_site_type: None });
+        }
+        let mut by = BTreeMap::new();
+        let mut best: Option<SiteTypeScore> = None;
+        for st in &self.params.compare_site_types {
+            let s = self.score_as(scenario, c, st, reach)?;
+            if best.as_ref().is_none_or(|b| s.evaluation.net_gain > b.evaluation.net_gain) {
+                best = Some(s.clone());
+            }
+            by.insert(st.clone(), s);
+        }
+        let best = best?;
+        Some(CandidateScore { id: c.id.clone(), location, format: c.format.clone(), best_site_type: best.site_type.clone(), best, by_site_type: Some(by) })
+    }
+
+    /// Scores every candidate independently against the scenario, in parallel.
+    pub fn score_all(&self, scenario: &Scenario<'_>, candidates: &[Candidate]) -> Vec<Option<CandidateScore>> {
+        candidates.par_iter().map_init(Reach::default, |reach, c| self.score(scenario, c, reach)).collect()
+    }
+
+    /// The site a candidate adds to the network as (its site type, or the best compared one).
+    fn best_site(&self, scenario: &Scenario<'_>, c: &Candidate, reach: &mut Reach) -> Option<(Evaluation, String, Site)> {
+        let types: Vec<&String> = match &c.site_type {
+            Some(st) => vec![st],
+            None => self.params.compare_site_types.iter().collect(),
+        };
+        let mut best: Option<(Evaluation, String, Site)> = None;
+        for st in types {
+            let site = self.site(c, st, c.format.as_deref())?;
+            let e = scenario.evaluate(&site, reach);
+            if best.as_ref().is_none_or(|b| e.net_gain > b.0.net_gain) {
+                best = Some((e, st.clone(), site));
+            }
+        }
+        best
+    }
+
+    /// Chooses up to `k` candidates greedily (SCORING.md, "Choosing k sites"): each step
+    /// adds the candidate with the largest `net_gain` against the current set (ties: the
+    /// first in the input), until `k` are chosen or none gains at least `min_gain`.
+    pub fn plan(&self, mut scenario: Scenario<'_>, candidates: &[Candidate], k: usize, min_gain: f64) -> Plan {
+        let mut remaining: Vec<usize> = (0..candidates.len()).collect();
+        let start_total = scenario.own_total();
+        let mut steps = Vec::new();
+        let stopped = loop {
+            if steps.len() >= k {
+                break Stop::KReached;
+            }
+            let scored: Vec<Option<(Evaluation, String, Site)>> =
+                remaining.par_iter().map_init(Reach::default, |reach, &i| self.best_site(&scenario, &candidates[i], reach)).collect();
+            let mut best: Option<(usize, Evaluation, String, Site)> = None;
+            for (pos, s) in scored.into_iter().enumerate() {
+                if let Some((e, st, site)) = s
+                    && best.as_ref().is_none_or(|b| e.net_gain > b.1.net_gain)
+                {
+                    best = Some((pos, e, st, site));
+                }
+            }
+            let Some((pos, e, site_type, site)) = best.filter(|b| b.1.net_gain >= min_gain) else { break Stop::NoGain };
+            let chosen = &candidates[remaining.remove(pos)];
+            scenario.add(&site, true);
+            steps.push(PlanStep {
+                step: steps.len() + 1,
+                candidate: chosen.id.clone(),
+                site_type,
+                format: chosen.format.clone(),
+                location: [chosen.lon, chosen.lat],
+                gain: e.net_gain,
+                expected_sales: e.expected_sales,
+                cannibalised: e.cannibalised,
+                network_total: scenario.own_total(),
+            });
+        };
+        Plan { network_total_before: start_total, steps, stopped }
+    }
+}
+
+/// Why a plan stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Stop {
+    /// `k` sites were chosen.
+    KReached,
+    /// No remaining candidate gains at least `min_gain` (or none is left).
+    NoGain,
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct PlanStep {
+    /// 1-based.
+    pub step: usize,
+    /// The chosen candidate's id.
+    pub candidate: String,
+    /// Its site type (given, or the best compared).
+    pub site_type: String,
+    /// Its format, if given.
+    pub format: Option<String>,
+    /// WGS84 `[lon, lat]`.
+    pub location: [f64; 2],
+    /// Its `net_gain` at this step: the rise of the network total.
+    pub gain: f64,
+    /// Its own expected sales at this step.
+    pub expected_sales: f64,
+    /// What it takes from the network's own outlets at this step.
+    pub cannibalised: f64,
+    /// Sum of the own outlets' expected sales after this step.
+    pub network_total: f64,
+}
+
+/// The greedy choice, step by step.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Plan {
+    /// Sum of the own outlets' expected sales before the first step.
+    pub network_total_before: f64,
+    /// The steps, in order.
+    pub steps: Vec<PlanStep>,
+    /// Why it stopped.
+    pub stopped: Stop,
+}
