@@ -47,6 +47,120 @@ pub enum Command {
     /// Check a network against its format standard; prints every breach and a summary
     /// per partner; exit status 1 if any breach, 0 if none.
     Compliance(ComplianceArgs),
+    /// Demand grids.
+    Demand {
+        /// What to do.
+        #[command(subcommand)]
+        what: DemandCommand,
+    },
+    /// Score candidate sites (JSON `{candidates}`, GeoJSON Points or CSV `id,lon,lat,site_type,format`)
+    /// against the network's outlets; prints JSON (or GeoJSON with `--geojson`).
+    Score(ScoreArgs),
+    /// Choose up to k of the candidates greedily; prints each step.
+    Plan(PlanArgs),
+    /// Measure performance on a database; prints `key=value` figures (BENCHMARKS.md).
+    Bench {
+        /// What to measure.
+        #[command(subcommand)]
+        what: BenchCommand,
+    },
+}
+
+/// `territory bench ...`.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Demand synthesis, grid load, scenario, scoring N random candidates, greedy k, peak memory.
+    Scoring {
+        /// Database (with the network's demand grid).
+        #[command(flatten)]
+        db: DbArgs,
+        /// Network code.
+        #[arg(long, default_value = "smart")]
+        network: String,
+        /// Random candidates to score.
+        #[arg(long, default_value_t = 10_000)]
+        candidates: usize,
+        /// Sites the greedy plan chooses (0: skip the plan).
+        #[arg(short, long, default_value_t = 50)]
+        k: usize,
+        /// Also time a synthesis of the grid from district population (not stored).
+        #[arg(long)]
+        synthesize: bool,
+        /// Write cells.csv, scenario.json and rust_results.json here for the Python comparison.
+        #[arg(long)]
+        dump: Option<PathBuf>,
+        /// Seed of the candidate generator.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+/// `territory demand ...`.
+#[derive(Debug, Subcommand)]
+pub enum DemandCommand {
+    /// Build a network's grid from district population (2010 census scaled to 2020 totals
+    /// × the policy's purchase rate), replacing its grid.
+    Synthesize {
+        /// Database.
+        #[command(flatten)]
+        db: DbArgs,
+        /// Network code.
+        #[arg(long)]
+        network: String,
+        /// District population CSV (`adcode,...,level,...,pop_2010`); default: the bundled one.
+        #[arg(long)]
+        population: Option<PathBuf>,
+    },
+}
+
+/// Candidates and where to score them.
+#[derive(Debug, Args)]
+pub struct CandidateArgs {
+    /// Database.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Network code.
+    #[arg(long)]
+    pub network: String,
+    /// The partner the candidates are for.
+    #[arg(long)]
+    pub partner_id: Option<i64>,
+    /// Datum of the file's coordinates.
+    #[arg(long, value_enum, default_value = "wgs84")]
+    pub coord_sys: CoordSysArg,
+    /// Candidates: `.json` (`{"candidates": [...]}`), `.geojson` or `.csv`.
+    pub file: PathBuf,
+}
+
+/// `territory score`.
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// Candidates.
+    #[command(flatten)]
+    pub candidates: CandidateArgs,
+    /// Print a GeoJSON FeatureCollection of the scored points (for QGIS).
+    #[arg(long)]
+    pub geojson: bool,
+}
+
+/// `territory plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Candidates.
+    #[command(flatten)]
+    pub candidates: CandidateArgs,
+    /// How many sites to choose at most.
+    #[arg(short, long)]
+    pub k: usize,
+    /// Stop when no candidate gains at least this.
+    #[arg(long, default_value_t = 0.0)]
+    pub min_gain: f64,
+    /// Only candidates inside the partner's territory (and outside others' exclusive ones).
+    #[arg(long)]
+    pub within_territory: bool,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `territory compliance`.
@@ -81,6 +195,9 @@ pub struct ServeArgs {
     /// Do not load sample data into an empty database.
     #[arg(long)]
     pub no_seed: bool,
+    /// Seed the sample networks without synthesising their demand grid (faster).
+    #[arg(long)]
+    pub no_seed_demand: bool,
     /// Largest request body, bytes.
     #[arg(long, default_value_t = HttpLimits::default().max_body_bytes)]
     pub max_body_bytes: usize,
@@ -99,6 +216,19 @@ pub enum ImportCommand {
         #[command(flatten)]
         db: DbArgs,
         /// The layer file.
+        file: PathBuf,
+    },
+    /// A network's demand grid: CSV `h3,demand` or JSON `{"cells": [{"h3", "demand"}]}`.
+    /// Refused whole if any line is bad (invalid cell, mixed resolution, duplicate,
+    /// negative or non-finite demand).
+    Demand {
+        /// Database.
+        #[command(flatten)]
+        db: DbArgs,
+        /// Network code.
+        #[arg(long)]
+        network: String,
+        /// `.csv` or `.json` file.
         file: PathBuf,
     },
     /// Outlets of a network: a GeoJSON FeatureCollection of Points (properties as in
@@ -188,7 +318,151 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Import { what: ImportCommand::Outlets { db, network, coord_sys, file } } => import_outlets(&db, &network, coord_sys.into(), &file).await,
         Command::Check(args) => check(args).await,
         Command::Compliance(args) => compliance(args).await,
+        Command::Import { what: ImportCommand::Demand { db, network, file } } => import_demand(&db, &network, &file).await,
+        Command::Demand { what: DemandCommand::Synthesize { db, network, population } } => synthesize(&db, &network, population.as_deref()).await,
+        Command::Score(args) => score(args).await,
+        Command::Plan(args) => plan(args).await,
+        Command::Bench { what: BenchCommand::Scoring { db, network, candidates, k, synthesize, dump, seed } } => {
+            let registry = open_registry(&db).await?;
+            let b = crate::bench::ScoringBench { network, candidates, k, synthesize, dump, seed };
+            crate::bench::scoring(&registry, &b).await?;
+            Ok(0)
+        }
     }
+}
+
+async fn open_registry(db: &DbArgs) -> anyhow::Result<Registry> {
+    Ok(Registry::open(Store::open(&db.db).await?, GeometryLimits::default()).await?)
+}
+
+fn read_text(file: &std::path::Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))
+}
+
+fn is_csv(file: &std::path::Path) -> bool {
+    file.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+}
+
+/// Prints located input errors and returns exit code 2; other errors propagate.
+fn refused<T>(result: Result<T>, file: &std::path::Path) -> anyhow::Result<Result<T, i32>> {
+    match result {
+        Ok(v) => Ok(Ok(v)),
+        Err(Error::Invalid(errors)) => {
+            print_refusal(&errors, file);
+            Ok(Err(2))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn import_demand(db: &DbArgs, network: &str, file: &std::path::Path) -> anyhow::Result<i32> {
+    let registry = open_registry(db).await?;
+    let text = read_text(file)?;
+    let rows = if is_csv(file) {
+        crate::demand::input::from_csv(&text)
+    } else {
+        match serde_json::from_str::<Value>(&text) {
+            Ok(v) => crate::demand::input::from_json(&v),
+            Err(e) => Err(vec![InputError::at(format!("line {} column {}", e.line(), e.column()), format!("not JSON: {e}"))]),
+        }
+    };
+    let rows = match refused(rows.map_err(Error::Invalid), file)? {
+        Ok(r) => r,
+        Err(code) => return Ok(code),
+    };
+    let bar = crate::seed::progress_bar(1, "storing grid");
+    let info = registry.replace_demand(network, rows, &format!("import of {}", file.display())).await?;
+    bar.finish_and_clear();
+    println!("stored {} cells (resolution {}, total {:.1} units/year) for network {network}", info.cell_count, info.resolution, info.total);
+    Ok(0)
+}
+
+async fn synthesize(db: &DbArgs, network: &str, population: Option<&std::path::Path>) -> anyhow::Result<i32> {
+    let registry = open_registry(db).await?;
+    let csv = match population {
+        Some(p) => read_text(p)?,
+        None => crate::registry::POPULATION_2010.to_string(),
+    };
+    let bar = crate::seed::progress_bar(0, "districts");
+    let progress = bar.clone();
+    let (info, report) = registry
+        .synthesize_demand(network, &csv, move |done, total| {
+            progress.set_length(total as u64);
+            progress.set_position(done as u64);
+        })
+        .await?;
+    bar.finish_and_clear();
+    for p in &report.provinces {
+        println!("province {}: 2010 {:.0} → 2020 {:.0} (× {:.4})", p.adcode, p.population_2010, p.population_2020, p.factor);
+    }
+    for s in &report.shared {
+        println!("district {} shares the 2010 figure of {} by area: {:.0}", s.adcode, s.from, s.population_2010);
+    }
+    println!(
+        "network {network}: {} districts → {} cells at resolution {}, {:.0} units/year (purchase rate {})",
+        report.districts, info.cell_count, info.resolution, info.total, report.purchase_rate
+    );
+    Ok(0)
+}
+
+fn candidate_inputs(file: &std::path::Path) -> Result<Vec<crate::scoring::network::CandidateInput>> {
+    let text = std::fs::read_to_string(file).map_err(|e| Error::BadRequest(format!("cannot read {}: {e}", file.display())))?;
+    if is_csv(file) {
+        return crate::scoring::network::candidates_from_csv(&text);
+    }
+    let value: Value = serde_json::from_str(&text).map_err(|e| Error::invalid(format!("line {} column {}", e.line(), e.column()), format!("not JSON: {e}")))?;
+    if value.get("type").and_then(Value::as_str) == Some("FeatureCollection") {
+        crate::scoring::network::candidates_from_geojson(&value)
+    } else {
+        let req: crate::http::scoring::ScoreRequest = crate::http::extract::deserialize_located(&value)?;
+        Ok(req.candidates)
+    }
+}
+
+async fn score(args: ScoreArgs) -> anyhow::Result<i32> {
+    let c = &args.candidates;
+    let registry = open_registry(&c.db).await?;
+    let inputs = match refused(candidate_inputs(&c.file), &c.file)? {
+        Ok(i) => i,
+        Err(code) => return Ok(code),
+    };
+    let bar = crate::seed::progress_bar(inputs.len() as u64, "scoring");
+    let answer = registry.score(&c.network, c.partner_id, &inputs, c.coord_sys.into()).await;
+    bar.finish_and_clear();
+    let answer = match refused(answer, &c.file)? {
+        Ok(a) => a,
+        Err(code) => return Ok(code),
+    };
+    let out = if args.geojson { crate::scoring::network::score_geojson(&answer) } else { serde_json::to_value(&answer)? };
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(0)
+}
+
+async fn plan(args: PlanArgs) -> anyhow::Result<i32> {
+    let c = &args.candidates;
+    let registry = open_registry(&c.db).await?;
+    let inputs = match refused(candidate_inputs(&c.file), &c.file)? {
+        Ok(i) => i,
+        Err(code) => return Ok(code),
+    };
+    let answer = registry.plan(&c.network, c.partner_id, &inputs, args.k, args.min_gain, args.within_territory, c.coord_sys.into()).await;
+    let answer = match refused(answer, &c.file)? {
+        Ok(a) => a,
+        Err(code) => return Ok(code),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+        return Ok(0);
+    }
+    println!("network total before: {:.1} units/year", answer.plan.network_total_before);
+    for s in &answer.plan.steps {
+        println!("step {}: {} as {} gains {:.1} → network total {:.1}", s.step, s.candidate, s.site_type, s.gain, s.network_total);
+    }
+    for e in &answer.excluded {
+        println!("left out (outside the territory): {}", e.id);
+    }
+    println!("stopped: {:?}", answer.plan.stopped);
+    Ok(0)
 }
 
 fn print_refusal(errors: &[InputError], file: &std::path::Path) {
@@ -246,7 +520,7 @@ fn shares(share: &std::collections::BTreeMap<String, f64>) -> String {
 
 async fn compliance(args: ComplianceArgs) -> anyhow::Result<i32> {
     let registry = Registry::open(Store::open(&args.db.db).await?, GeometryLimits::default()).await?;
-    let report = registry.compliance(&args.network, args.partner_id, None).await?;
+    let report = registry.compliance(&args.network, args.partner_id).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -274,7 +548,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let limits = GeometryLimits { max_vertices: args.max_vertices };
     let registry = Registry::open(store, limits).await?;
     if !args.no_seed {
-        crate::seed::seed(&registry, &args.data).await?;
+        crate::seed::seed(&registry, &args.data, !args.no_seed_demand).await?;
     }
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;

@@ -17,6 +17,12 @@ use crate::exclusivity::{GrantIndex, conflicts_among, regions_geojson, union_of_
 use crate::geometry::{self, CoordSys, GeometryLimits, Shape};
 use crate::grants::{ConflictEntry, Decision, Grant, Proposal, Status, Territory, Validity};
 use crate::compliance;
+use crate::demand::synthesize::{self, Report as SynthesisReport};
+use crate::demand::DemandGrid;
+use crate::scoring::{self, model::Scenario, score::Candidate};
+use crate::scoring::network::{CandidateInput, ExcludedCandidate, PlanAnswer, ScoreAnswer, ScoredCandidate};
+use crate::store::demand::{self as demand_rows, GridInfo};
+use h3o::{CellIndex, Resolution};
 use crate::outlets::{self, GrantRef, ImportSource, Outlet, OutletRequest, OutletStatus, place};
 use crate::policy::{self, Policy};
 use crate::regions::{RegionSet, parse_layer};
@@ -57,6 +63,12 @@ pub struct GrantRequest {
     #[serde(default)]
     pub note: Option<String>,
 }
+
+/// What a cached scenario was built from: grid version, outlet count, last outlet change.
+type ScenarioKey = (i64, i64, Option<String>);
+
+/// Bundled 2010 district population (data/population_2010.csv).
+pub const POPULATION_2010: &str = include_str!("../data/population_2010.csv");
 
 /// Applies a JSON Merge Patch (RFC 7396) to `target`.
 pub fn merge_patch(target: &mut Value, patch: &Value) {
@@ -104,6 +116,10 @@ pub struct Registry {
     networks: RwLock<HashMap<String, Network>>,
     partners: RwLock<HashMap<i64, Partner>>,
     last_sync: Mutex<Option<Instant>>,
+    /// Demand grids by network, with the stored version they reflect.
+    grids: RwLock<HashMap<String, (i64, Arc<DemandGrid>)>>,
+    /// The scenario of each network's current outlets, keyed by grid version and outlet state.
+    scenarios: Mutex<HashMap<String, (ScenarioKey, Arc<Scenario>)>>,
     /// Limits on input geometry.
     pub limits: GeometryLimits,
 }
@@ -130,6 +146,8 @@ impl Registry {
             networks: RwLock::new(HashMap::new()),
             partners: RwLock::new(HashMap::new()),
             last_sync: Mutex::new(None),
+            grids: RwLock::new(HashMap::new()),
+            scenarios: Mutex::new(HashMap::new()),
             limits,
         };
         registry.reload().await?;
@@ -561,8 +579,15 @@ impl Registry {
     }
 
     /// The network checked against its format standard, for all partners or one.
-    pub async fn compliance(&self, network: &str, partner_id: Option<i64>, expected_sales: Option<&HashMap<i64, f64>>) -> Result<compliance::Report> {
+    pub async fn compliance(&self, network: &str, partner_id: Option<i64>) -> Result<compliance::Report> {
         let (_, policy) = self.network(network).await?;
+        let expected_sales = match self.store.grid_info(network).await? {
+            Some(_) => {
+                let (scenario, outlets) = self.scenario(network).await?;
+                Some(tokio::task::spawn_blocking(move || scoring::network::outlet_sales(&scenario, policy, &outlets)).await.map_err(|e| Error::Internal(e.to_string()))?)
+            }
+            None => None,
+        };
         let partners = match partner_id {
             Some(id) => vec![self.partner(network, id).await?.ok_or_else(|| Error::NotFound(format!("no partner {id} in network `{network}`")))?],
             None => self.store.partners(network).await?,
@@ -579,10 +604,146 @@ impl Registry {
             grants: index.network(network),
             regions: &regions,
             conflicts: &conflicts,
-            expected_sales,
+            expected_sales: expected_sales.as_ref(),
             day: chrono::Utc::now().date_naive(),
         };
         Ok(compliance::check(&inputs))
+    }
+
+    /// A network's demand grid (cached; reloaded when another instance replaced it), or
+    /// 409 if it has none.
+    pub async fn grid(&self, network: &str) -> Result<(GridInfo, Arc<DemandGrid>)> {
+        self.network(network).await?;
+        let Some(info) = self.store.grid_info(network).await? else {
+            return Err(Error::Duplicate(format!(
+                "network `{network}` has no demand grid yet: PUT /networks/{network}/demand or run `territory demand synthesize --network {network}`"
+            )));
+        };
+        if let Some((version, grid)) = read(&self.grids).get(network)
+            && *version == info.version
+        {
+            return Ok((info, grid.clone()));
+        }
+        let (info, grid) = self.store.load_grid(network).await?.ok_or_else(|| Error::Internal("the grid vanished while loading".into()))?;
+        let grid = Arc::new(grid);
+        write(&self.grids).insert(network.to_string(), (info.version, grid.clone()));
+        Ok((info, grid))
+    }
+
+    /// Replaces a network's demand grid, whole, in one transaction.
+    pub async fn replace_demand(&self, network: &str, rows: Vec<(CellIndex, f64)>, source: &str) -> Result<GridInfo> {
+        let (_, policy) = self.network(network).await?;
+        let fallback = Resolution::try_from(policy.scoring.resolution).map_err(|e| Error::Internal(e.to_string()))?;
+        let grid = Arc::new(tokio::task::spawn_blocking(move || DemandGrid::new(rows, fallback)).await.map_err(|e| Error::Internal(e.to_string()))?);
+        let mut tx = self.store.begin_write().await?;
+        let info = demand_rows::replace(&mut tx, network, &grid, source).await?;
+        tx.commit().await?;
+        write(&self.grids).insert(network.to_string(), (info.version, grid));
+        Ok(info)
+    }
+
+    /// Synthesises a network's grid from district population (see `demand::synthesize`)
+    /// and stores it.
+    pub async fn synthesize_demand(&self, network: &str, population_csv: &str, progress: impl Fn(usize, usize) + Sync + Send + 'static) -> Result<(GridInfo, SynthesisReport)> {
+        let (_, policy) = self.network(network).await?;
+        let settings = synthesize::bundled_settings()?;
+        let resolution = Resolution::try_from(policy.scoring.resolution).map_err(|e| Error::Internal(e.to_string()))?;
+        let regions = self.regions();
+        let rate = policy.scoring.purchase_rate;
+        let csv = population_csv.to_string();
+        let (rows, report) = tokio::task::spawn_blocking(move || synthesize::synthesize(&regions, &csv, &settings, rate, resolution, progress))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))??;
+        let info = self.replace_demand(network, rows, "synthesized from 2010 district population scaled to the 2020 census").await?;
+        Ok((info, report))
+    }
+
+    /// The scenario of the network's current open outlets on its grid (cached until the
+    /// grid or an outlet changes).
+    pub async fn scenario(&self, network: &str) -> Result<(Arc<Scenario>, Vec<Outlet>)> {
+        let (_, policy) = self.network(network).await?;
+        let (info, grid) = self.grid(network).await?;
+        let outlets = self.store.list_outlets(network, &OutletFilter::default()).await?;
+        let key: ScenarioKey = (info.version, outlets.len() as i64, outlets.iter().map(|o| o.updated_at.clone()).max());
+        let cached = self.scenarios.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(network).filter(|(k, _)| *k == key).map(|(_, s)| s.clone());
+        if let Some(s) = cached {
+            return Ok((s, outlets));
+        }
+        let for_build = outlets.clone();
+        let scenario = tokio::task::spawn_blocking(move || {
+            let mut s = Scenario::new(grid, &policy.scoring);
+            scoring::network::add_outlets(&mut s, policy, &for_build);
+            s
+        })
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?;
+        let scenario = Arc::new(scenario);
+        self.scenarios.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(network.to_string(), (key, scenario.clone()));
+        Ok((scenario, outlets))
+    }
+
+    async fn scoring_partner(&self, network: &str, partner_id: Option<i64>) -> Result<Option<Partner>> {
+        match partner_id {
+            Some(id) => Ok(Some(self.partner(network, id).await?.ok_or_else(|| Error::invalid("/partner_id", format!("no partner {id} in network `{network}`")))?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Scores candidates against the network's current outlets (SCORING.md), each with
+    /// its territory check for the partner.
+    pub async fn score(&self, network: &str, partner_id: Option<i64>, inputs: &[CandidateInput], sys: CoordSys) -> Result<ScoreAnswer> {
+        let (_, policy) = self.network(network).await?;
+        let partner = self.scoring_partner(network, partner_id).await?;
+        let candidates = scoring::network::parse_candidates(inputs, policy, sys)?;
+        let (scenario, _) = self.scenario(network).await?;
+        let scorer_partner = partner.clone();
+        let (scores, total) = tokio::task::spawn_blocking(move || {
+            let scorer = scoring::network::scorer(policy, scorer_partner.as_ref());
+            (scorer.score_all(&scenario, &candidates), scenario.own_total())
+        })
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?;
+        let index = read(&self.index);
+        let mut out = Vec::with_capacity(scores.len());
+        for score in scores {
+            let score = score.ok_or_else(|| Error::Internal("a validated candidate could not be scored".into()))?;
+            let c = Candidate { id: score.id.clone(), lon: score.location[0], lat: score.location[1], site_type: None, format: None };
+            let territory = scoring::network::territory_check(index.network(network), partner.as_ref(), &c);
+            out.push(ScoredCandidate { score, territory });
+        }
+        Ok(ScoreAnswer { network: network.to_string(), partner_id, network_total: total, candidates: out })
+    }
+
+    /// Chooses up to `k` candidates greedily; with `within_territory`, only those the
+    /// partner may open (inside its grants, outside others' exclusive ones).
+    pub async fn plan(&self, network: &str, partner_id: Option<i64>, inputs: &[CandidateInput], k: usize, min_gain: f64, within_territory: bool, sys: CoordSys) -> Result<PlanAnswer> {
+        let (_, policy) = self.network(network).await?;
+        let partner = self.scoring_partner(network, partner_id).await?;
+        if within_territory && partner.is_none() {
+            return Err(Error::invalid("/within_territory", "restricting a plan to a territory needs `partner_id`"));
+        }
+        let mut candidates = scoring::network::parse_candidates(inputs, policy, sys)?;
+        let mut excluded = Vec::new();
+        if within_territory {
+            let index = read(&self.index);
+            let (kept, left_out): (Vec<_>, Vec<_>) = candidates
+                .into_iter()
+                .map(|c| {
+                    let t = scoring::network::territory_check(index.network(network), partner.as_ref(), &c);
+                    (c, t)
+                })
+                .partition(|(_, t)| t.allowed);
+            excluded = left_out.into_iter().map(|(c, territory)| ExcludedCandidate { id: c.id, territory }).collect();
+            candidates = kept.into_iter().map(|(c, _)| c).collect();
+        }
+        let (scenario, _) = self.scenario(network).await?;
+        let plan = tokio::task::spawn_blocking(move || {
+            let scorer = scoring::network::scorer(policy, partner.as_ref());
+            scorer.plan((*scenario).clone(), &candidates, k, min_gain)
+        })
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(PlanAnswer { network: network.to_string(), partner_id, plan, excluded })
     }
 
     /// Imports a region layer (a GeoJSON FeatureCollection), all or nothing.

@@ -39,8 +39,9 @@ pub async fn import_layer(registry: &Registry, path: &Path) -> Result<crate::reg
 }
 
 /// Loads the bundled sample data into an empty database: regions if there are none,
-/// networks if there are none.
-pub async fn seed(registry: &Registry, data_dir: &Path) -> Result<()> {
+/// networks if there are none, and (with `demand`) their demand grid synthesised from
+/// district population.
+pub async fn seed(registry: &Registry, data_dir: &Path, demand: bool) -> Result<()> {
     if registry.store.region_count().await? == 0 {
         for layer in LAYERS {
             let summary = import_layer(registry, &data_dir.join(layer)).await?;
@@ -78,7 +79,31 @@ pub async fn seed(registry: &Registry, data_dir: &Path) -> Result<()> {
     grant(registry, &haima.code, dealer2.id, json!({"adcodes": ["430200"], "valid_from": "2024-06-01", "note": "Zhuzhou shared with another dealer"})).await?;
     import_outlets(registry, &haima.code, &data_dir.join("sample/haima_outlets.csv"), &[("广州海马区域核心经销商", 6), ("长沙海马区域经销商", 7), ("株洲海马经销商", 8), ("湘潭海马经销商", 9)]).await?;
     registry.revoke(&haima.code, xiangtan, "Xiangtan not renewed").await?;
+    if demand {
+        seed_demand(registry, &[&smart.code, &haima.code]).await?;
+    }
     tracing::info!("created the sample networks smart and haima");
+    Ok(())
+}
+
+/// Synthesises the demand grid of the sample area once and gives it to each network.
+async fn seed_demand(registry: &Registry, networks: &[&str]) -> Result<()> {
+    let Some((first, rest)) = networks.split_first() else { return Ok(()) };
+    let bar = progress_bar(0, "demand grid");
+    let progress = bar.clone();
+    let (info, report) = registry
+        .synthesize_demand(first, crate::registry::POPULATION_2010, move |done, total| {
+            progress.set_length(total as u64);
+            progress.set_position(done as u64);
+        })
+        .await?;
+    bar.finish_and_clear();
+    tracing::info!(network = first, cells = info.cell_count, total = info.total, districts = report.districts, "synthesized the sample demand grid");
+    let (_, grid) = registry.grid(first).await?;
+    for network in rest {
+        let rows = grid.cells.iter().zip(&grid.demand).filter_map(|(c, d)| h3o::CellIndex::try_from(*c).ok().map(|c| (c, *d))).collect();
+        registry.replace_demand(network, rows, &info.source).await?;
+    }
     Ok(())
 }
 

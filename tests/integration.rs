@@ -12,6 +12,8 @@ mod api_grants;
 mod api_input;
 #[path = "integration/api_outlets.rs"]
 mod api_outlets;
+#[path = "integration/api_scoring.rs"]
+mod api_scoring;
 #[path = "integration/api_registry.rs"]
 mod api_registry;
 #[path = "integration/binary.rs"]

@@ -105,7 +105,11 @@ pub fn synthesize(
     progress: impl Fn(usize, usize) + Sync,
 ) -> Result<(Vec<(CellIndex, f64)>, Report)> {
     let population = read_population(population_csv)?;
-    let mut districts: Vec<_> = regions.all().filter(|r| r.level == Level::District).cloned().collect();
+    // The units: every district, and every city that is its own district (东莞, 中山, the
+    // province-administered cities of Hubei): the population file lists those as
+    // districts, the region layers keep them once, as cities.
+    let mut districts: Vec<_> =
+        regions.all().filter(|r| r.level == Level::District || (r.level == Level::City && population.contains_key(&r.adcode))).cloned().collect();
     districts.sort_by(|a, b| a.adcode.cmp(&b.adcode));
     // 2010 population per district, sharing split districts' figures by area.
     let mut pop: BTreeMap<String, f64> = BTreeMap::new();

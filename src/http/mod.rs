@@ -8,6 +8,7 @@ pub mod openapi;
 pub mod outlets;
 pub mod problem;
 pub mod regions;
+pub mod scoring;
 
 use crate::error::Error;
 use crate::registry::Registry;
@@ -56,6 +57,7 @@ pub fn router(registry: AppState, limits: HttpLimits) -> Router {
         .merge(networks::router())
         .merge(grants::router())
         .merge(outlets::router())
+        .merge(scoring::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))

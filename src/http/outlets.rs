@@ -132,5 +132,5 @@ pub struct ComplianceQuery {
 #[utoipa::path(get, path = "/networks/{net}/compliance", tag = "outlets", params(("net" = String, Path), ComplianceQuery),
     responses((status = 200, description = "the report", body = Report), (status = 404, description = "unknown network or partner")))]
 pub async fn compliance(State(app): State<AppState>, Path(net): Path<String>, Query(q): Query<ComplianceQuery>) -> Result<axum::Json<Report>> {
-    Ok(axum::Json(app.compliance(&net, q.partner_id, None).await?))
+    Ok(axum::Json(app.compliance(&net, q.partner_id).await?))
 }

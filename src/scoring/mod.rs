@@ -1,6 +1,7 @@
 //! Site scoring (SCORING.md): the Huff model of H3 demand cells captured by outlets.
 
 pub mod model;
+pub mod network;
 pub mod params;
 pub mod score;
 

@@ -12,6 +12,7 @@
 use super::ScoringParams;
 use crate::demand::{DemandGrid, UnitVector, chord2, chord2_of_km, unit_vector};
 use serde::Serialize;
+use std::sync::Arc;
 
 /// A site of the model: an outlet or a candidate, resolved to its parameters.
 #[derive(Debug, Clone, Copy)]
@@ -65,8 +66,8 @@ pub struct Reach {
 
 /// The per-cell state of a set of sales outlets on a grid.
 #[derive(Debug, Clone)]
-pub struct Scenario<'g> {
-    grid: &'g DemandGrid,
+pub struct Scenario {
+    grid: Arc<DemandGrid>,
     d_min_km: f64,
     radius_km: f64,
     u0: f64,
@@ -75,16 +76,16 @@ pub struct Scenario<'g> {
     comp: Vec<f64>,
 }
 
-impl<'g> Scenario<'g> {
+impl Scenario {
     /// The empty scenario (no outlet): `den_i = U0`.
-    pub fn new(grid: &'g DemandGrid, params: &ScoringParams) -> Scenario<'g> {
+    pub fn new(grid: Arc<DemandGrid>, params: &ScoringParams) -> Scenario {
         let n = grid.len();
         Scenario { grid, d_min_km: params.d_min_km, radius_km: params.earth_radius_km, u0: params.u0, den: vec![params.u0; n], own: vec![0.0; n], comp: vec![0.0; n] }
     }
 
     /// The grid.
-    pub fn grid(&self) -> &'g DemandGrid {
-        self.grid
+    pub fn grid(&self) -> &DemandGrid {
+        &self.grid
     }
 
     /// Calls `f(i, w_i)` for every cell within the site's reach.

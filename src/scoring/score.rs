@@ -16,6 +16,8 @@ pub struct FormatModel {
     pub showroom_m2: Option<f64>,
     /// Least annual sales the format is meant for.
     pub min_sales: Option<f64>,
+    /// Whether outlets of the format sell cars (after-sales-only formats are never recommended).
+    pub sells: bool,
 }
 
 /// What the scorer needs to know besides the scenario.
@@ -109,16 +111,16 @@ impl Scorer<'_> {
         Some(Site::new(self.params, c.lon, c.lat, st, self.showroom(format)))
     }
 
-    /// The formats a recommendation tries: the tier's formats with a minimum, highest first.
+    /// The formats a recommendation tries: the tier's selling formats, highest minimum
+    /// first (a format without one counts as 0, so it is tried last and always suits).
     fn recommendation_order(&self) -> Vec<&FormatModel> {
-        let mut order: Vec<&FormatModel> =
-            self.tier_formats.iter().filter_map(|code| self.formats.iter().find(|f| &f.code == code)).filter(|f| f.min_sales.is_some()).collect();
+        let mut order: Vec<&FormatModel> = self.tier_formats.iter().filter_map(|code| self.formats.iter().find(|f| &f.code == code)).filter(|f| f.sells).collect();
         order.sort_by(|a, b| b.min_sales.unwrap_or(0.0).total_cmp(&a.min_sales.unwrap_or(0.0)));
         order
     }
 
     /// Scores a candidate as one site type (which must be one of the policy's).
-    pub fn score_as(&self, scenario: &Scenario<'_>, c: &Candidate, site_type: &str, reach: &mut Reach) -> Option<SiteTypeScore> {
+    pub fn score_as(&self, scenario: &Scenario, c: &Candidate, site_type: &str, reach: &mut Reach) -> Option<SiteTypeScore> {
         let site = self.site(c, site_type, c.format.as_deref())?;
         let evaluation = scenario.evaluate(&site, reach);
         let (meets_market_size, recommended_format, format_trials) = match &c.format {
@@ -149,7 +151,7 @@ impl Scorer<'_> {
 
     /// Scores a candidate: as its site type, or as each compared site type, the best by
     /// `net_gain` (ties: the first compared). `None` if its site type is unknown.
-    pub fn score(&self, scenario: &Scenario<'_>, c: &Candidate, reach: &mut Reach) -> Option<CandidateScore> {
+    pub fn score(&self, scenario: &Scenario, c: &Candidate, reach: &mut Reach) -> Option<CandidateScore> {
         let location = [c.lon, c.lat];
         if let Some(st) = &c.site_type {
             let best = self.score_as(scenario, c, st, reach)?;
@@ -169,12 +171,12 @@ impl Scorer<'_> {
     }
 
     /// Scores every candidate independently against the scenario, in parallel.
-    pub fn score_all(&self, scenario: &Scenario<'_>, candidates: &[Candidate]) -> Vec<Option<CandidateScore>> {
+    pub fn score_all(&self, scenario: &Scenario, candidates: &[Candidate]) -> Vec<Option<CandidateScore>> {
         candidates.par_iter().map_init(Reach::default, |reach, c| self.score(scenario, c, reach)).collect()
     }
 
     /// The site a candidate adds to the network as (its site type, or the best compared one).
-    fn best_site(&self, scenario: &Scenario<'_>, c: &Candidate, reach: &mut Reach) -> Option<(Evaluation, String, Site)> {
+    fn best_site(&self, scenario: &Scenario, c: &Candidate, reach: &mut Reach) -> Option<(Evaluation, String, Site)> {
         let types: Vec<&String> = match &c.site_type {
             Some(st) => vec![st],
             None => self.params.compare_site_types.iter().collect(),
@@ -193,7 +195,7 @@ impl Scorer<'_> {
     /// Chooses up to `k` candidates greedily (SCORING.md, "Choosing k sites"): each step
     /// adds the candidate with the largest `net_gain` against the current set (ties: the
     /// first in the input), until `k` are chosen or none gains at least `min_gain`.
-    pub fn plan(&self, mut scenario: Scenario<'_>, candidates: &[Candidate], k: usize, min_gain: f64) -> Plan {
+    pub fn plan(&self, mut scenario: Scenario, candidates: &[Candidate], k: usize, min_gain: f64) -> Plan {
         let mut remaining: Vec<usize> = (0..candidates.len()).collect();
         let start_total = scenario.own_total();
         let mut steps = Vec::new();

@@ -69,6 +69,18 @@ async fn a_fresh_database_is_created_migrated_and_seeded() {
     assert_eq!(codes, ["haima", "smart"]);
     let regions: serde_json::Value = reqwest::get(format!("{base}/regions?level=province")).await.expect("get").json().await.expect("json");
     assert_eq!(regions["features"].as_array().expect("list").len(), 8);
+    // Both sample networks get the demand grid synthesised from district population:
+    // the 2020 census totals of the 8 provinces (530,772,576) × 0.015 cars per person.
+    for net in ["smart", "haima"] {
+        // 东莞 (a city that is its own district) has demand of its own.
+        let dongguan: serde_json::Value =
+            reqwest::get(format!("{base}/networks/{net}/demand?bbox=113.70,22.95,113.80,23.05")).await.expect("get").json().await.expect("json");
+        let grid = &dongguan["grid"];
+        assert!((grid["total"].as_f64().expect("total") - 530_772_576.0 * 0.015).abs() < 1e-3, "{grid}");
+        assert!(grid["cell_count"].as_i64().expect("cells") > 3_000_000, "{grid}");
+        let cells = dongguan["features"].as_array().expect("features");
+        assert!(cells.len() > 100 && cells.iter().all(|c| c["properties"]["demand"].as_f64().is_some_and(|d| d > 0.0)), "{}", cells.len());
+    }
     sigterm(&child);
     assert!(child.wait().expect("wait").success());
 }

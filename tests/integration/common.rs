@@ -31,7 +31,8 @@ pub fn template_db() -> &'static Path {
             rt.block_on(async {
                 let store = Store::open(&path).await.expect("open");
                 let registry = Registry::open(store.clone(), GeometryLimits::default()).await.expect("registry");
-                territory::seed::seed(&registry, &data_dir()).await.expect("seed");
+                // No demand grid: 3 M cells would make every copy 120 MB; scoring tests upload small grids.
+                territory::seed::seed(&registry, &data_dir(), false).await.expect("seed");
                 sqlx::query("pragma wal_checkpoint(truncate)").execute(&store.pool).await.expect("checkpoint");
                 store.pool.close().await;
             });

@@ -6,6 +6,7 @@ use h3o::{CellIndex, LatLng, Resolution};
 use proptest::prelude::*;
 use serde_json::Value;
 use std::str::FromStr;
+use std::sync::Arc;
 use territory::demand::DemandGrid;
 use territory::scoring::model::{Reach, Scenario, Site};
 use territory::scoring::score::{Candidate, FormatModel, Scorer};
@@ -21,10 +22,10 @@ fn north_of(lon: f64, lat: f64, km: f64, p: &ScoringParams) -> (f64, f64) {
 }
 
 /// A one-cell grid and its centre.
-fn one_cell(demand: f64) -> (DemandGrid, f64, f64) {
+fn one_cell(demand: f64) -> (Arc<DemandGrid>, f64, f64) {
     let cell = LatLng::new(29.7, 116.0).expect("latlng").to_cell(Resolution::Eight);
     let c = LatLng::from(cell);
-    (DemandGrid::new(vec![(cell, demand)], Resolution::Eight), c.lng(), c.lat())
+    (Arc::new(DemandGrid::new(vec![(cell, demand)], Resolution::Eight)), c.lng(), c.lat())
 }
 
 fn mall(p: &ScoringParams) -> SiteTypeParams {
@@ -41,7 +42,7 @@ fn one_cell_one_outlet_by_hand() {
     let (grid, lon, lat) = one_cell(100.0);
     let (olon, olat) = north_of(lon, lat, 2.0, &p);
     let site = Site::new(&p, olon, olat, &mall(&p), 300.0);
-    let mut s = Scenario::new(&grid, &p);
+    let mut s = Scenario::new(grid.clone(), &p);
     s.add(&site, true);
     let u = 300.0 * 1.3 * 2f64.powf(-2.2);
     let expected = 0.7 * 100.0 * u / (4.0 / 3.0 + u);
@@ -57,7 +58,7 @@ fn two_outlets_at_known_distances_share_the_cell() {
     let (blon, blat) = north_of(lon, lat, -10.0, &p);
     let a = Site::new(&p, alon, alat, &mall(&p), 450.0);
     let b = Site::new(&p, blon, blat, &p.site_types["auto_city"], 375.0);
-    let mut s = Scenario::new(&grid, &p);
+    let mut s = Scenario::new(grid.clone(), &p);
     s.add(&a, true);
     s.add(&b, false);
     let ua = 450.0 * 1.3 * 3f64.powf(-2.2);
@@ -74,7 +75,7 @@ fn a_cell_beyond_reach_is_not_drawn_and_below_d_min_counts_as_d_min() {
     let (grid, lon, lat) = one_cell(100.0);
     let (flon, flat) = north_of(lon, lat, 25.5, &p);
     let far = Site::new(&p, flon, flat, &mall(&p), 300.0);
-    let s = Scenario::new(&grid, &p);
+    let s = Scenario::new(grid.clone(), &p);
     let e = s.evaluate(&far, &mut Reach::default());
     assert_eq!((e.expected_sales, e.catchment_demand), (0.0, 0.0), "25.5 km is beyond a mall's 25 km");
     let (nlon, nlat) = north_of(lon, lat, 24.5, &p);
@@ -107,12 +108,12 @@ fn matches_the_python_reference_on_the_jiujiang_scenario() {
         .iter()
         .map(|c| (CellIndex::from_str(c[0].as_str().expect("h3")).expect("cell"), num(&c[1])))
         .collect();
-    let grid = DemandGrid::new(rows, Resolution::Eight);
+    let grid = Arc::new(DemandGrid::new(rows, Resolution::Eight));
     let formats: Vec<FormatModel> = scenario["formats"]
         .as_object()
         .expect("formats")
         .iter()
-        .map(|(code, f)| FormatModel { code: code.clone(), showroom_m2: f["showroom_m2"].as_f64(), min_sales: f["min_sales"].as_f64() })
+        .map(|(code, f)| FormatModel { code: code.clone(), showroom_m2: f["showroom_m2"].as_f64(), min_sales: f["min_sales"].as_f64(), sells: f["min_sales"].is_number() })
         .collect();
     let tier_formats: Vec<String> = serde_json::from_value(scenario["tier_formats"].clone()).expect("tier formats");
     let scorer = Scorer { params: &p, formats, tier_formats };
@@ -121,7 +122,7 @@ fn matches_the_python_reference_on_the_jiujiang_scenario() {
         let showroom = o["format"].as_str().and_then(|f| scenario["formats"][f]["showroom_m2"].as_f64()).unwrap_or(p.default_showroom_m2);
         Site::new(&p, num(&o["lon"]), num(&o["lat"]), st, showroom)
     };
-    let mut base = Scenario::new(&grid, &p);
+    let mut base = Scenario::new(grid.clone(), &p);
     let outlets = scenario["outlets"].as_array().expect("outlets");
     for o in outlets {
         base.add(&site_of(o), o["own"].as_bool().expect("own"));
@@ -199,10 +200,10 @@ fn site_types(p: &ScoringParams) -> [SiteTypeParams; 3] {
     [p.site_types["mall"], p.site_types["auto_city"], p.site_types["street"]]
 }
 
-fn disk(demand: &[f64]) -> DemandGrid {
+fn disk(demand: &[f64]) -> Arc<DemandGrid> {
     let centre = LatLng::new(29.7, 116.0).expect("latlng").to_cell(Resolution::Six);
     let cells: Vec<CellIndex> = centre.grid_disk::<Vec<_>>(5).into_iter().take(demand.len()).collect();
-    DemandGrid::new(cells.into_iter().zip(demand.iter().copied()).collect(), Resolution::Six)
+    Arc::new(DemandGrid::new(cells.into_iter().zip(demand.iter().copied()).collect(), Resolution::Six))
 }
 
 proptest! {
@@ -213,7 +214,7 @@ proptest! {
         let p = params();
         let grid = disk(&demand);
         let types = site_types(&p);
-        let mut s = Scenario::new(&grid, &p);
+        let mut s = Scenario::new(grid.clone(), &p);
         let sites: Vec<(Site, bool)> = outlets.iter().map(|&(dx, dy, t, own)| (Site::new(&p, 116.0 + dx, 29.7 + dy, &types[t], 300.0), own)).collect();
         for (site, own) in &sites {
             s.add(site, *own);
@@ -244,7 +245,7 @@ proptest! {
         let p = params();
         let grid = disk(&demand);
         let types = site_types(&p);
-        let mut s = Scenario::new(&grid, &p);
+        let mut s = Scenario::new(grid.clone(), &p);
         for &(dx, dy, t, own) in &outlets {
             s.add(&Site::new(&p, 116.0 + dx, 29.7 + dy, &types[t], 300.0), own);
         }

@@ -4,6 +4,7 @@ Usage (from the repository root, with the oracle venv; see "Setup" below):
     .venv-oracle/bin/python tests/oracle/huff_reference.py SCENARIO.json > RESULT.json
     .venv-oracle/bin/python tests/oracle/huff_reference.py --selftest
     .venv-oracle/bin/python tests/oracle/huff_reference.py --bench-synthetic [--candidates N]
+    .venv-oracle/bin/python tests/oracle/huff_reference.py --bench-files DIR
 
 The fixture pair tests/fixtures/scoring/jiujiang_{scenario,expected}.json is produced by
     .venv-oracle/bin/python tests/oracle/make_huff_scenario.py
@@ -62,9 +63,29 @@ relative tolerance of ~1e-9):
   * sums over cells and over outlets use math.fsum (correctly rounded), so cannibalised and
     competitor_loss are exactly >= 0.
 
+--bench-files DIR (driven by bench/scoring_vs_python.sh; files from `territory bench scoring --dump`):
+  inputs   DIR/cells.csv (header h3,demand; one res-8 cell a row), DIR/scenario.json (the fixture
+           schema without "cells"; every candidate has site_type, format optional) and optionally
+           DIR/rust_results.json {"candidates": [{id, expected_sales, cannibalised, net_gain,
+           competitor_loss, catchment_demand}, ...]}.
+  setup    (setup_seconds) read the files, h3.cell_to_latlng for every cell, the per-cell base
+           arrays of FastScorer (den = U0 + sum U_ik, own/competitor shares), per outlet.
+  timed    (seconds) the five base fields of every candidate with its given site_type and its
+           format's showroom (default 300): FastScorer, i.e. latitude-sorted binary search +
+           longitude box + vectorised haversine, then the sums. No format trials / site-type choice.
+  plan     (plan_seconds) greedy k = 50 from the first 1,000 candidates (decision 4, given site
+           types, the scenario's plan.min_gain); null if it would take over 300 s.
+  compare  if rust_results.json exists: diff = |py - rust| / max(|py|, |rust|, 1) per field
+           (relative 1e-9, absolute 1e-9 below 1); max_rel_diff = the largest diff, mismatches =
+           candidates missing, repeated, non-numeric or with any diff > 1e-9 (null without file).
+  output   one JSON object on stdout: cells, candidates, setup_seconds, seconds,
+           per_candidate_ms, plan_seconds, max_rel_diff, mismatches (+ plan and compare details);
+           progress lines on stderr. --selftest runs it on a small scenario written to a temp dir.
+
 Hand check (--selftest): one cell with D = 100, one mall outlet 2 km away with showroom 300:
     A = 300 * 1.3 = 390, U = 390 * 2^-2.2, P = U / (4/3 + U), S = 0.7 * 100 * P  (= 68.917397589851...).
 """
+import itertools
 import json
 import math
 import sys
@@ -377,6 +398,7 @@ def selftest():
     assert o["meets_market_size"] is None and o["format_trials"] is None
     check_result(sc, res)
     selftest_fast_kernel()
+    selftest_bench_files()
     print("selftest ok: S =", repr(s), "hand =", repr(s_hand))
 
 
@@ -387,11 +409,15 @@ class FastScorer:
 
     Cells are sorted by latitude once; an outlet or candidate selects the latitude band of its
     reach by binary search, then a longitude box, then the exact haversine. The existing set
-    is folded into per-cell arrays T (sum U), W_own / W_comp (sum conv_j U_ij over own /
-    competitor outlets), so a candidate costs O(cells in reach):
-        S_c  = conv_c sum D U_c / (U0 + T + U_c)
-        cann = sum D W_own (1/(U0+T) - 1/(U0+T+U_c))   (comp likewise with W_comp)
-    which is algebraically the reference's S_j(B) - S_j(B+c) summed over j.
+    is folded into per-cell arrays (vectorised per outlet, over the cells in its reach):
+        T = sum_k U_ik,  den = U0 + T,  own_share = W_own / den,  comp_share = W_comp / den,
+        W_own / W_comp = sum of conv_j U_ij over own / competitor outlets,
+    so a candidate costs O(cells in reach). With P_ic = U_ic / (den + U_ic):
+        S_c  = conv_c sum D P_ic
+        cann = sum D own_share P_ic     (comp likewise with comp_share)
+    which is algebraically the reference's sum over j of S_j(B) - S_j(B+c), because
+    U_ij/den - U_ij/(den+U_ic) = (U_ij/den) P_ic. (No longitude wrap-around: the box test
+    assumes cells and points away from the antimeridian.)
     """
 
     def __init__(self, lat_deg, lon_deg, demand, params):
@@ -409,6 +435,9 @@ class FastScorer:
         self.t = np.zeros(n)
         self.w_own = np.zeros(n)
         self.w_comp = np.zeros(n)
+        self.den = np.full(n, self.u0)
+        self.own_share = np.zeros(n)
+        self.comp_share = np.zeros(n)
 
     def reach_idx(self, lat, lon, reach):
         dlat = math.degrees(reach / self.radius) * 1.0001 + 1e-9
@@ -422,32 +451,57 @@ class FastScorer:
         return idx[keep], d[keep]
 
     def utility(self, lat, lon, a, st):
+        """(idx, U) over the cells within reach of a point (degrees); a = attractiveness."""
         s = self.p["site_types"][st]
         idx, d = self.reach_idx(lat, lon, float(s["reach_km"]))
         return idx, a * np.power(np.maximum(d, self.d_min), -float(s["beta"]))
 
+    def add_cols(self, idx, u, conv, own):
+        """Add an outlet given its utility column (idx, u) and conversion to the set."""
+        self.t[idx] += u  # idx has no repeats
+        w = self.w_own if own else self.w_comp
+        w[idx] += conv * u
+        den = self.u0 + self.t[idx]
+        self.den[idx] = den
+        self.own_share[idx] = self.w_own[idx] / den
+        self.comp_share[idx] = self.w_comp[idx] / den
+
     def add_outlet(self, lat, lon, a, st, own):
         idx, u = self.utility(lat, lon, a, st)
-        self.t[idx] += u
-        w = self.w_own if own else self.w_comp
-        w[idx] += float(self.p["site_types"][st]["conversion"]) * u
+        self.add_cols(idx, u, float(self.p["site_types"][st]["conversion"]), own)
+
+    def score_cols(self, idx, u, conv, a):
+        """(expected_sales, cannibalised, net_gain, competitor_loss, catchment_demand)."""
+        if not a > 0.0:  # U_ic = 0 everywhere: empty catchment
+            return 0.0, 0.0, 0.0, 0.0, 0.0
+        dem = self.demand[idx]
+        dp = dem * (u / (self.den[idx] + u))  # D_i P_ic
+        exp_s = conv * float(np.sum(dp))
+        cann = float(np.dot(dp, self.own_share[idx]))
+        comp = float(np.dot(dp, self.comp_share[idx]))
+        return exp_s, cann, exp_s - cann, comp, float(np.sum(dem))
+
+    def net_gain_cols(self, idx, u, conv, a):
+        if not a > 0.0:
+            return 0.0
+        dp = self.demand[idx] * (u / (self.den[idx] + u))
+        return conv * float(np.sum(dp)) - float(np.dot(dp, self.own_share[idx]))
+
+    def network_total(self):
+        """Sum of S_j over own outlets = sum_i D_i W_own_i / den_i."""
+        return float(np.dot(self.demand, self.own_share))
 
     def score(self, lat, lon, a, st):
         idx, u = self.utility(lat, lon, a, st)
-        dem = self.demand[idx]
-        t = self.t[idx]
-        den0 = self.u0 + t
-        den1 = self.u0 + (t + u)
-        diff = 1.0 / den0 - 1.0 / den1
-        exp_s = float(self.p["site_types"][st]["conversion"]) * float(np.sum(dem * u / den1))
-        cann = float(np.sum(dem * self.w_own[idx] * diff))
-        comp = float(np.sum(dem * self.w_comp[idx] * diff))
-        return {"expected_sales": exp_s, "cannibalised": cann, "net_gain": exp_s - cann,
-                "competitor_loss": comp, "catchment_demand": float(np.sum(dem))}
+        vals = self.score_cols(idx, u, float(self.p["site_types"][st]["conversion"]), a)
+        return dict(zip(BASE_FIELDS, vals))
 
 
-def selftest_fast_kernel():
-    """The fast kernel agrees with the reference on a small random scenario."""
+BASE_FIELDS = ("expected_sales", "cannibalised", "net_gain", "competitor_loss", "catchment_demand")
+
+
+def _random_scenario(cand_formats=False):
+    """Small random scenario near Jiujiang: 469 res-8 cells, 12 outlets, 15 candidates."""
     rng = np.random.default_rng(7)
     center = h3.latlng_to_cell(29.71, 115.99, 7)
     cells = sorted(h3.grid_disk(center, 12))
@@ -463,9 +517,17 @@ def selftest_fast_kernel():
     for i in range(15):
         la, lo = pt()
         cands.append({"id": f"c{i}", "lat": la, "lon": lo, "site_type": ["mall", "auto_city", "street"][i % 3]})
-    sc = {"params": DEFAULT_PARAMS, "formats": DEFAULT_FORMATS, "tier_formats": DEFAULT_TIER_FORMATS,
-          "cells": [[c, float(d)] for c, d in zip(cells, dem)], "outlets": outlets, "candidates": cands,
-          "plan": {"k": 2, "min_gain": 0.0}}
+        if cand_formats and i % 4:
+            cands[-1]["format"] = ["flagship", "elite", "quick_service"][i % 4 - 1]
+    return {"params": DEFAULT_PARAMS, "formats": DEFAULT_FORMATS, "tier_formats": DEFAULT_TIER_FORMATS,
+            "cells": [[c, float(d)] for c, d in zip(cells, dem)], "outlets": outlets, "candidates": cands,
+            "plan": {"k": 2, "min_gain": 0.0}}
+
+
+def selftest_fast_kernel():
+    """The fast kernel agrees with the reference on a small random scenario."""
+    sc = _random_scenario()
+    outlets, cands = sc["outlets"], sc["candidates"]
     res = run_scenario(sc)
     check_result(sc, res)
     model = Model(sc)
@@ -513,9 +575,303 @@ def bench_synthetic(n_cand=10_000, n_outlets=200, box=BENCH_BOX, res=8):
           f"extrapolated_10000_seconds={secs / n_cand * 10000:.1f} sum_net_gain={total_gain:.6f}")
 
 
+# --------------------------------------------------------------------------- bench on files
+
+BENCH_TOL = 1e-9          # |py - rust| <= 1e-9 * max(|py|, |rust|, 1): relative, absolute below 1
+PLAN_K = 50               # greedy plan timed on the first PLAN_CANDIDATES candidates
+PLAN_CANDIDATES = 1000
+PLAN_LIMIT_S = 300.0      # skip the plan if it would take longer than this
+
+
+def read_cells_csv(path):
+    """cells.csv (header `h3,demand`) -> (list of cell ids, float64 demand array)."""
+    ids, dem = [], []
+    with open(path, encoding="utf-8") as f:
+        header = f.readline().strip().lstrip("\ufeff")
+        if header.replace(" ", "") != "h3,demand":
+            raise ValueError(f"{path}: header {header!r}, expected 'h3,demand'")
+        for ln, line in enumerate(f, start=2):
+            try:
+                cid, d = line.split(",")
+            except ValueError:
+                if not line.strip():
+                    continue
+                raise ValueError(f"{path}:{ln}: expected 2 fields: {line!r}") from None
+            ids.append(cid.strip())
+            dem.append(float(d))  # correctly rounded, like Rust's str::parse::<f64>
+    dem = np.array(dem, dtype=np.float64)
+    if not np.all(np.isfinite(dem)):
+        raise ValueError(f"{path}: non-finite demand")
+    return ids, dem
+
+
+def cell_centres(ids):
+    """Centres (lat, lon in degrees) of H3 cell strings; checks validity, one resolution, no repeats."""
+    n = len(ids)
+    if len(set(ids)) != n:
+        raise ValueError("duplicate cell id in cells.csv")
+    # The resolution is the 2nd hex digit of a 15-digit H3 cell string (bits 52-55).
+    res = {c[1] for c in ids if len(c) == 15}
+    if len(res) != 1 or any(len(c) != 15 for c in ids):
+        raise ValueError(f"cells of several resolutions or malformed ids: {sorted(res)}")
+    try:  # h3.cell_to_latlng raises on an invalid cell
+        ll = np.fromiter(itertools.chain.from_iterable(map(h3.cell_to_latlng, ids)), np.float64, count=2 * n)
+    except (ValueError, h3.H3BaseException) as e:
+        raise ValueError(f"invalid H3 cell in cells.csv: {e}") from None
+    ll = ll.reshape(n, 2)
+    return ll[:, 0].copy(), ll[:, 1].copy()
+
+
+def compare_results(cand_ids, vals, rust, log):
+    """Compare the five fields of every candidate with rust_results.json.
+
+    diff = |py - rust| / max(|py|, |rust|, 1); a candidate mismatches if it is missing, repeated,
+    has a non-number, or any field has diff > BENCH_TOL. Returns (max_diff, mismatches, details)."""
+    rows = rust.get("candidates")
+    if not isinstance(rows, list):
+        raise ValueError("rust_results.json: no 'candidates' list")
+    by_id = {}
+    repeated = set()
+    for r in rows:
+        if r.get("id") in by_id:
+            repeated.add(r.get("id"))
+        by_id[r.get("id")] = r
+    max_diff, worst = 0.0, None
+    mismatches, missing, bad_fields = 0, 0, 0
+    examples = []
+    for j, cid in enumerate(cand_ids):
+        r = by_id.get(cid)
+        if r is None:
+            mismatches += 1
+            missing += 1
+            if len(examples) < 5:
+                examples.append(f"{cid}: missing from rust_results.json")
+            continue
+        bad = cid in repeated
+        for f, py in zip(BASE_FIELDS, vals[j].tolist()):
+            rv = r.get(f)
+            if isinstance(rv, bool) or not isinstance(rv, (int, float)) or not math.isfinite(rv):
+                bad = True
+                bad_fields += 1
+                if len(examples) < 5:
+                    examples.append(f"{cid}.{f}: rust={rv!r} python={py!r}")
+                continue
+            diff = abs(py - rv) / max(abs(py), abs(rv), 1.0)
+            if diff > max_diff:
+                max_diff, worst = diff, (cid, f, py, rv)
+            if not diff <= BENCH_TOL:
+                bad = True
+                bad_fields += 1
+                if len(examples) < 5:
+                    examples.append(f"{cid}.{f}: rust={rv!r} python={py!r} diff={diff:.3e}")
+        mismatches += bad
+    extra = len(set(by_id) - set(cand_ids))
+    print(f"compare: {len(cand_ids)} candidates x {len(BASE_FIELDS)} fields vs rust_results.json: "
+          f"mismatches={mismatches} (fields={bad_fields}, missing={missing}, repeated={len(repeated)}, "
+          f"extra_in_rust={extra}) max_rel_diff={max_diff:.3e}"
+          + (f" worst={worst[0]}.{worst[1]} python={worst[2]!r} rust={worst[3]!r}" if worst else ""), file=log)
+    for e in examples:
+        print("  mismatch " + e, file=log)
+    return max_diff, mismatches, {"missing": missing, "mismatched_fields": bad_fields,
+                                  "repeated": len(repeated), "extra_in_rust": extra}
+
+
+def bench_plan(fs, cands, k, min_gain, limit_s, log):
+    """Greedy choice of k among cands [(id, lat, lon, a, st, conv)] (decision 4, site types given).
+
+    Analyst style: the candidates' utility columns are computed once (they do not depend on the
+    set), then each step scores every remaining candidate's net gain against the current set,
+    takes the first largest and folds it into the set. Returns None if it would exceed limit_s."""
+    t0 = time.perf_counter()
+    cols = [fs.utility(la, lo, a, st) for _, la, lo, a, st, _ in cands]
+    left = np.ones(len(cands), dtype=bool)
+    chosen, gains = [], []
+    stopped = "k_reached"
+    while len(chosen) < k:
+        ts = time.perf_counter()
+        if not left.any():
+            stopped = "no_gain"
+            break
+        g = np.full(len(cands), -np.inf)
+        for j in np.flatnonzero(left):
+            idx, u = cols[j]
+            g[j] = fs.net_gain_cols(idx, u, cands[j][5], cands[j][3])
+        j = int(np.argmax(g))  # first largest = earliest in the input on ties
+        if not g[j] >= min_gain:
+            stopped = "no_gain"
+            break
+        idx, u = cols[j]
+        fs.add_cols(idx, u, cands[j][5], own=True)
+        left[j] = False
+        chosen.append(cands[j][0])
+        gains.append(float(g[j]))
+        now = time.perf_counter()
+        estimate = (now - t0) + (k - len(chosen)) * (now - ts)
+        if len(chosen) == 1 and estimate > limit_s:
+            print(f"plan: skipped, estimated {estimate:.0f} s > {limit_s:.0f} s after step 1", file=log)
+            return None
+        if now - t0 > limit_s:
+            print(f"plan: skipped, over {limit_s:.0f} s after step {len(chosen)}", file=log)
+            return None
+    return {"seconds": time.perf_counter() - t0, "chosen": chosen, "gains": gains, "stopped": stopped}
+
+
+def bench_files(d, plan_k=PLAN_K, plan_n=PLAN_CANDIDATES, plan_limit_s=PLAN_LIMIT_S, log=sys.stderr):
+    """--bench-files DIR: time the analyst-style numpy scoring on the files the Rust bench dumped.
+
+    DIR/cells.csv (h3,demand), DIR/scenario.json (the fixture schema without "cells"; every
+    candidate has a site_type) and optionally DIR/rust_results.json (five fields per candidate).
+    Setup (read, cell centres, base-network arrays) is timed apart from the scoring."""
+    import os
+
+    t0 = time.perf_counter()
+    with open(os.path.join(d, "scenario.json"), encoding="utf-8") as f:
+        scenario = json.load(f)
+    ids, demand = read_cells_csv(os.path.join(d, "cells.csv"))
+    t_read = time.perf_counter()
+    lat, lon = cell_centres(ids)
+    n_cells = len(ids)
+    del ids
+    t_ll = time.perf_counter()
+    # Attribute look-ups (showroom, visibility, conversion) via a Model without cells.
+    model = Model({k: v for k, v in scenario.items() if k != "cells"} | {"cells": []})
+    params = scenario["params"]
+    outlets, cands = scenario["outlets"], scenario["candidates"]
+    all_ids = [o["id"] for o in outlets] + [c["id"] for c in cands]
+    if len(set(all_ids)) != len(all_ids):
+        raise ValueError("duplicate outlet/candidate id")
+    for c in cands:
+        if c.get("site_type") not in model.site_types:
+            raise ValueError(f"candidate {c['id']}: site_type {c.get('site_type')!r} (must be given and known)")
+        model.showroom(c.get("format"))  # unknown format -> ValueError before timing
+    fs = FastScorer(lat, lon, demand, params)
+    for o in outlets:
+        st = o["site_type"]
+        if st not in model.site_types:
+            raise ValueError(f"outlet {o['id']}: unknown site_type {st!r}")
+        fs.add_outlet(o["lat"], o["lon"], model.attractiveness(o.get("format"), st), st, bool(o["own"]))
+    t1 = time.perf_counter()
+    setup = t1 - t0
+    print(f"setup: {n_cells} cells, {len(outlets)} outlets, {len(cands)} candidates: {setup:.2f} s "
+          f"(read {t_read - t0:.2f}, cell centres {t_ll - t_read:.2f}, base network {t1 - t_ll:.2f})", file=log)
+
+    # ---- timed: the five fields of every candidate, given site_type and format
+    t1 = time.perf_counter()
+    vals = np.empty((len(cands), len(BASE_FIELDS)))
+    for j, c in enumerate(cands):
+        st = c["site_type"]
+        a = model.attractiveness(c.get("format"), st)
+        idx, u = fs.utility(c["lat"], c["lon"], a, st)
+        vals[j] = fs.score_cols(idx, u, model.conversion(st), a)
+    secs = time.perf_counter() - t1
+    per_ms = 1000.0 * secs / len(cands) if cands else None
+    print(f"score: {len(cands)} candidates in {secs:.2f} s ({per_ms or 0:.3f} ms each), "
+          f"sum net_gain {float(np.sum(vals[:, 2])):.6f}", file=log)
+
+    # ---- comparison with the Rust output
+    max_diff = mismatches = None
+    cmp_details = {}
+    rust_path = os.path.join(d, "rust_results.json")
+    if os.path.exists(rust_path):
+        with open(rust_path, encoding="utf-8") as f:
+            rust = json.load(f)
+        max_diff, mismatches, cmp_details = compare_results([c["id"] for c in cands], vals, rust, log)
+    else:
+        print("compare: no rust_results.json, skipped", file=log)
+
+    # ---- greedy plan (last: it changes the set held by fs)
+    plan_cfg = scenario.get("plan") or {}
+    min_gain = float(plan_cfg.get("min_gain", 0.0))
+    sub = [(c["id"], c["lat"], c["lon"], model.attractiveness(c.get("format"), c["site_type"]),
+            c["site_type"], model.conversion(c["site_type"])) for c in cands[:plan_n]]
+    total0 = fs.network_total()
+    plan = bench_plan(fs, sub, plan_k, min_gain, plan_limit_s, log)
+    if plan is not None:
+        delta = fs.network_total() - total0
+        gsum = math.fsum(plan["gains"])
+        print(f"plan: k={plan_k} from {len(sub)} candidates: {len(plan['chosen'])} chosen "
+              f"({plan['stopped']}) in {plan['seconds']:.2f} s; network total {total0:.6f} -> "
+              f"{total0 + delta:.6f}, sum of gains {gsum:.6f}", file=log)
+        if not math.isclose(gsum, delta, rel_tol=1e-9, abs_tol=1e-6):
+            print(f"plan: WARNING sum of gains {gsum!r} != network total change {delta!r}", file=log)
+
+    return {
+        "cells": n_cells,
+        "candidates": len(cands),
+        "setup_seconds": setup,
+        "seconds": secs,
+        "per_candidate_ms": per_ms,
+        "plan_seconds": None if plan is None else plan["seconds"],
+        "max_rel_diff": max_diff,
+        "mismatches": mismatches,
+        "compare": cmp_details or None,
+        "plan_k": plan_k,
+        "plan_candidates": len(sub),
+        "plan_min_gain": min_gain,
+        "plan_stopped": None if plan is None else plan["stopped"],
+        "plan_chosen": None if plan is None else plan["chosen"],
+        "sum_net_gain": float(np.sum(vals[:, 2])),
+    }
+
+
+def write_bench_files(scenario, d, rust_result=None):
+    """Test helper: write scenario (fixture schema) as DIR/cells.csv + scenario.json [+ rust_results.json]."""
+    import os
+
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "cells.csv"), "w", encoding="utf-8") as f:
+        f.write("h3,demand\n")
+        f.writelines(f"{c},{float(v)!r}\n" for c, v in scenario["cells"])
+    with open(os.path.join(d, "scenario.json"), "w", encoding="utf-8") as f:
+        json.dump({k: v for k, v in scenario.items() if k != "cells"}, f, indent=1)
+    if rust_result is not None:
+        with open(os.path.join(d, "rust_results.json"), "w", encoding="utf-8") as f:
+            json.dump({"candidates": [{"id": c["id"], **{k: c[k] for k in BASE_FIELDS}}
+                                      for c in rust_result["candidates"]]}, f, indent=1)
+
+
+def selftest_bench_files():
+    """--bench-files on the random scenario: agrees with the reference (fields and plan)."""
+    import io
+    import os
+    import tempfile
+
+    sc = _random_scenario(cand_formats=True)
+    sc["plan"] = {"k": 4, "min_gain": 0.0}
+    ref = run_scenario(sc)
+    check_result(sc, ref)
+    quiet = io.StringIO()
+    with tempfile.TemporaryDirectory() as d:
+        write_bench_files(sc, d, ref)
+        out = bench_files(d, plan_k=4, log=quiet)
+        assert out["mismatches"] == 0 and out["max_rel_diff"] <= BENCH_TOL, out
+        assert out["cells"] == len(sc["cells"]) and out["candidates"] == len(sc["candidates"])
+        assert out["plan_chosen"] == [s["candidate"] for s in ref["plan"]["steps"]], (out, ref["plan"])
+        assert out["plan_stopped"] == ref["plan"]["stopped"]
+        # The comparison catches a wrong field and a missing candidate.
+        with open(os.path.join(d, "rust_results.json"), encoding="utf-8") as f:
+            rust = json.load(f)
+        rust["candidates"][3]["competitor_loss"] *= 1 + 1e-7
+        rust["candidates"].pop(5)
+        with open(os.path.join(d, "rust_results.json"), "w", encoding="utf-8") as f:
+            json.dump(rust, f)
+        out = bench_files(d, plan_k=0, log=quiet)
+        assert out["mismatches"] == 2 and out["compare"]["missing"] == 1, out
+        os.remove(os.path.join(d, "rust_results.json"))
+        out = bench_files(d, plan_k=0, plan_limit_s=0.0, log=quiet)
+        assert out["mismatches"] is None and out["max_rel_diff"] is None
+        out = bench_files(d, plan_k=3, plan_limit_s=0.0, log=quiet)  # over the limit -> skipped
+        assert out["plan_seconds"] is None and out["plan_chosen"] is None
+
+
 def main(argv):
     if len(argv) >= 1 and argv[0] == "--selftest":
         selftest()
+        return 0
+    if len(argv) == 2 and argv[0] == "--bench-files":
+        out = bench_files(argv[1])
+        json.dump(out, sys.stdout)
+        sys.stdout.write("\n")
         return 0
     if len(argv) >= 1 and argv[0] == "--bench-synthetic":
         n = 10_000

@@ -1,0 +1,222 @@
+//! `territory bench scoring`: the figures of BENCHMARKS.md for the scoring issue, measured
+//! on a real database: synthesis of the demand grid, loading it, building the scenario of
+//! the network's outlets, scoring N random candidates, the greedy choice of k, and peak
+//! memory. With `--dump DIR` it also writes the same inputs (and the results) for the
+//! Python comparison (`bench/scoring_vs_python.sh`).
+
+use crate::error::{Error, Result};
+use crate::registry::Registry;
+use crate::scoring::network::{format_models, outlet_site, scorer};
+use crate::scoring::score::Candidate;
+use serde_json::{Value, json};
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+/// A small deterministic generator (SplitMix64): the same candidates on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Peak resident memory of this process, MiB (Linux `VmHWM`).
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct ScoringBench {
+    /// Network code.
+    pub network: String,
+    /// Candidates to score.
+    pub candidates: usize,
+    /// Sites the greedy plan chooses (0: skip).
+    pub k: usize,
+    /// Also time a synthesis of the grid (not stored).
+    pub synthesize: bool,
+    /// Write the inputs and results here for the Python comparison.
+    pub dump: Option<std::path::PathBuf>,
+    /// Seed of the candidate generator.
+    pub seed: u64,
+}
+
+fn line(key: &str, value: impl std::fmt::Display) {
+    println!("{key}={value}");
+}
+
+/// Runs the scoring benchmark and prints `key=value` lines.
+pub async fn scoring(registry: &Registry, b: &ScoringBench) -> Result<()> {
+    let (_, policy) = registry.network(&b.network).await?;
+    line("machine", format!("{} cpus, {}", std::thread::available_parallelism().map_or(0, |n| n.get()), cpu_model()));
+    if b.synthesize {
+        let settings = crate::demand::synthesize::bundled_settings()?;
+        let regions = registry.regions();
+        let resolution = h3o::Resolution::try_from(policy.scoring.resolution).map_err(|e| Error::Internal(e.to_string()))?;
+        let t = Instant::now();
+        let (rows, report) =
+            crate::demand::synthesize::synthesize(&regions, crate::registry::POPULATION_2010, &settings, policy.scoring.purchase_rate, resolution, |_, _| {})?;
+        line("synthesis_seconds", format!("{:.3}", t.elapsed().as_secs_f64()));
+        line("synthesis_cells", rows.len());
+        line("synthesis_districts", report.districts);
+        let t = Instant::now();
+        let grid = crate::demand::DemandGrid::new(rows, resolution);
+        line("grid_build_seconds", format!("{:.3}", t.elapsed().as_secs_f64()));
+        line("grid_heap_mib", format!("{:.1}", grid.heap_bytes() as f64 / 1048576.0));
+    }
+    let t = Instant::now();
+    let (info, grid) = registry.grid(&b.network).await?;
+    line("grid_load_seconds", format!("{:.3}", t.elapsed().as_secs_f64()));
+    line("grid_cells", info.cell_count);
+    line("grid_heap_mib", format!("{:.1}", grid.heap_bytes() as f64 / 1048576.0));
+    line("grid_bytes_per_cell", grid.heap_bytes() / grid.len().max(1));
+    let t = Instant::now();
+    let (scenario, outlets) = registry.scenario(&b.network).await?;
+    line("scenario_seconds", format!("{:.3}", t.elapsed().as_secs_f64()));
+    line("outlets", outlets.len());
+
+    let mut rng = Rng(b.seed);
+    let site_types: Vec<String> = policy.scoring.site_types.keys().cloned().collect();
+    let formats: Vec<String> = policy.standard().formats.iter().map(|f| f.code.clone()).collect();
+    let candidates: Vec<Candidate> = (0..b.candidates)
+        .map(|i| {
+            let (lon, lat) = crate::demand::lon_lat(&grid.centres[rng.below(grid.len())]);
+            let (lon, lat) = (lon + (rng.unit() - 0.5) * 0.01, lat + (rng.unit() - 0.5) * 0.01);
+            let site_type = Some(site_types[rng.below(site_types.len())].clone());
+            let format = if rng.below(2) == 0 { Some(formats[rng.below(formats.len())].clone()) } else { None };
+            Candidate { id: format!("c{i}"), lon, lat, site_type, format }
+        })
+        .collect();
+    let s = scorer(policy, None);
+    let sc = scenario.clone();
+    let cands = candidates.clone();
+    let s2 = s.clone();
+    let (secs, scores) = tokio::task::spawn_blocking(move || {
+        let t = Instant::now();
+        let scores = s2.score_all(&sc, &cands);
+        (t.elapsed().as_secs_f64(), scores)
+    })
+    .await
+    .map_err(|e| Error::Internal(e.to_string()))?;
+    line("candidates", candidates.len());
+    line("score_seconds", format!("{secs:.4}"));
+    line("score_per_candidate_us", format!("{:.1}", secs * 1e6 / candidates.len().max(1) as f64));
+    let open: Vec<Candidate> = candidates.iter().map(|c| Candidate { site_type: None, ..c.clone() }).collect();
+    let sc = scenario.clone();
+    let s3 = s.clone();
+    let secs_open = tokio::task::spawn_blocking(move || {
+        let t = Instant::now();
+        let _ = s3.score_all(&sc, &open);
+        t.elapsed().as_secs_f64()
+    })
+    .await
+    .map_err(|e| Error::Internal(e.to_string()))?;
+    line("score_compare_site_types_seconds", format!("{secs_open:.4}"));
+    if b.k > 0 {
+        let sc = (*scenario).clone();
+        let cands = candidates.clone();
+        let k = b.k;
+        let s4 = s.clone();
+        let (secs, steps) = tokio::task::spawn_blocking(move || {
+            let t = Instant::now();
+            let plan = s4.plan(sc, &cands, k, 0.0);
+            (t.elapsed().as_secs_f64(), plan.steps.len())
+        })
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?;
+        line("plan_k", b.k);
+        line("plan_steps", steps);
+        line("plan_seconds", format!("{secs:.3}"));
+    }
+    if let Some(mib) = peak_rss_mib() {
+        line("peak_rss_mib", format!("{mib:.0}"));
+    }
+    if let Some(dir) = &b.dump {
+        dump(dir, policy, &grid, &outlets, &candidates, &scores)?;
+        line("dumped", dir.display());
+    }
+    Ok(())
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|m| m.trim().to_string()))
+        .unwrap_or_default()
+}
+
+fn without_nulls(mut v: Value) -> Value {
+    if let Value::Object(m) = &mut v {
+        m.retain(|_, x| !x.is_null());
+    }
+    v
+}
+
+fn io(e: std::io::Error) -> Error {
+    Error::Internal(format!("dump: {e}"))
+}
+
+/// Writes `cells.csv`, `scenario.json` and `rust_results.json` (see tests/oracle/huff_reference.py).
+fn dump(
+    dir: &Path,
+    policy: &crate::policy::Policy,
+    grid: &crate::demand::DemandGrid,
+    outlets: &[crate::outlets::Outlet],
+    candidates: &[Candidate],
+    scores: &[Option<crate::scoring::score::CandidateScore>],
+) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let mut cells = std::io::BufWriter::new(std::fs::File::create(dir.join("cells.csv")).map_err(io)?);
+    writeln!(cells, "h3,demand").map_err(io)?;
+    for (c, d) in grid.cells.iter().zip(&grid.demand) {
+        writeln!(cells, "{c:x},{d}").map_err(io)?;
+    }
+    cells.flush().map_err(io)?;
+    let standard = policy.standard();
+    let p = &policy.scoring;
+    let outlets: Vec<Value> = outlets
+        .iter()
+        .filter(|o| outlet_site(policy, o).is_some())
+        .map(|o| without_nulls(json!({"id": o.id.to_string(), "lon": o.location.x(), "lat": o.location.y(), "site_type": o.site_type, "format": o.format, "own": !o.competitor})))
+        .collect();
+    let formats: serde_json::Map<String, Value> =
+        format_models(policy).into_iter().map(|f| (f.code, json!({"showroom_m2": f.showroom_m2, "min_sales": f.min_sales}))).collect();
+    let scenario = json!({
+        "description": format!("territory bench scoring: network {}", policy.code),
+        "params": {"d_min_km": p.d_min_km, "u0": p.u0, "earth_radius_km": p.earth_radius_km, "default_showroom_m2": p.default_showroom_m2, "site_types": p.site_types},
+        "formats": formats,
+        "tier_formats": standard.formats.iter().map(|f| f.code.clone()).collect::<Vec<_>>(),
+        "outlets": outlets,
+        "candidates": candidates.iter().map(|c| without_nulls(json!({"id": c.id, "lon": c.lon, "lat": c.lat, "site_type": c.site_type, "format": c.format}))).collect::<Vec<_>>(),
+        "plan": {"k": 50, "min_gain": 0.0},
+    });
+    std::fs::write(dir.join("scenario.json"), scenario.to_string()).map_err(io)?;
+    let results: Vec<Value> = scores
+        .iter()
+        .flatten()
+        .map(|s| {
+            let e = &s.best.evaluation;
+            json!({"id": s.id, "expected_sales": e.expected_sales, "cannibalised": e.cannibalised, "net_gain": e.net_gain, "competitor_loss": e.competitor_loss, "catchment_demand": e.catchment_demand})
+        })
+        .collect();
+    std::fs::write(dir.join("rust_results.json"), json!({"candidates": results}).to_string()).map_err(io)?;
+    Ok(())
+}
