@@ -445,7 +445,7 @@ async fn plan(args: PlanArgs) -> anyhow::Result<i32> {
         Ok(i) => i,
         Err(code) => return Ok(code),
     };
-    let answer = registry.plan(&c.network, c.partner_id, &inputs, args.k, args.min_gain, args.within_territory, c.coord_sys.into()).await;
+    let answer = registry.plan(&c.network, c.partner_id, &inputs, crate::registry::PlanOptions { k: args.k, min_gain: args.min_gain, within_territory: args.within_territory }, c.coord_sys.into()).await;
     let answer = match refused(answer, &c.file)? {
         Ok(a) => a,
         Err(code) => return Ok(code),

@@ -64,6 +64,17 @@ pub struct GrantRequest {
     pub note: Option<String>,
 }
 
+/// How a plan chooses.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanOptions {
+    /// Most sites to choose.
+    pub k: usize,
+    /// Stop when no candidate gains at least this.
+    pub min_gain: f64,
+    /// Only candidates the partner may open.
+    pub within_territory: bool,
+}
+
 /// What a cached scenario was built from: grid version, outlet count, last outlet change.
 type ScenarioKey = (i64, i64, Option<String>);
 
@@ -716,7 +727,8 @@ impl Registry {
 
     /// Chooses up to `k` candidates greedily; with `within_territory`, only those the
     /// partner may open (inside its grants, outside others' exclusive ones).
-    pub async fn plan(&self, network: &str, partner_id: Option<i64>, inputs: &[CandidateInput], k: usize, min_gain: f64, within_territory: bool, sys: CoordSys) -> Result<PlanAnswer> {
+    pub async fn plan(&self, network: &str, partner_id: Option<i64>, inputs: &[CandidateInput], options: PlanOptions, sys: CoordSys) -> Result<PlanAnswer> {
+        let PlanOptions { k, min_gain, within_territory } = options;
         let (_, policy) = self.network(network).await?;
         let partner = self.scoring_partner(network, partner_id).await?;
         if within_territory && partner.is_none() {

@@ -144,9 +144,13 @@ impl DemandGrid {
         for b in lo..=hi {
             let b = b as usize;
             let (start, end) = (self.bands[b], self.bands[b + 1]);
-            let lon_at = |i: usize| lon_lat(&self.centres[i]).0;
-            let first = partition(start, end, |i| lon_at(i) < min_lon);
-            let last = partition(first, end, |i| lon_at(i) <= max_lon);
+            // "west of longitude L" without atan2: the sign of the cross product with L's
+            // meridian (exact enough for a box that is widened anyway).
+            let (sw, cw) = min_lon.to_radians().sin_cos();
+            let (se, ce) = max_lon.to_radians().sin_cos();
+            let c = &self.centres;
+            let first = partition(start, end, |i| c[i][1] * cw - c[i][0] * sw < 0.0);
+            let last = partition(first, end, |i| c[i][1] * ce - c[i][0] * se <= 0.0);
             if first < last {
                 out.push(first..last);
             }

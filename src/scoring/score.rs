@@ -170,9 +170,18 @@ impl Scorer<'_> {
         Some(CandidateScore { id: c.id.clone(), location, format: c.format.clone(), best_site_type: best.site_type.clone(), best, by_site_type: Some(by) })
     }
 
-    /// Scores every candidate independently against the scenario, in parallel.
+    /// Scores every candidate independently against the scenario, in parallel. Candidates
+    /// are visited in a spatial order (neighbours share the cells they reach, which then
+    /// stay in cache); results come back in input order.
     pub fn score_all(&self, scenario: &Scenario, candidates: &[Candidate]) -> Vec<Option<CandidateScore>> {
-        candidates.par_iter().map_init(Reach::default, |reach, c| self.score(scenario, c, reach)).collect()
+        let order = spatial_order(candidates.iter().map(|c| (c.lon, c.lat)));
+        let scored: Vec<(usize, Option<CandidateScore>)> =
+            order.par_iter().map_init(Reach::default, |reach, &i| (i, self.score(scenario, &candidates[i], reach))).collect();
+        let mut out = vec![None; candidates.len()];
+        for (i, s) in scored {
+            out[i] = s;
+        }
+        out
     }
 
     /// The site a candidate adds to the network as (its site type, or the best compared one).
@@ -203,10 +212,12 @@ impl Scorer<'_> {
             if steps.len() >= k {
                 break Stop::KReached;
             }
-            let scored: Vec<Option<(Evaluation, String, Site)>> =
-                remaining.par_iter().map_init(Reach::default, |reach, &i| self.best_site(&scenario, &candidates[i], reach)).collect();
+            let order = spatial_order(remaining.iter().map(|&i| (candidates[i].lon, candidates[i].lat)));
+            let mut scored: Vec<(usize, Option<(Evaluation, String, Site)>)> =
+                order.par_iter().map_init(Reach::default, |reach, &pos| (pos, self.best_site(&scenario, &candidates[remaining[pos]], reach))).collect();
+            scored.sort_by_key(|(pos, _)| *pos);
             let mut best: Option<(usize, Evaluation, String, Site)> = None;
-            for (pos, s) in scored.into_iter().enumerate() {
+            for (pos, s) in scored {
                 if let Some((e, st, site)) = s
                     && best.as_ref().is_none_or(|b| e.net_gain > b.1.net_gain)
                 {
@@ -230,6 +241,14 @@ impl Scorer<'_> {
         };
         Plan { network_total_before: start_total, steps, stopped }
     }
+}
+
+/// Indexes of points sorted into 0.1° latitude rows, west to east within a row (a simple
+/// locality order: neighbours in the order are near on the ground).
+fn spatial_order(points: impl Iterator<Item = (f64, f64)>) -> Vec<usize> {
+    let mut keyed: Vec<(i64, f64, usize)> = points.enumerate().map(|(i, (lon, lat))| ((lat * 10.0).floor() as i64, lon, i)).collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    keyed.into_iter().map(|k| k.2).collect()
 }
 
 /// Why a plan stopped.

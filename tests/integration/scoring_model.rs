@@ -189,7 +189,10 @@ fn compare(got: &Value, want: &Value, path: &str, rel: f64) {
 }
 
 /// A random scenario around Jiujiang: a disk of cells, outlets and a candidate.
-fn arb_case() -> impl Strategy<Value = (Vec<f64>, Vec<(f64, f64, usize, bool)>, (f64, f64, usize))> {
+/// Cell demands, outlets `(dlon, dlat, site type, own)` and a candidate `(dlon, dlat, site type)`.
+type Case = (Vec<f64>, Vec<(f64, f64, usize, bool)>, (f64, f64, usize));
+
+fn arb_case() -> impl Strategy<Value = Case> {
     let demand = prop::collection::vec(0.0..50.0f64, 91);
     let site = (-0.3..0.3f64, -0.3..0.3f64, 0..3usize);
     let outlets = prop::collection::vec((-0.3..0.3f64, -0.3..0.3f64, 0..3usize, any::<bool>()), 0..6);
