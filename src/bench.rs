@@ -92,16 +92,19 @@ pub async fn scoring(registry: &Registry, b: &ScoringBench) -> Result<()> {
     let (scenario, outlets) = registry.scenario(&b.network).await?;
     line("scenario_seconds", format!("{:.3}", t.elapsed().as_secs_f64()));
     line("outlets", outlets.len());
+    line("scenario_heap_mib", format!("{:.1}", scenario.heap_bytes() as f64 / 1048576.0));
 
     let mut rng = Rng(b.seed);
     let site_types: Vec<String> = policy.scoring.site_types.keys().cloned().collect();
-    let formats: Vec<String> = policy.standard().formats.iter().map(|f| f.code.clone()).collect();
+    let standard = policy.standard();
+    let formats: Vec<String> =
+        standard.formats.iter().filter(|f| f.roles.iter().any(|r| standard.role(r).is_some_and(|r| r.sells))).map(|f| f.code.clone()).collect();
     let candidates: Vec<Candidate> = (0..b.candidates)
         .map(|i| {
             let (lon, lat) = crate::demand::lon_lat(&grid.centres[rng.below(grid.len())]);
             let (lon, lat) = (lon + (rng.unit() - 0.5) * 0.01, lat + (rng.unit() - 0.5) * 0.01);
             let site_type = Some(site_types[rng.below(site_types.len())].clone());
-            let format = if rng.below(2) == 0 { Some(formats[rng.below(formats.len())].clone()) } else { None };
+            let format = Some(formats[rng.below(formats.len())].clone());
             Candidate { id: format!("c{i}"), lon, lat, site_type, format }
         })
         .collect();
@@ -119,7 +122,20 @@ pub async fn scoring(registry: &Registry, b: &ScoringBench) -> Result<()> {
     line("candidates", candidates.len());
     line("score_seconds", format!("{secs:.4}"));
     line("score_per_candidate_us", format!("{:.1}", secs * 1e6 / candidates.len().max(1) as f64));
-    let open: Vec<Candidate> = candidates.iter().map(|c| Candidate { site_type: None, ..c.clone() }).collect();
+    // Without a format: the default showroom plus the recommendation (format trials).
+    let unformatted: Vec<Candidate> = candidates.iter().map(|c| Candidate { format: None, ..c.clone() }).collect();
+    let sc = scenario.clone();
+    let s5 = s.clone();
+    let secs_recommend = tokio::task::spawn_blocking(move || {
+        let t = Instant::now();
+        let _ = s5.score_all(&sc, &unformatted);
+        t.elapsed().as_secs_f64()
+    })
+    .await
+    .map_err(|e| Error::Internal(e.to_string()))?;
+    line("score_recommend_format_seconds", format!("{secs_recommend:.4}"));
+    // Without a site type: scored as each compared site type (and without a format).
+    let open: Vec<Candidate> = candidates.iter().map(|c| Candidate { site_type: None, format: None, ..c.clone() }).collect();
     let sc = scenario.clone();
     let s3 = s.clone();
     let secs_open = tokio::task::spawn_blocking(move || {

@@ -370,9 +370,7 @@ async fn import_demand(db: &DbArgs, network: &str, file: &std::path::Path) -> an
         Ok(r) => r,
         Err(code) => return Ok(code),
     };
-    let bar = crate::seed::progress_bar(1, "storing grid");
     let info = registry.replace_demand(network, rows, &format!("import of {}", file.display())).await?;
-    bar.finish_and_clear();
     println!("stored {} cells (resolution {}, total {:.1} units/year) for network {network}", info.cell_count, info.resolution, info.total);
     Ok(0)
 }
@@ -426,9 +424,7 @@ async fn score(args: ScoreArgs) -> anyhow::Result<i32> {
         Ok(i) => i,
         Err(code) => return Ok(code),
     };
-    let bar = crate::seed::progress_bar(inputs.len() as u64, "scoring");
     let answer = registry.score(&c.network, c.partner_id, &inputs, c.coord_sys.into()).await;
-    bar.finish_and_clear();
     let answer = match refused(answer, &c.file)? {
         Ok(a) => a,
         Err(code) => return Ok(code),
@@ -445,7 +441,16 @@ async fn plan(args: PlanArgs) -> anyhow::Result<i32> {
         Ok(i) => i,
         Err(code) => return Ok(code),
     };
-    let answer = registry.plan(&c.network, c.partner_id, &inputs, crate::registry::PlanOptions { k: args.k, min_gain: args.min_gain, within_territory: args.within_territory }, c.coord_sys.into()).await;
+    let bar = crate::seed::progress_bar(args.k as u64, "plan steps");
+    let on_step = bar.clone();
+    let options = crate::registry::PlanOptions {
+        k: args.k,
+        min_gain: args.min_gain,
+        within_territory: args.within_territory,
+        progress: Some(std::sync::Arc::new(move |done, _| on_step.set_position(done as u64))),
+    };
+    let answer = registry.plan(&c.network, c.partner_id, &inputs, options, c.coord_sys.into()).await;
+    bar.finish_and_clear();
     let answer = match refused(answer, &c.file)? {
         Ok(a) => a,
         Err(code) => return Ok(code),
@@ -491,10 +496,7 @@ async fn import_outlets(db: &DbArgs, network: &str, sys: CoordSys, file: &std::p
             return Ok(2);
         }
     };
-    let bar = crate::seed::progress_bar(rows.len() as u64, "outlets");
-    let result = registry.import_outlets(network, &rows, sys).await;
-    bar.finish_and_clear();
-    match result {
+    match registry.import_outlets(network, &rows, sys).await {
         Ok(stored) => {
             println!("imported {} outlets into network {network}", stored.len());
             Ok(0)

@@ -64,9 +64,14 @@ pub struct GrantRequest {
     pub note: Option<String>,
 }
 
+/// Called after each step of a plan with (steps done, k).
+pub type StepProgress = Arc<dyn Fn(usize, usize) + Send + Sync>;
+
 /// How a plan chooses.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Default)]
 pub struct PlanOptions {
+    /// Told after each step (the CLI's progress bar).
+    pub progress: Option<StepProgress>,
     /// Most sites to choose.
     pub k: usize,
     /// Stop when no candidate gains at least this.
@@ -728,7 +733,7 @@ impl Registry {
     /// Chooses up to `k` candidates greedily; with `within_territory`, only those the
     /// partner may open (inside its grants, outside others' exclusive ones).
     pub async fn plan(&self, network: &str, partner_id: Option<i64>, inputs: &[CandidateInput], options: PlanOptions, sys: CoordSys) -> Result<PlanAnswer> {
-        let PlanOptions { k, min_gain, within_territory } = options;
+        let PlanOptions { k, min_gain, within_territory, progress } = options;
         let (_, policy) = self.network(network).await?;
         let partner = self.scoring_partner(network, partner_id).await?;
         if within_territory && partner.is_none() {
@@ -751,7 +756,12 @@ impl Registry {
         let (scenario, _) = self.scenario(network).await?;
         let plan = tokio::task::spawn_blocking(move || {
             let scorer = scoring::network::scorer(policy, partner.as_ref());
-            scorer.plan((*scenario).clone(), &candidates, k, min_gain)
+            let progress = |done: usize| {
+                if let Some(p) = &progress {
+                    p(done, k)
+                }
+            };
+            scorer.plan_with_progress((*scenario).clone(), &candidates, k, min_gain, &progress)
         })
         .await
         .map_err(|e| Error::Internal(e.to_string()))?;

@@ -186,5 +186,5 @@ pub async fn plan(State(app): State<AppState>, Path(net): Path<String>, Query(q)
     if !min_gain.is_finite() {
         return Err(Error::invalid("/min_gain", "must be a finite number"));
     }
-    Ok(axum::Json(app.plan(&net, r.partner_id, &r.candidates, crate::registry::PlanOptions { k: r.k, min_gain, within_territory: r.within_territory }, q.coord_sys).await?))
+    Ok(axum::Json(app.plan(&net, r.partner_id, &r.candidates, crate::registry::PlanOptions { k: r.k, min_gain, within_territory: r.within_territory, progress: None }, q.coord_sys).await?))
 }

@@ -167,21 +167,17 @@ pub struct Scenario {
     radius_km: f64,
     u0: f64,
     decays: Vec<Arc<Decay>>,
-    /// Per cell `[den_i, D_i, D_i own_i / den_i, D_i comp_i / den_i]`, packed so that a
-    /// candidate streams one array (kept in step with `den`, `own`, `comp`).
+    /// Per cell `[den_i, D_i, D_i own_i / den_i, D_i comp_i / den_i]`: a candidate streams
+    /// this one array (32 bytes a cell).
     packed: Vec<[f64; 4]>,
-    den: Vec<f64>,
-    own: Vec<f64>,
-    comp: Vec<f64>,
 }
 
 impl Scenario {
     /// The empty scenario (no outlet): `den_i = U0`.
     pub fn new(grid: Arc<DemandGrid>, params: &ScoringParams) -> Scenario {
-        let n = grid.len();
         let decays = params.site_types.values().map(|st| Arc::new(Decay::new(st.beta, params.d_min_km, params.earth_radius_km, st.reach_km))).collect();
         let packed = grid.demand.iter().map(|&d| [params.u0, d, 0.0, 0.0]).collect();
-        Scenario { grid, d_min_km: params.d_min_km, radius_km: params.earth_radius_km, u0: params.u0, decays, packed, den: vec![params.u0; n], own: vec![0.0; n], comp: vec![0.0; n] }
+        Scenario { grid, d_min_km: params.d_min_km, radius_km: params.earth_radius_km, u0: params.u0, decays, packed }
     }
 
     /// The grid.
@@ -215,39 +211,58 @@ impl Scenario {
         let mut updates = Vec::new();
         self.for_each_in_reach(site, |i, w| updates.push((i, site.attraction * w)));
         for (i, u) in updates {
-            self.den[i] += u;
-            if own { self.own[i] += site.conversion * u } else { self.comp[i] += site.conversion * u }
-            let (den, d) = (self.den[i], self.grid.demand[i]);
-            self.packed[i] = [den, d, d * (self.own[i] / den), d * (self.comp[i] / den)];
+            let [den, d, d_own, d_comp] = self.packed[i];
+            if d == 0.0 {
+                // No demand: only the denominator matters (for captured shares).
+                self.packed[i][0] = den + u;
+                continue;
+            }
+            // own_i = (D own_i / den) den / D, to 1 ulp or so.
+            let (mut own_i, mut comp_i) = (d_own * den / d, d_comp * den / d);
+            if own { own_i += site.conversion * u } else { comp_i += site.conversion * u }
+            let den = den + u;
+            self.packed[i] = [den, d, d * (own_i / den), d * (comp_i / den)];
         }
     }
 
     /// `S_j` of a site that is already in the scenario.
     pub fn sales_of(&self, site: &Site) -> f64 {
         let mut sum = 0.0;
-        self.for_each_in_reach(site, |i, w| sum += self.grid.demand[i] * site.attraction * w / self.den[i]);
+        self.for_each_in_reach(site, |i, w| sum += self.packed[i][1] * site.attraction * w / self.packed[i][0]);
         site.conversion * sum
     }
 
     /// Sum of `S_j` over the own outlets: `Σ_i D_i own_i / den_i`.
     pub fn own_total(&self) -> f64 {
-        self.grid.demand.iter().zip(&self.own).zip(&self.den).map(|((d, o), den)| d * o / den).sum()
+        self.packed.iter().map(|p| p[2]).sum()
+    }
+
+    /// Bytes held by the per-cell state.
+    pub fn heap_bytes(&self) -> usize {
+        self.packed.capacity() * 32
     }
 
     /// Share of cell `i`'s demand captured by the modelled outlets: `Σ_k P_ik`, below 1.
     pub fn captured_share(&self, i: usize) -> f64 {
-        (self.den[i] - self.u0) / self.den[i]
+        (self.packed[i][0] - self.u0) / self.packed[i][0]
     }
 
     /// Scores a candidate against this scenario (which it does not change), keeping its
     /// reach in `reach` for [`Scenario::sales_with`].
     pub fn evaluate(&self, site: &Site, reach: &mut Reach) -> Evaluation {
+        self.evaluate_keeping(site, reach, true)
+    }
+
+    /// [`Scenario::evaluate`], keeping the reach only if `keep` (format trials need it).
+    pub fn evaluate_keeping(&self, site: &Site, reach: &mut Reach, keep: bool) -> Evaluation {
         reach.cells.clear();
         let (mut sales, mut cann, mut comp, mut catchment) = (0.0, 0.0, 0.0, 0.0);
         let a = site.attraction;
         let packed = &self.packed;
         self.for_each_in_reach(site, |i, w| {
-            reach.cells.push((i as u32, w));
+            if keep {
+                reach.cells.push((i as u32, w));
+            }
             let u = a * w;
             if u <= 0.0 {
                 return;

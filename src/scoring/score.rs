@@ -122,7 +122,7 @@ impl Scorer<'_> {
     /// Scores a candidate as one site type (which must be one of the policy's).
     pub fn score_as(&self, scenario: &Scenario, c: &Candidate, site_type: &str, reach: &mut Reach) -> Option<SiteTypeScore> {
         let site = self.site(c, site_type, c.format.as_deref())?;
-        let evaluation = scenario.evaluate(&site, reach);
+        let evaluation = scenario.evaluate_keeping(&site, reach, c.format.is_none());
         let (meets_market_size, recommended_format, format_trials) = match &c.format {
             Some(f) => {
                 let min = self.formats.iter().find(|m| &m.code == f).and_then(|m| m.min_sales);
@@ -193,7 +193,7 @@ impl Scorer<'_> {
         let mut best: Option<(Evaluation, String, Site)> = None;
         for st in types {
             let site = self.site(c, st, c.format.as_deref())?;
-            let e = scenario.evaluate(&site, reach);
+            let e = scenario.evaluate_keeping(&site, reach, false);
             if best.as_ref().is_none_or(|b| e.net_gain > b.0.net_gain) {
                 best = Some((e, st.clone(), site));
             }
@@ -204,7 +204,12 @@ impl Scorer<'_> {
     /// Chooses up to `k` candidates greedily (SCORING.md, "Choosing k sites"): each step
     /// adds the candidate with the largest `net_gain` against the current set (ties: the
     /// first in the input), until `k` are chosen or none gains at least `min_gain`.
-    pub fn plan(&self, mut scenario: Scenario, candidates: &[Candidate], k: usize, min_gain: f64) -> Plan {
+    pub fn plan(&self, scenario: Scenario, candidates: &[Candidate], k: usize, min_gain: f64) -> Plan {
+        self.plan_with_progress(scenario, candidates, k, min_gain, &|_| {})
+    }
+
+    /// [`Scorer::plan`], calling `progress(steps done)` after each step.
+    pub fn plan_with_progress(&self, mut scenario: Scenario, candidates: &[Candidate], k: usize, min_gain: f64, progress: &dyn Fn(usize)) -> Plan {
         let mut remaining: Vec<usize> = (0..candidates.len()).collect();
         let start_total = scenario.own_total();
         let mut steps = Vec::new();
@@ -238,6 +243,7 @@ impl Scorer<'_> {
                 cannibalised: e.cannibalised,
                 network_total: scenario.own_total(),
             });
+            progress(steps.len());
         };
         Plan { network_total_before: start_total, steps, stopped }
     }
