@@ -185,7 +185,7 @@ impl Scorer<'_> {
     }
 
     /// The site a candidate adds to the network as (its site type, or the best compared one).
-    fn best_site(&self, scenario: &Scenario, c: &Candidate, reach: &mut Reach) -> Option<(Evaluation, String, Site)> {
+    fn best_site(&self, scenario: &Scenario, c: &Candidate, reach: &mut Reach) -> Option<BestSite> {
         let types: Vec<&String> = match &c.site_type {
             Some(st) => vec![st],
             None => self.params.compare_site_types.iter().collect(),
@@ -218,7 +218,7 @@ impl Scorer<'_> {
                 break Stop::KReached;
             }
             let order = spatial_order(remaining.iter().map(|&i| (candidates[i].lon, candidates[i].lat)));
-            let mut scored: Vec<(usize, Option<(Evaluation, String, Site)>)> =
+            let mut scored: Vec<(usize, Option<BestSite>)> =
                 order.par_iter().map_init(Reach::default, |reach, &pos| (pos, self.best_site(&scenario, &candidates[remaining[pos]], reach))).collect();
             scored.sort_by_key(|(pos, _)| *pos);
             let mut best: Option<(usize, Evaluation, String, Site)> = None;
@@ -248,6 +248,9 @@ impl Scorer<'_> {
         Plan { network_total_before: start_total, steps, stopped }
     }
 }
+
+/// A candidate's evaluation as its best site type, with that type and its model site.
+type BestSite = (Evaluation, String, Site);
 
 /// Indexes of points sorted into 0.1° latitude rows, west to east within a row (a simple
 /// locality order: neighbours in the order are near on the ground).
