@@ -256,24 +256,41 @@ impl Scenario {
     /// [`Scenario::evaluate`], keeping the reach only if `keep` (format trials need it).
     pub fn evaluate_keeping(&self, site: &Site, reach: &mut Reach, keep: bool) -> Evaluation {
         reach.cells.clear();
-        let (mut sales, mut cann, mut comp, mut catchment) = (0.0, 0.0, 0.0, 0.0);
+        if site.attraction <= 0.0 {
+            return Evaluation::default();
+        }
+        if keep { self.evaluate_with::<true>(site, reach) } else { self.evaluate_with::<false>(site, reach) }
+    }
+
+    /// The hot loop: written out (no closure) so the four sums stay in registers.
+    fn evaluate_with<const KEEP: bool>(&self, site: &Site, reach: &mut Reach) -> Evaluation {
+        let limit = chord2_of_km(site.reach_km, self.radius_km);
+        let table = self.decays.iter().find(|d| d.beta == site.beta && d.reach_km == site.reach_km);
         let a = site.attraction;
-        let packed = &self.packed;
-        self.for_each_in_reach(site, |i, w| {
-            if keep {
-                reach.cells.push((i as u32, w));
+        let (mut sales, mut cann, mut comp, mut catchment) = (0.0, 0.0, 0.0, 0.0);
+        for range in self.grid.ranges_near(&site.at, site.reach_km, self.radius_km) {
+            let cells = self.grid.centres[range.clone()].iter().zip(&self.packed[range.clone()]);
+            for (k, (c, state)) in cells.enumerate() {
+                let s = chord2(&site.at, c);
+                if s > limit {
+                    continue;
+                }
+                let w = match table {
+                    Some(t) => t.eval(s),
+                    None => exact_decay(s, site.beta, self.d_min_km, self.radius_km),
+                };
+                if KEEP {
+                    reach.cells.push(((range.start + k) as u32, w));
+                }
+                let u = a * w;
+                let [den, d, d_own, d_comp] = *state;
+                let p = u / (den + u);
+                sales += d * p;
+                cann += d_own * p;
+                comp += d_comp * p;
+                catchment += d;
             }
-            let u = a * w;
-            if u <= 0.0 {
-                return;
-            }
-            let [den, d, d_own, d_comp] = packed[i];
-            let p = u / (den + u);
-            sales += d * p;
-            cann += d_own * p;
-            comp += d_comp * p;
-            catchment += d;
-        });
+        }
         let expected_sales = site.conversion * sales;
         Evaluation { expected_sales, cannibalised: cann, net_gain: expected_sales - cann, competitor_loss: comp, catchment_demand: catchment }
     }
