@@ -109,43 +109,18 @@ pub async fn scoring(registry: &Registry, b: &ScoringBench) -> Result<()> {
         })
         .collect();
     let s = scorer(policy, None);
-    let sc = scenario.clone();
-    let cands = candidates.clone();
-    let s2 = s.clone();
-    let (secs, scores) = tokio::task::spawn_blocking(move || {
-        let t = Instant::now();
-        let scores = s2.score_all(&sc, &cands);
-        (t.elapsed().as_secs_f64(), scores)
-    })
-    .await
-    .map_err(|e| Error::Internal(e.to_string()))?;
+    let (secs, scores) = timed_scoring(&s, &scenario, candidates.clone()).await?;
     line("candidates", candidates.len());
     line("score_seconds", format!("{secs:.4}"));
     line("score_per_candidate_us", format!("{:.1}", secs * 1e6 / candidates.len().max(1) as f64));
     // Without a format: the default showroom plus the recommendation (format trials).
     let unformatted: Vec<Candidate> = candidates.iter().map(|c| Candidate { format: None, ..c.clone() }).collect();
-    let sc = scenario.clone();
-    let s5 = s.clone();
-    let secs_recommend = tokio::task::spawn_blocking(move || {
-        let t = Instant::now();
-        let _ = s5.score_all(&sc, &unformatted);
-        t.elapsed().as_secs_f64()
-    })
-    .await
-    .map_err(|e| Error::Internal(e.to_string()))?;
-    line("score_recommend_format_seconds", format!("{secs_recommend:.4}"));
+    let (secs, _) = timed_scoring(&s, &scenario, unformatted).await?;
+    line("score_recommend_format_seconds", format!("{secs:.4}"));
     // Without a site type: scored as each compared site type (and without a format).
     let open: Vec<Candidate> = candidates.iter().map(|c| Candidate { site_type: None, format: None, ..c.clone() }).collect();
-    let sc = scenario.clone();
-    let s3 = s.clone();
-    let secs_open = tokio::task::spawn_blocking(move || {
-        let t = Instant::now();
-        let _ = s3.score_all(&sc, &open);
-        t.elapsed().as_secs_f64()
-    })
-    .await
-    .map_err(|e| Error::Internal(e.to_string()))?;
-    line("score_compare_site_types_seconds", format!("{secs_open:.4}"));
+    let (secs, _) = timed_scoring(&s, &scenario, open).await?;
+    line("score_compare_site_types_seconds", format!("{secs:.4}"));
     if b.k > 0 {
         let sc = (*scenario).clone();
         let cands = candidates.clone();
@@ -170,6 +145,22 @@ pub async fn scoring(registry: &Registry, b: &ScoringBench) -> Result<()> {
         line("dumped", dir.display());
     }
     Ok(())
+}
+
+/// Scores candidates on a blocking thread; returns the seconds and the scores.
+async fn timed_scoring(
+    scorer: &crate::scoring::score::Scorer<'static>,
+    scenario: &std::sync::Arc<crate::scoring::model::Scenario>,
+    candidates: Vec<Candidate>,
+) -> Result<(f64, Vec<Option<crate::scoring::score::CandidateScore>>)> {
+    let (s, sc) = (scorer.clone(), scenario.clone());
+    tokio::task::spawn_blocking(move || {
+        let t = Instant::now();
+        let scores = s.score_all(&sc, &candidates);
+        (t.elapsed().as_secs_f64(), scores)
+    })
+    .await
+    .map_err(|e| Error::Internal(e.to_string()))
 }
 
 fn cpu_model() -> String {

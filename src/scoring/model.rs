@@ -185,31 +185,33 @@ impl Scenario {
         &self.grid
     }
 
-    /// Calls `f(i, w_i)` for every cell within the site's reach.
+    /// Every cell within the site's reach as `(position, w_i)`: an iterator, so callers'
+    /// sums stay in registers.
     #[inline]
-    pub fn for_each_in_reach(&self, site: &Site, mut f: impl FnMut(usize, f64)) {
+    pub fn reach(&self, site: &Site) -> impl Iterator<Item = (usize, f64)> + '_ {
         let limit = chord2_of_km(site.reach_km, self.radius_km);
-        let table = self.decays.iter().find(|d| d.beta == site.beta && d.reach_km == site.reach_km);
-        let centres = &self.grid.centres;
-        for range in self.grid.ranges_near(&site.at, site.reach_km, self.radius_km) {
-            for (i, c) in centres[range.clone()].iter().enumerate() {
-                let s = chord2(&site.at, c);
+        let table = self.decays.iter().find(|d| d.beta == site.beta && d.reach_km == site.reach_km).cloned();
+        let (at, beta, d_min, radius) = (site.at, site.beta, self.d_min_km, self.radius_km);
+        self.grid.ranges_near(&site.at, site.reach_km, self.radius_km).into_iter().flat_map(move |range| {
+            let table = table.clone();
+            let start = range.start;
+            self.grid.centres[range].iter().enumerate().filter_map(move |(k, c)| {
+                let s = chord2(&at, c);
                 if s > limit {
-                    continue;
+                    return None;
                 }
-                let w = match table {
+                let w = match &table {
                     Some(t) => t.eval(s),
-                    None => exact_decay(s, site.beta, self.d_min_km, self.radius_km),
+                    None => exact_decay(s, beta, d_min, radius),
                 };
-                f(range.start + i, w);
-            }
-        }
+                Some((start + k, w))
+            })
+        })
     }
 
     /// Adds a sales outlet: own (`true`) or a competitor's.
     pub fn add(&mut self, site: &Site, own: bool) {
-        let mut updates = Vec::new();
-        self.for_each_in_reach(site, |i, w| updates.push((i, site.attraction * w)));
+        let updates: Vec<(usize, f64)> = self.reach(site).map(|(i, w)| (i, site.attraction * w)).collect();
         for (i, u) in updates {
             let [den, d, d_own, d_comp] = self.packed[i];
             if d == 0.0 {
@@ -227,8 +229,7 @@ impl Scenario {
 
     /// `S_j` of a site that is already in the scenario.
     pub fn sales_of(&self, site: &Site) -> f64 {
-        let mut sum = 0.0;
-        self.for_each_in_reach(site, |i, w| sum += self.packed[i][1] * site.attraction * w / self.packed[i][0]);
+        let sum: f64 = self.reach(site).map(|(i, w)| self.packed[i][1] * site.attraction * w / self.packed[i][0]).sum();
         site.conversion * sum
     }
 
@@ -262,34 +263,20 @@ impl Scenario {
         if keep { self.evaluate_with::<true>(site, reach) } else { self.evaluate_with::<false>(site, reach) }
     }
 
-    /// The hot loop: written out (no closure) so the four sums stay in registers.
     fn evaluate_with<const KEEP: bool>(&self, site: &Site, reach: &mut Reach) -> Evaluation {
-        let limit = chord2_of_km(site.reach_km, self.radius_km);
-        let table = self.decays.iter().find(|d| d.beta == site.beta && d.reach_km == site.reach_km);
         let a = site.attraction;
         let (mut sales, mut cann, mut comp, mut catchment) = (0.0, 0.0, 0.0, 0.0);
-        for range in self.grid.ranges_near(&site.at, site.reach_km, self.radius_km) {
-            let cells = self.grid.centres[range.clone()].iter().zip(&self.packed[range.clone()]);
-            for (k, (c, state)) in cells.enumerate() {
-                let s = chord2(&site.at, c);
-                if s > limit {
-                    continue;
-                }
-                let w = match table {
-                    Some(t) => t.eval(s),
-                    None => exact_decay(s, site.beta, self.d_min_km, self.radius_km),
-                };
-                if KEEP {
-                    reach.cells.push(((range.start + k) as u32, w));
-                }
-                let u = a * w;
-                let [den, d, d_own, d_comp] = *state;
-                let p = u / (den + u);
-                sales += d * p;
-                cann += d_own * p;
-                comp += d_comp * p;
-                catchment += d;
+        for (i, w) in self.reach(site) {
+            if KEEP {
+                reach.cells.push((i as u32, w));
             }
+            let u = a * w;
+            let [den, d, d_own, d_comp] = self.packed[i];
+            let p = u / (den + u);
+            sales += d * p;
+            cann += d_own * p;
+            comp += d_comp * p;
+            catchment += d;
         }
         let expected_sales = site.conversion * sales;
         Evaluation { expected_sales, cannibalised: cann, net_gain: expected_sales - cann, competitor_loss: comp, catchment_demand: catchment }
