@@ -263,20 +263,35 @@ impl Scenario {
         if keep { self.evaluate_with::<true>(site, reach) } else { self.evaluate_with::<false>(site, reach) }
     }
 
+    /// The hot loop, written out rather than over [`Scenario::reach`]: the iterator's
+    /// `flat_map` costs half as much again here (0.23 → 0.34 s for 10,000 candidates).
     fn evaluate_with<const KEEP: bool>(&self, site: &Site, reach: &mut Reach) -> Evaluation {
+        let limit = chord2_of_km(site.reach_km, self.radius_km);
+        let table = self.decays.iter().find(|d| d.beta == site.beta && d.reach_km == site.reach_km);
         let a = site.attraction;
         let (mut sales, mut cann, mut comp, mut catchment) = (0.0, 0.0, 0.0, 0.0);
-        for (i, w) in self.reach(site) {
-            if KEEP {
-                reach.cells.push((i as u32, w));
+        for range in self.grid.ranges_near(&site.at, site.reach_km, self.radius_km) {
+            let cells = self.grid.centres[range.clone()].iter().zip(&self.packed[range.clone()]);
+            for (k, (c, state)) in cells.enumerate() {
+                let s = chord2(&site.at, c);
+                if s > limit {
+                    continue;
+                }
+                let w = match table {
+                    Some(t) => t.eval(s),
+                    None => exact_decay(s, site.beta, self.d_min_km, self.radius_km),
+                };
+                if KEEP {
+                    reach.cells.push(((range.start + k) as u32, w));
+                }
+                let u = a * w;
+                let [den, d, d_own, d_comp] = *state;
+                let p = u / (den + u);
+                sales += d * p;
+                cann += d_own * p;
+                comp += d_comp * p;
+                catchment += d;
             }
-            let u = a * w;
-            let [den, d, d_own, d_comp] = self.packed[i];
-            let p = u / (den + u);
-            sales += d * p;
-            cann += d_own * p;
-            comp += d_comp * p;
-            catchment += d;
         }
         let expected_sales = site.conversion * sales;
         Evaluation { expected_sales, cannibalised: cann, net_gain: expected_sales - cann, competitor_loss: comp, catchment_demand: catchment }
