@@ -125,3 +125,35 @@ proptest! {
         prop_assert!((d.conflicts[0].overlap_ratio - 1.0).abs() < 1e-6);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// An outlet is placed by where its point lies: inside (or on the edge of) its
+    /// partner's grant it is home; strictly inside another partner's exclusive grant it is
+    /// refused; outside both it is nowhere; on that grant's edge it is not inside it.
+    #[test]
+    fn outlets_are_placed_by_point_in_polygon(
+        (x0, y0, w, h) in (100.0..120.0f64, 20.0..40.0f64, 0.01..1.0f64, 0.01..1.0f64),
+        (fx, fy) in (-0.5..1.5f64, -0.5..1.5f64),
+        on_edge in any::<bool>(),
+    ) {
+        let rect: MultiPolygon<f64> = Rect::new((x0, y0), (x0 + w, y0 + h)).to_polygon().into();
+        let mut index = territory::exclusivity::GrantIndex::default();
+        index.apply(vec![grant(1, 1, territory(rect))], 1, &RegionSet::default());
+        let grants = index.network("n");
+        let (px, py) = if on_edge { (x0 + w * fx.clamp(0.0, 1.0), y0) } else { (x0 + w * fx, y0 + h * fy) };
+        let point = geo::Point::new(px, py);
+        let day = "2025-06-01".parse().expect("date");
+        let strictly_inside = !on_edge && fx > 0.0 && fx < 1.0 && fy > 0.0 && fy < 1.0;
+        let covered = on_edge || (0.0..=1.0).contains(&fx) && (0.0..=1.0).contains(&fy);
+        let own = territory::outlets::place(grants, 1, point, day);
+        prop_assert_eq!(!own.own.is_empty(), covered);
+        prop_assert!(own.foreign_exclusive.is_empty());
+        let other = territory::outlets::place(grants, 2, point, day);
+        prop_assert!(other.own.is_empty());
+        prop_assert_eq!(!other.foreign_exclusive.is_empty(), strictly_inside);
+        let before = territory::outlets::place(grants, 1, point, "2024-12-31".parse().expect("date"));
+        prop_assert!(before.own.is_empty(), "a grant not yet in force holds nothing");
+    }
+}
