@@ -267,10 +267,20 @@ impl Checker<'_> {
                 Rule::SalesOutsideRange,
                 (o, partner),
                 (json!({"expected_annual_sales": sales}), json!({"annual_sales": range})),
-                format!("expected annual sales {sales:.0} are outside the `{}` range {:?}–{:?}", format.code, range.min, range.max),
+                format!("expected annual sales {sales:.0} are outside the `{}` range {}", format.code, describe_range(&range)),
                 vec![],
             );
         }
+    }
+}
+
+/// `600–800`, `≥ 1200`, `≤ 800` or `any`.
+fn describe_range(r: &crate::standard::SalesRange) -> String {
+    match (r.min, r.max) {
+        (Some(a), Some(b)) => format!("{a}–{b}"),
+        (Some(a), None) => format!("≥ {a}"),
+        (None, Some(b)) => format!("≤ {b}"),
+        (None, None) => "any".to_string(),
     }
 }
 
