@@ -27,14 +27,6 @@ pub fn lon_lat(v: &UnitVector) -> (f64, f64) {
     (v[1].atan2(v[0]).to_degrees(), v[2].clamp(-1.0, 1.0).asin().to_degrees())
 }
 
-/// Great-circle distance, km, between two unit vectors on a sphere of `radius_km`.
-/// Computed from the chord (no cancellation at short range); equal to the haversine
-/// formula's distance.
-pub fn distance_km(a: &UnitVector, b: &UnitVector, radius_km: f64) -> f64 {
-    let chord = chord2(a, b).sqrt();
-    2.0 * radius_km * (chord / 2.0).min(1.0).asin()
-}
-
 /// Squared chord between two unit vectors.
 #[inline]
 pub fn chord2(a: &UnitVector, b: &UnitVector) -> f64 {

@@ -180,11 +180,6 @@ impl Scenario {
         Scenario { grid, d_min_km: params.d_min_km, radius_km: params.earth_radius_km, u0: params.u0, decays, packed }
     }
 
-    /// The grid.
-    pub fn grid(&self) -> &DemandGrid {
-        &self.grid
-    }
-
     /// Every cell within the site's reach as `(position, w_i)`: an iterator, so callers'
     /// sums stay in registers.
     #[inline]
