@@ -19,7 +19,7 @@ use crate::grants::{ConflictEntry, Decision, Grant, Proposal, Status, Territory,
 use crate::compliance;
 use crate::demand::synthesize::{self, Report as SynthesisReport};
 use crate::demand::DemandGrid;
-use crate::scoring::{self, model::Scenario, score::Candidate};
+use crate::scoring::{self, model::Scenario};
 use crate::scoring::network::{CandidateInput, ExcludedCandidate, PlanAnswer, ScoreAnswer, ScoredCandidate};
 use crate::store::demand::{self as demand_rows, GridInfo};
 use h3o::{CellIndex, Resolution};
@@ -597,18 +597,22 @@ impl Registry {
     /// The network checked against its format standard, for all partners or one.
     pub async fn compliance(&self, network: &str, partner_id: Option<i64>) -> Result<compliance::Report> {
         let (_, policy) = self.network(network).await?;
-        let expected_sales = match self.store.grid_info(network).await? {
+        // With a grid, the scenario lists the outlets it was built from; without, list them here.
+        let (outlets, expected_sales) = match self.store.grid_info(network).await? {
             Some(_) => {
                 let (scenario, outlets) = self.scenario(network).await?;
-                Some(tokio::task::spawn_blocking(move || scoring::network::outlet_sales(&scenario, policy, &outlets)).await.map_err(|e| Error::Internal(e.to_string()))?)
+                let for_sales = outlets.clone();
+                let sales = tokio::task::spawn_blocking(move || scoring::network::outlet_sales(&scenario, policy, &for_sales))
+                    .await
+                    .map_err(|e| Error::Internal(e.to_string()))?;
+                (outlets, Some(sales))
             }
-            None => None,
+            None => (self.store.list_outlets(network, &OutletFilter::default()).await?, None),
         };
         let partners = match partner_id {
             Some(id) => vec![self.partner(network, id).await?.ok_or_else(|| Error::NotFound(format!("no partner {id} in network `{network}`")))?],
             None => self.store.partners(network).await?,
         };
-        let outlets = self.store.list_outlets(network, &OutletFilter::default()).await?;
         let conflicts = self.conflicts(network).await?;
         let regions = self.regions();
         let index = read(&self.index);
@@ -723,8 +727,7 @@ impl Registry {
         let mut out = Vec::with_capacity(scores.len());
         for score in scores {
             let score = score.ok_or_else(|| Error::Internal("a validated candidate could not be scored".into()))?;
-            let c = Candidate { id: score.id.clone(), lon: score.location[0], lat: score.location[1], site_type: None, format: None };
-            let territory = scoring::network::territory_check(index.network(network), partner.as_ref(), &c);
+            let territory = scoring::network::territory_check(index.network(network), partner.as_ref(), score.location);
             out.push(ScoredCandidate { score, territory });
         }
         Ok(ScoreAnswer { network: network.to_string(), partner_id, network_total: total, candidates: out })
@@ -746,7 +749,7 @@ impl Registry {
             let (kept, left_out): (Vec<_>, Vec<_>) = candidates
                 .into_iter()
                 .map(|c| {
-                    let t = scoring::network::territory_check(index.network(network), partner.as_ref(), &c);
+                    let t = scoring::network::territory_check(index.network(network), partner.as_ref(), [c.lon, c.lat]);
                     (c, t)
                 })
                 .partition(|(_, t)| t.allowed);

@@ -140,10 +140,10 @@ pub struct TerritoryCheck {
     pub blocking_grants: Vec<GrantRef>,
 }
 
-/// Checks a candidate against the grants in force today.
-pub fn territory_check(grants: Option<&NetworkGrants>, partner: Option<&Partner>, c: &Candidate) -> TerritoryCheck {
+/// Checks a candidate site (WGS84 `[lon, lat]`) against the grants in force today.
+pub fn territory_check(grants: Option<&NetworkGrants>, partner: Option<&Partner>, [lon, lat]: [f64; 2]) -> TerritoryCheck {
     let today = chrono::Utc::now().date_naive();
-    let point = geo::Point::new(c.lon, c.lat);
+    let point = geo::Point::new(lon, lat);
     let placement = place(grants, partner.map_or(-1, |p| p.id), point, today);
     let blocking_grants: Vec<GrantRef> = placement.foreign_exclusive.iter().map(|g| GrantRef::from(g.as_ref())).collect();
     let in_territory = partner.map(|_| !placement.own.is_empty());
