@@ -384,10 +384,7 @@ impl ImportSource {
     }
 }
 
-const FACILITY_KEYS: [&str; 13] = [
-    "land_m2", "building_m2", "showroom_m2", "frontage_m", "depth_m", "height_m", "workshop_m2", "bays_mech", "bays_body", "bays_paint",
-    "paint_booths", "parts_m2", "staff",
-];
+const FACILITY_KEYS: [&str; 13] = Facility::KEYS;
 
 /// Outlet request bodies from a GeoJSON FeatureCollection of Points: properties are the
 /// request's fields (facility figures either nested in `facility` or flat).

@@ -44,23 +44,30 @@ pub struct Facility {
 pub const COUNT_FIGURES: [&str; 5] = ["bays_mech", "bays_body", "bays_paint", "paint_booths", "staff"];
 
 impl Facility {
+    /// The figures' keys, in API order.
+    pub const KEYS: [&'static str; 13] = [
+        "land_m2", "building_m2", "showroom_m2", "frontage_m", "depth_m", "height_m", "workshop_m2", "bays_mech", "bays_body", "bays_paint",
+        "paint_booths", "parts_m2", "staff",
+    ];
+
     /// Every figure with its key, in API order.
     pub fn figures(&self) -> [(&'static str, Option<f64>); 13] {
-        [
-            ("land_m2", self.land_m2),
-            ("building_m2", self.building_m2),
-            ("showroom_m2", self.showroom_m2),
-            ("frontage_m", self.frontage_m),
-            ("depth_m", self.depth_m),
-            ("height_m", self.height_m),
-            ("workshop_m2", self.workshop_m2),
-            ("bays_mech", self.bays_mech),
-            ("bays_body", self.bays_body),
-            ("bays_paint", self.bays_paint),
-            ("paint_booths", self.paint_booths),
-            ("parts_m2", self.parts_m2),
-            ("staff", self.staff),
-        ]
+        let values = [
+            self.land_m2,
+            self.building_m2,
+            self.showroom_m2,
+            self.frontage_m,
+            self.depth_m,
+            self.height_m,
+            self.workshop_m2,
+            self.bays_mech,
+            self.bays_body,
+            self.bays_paint,
+            self.paint_booths,
+            self.parts_m2,
+            self.staff,
+        ];
+        std::array::from_fn(|i| (Self::KEYS[i], values[i]))
     }
 }
 
