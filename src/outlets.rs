@@ -5,6 +5,7 @@
 use crate::error::InputError;
 use crate::exclusivity::NetworkGrants;
 use crate::geometry::CoordSys;
+use crate::geometry::validate::check_position;
 use crate::grants::Grant;
 use crate::policy::Policy;
 use crate::standard::{COUNT_FIGURES, Facility};
@@ -158,23 +159,14 @@ pub fn parse_point(value: &Value, base: &str, sys: CoordSys) -> Result<Point<f64
         Some(other) => return Err(at("/type", format!("expected `Point`, found `{other}`"))),
         None => return Err(at("/type", "missing `type`".into())),
     }
-    let Some(pos) = obj.get("coordinates").and_then(Value::as_array) else {
+    let Some(pos) = obj.get("coordinates").filter(|c| c.is_array()) else {
         return Err(at("/coordinates", "a Point's coordinates are an array [longitude, latitude]".into()));
     };
-    if pos.len() < 2 || pos.len() > 3 {
-        return Err(at("/coordinates", format!("a position has 2 or 3 numbers, found {}", pos.len())));
+    match check_position(pos, sys) {
+        Ok(c) => Ok(Point::from(c)),
+        Err((Some(i), detail)) => Err(at(&format!("/coordinates/{i}"), detail)),
+        Err((None, detail)) => Err(at("/coordinates", detail)),
     }
-    let (Some(lon), Some(lat)) = (pos[0].as_f64(), pos[1].as_f64()) else {
-        return Err(at("/coordinates", "longitude and latitude must be numbers".into()));
-    };
-    if !(-180.0..=180.0).contains(&lon) {
-        return Err(at("/coordinates/0", format!("longitude {lon} is outside [-180, 180]")));
-    }
-    if !(-90.0..=90.0).contains(&lat) {
-        return Err(at("/coordinates/1", format!("latitude {lat} is outside [-90, 90]")));
-    }
-    let (x, y) = sys.to_wgs84(lon, lat);
-    Ok(Point::new(x, y))
 }
 
 /// Checks facility figures: finite, not negative, counts whole.

@@ -70,32 +70,13 @@ impl Parser<'_> {
     }
 
     fn position(&mut self, v: &Value, path: &str, sys: CoordSys) -> Option<Coord<f64>> {
-        let Some(arr) = v.as_array() else {
-            self.err(path, "a position must be an array [longitude, latitude]");
-            return None;
-        };
-        if arr.len() < 2 || arr.len() > 3 {
-            self.err(path, format!("a position has 2 or 3 numbers, found {}", arr.len()));
-            return None;
+        match check_position(v, sys) {
+            Ok(c) => Some(c),
+            Err((_, detail)) => {
+                self.err(path, detail);
+                None
+            }
         }
-        let (Some(lon), Some(lat)) = (arr[0].as_f64(), arr[1].as_f64()) else {
-            self.err(path, "longitude and latitude must be numbers");
-            return None;
-        };
-        if !lon.is_finite() || !lat.is_finite() {
-            self.err(path, "coordinates must be finite numbers");
-            return None;
-        }
-        if !(-180.0..=180.0).contains(&lon) {
-            self.err(path, format!("longitude {lon} is outside [-180, 180]"));
-            return None;
-        }
-        if !(-90.0..=90.0).contains(&lat) {
-            self.err(path, format!("latitude {lat} is outside [-90, 90]"));
-            return None;
-        }
-        let (x, y) = sys.to_wgs84(lon, lat);
-        Some(Coord { x, y })
     }
 
     fn ring(&mut self, v: &Value, path: &str, sys: CoordSys) -> Option<LineString<f64>> {
@@ -143,6 +124,32 @@ impl Parser<'_> {
         let exterior = rings.remove(0);
         Some(Polygon::new(exterior, rings))
     }
+}
+
+/// Checks one GeoJSON position (two or three finite numbers, longitude in [-180, 180],
+/// latitude in [-90, 90]) and converts it from `sys` to WGS84. An error says which number
+/// is wrong (`Some(0)` longitude, `Some(1)` latitude) or that the position as a whole is.
+pub fn check_position(v: &Value, sys: CoordSys) -> Result<Coord<f64>, (Option<usize>, String)> {
+    let Some(arr) = v.as_array() else {
+        return Err((None, "a position must be an array [longitude, latitude]".into()));
+    };
+    if arr.len() < 2 || arr.len() > 3 {
+        return Err((None, format!("a position has 2 or 3 numbers, found {}", arr.len())));
+    }
+    let (Some(lon), Some(lat)) = (arr[0].as_f64(), arr[1].as_f64()) else {
+        return Err((None, "longitude and latitude must be numbers".into()));
+    };
+    if !lon.is_finite() || !lat.is_finite() {
+        return Err((None, "coordinates must be finite numbers".into()));
+    }
+    if !(-180.0..=180.0).contains(&lon) {
+        return Err((Some(0), format!("longitude {lon} is outside [-180, 180]")));
+    }
+    if !(-90.0..=90.0).contains(&lat) {
+        return Err((Some(1), format!("latitude {lat} is outside [-90, 90]")));
+    }
+    let (x, y) = sys.to_wgs84(lon, lat);
+    Ok(Coord { x, y })
 }
 
 /// Parses a GeoJSON Polygon or MultiPolygon geometry object into a valid, RFC 7946-oriented
