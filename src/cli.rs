@@ -58,6 +58,9 @@ pub enum Command {
     Score(ScoreArgs),
     /// Choose up to k of the candidates greedily; prints each step.
     Plan(PlanArgs),
+    /// Export a layer (`regions` or `NET.LAYER`, e.g. `smart.grants`) as GeoJSON or
+    /// GeoPackage, for QGIS.
+    Export(ExportArgs),
     /// Measure performance on a database; prints `key=value` figures (BENCHMARKS.md).
     Bench {
         /// What to measure.
@@ -161,6 +164,25 @@ pub struct PlanArgs {
     /// Print the plan as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `territory export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Database.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// `regions`, or `NET.LAYER` with LAYER one of grants, outlets, demand, conflicts, candidates.
+    pub layer: String,
+    /// `geojson` or `gpkg` (default: from the output file's extension).
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Output file (must not exist).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Only features meeting `minx,miny,maxx,maxy` (WGS84).
+    #[arg(long)]
+    pub bbox: Option<String>,
 }
 
 /// `territory compliance`.
@@ -318,6 +340,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Import { what: ImportCommand::Outlets { db, network, coord_sys, file } } => import_outlets(&db, &network, coord_sys.into(), &file).await,
         Command::Check(args) => check(args).await,
         Command::Compliance(args) => compliance(args).await,
+        Command::Export(args) => export(args).await,
         Command::Import { what: ImportCommand::Demand { db, network, file } } => import_demand(&db, &network, &file).await,
         Command::Demand { what: DemandCommand::Synthesize { db, network, population } } => synthesize(&db, &network, population.as_deref()).await,
         Command::Score(args) => score(args).await,
@@ -518,6 +541,60 @@ async fn import_outlets(db: &DbArgs, network: &str, sys: CoordSys, file: &std::p
 
 fn shares(share: &std::collections::BTreeMap<String, f64>) -> String {
     share.iter().map(|(k, v)| format!("{k} {:.0}%", v * 100.0)).collect::<Vec<_>>().join(", ")
+}
+
+async fn export(args: ExportArgs) -> anyhow::Result<i32> {
+    use crate::http::gis::ExportFormat;
+    let Some(collection) = crate::gis::Collection::parse(&args.layer) else {
+        eprintln!("error: no layer `{}`: layers are `regions` and `NET.LAYER` (grants, outlets, demand, conflicts, candidates)", args.layer);
+        return Ok(2);
+    };
+    let ext = args.format.clone().or_else(|| args.output.extension().map(|e| e.to_string_lossy().to_lowercase()));
+    let Some(format) = ext.as_deref().and_then(ExportFormat::parse) else {
+        eprintln!("error: format {:?}: expected geojson or gpkg (--format, or the output's extension)", ext.unwrap_or_default());
+        return Ok(2);
+    };
+    if args.output.exists() {
+        eprintln!("error: {} exists already", args.output.display());
+        return Ok(2);
+    }
+    let bbox = match args.bbox.as_deref().map(crate::http::regions::parse_bbox).transpose() {
+        Ok(b) => b.map(|[a, b, c, d]| geo::Rect::new((a, b), (c, d))),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(2);
+        }
+    };
+    let registry = open_registry(&args.db).await?;
+    let layer = registry.layer(&collection).await?.layer.clone();
+    let positions = layer.matching(bbox.as_ref());
+    let bar = indicatif::ProgressBar::new(positions.len() as u64);
+    match format {
+        ExportFormat::GeoJson => {
+            use std::io::Write;
+            let mut out = std::io::BufWriter::new(std::fs::File::create_new(&args.output)?);
+            let count = positions.len();
+            for chunk in crate::gis::geojson::chunks(layer.clone(), positions) {
+                out.write_all(chunk.as_bytes())?;
+                bar.inc(crate::gis::geojson::CHUNK as u64);
+            }
+            out.flush()?;
+            bar.finish_and_clear();
+            eprintln!("wrote {count} feature(s) of {} to {}", layer.id, args.output.display());
+        }
+        ExportFormat::GeoPackage => {
+            let count = positions.len();
+            crate::gis::gpkg::write(&layer, &positions, &args.output, |n| {
+                if n % 1000 == 0 {
+                    bar.set_position(n as u64);
+                }
+            })
+            .await?;
+            bar.finish_and_clear();
+            eprintln!("wrote {count} feature(s) of {} to {} (layer `{}`)", layer.id, args.output.display(), crate::gis::gpkg::table_name(&layer));
+        }
+    }
+    Ok(0)
 }
 
 async fn compliance(args: ComplianceArgs) -> anyhow::Result<i32> {

@@ -19,6 +19,7 @@ pub mod demand;
 pub mod error;
 pub mod exclusivity;
 pub mod geometry;
+pub mod gis;
 pub mod grants;
 pub mod outlets;
 pub mod http;

@@ -138,6 +138,8 @@ pub struct Registry {
     scenarios: Mutex<HashMap<String, (ScenarioKey, Arc<Scenario>)>>,
     /// Limits on input geometry.
     pub limits: GeometryLimits,
+    /// GIS layers and their tiles (see `gis::layers`).
+    pub(crate) layer_cache: crate::gis::layers::LayerCache,
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -164,6 +166,7 @@ impl Registry {
             last_sync: Mutex::new(None),
             grids: RwLock::new(HashMap::new()),
             scenarios: Mutex::new(HashMap::new()),
+            layer_cache: Default::default(),
             limits,
         };
         registry.reload().await?;
@@ -710,7 +713,8 @@ impl Registry {
     }
 
     /// Scores candidates against the network's current outlets (SCORING.md), each with
-    /// its territory check for the partner.
+    /// its territory check for the partner, and keeps them as the network's last run (the
+    /// `candidates` layer).
     pub async fn score(&self, network: &str, partner_id: Option<i64>, inputs: &[CandidateInput], sys: CoordSys) -> Result<ScoreAnswer> {
         let (_, policy) = self.network(network).await?;
         let partner = self.scoring_partner(network, partner_id).await?;
@@ -723,14 +727,21 @@ impl Registry {
         })
         .await
         .map_err(|e| Error::Internal(e.to_string()))?;
-        let index = read(&self.index);
-        let mut out = Vec::with_capacity(scores.len());
-        for score in scores {
-            let score = score.ok_or_else(|| Error::Internal("a validated candidate could not be scored".into()))?;
-            let territory = scoring::network::territory_check(index.network(network), partner.as_ref(), score.location);
-            out.push(ScoredCandidate { score, territory });
-        }
-        Ok(ScoreAnswer { network: network.to_string(), partner_id, network_total: total, candidates: out })
+        let out = {
+            let index = read(&self.index);
+            let mut out = Vec::with_capacity(scores.len());
+            for score in scores {
+                let score = score.ok_or_else(|| Error::Internal("a validated candidate could not be scored".into()))?;
+                let territory = scoring::network::territory_check(index.network(network), partner.as_ref(), score.location);
+                out.push(ScoredCandidate { score, territory });
+            }
+            out
+        };
+        let answer = ScoreAnswer { network: network.to_string(), partner_id, network_total: total, candidates: out };
+        let mut tx = self.store.begin_write().await?;
+        crate::store::scoring_runs::replace(&mut tx, &answer).await?;
+        tx.commit().await?;
+        Ok(answer)
     }
 
     /// Chooses up to `k` candidates greedily; with `within_territory`, only those the

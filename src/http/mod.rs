@@ -2,8 +2,10 @@
 //! [`Registry`], and shape responses; errors become problem+json in [`problem`].
 
 pub mod extract;
+pub mod gis;
 pub mod grants;
 pub mod networks;
+pub mod ogc;
 pub mod openapi;
 pub mod outlets;
 pub mod problem;
@@ -58,6 +60,8 @@ pub fn router(registry: AppState, limits: HttpLimits) -> Router {
         .merge(grants::router())
         .merge(outlets::router())
         .merge(scoring::router())
+        .merge(gis::router())
+        .merge(ogc::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))

@@ -20,6 +20,7 @@ use utoipa::OpenApi;
         super::outlets::create, super::outlets::list, super::outlets::one, super::outlets::update, super::outlets::close,
         super::outlets::standard, super::outlets::compliance,
         super::scoring::put_demand, super::scoring::get_demand, super::scoring::score, super::scoring::plan,
+        super::gis::export_regions, super::gis::export_network, super::gis::tilejson, super::gis::tile,
     ),
     components(schemas(crate::registry::GrantRequest, crate::grants::ConflictEntry, crate::error::InputError,
         crate::store::networks::Partner, super::networks::NewNetwork, super::networks::NewPartner, super::grants::RevokeRequest,

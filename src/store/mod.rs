@@ -10,6 +10,7 @@ pub mod grants;
 pub mod networks;
 pub mod outlets;
 pub mod regions;
+pub mod scoring_runs;
 
 use crate::error::Result;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

@@ -189,3 +189,12 @@ impl Store {
         row.ok_or_else(|| Error::NotFound(format!("no outlet {id} in network `{network}`")))?.into_outlet()
     }
 }
+
+impl Store {
+    /// A text that changes whenever any outlet of the network is added or changed.
+    pub async fn outlets_version(&self, network: &str) -> Result<String> {
+        let (count, max_id, updated): (i64, Option<i64>, Option<String>) =
+            sqlx::query_as("SELECT count(*), max(id), max(updated_at) FROM outlets WHERE network = ?").bind(network).fetch_one(&self.pool).await?;
+        Ok(format!("{count}:{}:{}", max_id.unwrap_or(0), updated.unwrap_or_default()))
+    }
+}

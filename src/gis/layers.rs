@@ -1,0 +1,360 @@
+//! Builds each layer from the registry, and caches it (with its rendered tiles) until the
+//! data behind it changes: regions on import, grants and conflicts on any grant write,
+//! outlets on any outlet write, demand on a new grid, candidates on a new scoring run.
+
+use super::layer::{DEMAND_FIELDS, Feature, FieldType as T, FieldValue as V, Features, GeometryType, Layer, field};
+use super::{Collection, NetworkLayer};
+use crate::error::{Error, Result};
+use crate::geometry::validate::parse_stored;
+use crate::registry::Registry;
+use crate::store::grants::GrantFilter;
+use crate::store::outlets::OutletFilter;
+use geo::{Geometry, MultiPolygon, Point};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Region fields.
+pub const REGION_FIELDS: &[super::layer::Field] =
+    &[field("adcode", T::Text), field("name", T::Text), field("level", T::Text), field("parent_adcode", T::Text), field("area_km2", T::Real)];
+
+/// Grant fields.
+pub const GRANT_FIELDS: &[super::layer::Field] = &[
+    field("partner_id", T::Integer),
+    field("partner", T::Text),
+    field("tier", T::Text),
+    field("exclusive", T::Boolean),
+    field("valid_from", T::Date),
+    field("valid_to", T::Date),
+    field("status", T::Text),
+    field("adcodes", T::Text),
+    field("area_km2", T::Real),
+    field("note", T::Text),
+    field("created_at", T::DateTime),
+    field("revoked_at", T::DateTime),
+];
+
+/// Outlet fields (facility figures follow the standard's keys).
+pub const OUTLET_FIELDS: &[super::layer::Field] = &[
+    field("partner_id", T::Integer),
+    field("partner", T::Text),
+    field("competitor", T::Boolean),
+    field("brand", T::Text),
+    field("name", T::Text),
+    field("format", T::Text),
+    field("role", T::Text),
+    field("site_type", T::Text),
+    field("status", T::Text),
+    field("opened_on", T::Date),
+    field("closed_on", T::Date),
+    field("land_m2", T::Real),
+    field("building_m2", T::Real),
+    field("showroom_m2", T::Real),
+    field("frontage_m", T::Real),
+    field("depth_m", T::Real),
+    field("height_m", T::Real),
+    field("workshop_m2", T::Real),
+    field("bays_mech", T::Real),
+    field("bays_body", T::Real),
+    field("bays_paint", T::Real),
+    field("paint_booths", T::Real),
+    field("parts_m2", T::Real),
+    field("staff", T::Real),
+    field("note", T::Text),
+];
+
+/// Conflict fields: the pair of grants and their overlap.
+pub const CONFLICT_FIELDS: &[super::layer::Field] = &[
+    field("grant_a", T::Integer),
+    field("partner_a", T::Text),
+    field("grant_b", T::Integer),
+    field("partner_b", T::Text),
+    field("overlap_km2", T::Real),
+    field("overlap_ratio", T::Real),
+    field("basis", T::Text),
+    field("adcodes", T::Text),
+];
+
+/// Candidate fields (the best site type's figures).
+pub const CANDIDATE_FIELDS: &[super::layer::Field] = &[
+    field("candidate_id", T::Text),
+    field("run", T::Integer),
+    field("scored_at", T::DateTime),
+    field("partner_id", T::Integer),
+    field("site_type", T::Text),
+    field("format", T::Text),
+    field("recommended_format", T::Text),
+    field("expected_sales", T::Real),
+    field("cannibalised", T::Real),
+    field("net_gain", T::Real),
+    field("competitor_loss", T::Real),
+    field("catchment_demand", T::Real),
+    field("in_territory", T::Boolean),
+    field("allowed", T::Boolean),
+    field("by_site_type", T::Text),
+    field("blocking_grants", T::Text),
+];
+
+/// A layer as served, with the vector tiles rendered from it so far.
+#[derive(Debug)]
+pub struct Served {
+    /// The layer.
+    pub layer: Arc<Layer>,
+    /// Rendered tiles by (z, x, y).
+    pub tiles: Mutex<HashMap<(u8, u32, u32), Arc<Vec<u8>>>>,
+}
+
+/// Most tiles kept per layer; the cache is emptied when full.
+const TILES_PER_LAYER: usize = 4_096;
+
+impl Served {
+    /// A tile from the cache, or rendered by `render` and kept.
+    pub fn tile(&self, z: u8, x: u32, y: u32, render: impl FnOnce(&Layer) -> Vec<u8>) -> Arc<Vec<u8>> {
+        if let Some(t) = self.tiles.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&(z, x, y)) {
+            return t.clone();
+        }
+        let tile = Arc::new(render(&self.layer));
+        let mut tiles = self.tiles.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if tiles.len() >= TILES_PER_LAYER {
+            tiles.clear();
+        }
+        tiles.insert((z, x, y), tile.clone());
+        tile
+    }
+}
+
+/// Layers by collection, each with the version of the data it was built from.
+#[derive(Debug, Default)]
+pub struct LayerCache {
+    layers: Mutex<HashMap<Collection, (String, Arc<Served>)>>,
+}
+
+fn text_or_null(s: &str) -> V {
+    if s.is_empty() { V::Null } else { V::Text(s.to_string()) }
+}
+
+fn multipolygon_feature(id: i64, mp: MultiPolygon<f64>, values: Vec<V>) -> Feature {
+    Feature::new(id, Geometry::MultiPolygon(mp), values)
+}
+
+impl Registry {
+    /// Every collection: `regions`, then each layer of each network.
+    pub async fn collections(&self) -> Result<Vec<Collection>> {
+        let mut out = vec![Collection::Regions];
+        for n in self.store.networks().await? {
+            out.extend(NetworkLayer::ALL.into_iter().map(|l| Collection::Network(n.code.clone(), l)));
+        }
+        Ok(out)
+    }
+
+    /// The version of the data behind a collection (changes whenever the layer would).
+    async fn layer_version(&self, c: &Collection) -> Result<String> {
+        Ok(match c {
+            Collection::Regions => format!("{:p}", Arc::as_ptr(&self.regions())),
+            Collection::Network(net, NetworkLayer::Grants | NetworkLayer::Conflicts) => {
+                self.network(net).await?;
+                self.store.grants_seq().await?.to_string()
+            }
+            Collection::Network(net, NetworkLayer::Outlets) => {
+                self.network(net).await?;
+                self.store.outlets_version(net).await?
+            }
+            Collection::Network(net, NetworkLayer::Demand) => {
+                self.network(net).await?;
+                self.store.grid_info(net).await?.map_or_else(|| "none".to_string(), |i| i.version.to_string())
+            }
+            Collection::Network(net, NetworkLayer::Candidates) => {
+                self.network(net).await?;
+                self.store.last_run(net).await?.map_or_else(|| "none".to_string(), |r| r.run.to_string())
+            }
+        })
+    }
+
+    /// A collection's layer, built or from the cache; 404 for an unknown network.
+    pub async fn layer(&self, c: &Collection) -> Result<Arc<Served>> {
+        let version = self.layer_version(c).await?;
+        if let Some((v, served)) = self.layer_cache.layers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(c)
+            && *v == version
+        {
+            return Ok(served.clone());
+        }
+        let layer = self.build_layer(c).await?;
+        let served = Arc::new(Served { layer: Arc::new(layer), tiles: Mutex::default() });
+        self.layer_cache.layers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(c.clone(), (version, served.clone()));
+        Ok(served)
+    }
+
+    async fn build_layer(&self, c: &Collection) -> Result<Layer> {
+        let (title, description, geometry_type, fields, features) = match c {
+            Collection::Regions => {
+                let regions = self.regions();
+                let mut features: Vec<Feature> = regions
+                    .all()
+                    .map(|r| {
+                        let id = r.adcode.parse::<i64>().unwrap_or(0);
+                        let values = vec![
+                            V::Text(r.adcode.clone()),
+                            V::Text(r.name.clone()),
+                            V::Text(r.level.as_str().to_string()),
+                            V::text(r.parent_adcode.as_ref()),
+                            V::real(r.shape.area_km2),
+                        ];
+                        multipolygon_feature(id, (*r.shape.geometry).clone(), values)
+                    })
+                    .collect();
+                features.sort_by_key(|f| f.id);
+                (
+                    "Regions".to_string(),
+                    "Provinces, cities and districts (GB/T 2260 adcodes), WGS84".to_string(),
+                    GeometryType::MultiPolygon,
+                    REGION_FIELDS,
+                    Features::Listed(features),
+                )
+            }
+            Collection::Network(net, NetworkLayer::Grants) => {
+                let rows = self.store.list_grants(net, &GrantFilter::default()).await?;
+                let mut features = Vec::with_capacity(rows.len());
+                for g in rows {
+                    let value: serde_json::Value = serde_json::from_str(&g.geometry).map_err(|e| Error::Internal(format!("grant {}: stored geometry: {e}", g.id)))?;
+                    let mp = parse_stored(&value).map_err(|_| Error::Internal(format!("grant {}: stored geometry is invalid", g.id)))?;
+                    let adcodes = g.adcodes.as_deref().and_then(|a| serde_json::from_str::<Vec<String>>(a).ok()).map(|a| a.join(","));
+                    let values = vec![
+                        V::Integer(g.partner_id),
+                        V::Text(g.partner_name),
+                        V::Text(g.tier),
+                        V::Boolean(g.exclusive),
+                        V::Text(g.valid_from),
+                        V::text(g.valid_to),
+                        V::Text(g.status),
+                        V::text(adcodes),
+                        V::real(g.area_km2),
+                        text_or_null(&g.note),
+                        V::Text(g.created_at),
+                        V::text(g.revoked_at),
+                    ];
+                    features.push(multipolygon_feature(g.id, mp, values));
+                }
+                features.sort_by_key(|f| f.id);
+                (
+                    format!("{net} grants"),
+                    format!("Territories granted to the partners of network {net}, active and revoked"),
+                    GeometryType::MultiPolygon,
+                    GRANT_FIELDS,
+                    Features::Listed(features),
+                )
+            }
+            Collection::Network(net, NetworkLayer::Outlets) => {
+                let partners: HashMap<i64, String> = self.store.partners(net).await?.into_iter().map(|p| (p.id, p.name)).collect();
+                let outlets = self.store.list_outlets(net, &OutletFilter::default()).await?;
+                let mut features: Vec<Feature> = outlets
+                    .into_iter()
+                    .map(|o| {
+                        let mut values = vec![
+                            o.partner_id.map_or(V::Null, V::Integer),
+                            V::text(o.partner_id.and_then(|id| partners.get(&id))),
+                            V::Boolean(o.competitor),
+                            V::text(o.brand),
+                            V::Text(o.name),
+                            V::text(o.format),
+                            V::text(o.role),
+                            V::Text(o.site_type),
+                            V::Text(o.status.as_str().to_string()),
+                            V::text(o.opened_on),
+                            V::text(o.closed_on),
+                        ];
+                        values.extend(o.facility.figures().iter().map(|(_, v)| v.map_or(V::Null, V::real)));
+                        values.push(text_or_null(&o.note));
+                        Feature::new(o.id, Geometry::Point(o.location), values)
+                    })
+                    .collect();
+                features.sort_by_key(|f| f.id);
+                (
+                    format!("{net} outlets"),
+                    format!("Outlets of network {net} (own and competitors', open and closed)"),
+                    GeometryType::Point,
+                    OUTLET_FIELDS,
+                    Features::Listed(features),
+                )
+            }
+            Collection::Network(net, NetworkLayer::Demand) => {
+                let features = match self.store.grid_info(net).await? {
+                    Some(_) => Features::Cells(self.grid(net).await?.1),
+                    None => Features::Listed(Vec::new()),
+                };
+                (
+                    format!("{net} demand"),
+                    format!("Demand of network {net} per H3 cell, new cars per year"),
+                    GeometryType::Polygon,
+                    DEMAND_FIELDS,
+                    features,
+                )
+            }
+            Collection::Network(net, NetworkLayer::Conflicts) => {
+                let grants: HashMap<i64, String> =
+                    self.store.list_grants(net, &GrantFilter::default()).await?.into_iter().map(|g| (g.id, g.partner_name)).collect();
+                let mut features = Vec::new();
+                for (n, (a, e)) in self.conflicts(net).await?.into_iter().enumerate() {
+                    let value: serde_json::Value = serde_json::from_str(e.geometry.get()).map_err(|err| Error::Internal(format!("overlap geometry: {err}")))?;
+                    let mp = parse_stored(&value).unwrap_or_else(|_| MultiPolygon(Vec::new()));
+                    let basis = serde_json::to_value(e.basis).ok().and_then(|b| b.as_str().map(str::to_string));
+                    let values = vec![
+                        V::Integer(a),
+                        V::text(grants.get(&a)),
+                        V::Integer(e.grant_id),
+                        V::Text(e.partner_name),
+                        V::real(e.overlap_km2),
+                        V::real(e.overlap_ratio),
+                        V::text(basis),
+                        V::text(e.adcodes.map(|a| a.join(","))),
+                    ];
+                    features.push(multipolygon_feature(n as i64 + 1, mp, values));
+                }
+                (
+                    format!("{net} conflicts"),
+                    format!("Overlaps between active grants of network {net} that break exclusivity"),
+                    GeometryType::MultiPolygon,
+                    CONFLICT_FIELDS,
+                    Features::Listed(features),
+                )
+            }
+            Collection::Network(net, NetworkLayer::Candidates) => {
+                let run = self.store.last_run(net).await?;
+                let rows = self.store.last_candidates(net).await?;
+                let features = match run {
+                    None => Vec::new(),
+                    Some(run) => rows
+                        .into_iter()
+                        .map(|c| {
+                            let values = vec![
+                                V::Text(c.candidate_id),
+                                V::Integer(run.run),
+                                V::Text(run.created_at.clone()),
+                                run.partner_id.map_or(V::Null, V::Integer),
+                                V::Text(c.site_type),
+                                V::text(c.format),
+                                V::text(c.recommended_format),
+                                V::real(c.expected_sales),
+                                V::real(c.cannibalised),
+                                V::real(c.net_gain),
+                                V::real(c.competitor_loss),
+                                V::real(c.catchment_demand),
+                                c.in_territory.map_or(V::Null, V::Boolean),
+                                V::Boolean(c.allowed),
+                                V::text(c.by_site_type),
+                                V::text(c.blocking_grants),
+                            ];
+                            Feature::new(c.position, Geometry::Point(Point::new(c.lon, c.lat)), values)
+                        })
+                        .collect(),
+                };
+                (
+                    format!("{net} candidates"),
+                    format!("Candidate sites of the last scoring run of network {net}"),
+                    GeometryType::Point,
+                    CANDIDATE_FIELDS,
+                    Features::Listed(features),
+                )
+            }
+        };
+        Ok(Layer { id: c.to_string(), title, description, geometry_type, fields, features })
+    }
+}

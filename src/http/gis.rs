@@ -1,0 +1,225 @@
+//! Layer exports (`/export/...`: GeoJSON, GeoPackage) and vector tiles (`/tiles/...`:
+//! MVT and TileJSON). The OGC API lives in [`super::ogc`].
+
+use super::AppState;
+use super::extract::{Path, Query};
+use super::regions::parse_bbox;
+use crate::error::{Error, Result};
+use crate::gis::geojson::{GEOJSON, chunks};
+use crate::gis::gpkg::{GEOPACKAGE, table_name};
+use crate::gis::tiles::{self, MAX_ZOOM};
+use crate::gis::{Collection, NetworkLayer};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use geo::Rect;
+use serde::Deserialize;
+use serde_json::json;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/export/{file}", get(export_regions))
+        .route("/networks/{net}/export/{file}", get(export_network))
+        .route("/tiles/{file}", get(tilejson))
+        .route("/tiles/{layer}/{z}/{x}/{file}", get(tile))
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// RFC 7946 GeoJSON.
+    GeoJson,
+    /// OGC GeoPackage 1.3.
+    GeoPackage,
+}
+
+impl ExportFormat {
+    /// Parses a file extension (`geojson`, `json`, `gpkg`).
+    pub fn parse(ext: &str) -> Option<ExportFormat> {
+        match ext {
+            "geojson" | "json" => Some(ExportFormat::GeoJson),
+            "gpkg" => Some(ExportFormat::GeoPackage),
+            _ => None,
+        }
+    }
+}
+
+/// Query of an export: an optional `bbox` (only features meeting it).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    /// `minx,miny,maxx,maxy` (WGS84): only features that meet this box.
+    pub bbox: Option<String>,
+}
+
+fn split_file(file: &str) -> Result<(&str, ExportFormat)> {
+    let (stem, ext) = file.rsplit_once('.').ok_or_else(|| Error::NotFound(format!("`{file}`: expected LAYER.geojson or LAYER.gpkg")))?;
+    let format = ExportFormat::parse(ext).ok_or_else(|| Error::NotFound(format!("`{file}`: unknown format `{ext}` (geojson or gpkg)")))?;
+    Ok((stem, format))
+}
+
+/// Exports a collection's features (those meeting `bbox`, or all) in `format`.
+pub async fn export(app: &AppState, c: &Collection, format: ExportFormat, bbox: Option<[f64; 4]>) -> Result<Response> {
+    let served = app.layer(c).await?;
+    let layer = served.layer.clone();
+    let positions = {
+        let layer = layer.clone();
+        tokio::task::spawn_blocking(move || layer.matching(bbox.map(|[a, b, c, d]| Rect::new((a, b), (c, d))).as_ref()))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?
+    };
+    let name = table_name(&layer);
+    match format {
+        ExportFormat::GeoJson => {
+            let stream = futures_stream(chunks(layer, positions));
+            Ok((
+                [
+                    (header::CONTENT_TYPE, HeaderValue::from_static(GEOJSON)),
+                    (header::CONTENT_DISPOSITION, attachment(&format!("{name}.geojson"))),
+                ],
+                Body::from_stream(stream),
+            )
+                .into_response())
+        }
+        ExportFormat::GeoPackage => {
+            let bytes = crate::gis::gpkg::to_bytes(&layer, &positions).await?;
+            Ok((
+                [
+                    (header::CONTENT_TYPE, HeaderValue::from_static(GEOPACKAGE)),
+                    (header::CONTENT_DISPOSITION, attachment(&format!("{name}.gpkg"))),
+                ],
+                bytes,
+            )
+                .into_response())
+        }
+    }
+}
+
+fn attachment(file: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")).unwrap_or_else(|_| HeaderValue::from_static("attachment"))
+}
+
+/// Feeds an iterator of text chunks to a response body, computed off the async threads.
+fn futures_stream(iter: impl Iterator<Item = String> + Send + 'static) -> impl futures_core::Stream<Item = std::io::Result<String>> + Send {
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<String>>(4);
+    tokio::task::spawn_blocking(move || {
+        for chunk in iter {
+            if tx.blocking_send(Ok(chunk)).is_err() {
+                return; // the client went away
+            }
+        }
+    });
+    ReceiverStream(rx)
+}
+
+/// A stream over an mpsc receiver.
+struct ReceiverStream<T>(tokio::sync::mpsc::Receiver<T>);
+
+impl<T> futures_core::Stream for ReceiverStream<T> {
+    type Item = T;
+    fn poll_next(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<T>> {
+        self.0.poll_recv(cx)
+    }
+}
+
+#[utoipa::path(get, path = "/export/{file}", tag = "gis",
+    params(("file" = String, Path, description = "`regions.geojson` or `regions.gpkg`"), ExportQuery),
+    responses((status = 200, description = "The regions layer as GeoJSON or GeoPackage"), (status = 404, description = "Unknown layer or format")))]
+/// `GET /export/{file}`: the regions layer.
+pub async fn export_regions(State(app): State<AppState>, Path(file): Path<String>, Query(q): Query<ExportQuery>) -> Result<Response> {
+    let (stem, format) = split_file(&file)?;
+    if stem != "regions" {
+        return Err(Error::NotFound(format!("no shared layer `{stem}`: only `regions` (network layers are under /networks/{{net}}/export/)")));
+    }
+    let bbox = q.bbox.as_deref().map(parse_bbox).transpose()?;
+    export(&app, &Collection::Regions, format, bbox).await
+}
+
+#[utoipa::path(get, path = "/networks/{net}/export/{file}", tag = "gis",
+    params(("net" = String, Path, description = "Network code"), ("file" = String, Path, description = "`LAYER.geojson` or `LAYER.gpkg`; layers: grants, outlets, demand, conflicts, candidates"), ExportQuery),
+    responses((status = 200, description = "The layer as GeoJSON or GeoPackage"), (status = 404, description = "Unknown network, layer or format")))]
+/// `GET /networks/{net}/export/{file}`: a network layer.
+pub async fn export_network(State(app): State<AppState>, Path((net, file)): Path<(String, String)>, Query(q): Query<ExportQuery>) -> Result<Response> {
+    let (stem, format) = split_file(&file)?;
+    let layer = NetworkLayer::parse(stem)
+        .ok_or_else(|| Error::NotFound(format!("no layer `{stem}`: layers are grants, outlets, demand, conflicts, candidates")))?;
+    let bbox = q.bbox.as_deref().map(parse_bbox).transpose()?;
+    export(&app, &Collection::Network(net, layer), format, bbox).await
+}
+
+/// The scheme and authority the client used (`http://127.0.0.1:8080`), for absolute links.
+pub fn base_url(headers: &HeaderMap) -> String {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let proto = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).filter(|p| *p == "https").unwrap_or("http");
+    format!("{proto}://{host}")
+}
+
+fn collection(layer: &str) -> Result<Collection> {
+    Collection::parse(layer).ok_or_else(|| Error::NotFound(format!("no layer `{layer}`: layers are `regions` and `{{net}}.{{grants|outlets|demand|conflicts|candidates}}`")))
+}
+
+/// The TileJSON name of a field type (`Number`, `Boolean` or `String`).
+fn tilejson_type(kind: crate::gis::layer::FieldType) -> &'static str {
+    use crate::gis::layer::FieldType;
+    match kind {
+        FieldType::Integer | FieldType::Real => "Number",
+        FieldType::Boolean => "Boolean",
+        FieldType::Text | FieldType::Date | FieldType::DateTime => "String",
+    }
+}
+
+#[utoipa::path(get, path = "/tiles/{file}", tag = "gis",
+    params(("file" = String, Path, description = "`LAYER.json`, e.g. `smart.grants.json`")),
+    responses((status = 200, description = "TileJSON 3.0 of the layer's vector tiles"), (status = 404, description = "Unknown layer")))]
+/// `GET /tiles/{layer}.json`: TileJSON of a layer.
+pub async fn tilejson(State(app): State<AppState>, headers: HeaderMap, Path(file): Path<String>) -> Result<Response> {
+    let id = file.strip_suffix(".json").ok_or_else(|| Error::NotFound(format!("`{file}`: expected LAYER.json")))?;
+    let c = collection(id)?;
+    let served = app.layer(&c).await?;
+    let layer = &served.layer;
+    let bounds = layer.extent().map_or([-180.0, -85.0, 180.0, 85.0], |e| [e.min().x, e.min().y, e.max().x, e.max().y]);
+    let fields: serde_json::Map<String, serde_json::Value> =
+        layer.fields.iter().map(|f| (f.name.to_string(), json!(tilejson_type(f.kind)))).collect();
+    let base = base_url(&headers);
+    let body = json!({
+        "tilejson": "3.0.0",
+        "name": layer.title,
+        "description": layer.description,
+        "tiles": [format!("{base}/tiles/{id}/{{z}}/{{x}}/{{y}}.mvt")],
+        "minzoom": 0,
+        "maxzoom": 14,
+        "bounds": bounds,
+        "center": [(bounds[0] + bounds[2]) / 2.0, (bounds[1] + bounds[3]) / 2.0, 6],
+        "vector_layers": [{"id": c.layer_name(), "description": layer.description, "fields": fields, "minzoom": 0, "maxzoom": 14}],
+    });
+    Ok(axum::Json(body).into_response())
+}
+
+#[utoipa::path(get, path = "/tiles/{layer}/{z}/{x}/{file}", tag = "gis",
+    params(("layer" = String, Path, description = "`regions` or `{net}.{layer}`"), ("z" = u8, Path), ("x" = u32, Path), ("file" = String, Path, description = "`{y}.mvt`")),
+    responses((status = 200, description = "A Mapbox vector tile (EPSG:3857) with one layer named after the layer (`grants`, `regions`, ...)", content_type = "application/vnd.mapbox-vector-tile"),
+        (status = 400, description = "Not a tile address"), (status = 404, description = "Unknown layer")))]
+/// `GET /tiles/{layer}/{z}/{x}/{y}.mvt`: one vector tile.
+pub async fn tile(State(app): State<AppState>, Path((layer, z, x, file)): Path<(String, u8, u32, String)>) -> Result<Response> {
+    let y: u32 = file
+        .strip_suffix(".mvt")
+        .and_then(|y| y.parse().ok())
+        .ok_or_else(|| Error::BadRequest(format!("`{file}`: expected {{y}}.mvt")))?;
+    if !tiles::valid_tile(z, x, y) {
+        return Err(Error::BadRequest(format!("no tile {z}/{x}/{y}: zoom 0..={MAX_ZOOM}, x and y below 2^zoom")));
+    }
+    let c = collection(&layer)?;
+    let served = app.layer(&c).await?;
+    let name = c.layer_name();
+    let bytes = tokio::task::spawn_blocking(move || served.tile(z, x, y, |l| tiles::render(l, name, z, x, y)))
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    Ok((
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/vnd.mapbox-vector-tile")), (header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))],
+        bytes.as_ref().clone(),
+    )
+        .into_response())
+}
