@@ -6,6 +6,8 @@ mod common;
 
 #[path = "integration/api_compliance.rs"]
 mod api_compliance;
+#[path = "integration/api_gis.rs"]
+mod api_gis;
 #[path = "integration/api_grants.rs"]
 mod api_grants;
 #[path = "integration/api_input.rs"]
@@ -20,6 +22,8 @@ mod api_registry;
 mod binary;
 #[path = "integration/differential.rs"]
 mod differential;
+#[path = "integration/gis_clients.rs"]
+mod gis_clients;
 #[path = "integration/properties.rs"]
 mod properties;
 #[path = "integration/scoring_model.rs"]

@@ -12,7 +12,7 @@ use tower::ServiceExt;
 // outlets there; partner 2 holds 武汉.
 const JIUJIANG: [f64; 2] = [116.0, 29.70];
 
-fn fixture_cells() -> Vec<(String, f64)> {
+pub(crate) fn fixture_cells() -> Vec<(String, f64)> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scoring/jiujiang_scenario.json");
     let scenario: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json");
     scenario["cells"].as_array().expect("cells").iter().map(|c| (c[0].as_str().expect("h3").to_string(), c[1].as_f64().expect("d"))).collect()
@@ -36,7 +36,7 @@ async fn send(app: &TestApp, method: Method, uri: &str, content_type: &str, body
     crate::common::Reply { status, content_type, body: serde_json::from_str(&text).unwrap_or(Value::Null), text }
 }
 
-async fn upload(app: &TestApp, net: &str) -> Value {
+pub(crate) async fn upload(app: &TestApp, net: &str) -> Value {
     let r = send(app, Method::PUT, &format!("/networks/{net}/demand"), "text/csv", csv_of(&fixture_cells())).await;
     r.expect(200);
     r.body.clone()

@@ -10,7 +10,7 @@ fn territory() -> Command {
 }
 
 /// Starts `territory serve` on port 0 and reads the bound address from its stdout.
-fn serve(db: &std::path::Path) -> (Child, String) {
+pub(crate) fn serve(db: &std::path::Path) -> (Child, String) {
     let mut child = territory()
         .args(["serve", "--listen", "127.0.0.1:0", "--db"])
         .arg(db)
@@ -25,7 +25,7 @@ fn serve(db: &std::path::Path) -> (Child, String) {
     (child, addr)
 }
 
-fn sigterm(child: &Child) {
+pub(crate) fn sigterm(child: &Child) {
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
     assert!(status.success());
 }
