@@ -94,13 +94,16 @@ pub const CANDIDATE_FIELDS: &[super::layer::Field] = &[
     field("blocking_grants", T::Text),
 ];
 
+/// Encoded tiles by (z, x, y).
+type TileMap = HashMap<(u8, u32, u32), Arc<Vec<u8>>>;
+
 /// A layer as served, with the vector tiles rendered from it so far.
 #[derive(Debug)]
 pub struct Served {
     /// The layer.
     pub layer: Arc<Layer>,
     /// Rendered tiles by (z, x, y).
-    pub tiles: Mutex<HashMap<(u8, u32, u32), Arc<Vec<u8>>>>,
+    pub tiles: Mutex<TileMap>,
 }
 
 /// Most tiles kept per layer; the cache is emptied when full.
