@@ -226,6 +226,10 @@ pub struct ServeArgs {
     /// Most vertices in one input geometry.
     #[arg(long, default_value_t = GeometryLimits::default().max_vertices)]
     pub max_vertices: usize,
+    /// XYZ raster basemap URL template for the map page (`https://host/{z}/{x}/{y}.png`);
+    /// without it the page draws only the service's own layers.
+    #[arg(long, env = "TERRITORY_BASEMAP")]
+    pub basemap: Option<String>,
 }
 
 /// `territory import ...`.
@@ -633,7 +637,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, db = %args.db.db.display(), "territory listening");
     println!("listening on http://{addr}");
-    let app = http::router(Arc::new(registry), HttpLimits { max_body_bytes: args.max_body_bytes });
+    let map = http::web::MapConfig { basemap: args.basemap.clone() };
+    let app = http::router_with(Arc::new(registry), HttpLimits { max_body_bytes: args.max_body_bytes }, map);
     http::serve(listener, app, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

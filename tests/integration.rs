@@ -24,6 +24,8 @@ mod binary;
 mod differential;
 #[path = "integration/gis_clients.rs"]
 mod gis_clients;
+#[path = "integration/map_page.rs"]
+mod map_page;
 #[path = "integration/properties.rs"]
 mod properties;
 #[path = "integration/scoring_model.rs"]

@@ -11,6 +11,7 @@ pub mod outlets;
 pub mod problem;
 pub mod regions;
 pub mod scoring;
+pub mod web;
 
 use crate::error::Error;
 use crate::registry::Registry;
@@ -53,7 +54,13 @@ async fn method_not_allowed() -> Response {
 
 /// The whole API as a router, ready for `axum::serve` or `oneshot` in tests.
 pub fn router(registry: AppState, limits: HttpLimits) -> Router {
+    router_with(registry, limits, web::MapConfig::default())
+}
+
+/// The whole API and the map page with its settings.
+pub fn router_with(registry: AppState, limits: HttpLimits, map: web::MapConfig) -> Router {
     Router::new()
+        .merge(web::router(map))
         .merge(openapi::router())
         .merge(regions::router())
         .merge(networks::router())
