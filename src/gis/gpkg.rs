@@ -133,42 +133,53 @@ pub async fn write(layer: &Layer, positions: &[usize], path: &Path, mut on_row: 
     columns.extend(layer.fields.iter().map(|f| format!("{} {}", quote(f.name), f.kind.gpkg())));
     exec(&mut tx, format!("CREATE TABLE {} ({})", quote(&t), columns.join(", "))).await?;
 
-    let mut extent: Option<geo::Rect<f64>> = None;
-    let placeholders = vec!["?"; layer.fields.len() + 2].join(", ");
-    let insert = format!("INSERT INTO {} VALUES ({placeholders})", quote(&t));
     let rtree = format!("rtree_{t}_geom");
-    let insert_rtree = format!("INSERT INTO {} VALUES (?, ?, ?, ?, ?)", quote(&rtree));
     exec(&mut tx, format!("CREATE VIRTUAL TABLE {} USING rtree(id, minx, maxx, miny, maxy)", quote(&rtree))).await?;
-    for (n, &i) in positions.iter().enumerate() {
-        let f = layer.feature(i);
-        let mut q = sqlx::query(AssertSqlSafe(insert.as_str())).bind(f.id).bind(gpkg_geometry(&f.geometry, &f.bbox)?);
-        for v in &f.values {
-            q = match v {
-                FieldValue::Null => q.bind(None::<i64>),
-                FieldValue::Integer(i) => q.bind(*i),
-                FieldValue::Real(r) => q.bind(*r),
-                FieldValue::Text(s) => q.bind(s.clone()),
-                FieldValue::Boolean(b) => q.bind(i64::from(*b)),
-            };
+    // Rows go in batches of multi-row INSERTs (one statement per batch, not per row),
+    // within SQLite's limit of 32,766 bound values per statement.
+    let columns = layer.fields.len() + 2;
+    let batch = (30_000 / columns).clamp(1, 500);
+    let insert_sql = |rows: usize| {
+        let row = format!("({})", vec!["?"; columns].join(", "));
+        format!("INSERT INTO {} VALUES {}", quote(&t), vec![row; rows].join(", "))
+    };
+    let rtree_sql = |rows: usize| format!("INSERT INTO {} VALUES {}", quote(&rtree), vec!["(?, ?, ?, ?, ?)"; rows].join(", "));
+    let (full_insert, full_rtree) = (insert_sql(batch), rtree_sql(batch));
+    let mut extent: Option<geo::Rect<f64>> = None;
+    let mut done = 0;
+    for chunk in positions.chunks(batch) {
+        let features: Vec<_> = chunk.iter().map(|&i| layer.feature(i)).collect();
+        let blobs = features.iter().map(|f| gpkg_geometry(&f.geometry, &f.bbox)).collect::<Result<Vec<_>>>()?;
+        let (insert, index) = if chunk.len() == batch { (full_insert.clone(), full_rtree.clone()) } else { (insert_sql(chunk.len()), rtree_sql(chunk.len())) };
+        let mut q = sqlx::query(AssertSqlSafe(insert));
+        for (f, blob) in features.iter().zip(blobs) {
+            q = q.bind(f.id).bind(blob);
+            for v in &f.values {
+                q = match v {
+                    FieldValue::Null => q.bind(None::<i64>),
+                    FieldValue::Integer(i) => q.bind(*i),
+                    FieldValue::Real(r) => q.bind(*r),
+                    FieldValue::Text(s) => q.bind(s.clone()),
+                    FieldValue::Boolean(b) => q.bind(i64::from(*b)),
+                };
+            }
         }
         q.execute(&mut *tx).await?;
-        let b = f.bbox;
-        sqlx::query(AssertSqlSafe(insert_rtree.as_str()))
-            .bind(f.id)
-            .bind(b.min().x)
-            .bind(b.max().x)
-            .bind(b.min().y)
-            .bind(b.max().y)
-            .execute(&mut *tx)
-            .await?;
-        extent = Some(match extent {
-            None => b,
-            Some(e) => geo::Rect::new(
-                geo::coord! {x: e.min().x.min(b.min().x), y: e.min().y.min(b.min().y)},
-                geo::coord! {x: e.max().x.max(b.max().x), y: e.max().y.max(b.max().y)},
-            ),
-        });
-        on_row(n + 1);
+        let mut q = sqlx::query(AssertSqlSafe(index));
+        for f in &features {
+            let b = f.bbox;
+            q = q.bind(f.id).bind(b.min().x).bind(b.max().x).bind(b.min().y).bind(b.max().y);
+            extent = Some(match extent {
+                None => b,
+                Some(e) => geo::Rect::new(
+                    geo::coord! {x: e.min().x.min(b.min().x), y: e.min().y.min(b.min().y)},
+                    geo::coord! {x: e.max().x.max(b.max().x), y: e.max().y.max(b.max().y)},
+                ),
+            });
+        }
+        q.execute(&mut *tx).await?;
+        done += chunk.len();
+        on_row(done);
     }
     let (min_x, min_y, max_x, max_y) = extent.map_or((None, None, None, None), |e| (Some(e.min().x), Some(e.min().y), Some(e.max().x), Some(e.max().y)));
     sqlx::query("INSERT INTO gpkg_contents (table_name, data_type, identifier, description, min_x, min_y, max_x, max_y, srs_id) VALUES (?, 'features', ?, ?, ?, ?, ?, ?, 4326)")

@@ -104,12 +104,24 @@ pub struct Served {
     pub layer: Arc<Layer>,
     /// Rendered tiles by (z, x, y).
     pub tiles: Mutex<TileMap>,
+    /// The layer's extent, computed on first use.
+    extent: std::sync::OnceLock<Option<geo::Rect<f64>>>,
 }
 
 /// Most tiles kept per layer; the cache is emptied when full.
 const TILES_PER_LAYER: usize = 4_096;
 
 impl Served {
+    /// A layer ready to serve.
+    pub fn new(layer: Layer) -> Served {
+        Served { layer: Arc::new(layer), tiles: Mutex::default(), extent: std::sync::OnceLock::new() }
+    }
+
+    /// Bounding box of all features (computed once), `None` for an empty layer.
+    pub fn extent(&self) -> Option<geo::Rect<f64>> {
+        *self.extent.get_or_init(|| self.layer.extent())
+    }
+
     /// A tile from the cache, or rendered by `render` and kept.
     pub fn tile(&self, z: u8, x: u32, y: u32, render: impl FnOnce(&Layer) -> Vec<u8>) -> Arc<Vec<u8>> {
         if let Some(t) = self.tiles.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&(z, x, y)) {
@@ -181,7 +193,7 @@ impl Registry {
             return Ok(served.clone());
         }
         let layer = self.build_layer(c).await?;
-        let served = Arc::new(Served { layer: Arc::new(layer), tiles: Mutex::default() });
+        let served = Arc::new(Served::new(layer));
         self.layer_cache.layers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(c.clone(), (version, served.clone()));
         Ok(served)
     }

@@ -180,7 +180,7 @@ pub async fn tilejson(State(app): State<AppState>, headers: HeaderMap, Path(file
     let c = collection(id)?;
     let served = app.layer(&c).await?;
     let layer = &served.layer;
-    let bounds = layer.extent().map_or([-180.0, -85.0, 180.0, 85.0], |e| [e.min().x, e.min().y, e.max().x, e.max().y]);
+    let bounds = served.extent().map_or([-180.0, -85.0, 180.0, 85.0], |e| [e.min().x, e.min().y, e.max().x, e.max().y]);
     let fields: serde_json::Map<String, serde_json::Value> =
         layer.fields.iter().map(|f| (f.name.to_string(), json!(tilejson_type(f.kind)))).collect();
     let base = base_url(&headers);

@@ -7,7 +7,7 @@ use super::gis::base_url;
 use crate::error::{Error, Result};
 use crate::gis::Collection;
 use crate::gis::geojson::{GEOJSON, feature};
-use crate::gis::layer::Layer;
+use crate::gis::layers::Served;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -95,8 +95,9 @@ async fn conformance(Query(q): Query<BTreeMap<String, String>>) -> Result<Respon
     Ok(json_response(json!({"conformsTo": CONFORMANCE}), "application/json"))
 }
 
-fn collection_json(base: &str, layer: &Layer) -> Value {
-    let bbox = layer.extent().map_or([-180.0, -90.0, 180.0, 90.0], |e| [e.min().x, e.min().y, e.max().x, e.max().y]);
+fn collection_json(base: &str, served: &Served) -> Value {
+    let layer = &served.layer;
+    let bbox = served.extent().map_or([-180.0, -90.0, 180.0, 90.0], |e| [e.min().x, e.min().y, e.max().x, e.max().y]);
     let href = format!("{base}/collections/{}", layer.id);
     json!({
         "id": layer.id,
@@ -119,7 +120,7 @@ async fn collections(State(app): State<AppState>, headers: HeaderMap, Query(q): 
     let base = format!("{}/ogc", base_url(&headers));
     let mut list = Vec::new();
     for c in app.collections().await? {
-        list.push(collection_json(&base, &app.layer(&c).await?.layer));
+        list.push(collection_json(&base, &*app.layer(&c).await?));
     }
     Ok(json_response(
         json!({
@@ -139,7 +140,7 @@ async fn collection(State(app): State<AppState>, headers: HeaderMap, Path(id): P
     check_format(&q)?;
     let base = format!("{}/ogc", base_url(&headers));
     let served = app.layer(&parse_collection(&id)?).await?;
-    Ok(json_response(collection_json(&base, &served.layer), "application/json"))
+    Ok(json_response(collection_json(&base, &served), "application/json"))
 }
 
 /// Parses an OGC `bbox` (4 numbers, or 6 with heights, which are ignored).
