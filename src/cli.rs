@@ -58,6 +58,12 @@ pub enum Command {
     Score(ScoreArgs),
     /// Choose up to k of the candidates greedily; prints each step.
     Plan(PlanArgs),
+    /// Access tokens: create (shown once), list, revoke.
+    Token {
+        /// What to do.
+        #[command(subcommand)]
+        what: TokenCommand,
+    },
     /// Export a layer (`regions` or `NET.LAYER`, e.g. `smart.grants`) as GeoJSON or
     /// GeoPackage, for QGIS.
     Export(ExportArgs),
@@ -166,6 +172,43 @@ pub struct PlanArgs {
     pub json: bool,
 }
 
+/// `territory token ...`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it (only its hash is stored: it cannot be shown again).
+    Create {
+        /// Database.
+        #[command(flatten)]
+        db: DbArgs,
+        /// A label (who or what uses it).
+        #[arg(long)]
+        name: String,
+        /// `viewer` (read), `planner` (read, checks, scoring, plans, exports) or `admin` (everything).
+        #[arg(long)]
+        role: String,
+        /// Limit it to one network.
+        #[arg(long)]
+        network: Option<String>,
+        /// Make it a partner token: it sees and acts only for this partner.
+        #[arg(long)]
+        partner_id: Option<i64>,
+    },
+    /// List tokens (never their secrets).
+    List {
+        /// Database.
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Revoke a token; it stops working at once.
+    Revoke {
+        /// Database.
+        #[command(flatten)]
+        db: DbArgs,
+        /// Token id (from `token list`).
+        id: i64,
+    },
+}
+
 /// `territory export`.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -226,6 +269,15 @@ pub struct ServeArgs {
     /// Most vertices in one input geometry.
     #[arg(long, default_value_t = GeometryLimits::default().max_vertices)]
     pub max_vertices: usize,
+    /// Longest a request may run, seconds (then 503 with Retry-After).
+    #[arg(long, default_value_t = HttpLimits::default().request_timeout.as_secs_f64())]
+    pub request_timeout_secs: f64,
+    /// Requests in flight at most (more get 503 with Retry-After).
+    #[arg(long, default_value_t = HttpLimits::default().max_concurrent)]
+    pub max_concurrent: usize,
+    /// Most features one request or import may bring (demand cells, candidates, outlets).
+    #[arg(long, default_value_t = HttpLimits::default().max_import_features)]
+    pub max_import_features: usize,
     /// XYZ raster basemap URL template for the map page (`https://host/{z}/{x}/{y}.png`);
     /// without it the page draws only the service's own layers.
     #[arg(long, env = "TERRITORY_BASEMAP")]
@@ -345,6 +397,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Check(args) => check(args).await,
         Command::Compliance(args) => compliance(args).await,
         Command::Export(args) => export(args).await,
+        Command::Token { what } => token(what).await,
         Command::Import { what: ImportCommand::Demand { db, network, file } } => import_demand(&db, &network, &file).await,
         Command::Demand { what: DemandCommand::Synthesize { db, network, population } } => synthesize(&db, &network, population.as_deref()).await,
         Command::Score(args) => score(args).await,
@@ -547,6 +600,44 @@ fn shares(share: &std::collections::BTreeMap<String, f64>) -> String {
     share.iter().map(|(k, v)| format!("{k} {:.0}%", v * 100.0)).collect::<Vec<_>>().join(", ")
 }
 
+async fn token(what: TokenCommand) -> anyhow::Result<i32> {
+    use crate::auth::{Role, hash_token, new_token};
+    match what {
+        TokenCommand::Create { db, name, role, network, partner_id } => {
+            let Some(role) = Role::parse(&role) else {
+                eprintln!("error: role `{role}`: expected viewer, planner or admin");
+                return Ok(2);
+            };
+            let store = Store::open(&db.db).await?;
+            let secret = new_token()?;
+            let info = store.create_token(&name, role, network.as_deref(), partner_id, &hash_token(&secret)).await?;
+            eprintln!("token {} `{}`: role {}, network {}, partner {} — shown once, keep it:", info.id, info.name, role, info.network.as_deref().unwrap_or("all"), info.partner_id.map_or("none".to_string(), |p| p.to_string()));
+            println!("{secret}");
+        }
+        TokenCommand::List { db } => {
+            let store = Store::open(&db.db).await?;
+            for t in store.tokens().await? {
+                println!(
+                    "{}\t{}\t{}\tnetwork={}\tpartner={}\tcreated={}\t{}",
+                    t.id,
+                    t.name,
+                    t.role.0,
+                    t.network.as_deref().unwrap_or("all"),
+                    t.partner_id.map_or("-".to_string(), |p| p.to_string()),
+                    t.created_at,
+                    t.revoked_at.map_or("active".to_string(), |r| format!("revoked {r}"))
+                );
+            }
+        }
+        TokenCommand::Revoke { db, id } => {
+            let store = Store::open(&db.db).await?;
+            let t = store.revoke_token(id).await?;
+            eprintln!("token {} `{}` revoked at {}", t.id, t.name, t.revoked_at.unwrap_or_default());
+        }
+    }
+    Ok(0)
+}
+
 async fn export(args: ExportArgs) -> anyhow::Result<i32> {
     use crate::http::gis::ExportFormat;
     let Some(collection) = crate::gis::Collection::parse(&args.layer) else {
@@ -628,6 +719,18 @@ async fn compliance(args: ComplianceArgs) -> anyhow::Result<i32> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = Store::open(&args.db.db).await?;
+    if !store.any_active_token().await? {
+        if args.listen.ip().is_loopback() {
+            tracing::warn!("no access token exists: the service runs OPEN to anyone on this machine (create one with `territory token create --role admin --name NAME`)");
+            eprintln!("warning: no access token exists; the service runs open on loopback");
+        } else {
+            anyhow::bail!(
+                "refusing to listen on {} without an access token: create one first with `territory token create --role admin --name NAME --db {}`",
+                args.listen,
+                args.db.db.display()
+            );
+        }
+    }
     let limits = GeometryLimits { max_vertices: args.max_vertices };
     let registry = Registry::open(store, limits).await?;
     if !args.no_seed {
@@ -637,8 +740,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, db = %args.db.db.display(), "territory listening");
     println!("listening on http://{addr}");
-    let map = http::web::MapConfig { basemap: args.basemap.clone() };
-    let app = http::router_with(Arc::new(registry), HttpLimits { max_body_bytes: args.max_body_bytes }, map);
+    let options = http::ServeOptions {
+        map: http::web::MapConfig { basemap: args.basemap.clone() },
+        auth: http::auth::AuthConfig { loopback: args.listen.ip().is_loopback() },
+    };
+    let limits = HttpLimits {
+        max_body_bytes: args.max_body_bytes,
+        request_timeout: std::time::Duration::from_secs_f64(args.request_timeout_secs),
+        max_concurrent: args.max_concurrent,
+        max_import_features: args.max_import_features,
+    };
+    let app = http::router_with(Arc::new(registry), limits, options);
     http::serve(listener, app, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

@@ -12,6 +12,7 @@
 //! - [`registry`]: validates requests, decides and stores grants atomically.
 //! - [`http`]: the HTTP API (axum); [`cli`]: the command line; [`seed`]: sample data.
 
+pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod compliance;

@@ -4,6 +4,8 @@
 #[path = "integration/common.rs"]
 mod common;
 
+#[path = "integration/api_auth.rs"]
+mod api_auth;
 #[path = "integration/api_compliance.rs"]
 mod api_compliance;
 #[path = "integration/api_gis.rs"]

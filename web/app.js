@@ -25,8 +25,19 @@ const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s ?? "").replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
 const num = (v, digits = 1) => (typeof v === "number" ? v.toLocaleString(undefined, { maximumFractionDigits: digits }) : esc(v));
 
+/** The bearer token the user pasted (kept in this browser only), if the service needs one. */
+const token = () => window.localStorage.getItem("territory.token") || "";
+const authHeaders = () => (token() ? { authorization: `Bearer ${token()}` } : {});
+
 async function api(path, options = {}) {
-  const res = await fetch(path, { headers: { "content-type": "application/json" }, ...options });
+  const res = await fetch(path, { headers: { "content-type": "application/json", ...authHeaders() }, ...options });
+  if (res.status === 401) {
+    const given = window.prompt(t("askToken"));
+    if (given) {
+      window.localStorage.setItem("territory.token", given.trim());
+      return api(path, options);
+    }
+  }
   const type = res.headers.get("content-type") || "";
   const body = type.includes("json") ? await res.json() : await res.text();
   if (!res.ok) {
@@ -105,7 +116,11 @@ function groupOf(layerId) {
   return layerId.split("-")[0];
 }
 
-const map = new maplibregl.Map({ container: "map", style: { version: 8, sources: {}, layers: [] }, center: [112.5, 28.5], zoom: 4.6, hash: true, attributionControl: false });
+const map = new maplibregl.Map({
+  container: "map", style: { version: 8, sources: {}, layers: [] }, center: [112.5, 28.5], zoom: 4.6, hash: true, attributionControl: false,
+  // Tiles carry the token too when the service needs one.
+  transformRequest: (url) => (token() && url.startsWith(ORIGIN) ? { url, headers: authHeaders() } : { url }),
+});
 map.addControl(new maplibregl.NavigationControl(), "top-left");
 map.addControl(new maplibregl.ScaleControl(), "bottom-left");
 window.territory = { map, state };

@@ -29,6 +29,7 @@ window.I18N = {
     site_mall: "mall", site_auto_city: "auto city", competitorOutlet: "competitor",
     candidateSize: "candidate (size = net gain)", notAllowed: "not allowed",
     demandLow: "low", demandHigh: "high",
+    askToken: "This service needs an access token (territory token create). Paste it here:",
   },
   zh: {
     network: "网络", partner: "合作伙伴", noPartner: "（无）",
@@ -57,6 +58,7 @@ window.I18N = {
     site_mall: "商场", site_auto_city: "汽车城", competitorOutlet: "竞品",
     candidateSize: "候选网点（大小 = 净增量）", notAllowed: "不允许",
     demandLow: "低", demandHigh: "高",
+    askToken: "此服务需要访问令牌（territory token create）。请在此粘贴：",
   },
 };
 window.LANG = (navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en";

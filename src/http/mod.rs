@@ -1,6 +1,7 @@
 //! HTTP/JSON API (axum): the routes of `shared/API.md`. Handlers only parse, call the
 //! [`Registry`], and shape responses; errors become problem+json in [`problem`].
 
+pub mod auth;
 pub mod extract;
 pub mod gis;
 pub mod grants;
@@ -26,14 +27,34 @@ use tower_http::trace::TraceLayer;
 /// Limits applied to requests.
 #[derive(Debug, Clone, Copy)]
 pub struct HttpLimits {
-    /// Largest request body, bytes.
+    /// Largest request body, bytes (413 above; the demand upload allows 64 times more).
     pub max_body_bytes: usize,
+    /// Longest a request may run (503 with Retry-After after it).
+    pub request_timeout: std::time::Duration,
+    /// Requests in flight at most (503 with Retry-After beyond).
+    pub max_concurrent: usize,
+    /// Most features (demand cells, candidates) one request may bring (422 beyond).
+    pub max_import_features: usize,
 }
 
 impl Default for HttpLimits {
     fn default() -> Self {
-        HttpLimits { max_body_bytes: 8 * 1024 * 1024 }
+        HttpLimits {
+            max_body_bytes: 8 * 1024 * 1024,
+            request_timeout: std::time::Duration::from_secs(120),
+            max_concurrent: 256,
+            max_import_features: 16_000_000,
+        }
     }
+}
+
+/// How the router is served: the map page's settings and the open-mode rule.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// The map page.
+    pub map: web::MapConfig,
+    /// Access control.
+    pub auth: auth::AuthConfig,
 }
 
 /// Shared state of every handler.
@@ -54,13 +75,14 @@ async fn method_not_allowed() -> Response {
 
 /// The whole API as a router, ready for `axum::serve` or `oneshot` in tests.
 pub fn router(registry: AppState, limits: HttpLimits) -> Router {
-    router_with(registry, limits, web::MapConfig::default())
+    router_with(registry, limits, ServeOptions::default())
 }
 
 /// The whole API and the map page with its settings.
-pub fn router_with(registry: AppState, limits: HttpLimits, map: web::MapConfig) -> Router {
+pub fn router_with(registry: AppState, limits: HttpLimits, options: ServeOptions) -> Router {
+    let throttle = auth::Throttle { permits: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent)), timeout: limits.request_timeout };
     Router::new()
-        .merge(web::router(map))
+        .merge(web::router(options.map))
         .merge(openapi::router())
         .merge(regions::router())
         .merge(networks::router())
@@ -72,6 +94,11 @@ pub fn router_with(registry: AppState, limits: HttpLimits, map: web::MapConfig) 
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(registry.clone(), auth::authorize))
+        .layer(axum::middleware::from_fn(auth::throttle))
+        .layer(axum::Extension(limits))
+        .layer(axum::Extension(options.auth))
+        .layer(axum::Extension(throttle))
         .layer(TraceLayer::new_for_http())
         .with_state(registry)
 }

@@ -45,7 +45,13 @@ fn json_body(body: &Bytes) -> Result<Value> {
 #[utoipa::path(put, path = "/networks/{net}/demand", tag = "scoring", params(("net" = String, Path)),
     request_body(content = String, description = "CSV `h3,demand` (text/csv) or JSON `{cells: [{h3, demand}]}`"),
     responses((status = 200, description = "the stored grid's header", body = GridInfo), (status = 422, description = "bad lines, located")))]
-pub async fn put_demand(State(app): State<AppState>, Path(net): Path<String>, headers: HeaderMap, body: Bytes) -> Result<axum::Json<GridInfo>> {
+pub async fn put_demand(
+    State(app): State<AppState>,
+    Path(net): Path<String>,
+    axum::Extension(limits): axum::Extension<super::HttpLimits>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<axum::Json<GridInfo>> {
     app.network(&net).await?;
     let rows = if content_type(&headers) == "text/csv" {
         let text = utf8(&body)?.to_string();
@@ -54,6 +60,9 @@ pub async fn put_demand(State(app): State<AppState>, Path(net): Path<String>, he
         input::from_json(&json_body(&body)?)
     };
     let rows = rows.map_err(Error::Invalid)?;
+    if rows.len() > limits.max_import_features {
+        return Err(Error::invalid("", format!("{} cells; one upload takes at most {} (--max-import-features)", rows.len(), limits.max_import_features)));
+    }
     Ok(axum::Json(app.replace_demand(&net, rows, "upload").await?))
 }
 
@@ -132,7 +141,14 @@ pub struct ScoreRequest {
 /// `id,lon,lat,site_type,format` (`text/csv`).
 #[utoipa::path(post, path = "/networks/{net}/score", tag = "scoring", params(("net" = String, Path), ScoreQuery), request_body = ScoreRequest,
     responses((status = 200, description = "one result per candidate", body = ScoreAnswer), (status = 409, description = "no demand grid yet"), (status = 422, description = "invalid candidates, located")))]
-pub async fn score(State(app): State<AppState>, Path(net): Path<String>, Query(q): Query<ScoreQuery>, headers: HeaderMap, body: Bytes) -> Result<Response> {
+pub async fn score(
+    State(app): State<AppState>,
+    Path(net): Path<String>,
+    Query(q): Query<ScoreQuery>,
+    axum::Extension(limits): axum::Extension<super::HttpLimits>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
     let ctype = content_type(&headers);
     let (partner_id, candidates) = if ctype == "text/csv" {
         (q.partner_id, candidates_from_csv(utf8(&body)?)?)
@@ -145,6 +161,9 @@ pub async fn score(State(app): State<AppState>, Path(net): Path<String>, Query(q
             (req.partner_id.or(q.partner_id), req.candidates)
         }
     };
+    if candidates.len() > limits.max_import_features {
+        return Err(Error::invalid("/candidates", format!("{} candidates; one request takes at most {} (--max-import-features)", candidates.len(), limits.max_import_features)));
+    }
     let answer: ScoreAnswer = app.score(&net, partner_id, &candidates, q.coord_sys).await?;
     let geojson = q.output.as_deref() == Some("geojson") || headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("geo+json"));
     match q.output.as_deref() {

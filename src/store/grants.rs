@@ -122,6 +122,8 @@ pub struct AuditEntry {
     /// The conflicts of a refusal.
     #[schema(value_type = Vec<Object>)]
     pub conflicts: Value,
+    /// Who acted: `token N (name)`, `open` (no tokens, loopback) or `cli`.
+    pub actor: Option<String>,
 }
 
 impl Store {
@@ -175,8 +177,9 @@ impl Store {
             grant_id: Option<i64>,
             request: String,
             conflicts: String,
+            actor: Option<String>,
         }
-        let rows: Vec<Row> = sqlx::query_as("select id, at, action, result, grant_id, request, conflicts from audit where network = ? order by id")
+        let rows: Vec<Row> = sqlx::query_as("select id, at, action, result, grant_id, request, conflicts, actor from audit where network = ? order by id")
             .bind(network)
             .fetch_all(&self.pool)
             .await?;
@@ -190,6 +193,7 @@ impl Store {
                 grant_id: r.grant_id,
                 request: serde_json::from_str(&r.request).unwrap_or(Value::String(r.request)),
                 conflicts: serde_json::from_str(&r.conflicts).unwrap_or(Value::String(r.conflicts)),
+                actor: r.actor,
             })
             .collect())
     }
@@ -298,7 +302,7 @@ pub async fn record(
     request: &Value,
     conflicts: &[ConflictEntry],
 ) -> Result<()> {
-    sqlx::query("insert into audit (network, at, action, result, grant_id, request, conflicts) values (?, ?, ?, ?, ?, ?, ?)")
+    sqlx::query("insert into audit (network, at, action, result, grant_id, request, conflicts, actor) values (?, ?, ?, ?, ?, ?, ?, ?)")
         .bind(network)
         .bind(now())
         .bind(action)
@@ -306,6 +310,7 @@ pub async fn record(
         .bind(grant_id)
         .bind(request.to_string())
         .bind(serde_json::to_string(conflicts).map_err(|e| Error::Internal(e.to_string()))?)
+        .bind(crate::auth::current_actor())
         .execute(&mut **tx)
         .await?;
     Ok(())

@@ -11,6 +11,7 @@ pub mod networks;
 pub mod outlets;
 pub mod regions;
 pub mod scoring_runs;
+pub mod tokens;
 
 use crate::error::Result;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

@@ -116,7 +116,7 @@ async fn dates_and_exclusivity_must_fit() {
 
 #[tokio::test]
 async fn bodies_over_the_size_limit_are_413() {
-    let app = app_on(test_db(), HttpLimits { max_body_bytes: 1024 }, GeometryLimits::default()).await;
+    let app = app_on(test_db(), HttpLimits { max_body_bytes: 1024, ..HttpLimits::default() }, GeometryLimits::default()).await;
     let before = app.counts().await;
     let big = json!({"partner_id": 1, "adcodes": ["441300"], "note": "x".repeat(2000)});
     app.post("/networks/smart/grants", big).await.expect_problem(413);

@@ -1,0 +1,208 @@
+//! Access control and limits through the router on real SQLite copies: tokens by role and
+//! scope, partner tokens, revocation, the audit actor, and each request limit; plus the
+//! real binary's open-mode rule and token commands.
+
+use crate::common::{Reply, TestApp, app, rect, test_db};
+use axum::body::Body;
+use axum::http::{Method, Request, header};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use std::process::Command;
+use std::sync::Arc;
+use territory::auth::{Role, hash_token, new_token};
+use territory::http::{HttpLimits, ServeOptions, auth::AuthConfig, router_with};
+use tower::ServiceExt;
+
+async fn send(app: &TestApp, token: Option<&str>, method: Method, uri: &str, body: Option<Value>) -> Reply {
+    let mut req = Request::builder().method(method).uri(uri).header(header::CONTENT_TYPE, "application/json");
+    if let Some(t) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    let req = req.body(Body::from(body.map(|b| b.to_string()).unwrap_or_default())).expect("request");
+    let res = app.router.clone().oneshot(req).await.expect("infallible");
+    let status = res.status();
+    let content_type = res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let retry_after = res.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let bytes = res.into_body().collect().await.expect("body").to_bytes();
+    let text = String::from_utf8_lossy(&bytes).to_string();
+    let mut body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    if let (Some(r), Value::Object(m)) = (retry_after, &mut body) {
+        m.insert("retry_after_header".into(), json!(r));
+    }
+    Reply { status, content_type, body, text }
+}
+
+async fn token(app: &TestApp, name: &str, role: Role, network: Option<&str>, partner: Option<i64>) -> (String, i64) {
+    let secret = new_token().expect("random");
+    let info = app.registry.store.create_token(name, role, network, partner, &hash_token(&secret)).await.expect("token");
+    (secret, info.id)
+}
+
+/// The same database and registry behind a router with other limits or auth settings.
+fn rebuild(app: &TestApp, limits: HttpLimits, auth: AuthConfig) -> TestApp {
+    let router = router_with(Arc::clone(&app.registry), limits, ServeOptions { auth, ..ServeOptions::default() });
+    TestApp { registry: Arc::clone(&app.registry), router, db: crate::common::TestDb { dir: tempfile::tempdir().expect("dir"), path: app.db.path.clone() } }
+}
+
+fn check_body(partner: i64) -> Value {
+    json!({"partner_id": partner, "adcodes": ["440305"]})
+}
+
+#[tokio::test]
+async fn without_tokens_loopback_runs_open_and_any_other_address_needs_one() {
+    let app = app().await;
+    app.get("/networks/smart/grants").await.expect(200);
+    let exposed = rebuild(&app, HttpLimits::default(), AuthConfig { loopback: false });
+    send(&exposed, None, Method::GET, "/networks/smart/grants", None).await.expect_problem(401);
+    // The map page's own files and /health stay open.
+    send(&exposed, None, Method::GET, "/", None).await.expect(200);
+    send(&exposed, None, Method::GET, "/health", None).await.expect(200);
+}
+
+#[tokio::test]
+async fn each_role_reaches_its_route_class_and_is_refused_above_it() {
+    let app = app().await;
+    let (viewer, _) = token(&app, "viewer", Role::Viewer, None, None).await;
+    let (planner, _) = token(&app, "planner", Role::Planner, None, None).await;
+    let (admin, _) = token(&app, "admin", Role::Admin, None, None).await;
+    // With a token in existence, no token or a wrong one is 401 even on loopback.
+    let r = send(&app, None, Method::GET, "/networks/smart/grants", None).await;
+    r.expect_problem(401);
+    send(&app, Some("terr_wrong"), Method::GET, "/networks/smart/grants", None).await.expect_problem(401);
+    let read = ["/networks/smart/grants", "/regions/440300", "/ogc/collections", "/tiles/smart.grants/8/208/111.mvt", "/networks/smart/export/grants.geojson"];
+    for uri in read {
+        for t in [&viewer, &planner, &admin] {
+            let r = send(&app, Some(t), Method::GET, uri, None).await;
+            assert_eq!(r.status.as_u16(), 200, "{uri}: {}", r.text);
+        }
+    }
+    // Dry-run checks: planner and admin; viewer refused.
+    send(&app, Some(&viewer), Method::POST, "/networks/smart/grants/check", Some(check_body(2))).await.expect_problem(403);
+    send(&app, Some(&planner), Method::POST, "/networks/smart/grants/check", Some(check_body(2))).await.expect(200);
+    send(&app, Some(&viewer), Method::POST, "/networks/smart/score", Some(json!({"candidates": []}))).await.expect_problem(403);
+    // Writes: admin only.
+    let grant = json!({"partner_id": 2, "geometry": rect(118.0, 39.0, 118.1, 39.1)});
+    for t in [&viewer, &planner] {
+        send(&app, Some(t), Method::POST, "/networks/smart/grants", Some(grant.clone())).await.expect_problem(403);
+        send(&app, Some(t), Method::POST, "/networks/smart/partners", Some(json!({"name": "x", "tier": "city_partner"}))).await.expect_problem(403);
+        send(&app, Some(t), Method::POST, "/networks/smart/grants/1/revoke", Some(json!({"reason": "x"}))).await.expect_problem(403);
+    }
+    let created = send(&app, Some(&admin), Method::POST, "/networks/smart/grants", Some(grant)).await;
+    created.expect(201);
+    // The audit log names the token that acted.
+    let audit = send(&app, Some(&viewer), Method::GET, "/networks/smart/audit", None).await;
+    let last = audit.body["entries"].as_array().or(audit.body.as_array()).and_then(|a| a.last().cloned()).expect("audit entries");
+    assert!(last["actor"].as_str().is_some_and(|a| a.contains("(admin)")), "{last}");
+    // GIS clients may pass the token as ?access_token= on GET.
+    let r = send(&app, None, Method::GET, &format!("/ogc/collections/smart.grants/items?limit=2&access_token={viewer}"), None).await;
+    r.expect(200);
+    assert_eq!(r.body["numberReturned"], json!(2));
+}
+
+#[tokio::test]
+async fn a_network_scoped_token_reaches_only_its_network() {
+    let app = app().await;
+    let (haima, _) = token(&app, "haima admin", Role::Admin, Some("haima"), None).await;
+    send(&app, Some(&haima), Method::GET, "/networks/haima/grants", None).await.expect(200);
+    for uri in ["/networks/smart/grants", "/tiles/smart.grants/8/208/111.mvt", "/ogc/collections/smart.outlets/items", "/networks/smart/export/grants.gpkg"] {
+        send(&app, Some(&haima), Method::GET, uri, None).await.expect_problem(403);
+    }
+    send(&app, Some(&haima), Method::POST, "/networks", Some(json!({"code": "x", "name": "x", "policy": "smart"}))).await.expect_problem(403);
+    send(&app, Some(&haima), Method::POST, "/networks/smart/grants/check", Some(check_body(2))).await.expect_problem(403);
+}
+
+#[tokio::test]
+async fn a_partner_token_sees_and_acts_only_for_its_partner() {
+    let app = app().await;
+    // Seeded smart: partner 1 holds 深圳 (grant 1), partner 2 holds 武汉.
+    let (p1, _) = token(&app, "深圳 partner", Role::Admin, None, Some(1)).await;
+    let list = send(&app, Some(&p1), Method::GET, "/networks/smart/grants", None).await;
+    list.expect(200);
+    let features = list.body["features"].as_array().expect("features");
+    assert!(features.iter().any(|f| f["properties"]["partner_id"] == json!(1)));
+    for f in features.iter().filter(|f| f["properties"]["partner_id"] != json!(1)) {
+        assert_eq!(f["properties"]["anonymous"], json!(true), "{f}");
+        assert!(f.get("id").is_none() && f["properties"].get("partner_name").is_none(), "{f}");
+        assert!(f["geometry"].is_object(), "other territories stay as geometry");
+    }
+    let other: i64 = sqlx::query_scalar("select id from grants where partner_id = 2 limit 1").fetch_one(&app.registry.store.pool).await.expect("a grant of partner 2");
+    send(&app, Some(&p1), Method::GET, &format!("/networks/smart/grants/{other}"), None).await.expect_problem(403);
+    send(&app, Some(&p1), Method::POST, &format!("/networks/smart/grants/{other}/revoke"), Some(json!({"reason": "x"}))).await.expect_problem(403);
+    send(&app, Some(&p1), Method::GET, "/networks/smart/grants/1", None).await.expect(200);
+    send(&app, Some(&p1), Method::POST, "/networks/smart/grants/check", Some(check_body(2))).await.expect_problem(403);
+    send(&app, Some(&p1), Method::POST, "/networks/smart/grants/check", Some(check_body(1))).await.expect(200);
+    let outlets = send(&app, Some(&p1), Method::GET, "/networks/smart/outlets", None).await;
+    for f in outlets.body["features"].as_array().expect("outlets") {
+        assert!(f["properties"]["partner_id"] == json!(1) || f["properties"]["competitor"] == json!(true), "{f}");
+    }
+    for uri in ["/networks/smart/audit", "/networks/smart/conflicts", "/networks/smart/export/grants.geojson", "/tiles/smart.outlets/8/208/111.mvt", "/networks/smart/compliance"] {
+        send(&app, Some(&p1), Method::GET, uri, None).await.expect_problem(403);
+    }
+    send(&app, Some(&p1), Method::GET, "/networks/smart/compliance?partner_id=1", None).await.expect(200);
+    send(&app, Some(&p1), Method::POST, "/networks/smart/partners", Some(json!({"name": "x", "tier": "city_partner"}))).await.expect_problem(403);
+}
+
+#[tokio::test]
+async fn a_revoked_token_stops_working_at_once() {
+    let app = app().await;
+    let (t, id) = token(&app, "soon gone", Role::Viewer, None, None).await;
+    send(&app, Some(&t), Method::GET, "/networks/smart/grants", None).await.expect(200);
+    app.registry.store.revoke_token(id).await.expect("revoke");
+    send(&app, Some(&t), Method::GET, "/networks/smart/grants", None).await.expect_problem(401);
+}
+
+#[tokio::test]
+async fn each_limit_answers_with_a_clear_problem() {
+    let app = app().await;
+    // Features per request.
+    let few = rebuild(&app, HttpLimits { max_import_features: 2, ..HttpLimits::default() }, AuthConfig::default());
+    let cells = crate::api_scoring::fixture_cells();
+    let csv: String = std::iter::once("h3,demand\n".to_string()).chain(cells.iter().take(3).map(|(h, d)| format!("{h},{d}\n"))).collect();
+    let req = Request::builder().method(Method::PUT).uri("/networks/smart/demand").header(header::CONTENT_TYPE, "text/csv").body(Body::from(csv)).expect("request");
+    let res = few.router.clone().oneshot(req).await.expect("infallible");
+    assert_eq!(res.status().as_u16(), 422);
+    let text = String::from_utf8_lossy(&res.into_body().collect().await.expect("body").to_bytes()).to_string();
+    assert!(text.contains("at most 2"), "{text}");
+    // Concurrency: with no request allowed in flight, every request is 503 with Retry-After.
+    let none = rebuild(&app, HttpLimits { max_concurrent: 0, ..HttpLimits::default() }, AuthConfig::default());
+    let r = send(&none, None, Method::GET, "/networks/smart/grants", None).await;
+    r.expect_problem(503);
+    assert_eq!(r.body["retry_after_header"], json!("1"));
+    // Time: a request that runs longer than the timeout is stopped with 503 and Retry-After.
+    let hasty = rebuild(&app, HttpLimits { request_timeout: std::time::Duration::from_nanos(1), ..HttpLimits::default() }, AuthConfig::default());
+    let r = send(&hasty, None, Method::GET, "/export/regions.gpkg", None).await;
+    r.expect_problem(503);
+    assert!(r.body["retry_after_header"].is_string());
+    // Body size (413) and vertices per geometry (422) are pinned in api_input.rs.
+}
+
+#[test]
+fn the_binary_refuses_to_listen_beyond_loopback_until_a_token_exists() {
+    let db = test_db();
+    let bin = env!("CARGO_BIN_EXE_territory");
+    let out = Command::new(bin).args(["serve", "--listen", "0.0.0.0:0", "--db"]).arg(&db.path).output().expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("token create"), "{}", String::from_utf8_lossy(&out.stderr));
+    let created = Command::new(bin).args(["token", "create", "--name", "ops", "--role", "admin", "--db"]).arg(&db.path).output().expect("run");
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let secret = String::from_utf8_lossy(&created.stdout).trim().to_string();
+    assert!(secret.starts_with("terr_"));
+    let listed = Command::new(bin).args(["token", "list", "--db"]).arg(&db.path).output().expect("run");
+    let listing = String::from_utf8_lossy(&listed.stdout).to_string();
+    assert!(listing.contains("ops") && listing.contains("admin") && !listing.contains(&secret), "the secret is never shown again: {listing}");
+    // Now it starts on a public address (stopped at once).
+    let mut child = Command::new(bin)
+        .args(["serve", "--listen", "0.0.0.0:0", "--db"])
+        .arg(&db.path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().expect("stdout")), &mut line).expect("line");
+    assert!(line.starts_with("listening on"), "{line}");
+    crate::binary::sigterm(&child);
+    let _ = child.wait();
+    let revoked = Command::new(bin).args(["token", "revoke", "1", "--db"]).arg(&db.path).output().expect("run");
+    assert!(revoked.status.success());
+}
