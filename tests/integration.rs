@@ -32,3 +32,5 @@ mod map_page;
 mod properties;
 #[path = "integration/scoring_model.rs"]
 mod scoring_model;
+#[path = "integration/crash.rs"]
+mod crash;

@@ -24,9 +24,25 @@ use utoipa::OpenApi;
     ),
     components(schemas(crate::registry::GrantRequest, crate::grants::ConflictEntry, crate::error::InputError,
         crate::store::networks::Partner, super::networks::NewNetwork, super::networks::NewPartner, super::grants::RevokeRequest,
-        crate::outlets::OutletRequest, crate::outlets::GrantRef, crate::standard::Facility, super::outlets::CloseRequest))
+        crate::outlets::OutletRequest, crate::outlets::GrantRef, crate::standard::Facility, super::outlets::CloseRequest)),
+    modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
+
+/// Declares the bearer tokens every route but `/health` takes (see `http::auth`).
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("`territory token create`; not needed on loopback while no token exists")).build()),
+        );
+        openapi.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+    }
+}
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/health", get(health)).route("/openapi.json", get(openapi))
