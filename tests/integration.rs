@@ -22,6 +22,8 @@ mod api_scoring;
 mod api_registry;
 #[path = "integration/binary.rs"]
 mod binary;
+#[path = "integration/crash.rs"]
+mod crash;
 #[path = "integration/differential.rs"]
 mod differential;
 #[path = "integration/gis_clients.rs"]
@@ -32,5 +34,3 @@ mod map_page;
 mod properties;
 #[path = "integration/scoring_model.rs"]
 mod scoring_model;
-#[path = "integration/crash.rs"]
-mod crash;
