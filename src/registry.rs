@@ -657,6 +657,11 @@ impl Registry {
     pub async fn replace_demand(&self, network: &str, rows: Vec<(CellIndex, f64)>, source: &str) -> Result<GridInfo> {
         let (_, policy) = self.network(network).await?;
         let fallback = Resolution::try_from(policy.scoring.resolution).map_err(|e| Error::Internal(e.to_string()))?;
+        // Each demand is finite (checked by the readers); their sum must be too, or every
+        // share the model computes from it would be NaN.
+        if !rows.iter().map(|(_, d)| d).sum::<f64>().is_finite() {
+            return Err(Error::invalid("", "the demands add up to more than a 64-bit float holds; give units per year"));
+        }
         let grid = Arc::new(tokio::task::spawn_blocking(move || DemandGrid::new(rows, fallback)).await.map_err(|e| Error::Internal(e.to_string()))?);
         let mut tx = self.store.begin_write().await?;
         let info = demand_rows::replace(&mut tx, network, &grid, source).await?;

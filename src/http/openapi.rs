@@ -24,7 +24,8 @@ use utoipa::OpenApi;
     ),
     components(schemas(crate::registry::GrantRequest, crate::grants::ConflictEntry, crate::error::InputError,
         crate::store::networks::Partner, super::networks::NewNetwork, super::networks::NewPartner, super::grants::RevokeRequest,
-        crate::outlets::OutletRequest, crate::outlets::GrantRef, crate::standard::Facility, super::outlets::CloseRequest)),
+        crate::outlets::OutletRequest, crate::outlets::GrantRef, crate::standard::Facility, super::outlets::CloseRequest,
+        crate::geometry::validate::CoordSys, crate::outlets::OutletStatus)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

@@ -43,7 +43,10 @@ fn json_body(body: &Bytes) -> Result<Value> {
 /// Replaces the network's demand grid: CSV `h3,demand` (`text/csv`) or JSON
 /// `{"cells": [{"h3", "demand"}]}`. Every bad line is reported and nothing is replaced.
 #[utoipa::path(put, path = "/networks/{net}/demand", tag = "scoring", params(("net" = String, Path)),
-    request_body(content = String, description = "CSV `h3,demand` (text/csv) or JSON `{cells: [{h3, demand}]}`"),
+    request_body(description = "CSV `h3,demand` (text/csv) or JSON `{cells: [{h3, demand}]}`", content(
+        (String = "text/csv"),
+        (Object = "application/json")
+    )),
     responses((status = 200, description = "the stored grid's header", body = GridInfo), (status = 422, description = "bad lines, located")))]
 pub async fn put_demand(
     State(app): State<AppState>,

@@ -243,3 +243,17 @@ async fn compliance_flags_expected_sales_outside_the_format_range_once_there_is_
     assert!(found > 0.0 && found < 37.0, "{found}");
     assert_eq!(elite["required"]["annual_sales"], json!({"min": 600.0, "max": 800.0}));
 }
+
+#[tokio::test]
+async fn demands_that_add_up_beyond_a_float_are_refused_and_nothing_is_replaced() {
+    let app = app().await;
+    upload(&app, "smart").await;
+    let body = "h3,demand\n88419d4841fffff,1e308\n88419d4843fffff,1e308\n88419d4845fffff,1.7976931348623157e308\n".to_string();
+    let r = send(&app, Method::PUT, "/networks/smart/demand", "text/csv", body).await;
+    r.expect_problem(422);
+    assert!(r.text.contains("add up"), "{}", r.text);
+    // The fixture grid is still there and scoring still answers.
+    let s = app.post("/networks/smart/score", json!({"candidates": [candidate("a", JIUJIANG)]})).await;
+    s.expect(200);
+    assert!(s.body["network_total"].as_f64().is_some_and(f64::is_finite));
+}
