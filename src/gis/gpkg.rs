@@ -169,13 +169,7 @@ pub async fn write(layer: &Layer, positions: &[usize], path: &Path, mut on_row: 
         for f in &features {
             let b = f.bbox;
             q = q.bind(f.id).bind(b.min().x).bind(b.max().x).bind(b.min().y).bind(b.max().y);
-            extent = Some(match extent {
-                None => b,
-                Some(e) => geo::Rect::new(
-                    geo::coord! {x: e.min().x.min(b.min().x), y: e.min().y.min(b.min().y)},
-                    geo::coord! {x: e.max().x.max(b.max().x), y: e.max().y.max(b.max().y)},
-                ),
-            });
+            extent = Some(super::layer::union(extent, b));
         }
         q.execute(&mut *tx).await?;
         done += chunk.len();

@@ -185,6 +185,17 @@ fn cell_radius_deg(grid: &DemandGrid) -> f64 {
     15.0 / 7f64.sqrt().powi(res)
 }
 
+/// The smallest box holding `a` (if any) and `b`.
+pub fn union(a: Option<Rect<f64>>, b: Rect<f64>) -> Rect<f64> {
+    match a {
+        None => b,
+        Some(a) => Rect::new(
+            coord! {x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y)},
+            coord! {x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y)},
+        ),
+    }
+}
+
 /// Demand layer fields.
 pub const DEMAND_FIELDS: &[Field] = &[field("h3", FieldType::Text), field("resolution", FieldType::Integer), field("demand", FieldType::Real)];
 
@@ -252,15 +263,7 @@ impl Layer {
     /// Bounding box of all features, `None` for an empty layer.
     pub fn extent(&self) -> Option<Rect<f64>> {
         let mut acc: Option<Rect<f64>> = None;
-        let mut add = |r: Rect<f64>| {
-            acc = Some(match acc {
-                None => r,
-                Some(a) => Rect::new(
-                    coord! {x: a.min().x.min(r.min().x), y: a.min().y.min(r.min().y)},
-                    coord! {x: a.max().x.max(r.max().x), y: a.max().y.max(r.max().y)},
-                ),
-            });
-        };
+        let mut add = |r: Rect<f64>| acc = Some(union(acc, r));
         match &self.features {
             Features::Listed(f) => f.iter().for_each(|f| add(f.bbox)),
             Features::Cells(g) => {

@@ -115,8 +115,9 @@ async fn caller(app: &AppState, config: &AuthConfig, token: Option<String>) -> R
 /// Layers a partner token may read through the GIS routes (others hold other partners' data).
 const PARTNER_GIS_LAYERS: [&str; 1] = ["demand"];
 
-fn query_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
-    req.uri().query()?.split('&').find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+/// The value of a query parameter, if given.
+fn query_param<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
+    query?.split('&').find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
 }
 
 /// Checks what a partner token asks for; may buffer and return the body it read.
@@ -149,12 +150,12 @@ async fn partner_check(app: &AppState, partner: i64, net: &str, req: Request) ->
                 return Err(not_own("outlet"));
             }
         }
-        ["networks", _, "compliance"] if query_param(&req, "partner_id") != Some(partner.to_string().as_str()) => {
+        ["networks", _, "compliance"] if query_param(req.uri().query(), "partner_id") != Some(partner.to_string().as_str()) => {
             return Err(forbidden(format!("a partner token sees its own compliance: add ?partner_id={partner}")));
         }
         _ => {}
     }
-    if let Some(p) = query_param(&req, "partner_id")
+    if let Some(p) = query_param(req.uri().query(), "partner_id")
         && p != partner.to_string()
     {
         return Err(forbidden(format!("a partner token acts only for partner {partner}, not {p}")));
@@ -170,14 +171,10 @@ async fn partner_check(app: &AppState, partner: i64, net: &str, req: Request) ->
         .map_err(|_| refuse(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", format!("the body is larger than {limit} bytes")))?;
     let asked = serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| v.get("partner_id").and_then(Value::as_i64));
     let scoped_route = matches!(s.as_slice(), ["networks", _, "score" | "plan"] | ["networks", _, "grants" | "outlets"] | ["networks", _, "grants", "check"]);
-    if scoped_route && asked != Some(partner) && query_param_str(parts.uri.query(), "partner_id") != Some(partner.to_string()) {
+    if scoped_route && asked != Some(partner) && query_param(parts.uri.query(), "partner_id") != Some(partner.to_string().as_str()) {
         return Err(forbidden(format!("a partner token acts only for partner {partner}: set \"partner_id\": {partner}")));
     }
     Ok(Request::from_parts(parts, Body::from(bytes)))
-}
-
-fn query_param_str(query: Option<&str>, name: &str) -> Option<String> {
-    query?.split('&').find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')).map(str::to_string)
 }
 
 /// Other partners' grants, for a partner token: geometry and status only.

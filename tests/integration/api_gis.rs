@@ -3,7 +3,7 @@
 //! here; GDAL and QGIS read them in `gis_clients.rs`).
 
 use crate::api_scoring::upload;
-use crate::common::{TestApp, app, rect};
+use crate::common::{insert_conflicting_grant, TestApp, app, rect};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use geozero::mvt::{Message, Tile};
@@ -336,16 +336,7 @@ async fn the_conflicts_layer_is_the_overlaps_of_stored_grants() {
     let app = app().await;
     let (_, _, none) = get_json(&app, "/ogc/collections/smart.conflicts/items").await;
     assert_eq!(none["numberMatched"], json!(0));
-    // A bulk import that bypassed the check: 南山 440305 for partner 2 inside grant 1 (深圳).
-    sqlx::query(
-        "insert into grants (network, partner_id, adcodes, geometry, area_km2, min_lon, min_lat, max_lon, max_lat, exclusive, valid_from, status, created_at, seq)
-         select network, 2, '[\"440305\"]', (select geometry from regions where adcode = '440305'), 187.0, min_lon, min_lat, max_lon, max_lat, 1, valid_from, 'active', created_at, 100
-         from grants where id = 1",
-    )
-    .execute(&app.registry.store.pool)
-    .await
-    .expect("bulk row");
-    sqlx::query("update state set value = 100 where key = 'grants_seq'").execute(&app.registry.store.pool).await.expect("seq");
+    insert_conflicting_grant(&app).await;
     let conflicts = app.get("/networks/smart/conflicts").await;
     assert_eq!(conflicts.body["count"], json!(1), "{}", conflicts.text);
     let (_, _, fc) = get_json(&app, "/ogc/collections/smart.conflicts/items").await;

@@ -1,6 +1,6 @@
 //! Grants through the router: the exclusivity rule, conflicts, revokes, audit.
 
-use crate::common::{app, rect, region_geometry};
+use crate::common::{insert_conflicting_grant, app, rect, region_geometry};
 use serde_json::json;
 
 // Seeded: smart partner 1 holds 深圳 440300 (exclusive, from 2024-03-15).
@@ -189,16 +189,7 @@ async fn stored_grants_have_no_conflicts_and_bulk_rows_are_found() {
     let r = app.get("/networks/smart/conflicts").await;
     r.expect(200);
     assert_eq!(r.body["count"], json!(0));
-    // A bulk import that bypassed the check: write a conflicting row directly.
-    sqlx::query(
-        "insert into grants (network, partner_id, adcodes, geometry, area_km2, min_lon, min_lat, max_lon, max_lat, exclusive, valid_from, status, created_at, seq)
-         select network, 2, '[\"440305\"]', (select geometry from regions where adcode = '440305'), 187.0, min_lon, min_lat, max_lon, max_lat, 1, valid_from, 'active', created_at, 100
-         from grants where id = 1",
-    )
-    .execute(&app.registry.store.pool)
-    .await
-    .expect("bulk row");
-    sqlx::query("update state set value = 100 where key = 'grants_seq'").execute(&app.registry.store.pool).await.expect("seq");
+    insert_conflicting_grant(&app).await;
     let r = app.get("/networks/smart/conflicts").await;
     assert_eq!(r.body["count"], json!(1), "{}", r.text);
 }

@@ -190,3 +190,17 @@ pub fn region_geometry(adcode: &str) -> Value {
 pub fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> Value {
     json!({"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]})
 }
+
+/// A bulk import that bypassed the check: 南山 440305 for smart partner 2, inside grant 1
+/// (深圳), written straight into the table with the sequence moved on.
+pub async fn insert_conflicting_grant(app: &TestApp) {
+    sqlx::query(
+        "insert into grants (network, partner_id, adcodes, geometry, area_km2, min_lon, min_lat, max_lon, max_lat, exclusive, valid_from, status, created_at, seq)
+         select network, 2, '[\"440305\"]', (select geometry from regions where adcode = '440305'), 187.0, min_lon, min_lat, max_lon, max_lat, 1, valid_from, 'active', created_at, 100
+         from grants where id = 1",
+    )
+    .execute(&app.registry.store.pool)
+    .await
+    .expect("bulk row");
+    sqlx::query("update state set value = 100 where key = 'grants_seq'").execute(&app.registry.store.pool).await.expect("seq");
+}
