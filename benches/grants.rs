@@ -1,7 +1,7 @@
 //! Grant and check throughput on the sample cities and districts.
 //!
-//! `cargo bench --bench grants [-- SECONDS]` prints a markdown table (recorded in
-//! BENCHMARKS.md). Scenario, deterministic (no RNG):
+//! `cargo bench --bench grants [-- SECONDS] [grants]` prints a markdown table (recorded in
+//! BENCHMARKS.md); with `grants`, only the rows of grants committed. Scenario, deterministic (no RNG):
 //! 1. import the bundled regions into a fresh SQLite file;
 //! 2. **grants committed**: network `commit` — every district granted by adcode to its own
 //!    partner (876 − 6 grants), then every city by drawn geometry to its own partner in
@@ -10,7 +10,9 @@
 //!    asks, for every district and every city, once by adcode and once with the same
 //!    polygon sent as GeoJSON (drawn). Every district check finds its city.
 //!    Measured in-process (`Registry::propose` + `check`) and over HTTP (the real router
-//!    on 127.0.0.1, requests pre-serialised) with 1 and 2 client threads.
+//!    on 127.0.0.1, requests pre-serialised) with 1 and 2 client threads;
+//! 4. every city granted again over HTTP by adcode, five times (networks `http0`..`http4`),
+//!    one client.
 
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -73,6 +75,28 @@ async fn in_process(registry: &Registry, bodies: &[Value], min_secs: f64) -> (St
     (stats(lat, start.elapsed().as_secs_f64()), overlaps)
 }
 
+/// Rounds of the HTTP grant row: each grants every city once, in a network of its own.
+const HTTP_GRANT_ROUNDS: usize = 5;
+
+/// Posts each `(network, body)` once to `base/networks/{network}/grants` from one client
+/// thread, expecting `201 Created`.
+fn grants_over_http(base: &str, bodies: Vec<(String, String)>) -> Stats {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    rt.block_on(async move {
+        let client = reqwest::Client::new();
+        let start = Instant::now();
+        let mut lat = Vec::new();
+        for (net, body) in bodies {
+            let t = Instant::now();
+            let r = client.post(format!("{base}/networks/{net}/grants")).header("content-type", "application/json").body(body).send().await.expect("send");
+            assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap_or_default());
+            std::hint::black_box(r.bytes().await.expect("body"));
+            lat.push(t.elapsed());
+        }
+        stats(lat, start.elapsed().as_secs_f64())
+    })
+}
+
 /// `threads` client threads, each with its own connection, sharing whole passes.
 fn over_http(url: &str, bodies: &Arc<Vec<String>>, threads: usize, min_secs: f64) -> Stats {
     let start = Instant::now();
@@ -105,6 +129,7 @@ fn over_http(url: &str, bodies: &Arc<Vec<String>>, threads: usize, min_secs: f64
 
 fn main() {
     let min_secs: f64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(5.0);
+    let grants_only = std::env::args().any(|a| a == "grants");
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     rt.block_on(async move {
         let dir = tempfile::tempdir().expect("dir");
@@ -146,6 +171,27 @@ fn main() {
         row("grant committed, whole city by adcode", &stats(lat_adcode, t_adcode));
         row("grant committed, whole city drawn (GeoJSON)", &stats(lat_drawn, t_drawn));
 
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}/networks/bench/grants/check", listener.local_addr().expect("addr"));
+        let app = router(registry.clone(), HttpLimits::default());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        // Every city granted over HTTP, in five networks of their own (605 grants).
+        let mut city_grants = Vec::new();
+        for round in 0..HTTP_GRANT_ROUNDS {
+            let net = format!("http{round}");
+            registry.create_network(&net, &net, "smart").await.expect("network");
+            for (i, f) in cities.iter().enumerate() {
+                let p = registry.create_partner(&net, &format!("c{i}"), "city_partner").await.expect("partner");
+                city_grants.push((net.clone(), json!({"partner_id": p.id, "adcodes": [f["properties"]["adcode"]]}).to_string()));
+            }
+        }
+        let base = url.replace("/networks/bench/grants/check", "");
+        let s = tokio::task::spawn_blocking(move || grants_over_http(&base, city_grants)).await.expect("client");
+        row("grant committed over HTTP, whole city by adcode", &s);
+        if grants_only {
+            return;
+        }
+
         // Checks.
         let prober = registry.create_partner("bench", "prober", "city_partner").await.expect("partner").id;
         let by_adcode = |fs: &[Value]| fs.iter().map(|f| json!({"partner_id": prober, "adcodes": [f["properties"]["adcode"]]})).collect::<Vec<_>>();
@@ -162,10 +208,6 @@ fn main() {
             row(&format!("check in-process, {name}"), &s);
             found.push(format!("{name}: {overlaps} overlapping city grants found in one pass"));
         }
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://{}/networks/bench/grants/check", listener.local_addr().expect("addr"));
-        let app = router(registry.clone(), HttpLimits::default());
-        tokio::spawn(async move { axum::serve(listener, app).await });
         for (name, bodies) in sets {
             let bodies = Arc::new(bodies.iter().map(Value::to_string).collect::<Vec<_>>());
             for threads in [1, 2] {

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 pub(super) fn router() -> Router<AppState> {
@@ -34,21 +35,76 @@ pub struct CoordQuery {
     pub coord_sys: CoordSys,
 }
 
+/// A stored grant as a GeoJSON Feature. It borrows the row: the stored GeoJSON text is
+/// copied into the answer, not parsed and written again (a city is tens of KB).
+#[derive(Debug, serde::Serialize)]
+pub struct GrantFeature<'a> {
+    r#type: &'static str,
+    id: i64,
+    geometry: &'a RawValue,
+    properties: GrantProperties<'a>,
+    /// Warnings of the decision that made the grant (only in the answer to a grant).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warnings: Option<&'a [ConflictEntry]>,
+}
+
+/// The properties of a [`GrantFeature`].
+#[derive(Debug, serde::Serialize)]
+struct GrantProperties<'a> {
+    id: i64,
+    network: &'a str,
+    partner_id: i64,
+    partner_name: &'a str,
+    tier: &'a str,
+    adcodes: &'a RawValue,
+    exclusive: bool,
+    valid_from: &'a str,
+    valid_to: Option<&'a str>,
+    status: &'a str,
+    note: &'a str,
+    area_km2: f64,
+    created_at: &'a str,
+    revoked_at: Option<&'a str>,
+    revoke_reason: Option<&'a str>,
+}
+
+/// Stored JSON text as it is, or `null` if it is not JSON (never written so).
+fn stored_json(text: Option<&str>) -> &RawValue {
+    text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or(RawValue::NULL)
+}
+
 /// A stored grant as a GeoJSON Feature.
-pub fn grant_feature(row: &GrantRow) -> Value {
-    let geometry: Value = serde_json::from_str(&row.geometry).unwrap_or(Value::Null);
-    let adcodes: Value = row.adcodes.as_deref().and_then(|a| serde_json::from_str(a).ok()).unwrap_or(Value::Null);
-    json!({
-        "type": "Feature",
-        "id": row.id,
-        "geometry": geometry,
-        "properties": {
-            "id": row.id, "network": row.network, "partner_id": row.partner_id, "partner_name": row.partner_name,
-            "tier": row.tier, "adcodes": adcodes, "exclusive": row.exclusive, "valid_from": row.valid_from,
-            "valid_to": row.valid_to, "status": row.status, "note": row.note, "area_km2": row.area_km2,
-            "created_at": row.created_at, "revoked_at": row.revoked_at, "revoke_reason": row.revoke_reason,
+pub fn grant_feature(row: &GrantRow) -> GrantFeature<'_> {
+    GrantFeature {
+        r#type: "Feature",
+        id: row.id,
+        geometry: stored_json(Some(&row.geometry)),
+        properties: GrantProperties {
+            id: row.id,
+            network: &row.network,
+            partner_id: row.partner_id,
+            partner_name: &row.partner_name,
+            tier: &row.tier,
+            adcodes: stored_json(row.adcodes.as_deref()),
+            exclusive: row.exclusive,
+            valid_from: &row.valid_from,
+            valid_to: row.valid_to.as_deref(),
+            status: &row.status,
+            note: &row.note,
+            area_km2: row.area_km2,
+            created_at: &row.created_at,
+            revoked_at: row.revoked_at.as_deref(),
+            revoke_reason: row.revoke_reason.as_deref(),
         },
-    })
+        warnings: None,
+    }
+}
+
+/// Grants as a GeoJSON FeatureCollection.
+#[derive(Debug, serde::Serialize)]
+struct GrantCollection<'a> {
+    r#type: &'static str,
+    features: Vec<GrantFeature<'a>>,
 }
 
 /// Grants a territory: 201 with the grant, or 409 listing every conflicting grant.
@@ -60,7 +116,7 @@ pub async fn create(State(app): State<AppState>, Path(net): Path<String>, Query(
     let (proposal, policy) = app.propose(&net, &req.body, q.coord_sys).await?;
     let (row, decision) = app.grant(&proposal, policy, &req.raw).await?;
     let mut body = grant_feature(&row);
-    body["warnings"] = json!(decision.warnings);
+    body.warnings = Some(&decision.warnings);
     let mut response = geojson_response(body);
     *response.status_mut() = StatusCode::CREATED;
     Ok(response)
@@ -117,8 +173,7 @@ pub async fn list(State(app): State<AppState>, Path(net): Path<String>, Query(q)
         },
     };
     let rows = app.store.list_grants(&net, &filter).await?;
-    let features: Vec<Value> = rows.iter().map(grant_feature).collect();
-    Ok(geojson_response(json!({"type": "FeatureCollection", "features": features})))
+    Ok(geojson_response(GrantCollection { r#type: "FeatureCollection", features: rows.iter().map(grant_feature).collect() }))
 }
 
 /// One grant.
