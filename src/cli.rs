@@ -101,6 +101,9 @@ pub enum BenchCommand {
         /// Seed of the candidate generator.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Times each scoring pass runs; the fastest is reported (the VM is noisy).
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
     },
 }
 
@@ -402,9 +405,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Demand { what: DemandCommand::Synthesize { db, network, population } } => synthesize(&db, &network, population.as_deref()).await,
         Command::Score(args) => score(args).await,
         Command::Plan(args) => plan(args).await,
-        Command::Bench { what: BenchCommand::Scoring { db, network, candidates, k, synthesize, dump, seed } } => {
+        Command::Bench { what: BenchCommand::Scoring { db, network, candidates, k, synthesize, dump, seed, repeat } } => {
             let registry = open_registry(&db).await?;
-            let b = crate::bench::ScoringBench { network, candidates, k, synthesize, dump, seed };
+            let b = crate::bench::ScoringBench { network, candidates, k, synthesize, dump, seed, repeat };
             crate::bench::scoring(&registry, &b).await?;
             Ok(0)
         }
