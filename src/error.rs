@@ -62,6 +62,9 @@ pub enum Error {
     /// 409: the request clashes with stored state (e.g. a duplicate code).
     #[error("{0}")]
     Duplicate(String),
+    /// 409: the request needs data the network does not have yet (a demand grid).
+    #[error("{0}")]
+    NotReady(String),
     /// 500: the database failed; details are logged, not sent.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),

@@ -638,7 +638,7 @@ impl Registry {
     pub async fn grid(&self, network: &str) -> Result<(GridInfo, Arc<DemandGrid>)> {
         self.network(network).await?;
         let Some(info) = self.store.grid_info(network).await? else {
-            return Err(Error::Duplicate(format!(
+            return Err(Error::NotReady(format!(
                 "network `{network}` has no demand grid yet: PUT /networks/{network}/demand or run `territory demand synthesize --network {network}`"
             )));
         };

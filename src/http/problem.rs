@@ -17,7 +17,7 @@ impl Error {
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
-            Error::Conflict { .. } | Error::Placement { .. } | Error::Duplicate(_) => StatusCode::CONFLICT,
+            Error::Conflict { .. } | Error::Placement { .. } | Error::Duplicate(_) | Error::NotReady(_) => StatusCode::CONFLICT,
             Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -30,6 +30,7 @@ impl Error {
             Error::Conflict { .. } => "exclusivity-conflict",
             Error::Placement { .. } => "outlet-placement",
             Error::Duplicate(_) => "duplicate",
+            Error::NotReady(_) => "not-ready",
             Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => "internal",
         }
     }
@@ -110,12 +111,11 @@ pub struct BodyError(pub BytesRejection);
 impl IntoResponse for BodyError {
     fn into_response(self) -> Response {
         let status = self.0.status();
-        let detail = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            "the request body is larger than the limit".to_string()
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            problem(status, "payload-too-large", "the request body is larger than the limit", json!({}))
         } else {
-            self.0.body_text()
-        };
-        problem(status, "body", &detail, json!({}))
+            problem(status, "bad-request", &self.0.body_text(), json!({}))
+        }
     }
 }
 

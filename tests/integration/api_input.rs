@@ -119,7 +119,9 @@ async fn bodies_over_the_size_limit_are_413() {
     let app = app_on(test_db(), HttpLimits { max_body_bytes: 1024, ..HttpLimits::default() }, GeometryLimits::default()).await;
     let before = app.counts().await;
     let big = json!({"partner_id": 1, "adcodes": ["441300"], "note": "x".repeat(2000)});
-    app.post("/networks/smart/grants", big).await.expect_problem(413);
+    let r = app.post("/networks/smart/grants", big).await;
+    r.expect_problem(413);
+    assert_eq!(r.body["type"], json!("urn:territory:problem:payload-too-large"), "{}", r.text);
     assert_eq!(app.counts().await, before);
 }
 

@@ -106,7 +106,10 @@ async fn a_bad_grid_names_every_bad_line_and_replaces_nothing() {
 async fn scoring_needs_a_grid_and_reports_every_field_with_the_territory() {
     let app = app().await;
     let body = json!({"partner_id": 4, "candidates": [candidate("in", JIUJIANG)]});
-    app.post("/networks/smart/score", body.clone()).await.expect_problem(409);
+    let r = app.post("/networks/smart/score", body.clone()).await;
+    r.expect_problem(409);
+    assert_eq!(r.body["type"], json!("urn:territory:problem:not-ready"), "{}", r.text);
+    assert!(r.body["detail"].as_str().is_some_and(|d| d.contains("no demand grid")), "{}", r.text);
     upload(&app, "smart").await;
     let far = [115.89, 28.68]; // 南昌: beyond every cell's reach
     let mut wuhan_partner = body.clone();
