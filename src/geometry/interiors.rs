@@ -20,28 +20,62 @@ use super::segments::{Segment, segments};
 use geo::line_intersection::{LineIntersection, line_intersection};
 use geo::kernels::{Kernel, Orientation, RobustKernel};
 use geo::{Coord, MultiPolygon};
-use std::collections::HashMap;
 
 /// A stretch of boundary both areas share: its two ends.
 type Stretch = (Coord<f64>, Coord<f64>);
 
-/// Touch points and shared stretches found on the edges of one area.
-#[derive(Default)]
+/// Touch points and shared stretches found on the edges of one area, by edge.
 struct Touches {
-    points: HashMap<usize, Vec<Coord<f64>>>,
-    shared: HashMap<usize, Vec<Stretch>>,
+    points: Vec<Vec<Coord<f64>>>,
+    shared: Vec<Vec<Stretch>>,
+}
+
+impl Touches {
+    /// No touches yet on `edges` edges (allocates only where touches are recorded).
+    fn new(edges: usize) -> Touches {
+        Touches { points: vec![Vec::new(); edges], shared: vec![Vec::new(); edges] }
+    }
 }
 
 /// Whether the interiors of the areas with these (sorted) edges meet.
 pub fn edges_interiors_intersect(a: &[Segment], b: &[Segment]) -> bool {
     let Some(common) = common_box(a, b) else { return false };
     let (ia, ib) = (edges_in(a, common), edges_in(b, common));
-    let (mut ta, mut tb) = (Touches::default(), Touches::default());
-    if sweep(a, &ia, b, &ib, &mut ta, &mut tb) {
+    let (mut ta, mut tb) = (Touches::new(a.len()), Touches::new(b.len()));
+    if sweep(a, &ia, b, &ib, &mut ta, &mut tb, true).prove_interiors_meet() {
         return true;
     }
     // An edge outside the common box cannot lie inside the other area.
-    any_piece_inside(a, &ia, &ta, b) || any_piece_inside(b, &ib, &tb, a)
+    any_piece(a, &ia, &ta, b, true) || any_piece(b, &ib, &tb, a, true)
+}
+
+/// Whether `a` is covered by `b` and whether `b` is covered by `a` (DE-9IM covered-by:
+/// no point of the one outside the other), for areas whose interiors meet.
+///
+/// `a` is covered by `b` exactly when no boundary crosses the other properly, every shared
+/// stretch runs in the same direction (an opposite one has `a`'s interior on `b`'s outer
+/// side), no piece of `a`'s boundary lies outside `b` and no piece of `b`'s boundary lies
+/// inside `a` (a hole of `b`, or a gap between its parts, inside `a`). Each component of
+/// `a`'s interior then meets no boundary of `b`, so it lies wholly inside or wholly outside
+/// `b`; outside, its whole boundary would run along `b`'s in the same direction, with `b`'s
+/// interior on the same side, which contradicts it.
+///
+/// Then the overlap of the two is the covered one itself, and its area is known: clipping
+/// a district against its own city, or a city against itself, is not needed.
+pub fn covering(a: &[Segment], b: &[Segment]) -> (bool, bool) {
+    let Some(common) = common_box(a, b) else { return (false, false) };
+    let (ia, ib) = (edges_in(a, common), edges_in(b, common));
+    let (mut ta, mut tb) = (Touches::new(a.len()), Touches::new(b.len()));
+    let contacts = sweep(a, &ia, b, &ib, &mut ta, &mut tb, false);
+    if contacts.crossing || contacts.opposite_direction {
+        return (false, false);
+    }
+    // An edge outside the common box lies outside the other area.
+    let covered_by = |(edges, inside, touches): (&[Segment], &[usize], &Touches), (others, other_inside, other_touches): (&[Segment], &[usize], &Touches)| {
+        inside.len() == edges.len() && !any_piece(edges, inside, touches, others, false) && !any_piece(others, other_inside, other_touches, edges, true)
+    };
+    let (sa, sb) = ((a, ia.as_slice(), &ta), (b, ib.as_slice(), &tb));
+    (covered_by(sa, sb), covered_by(sb, sa))
 }
 
 /// Convenience for one-off tests: builds the edges first.
@@ -67,8 +101,28 @@ fn common_box(a: &[Segment], b: &[Segment]) -> Option<[f64; 4]> {
     (c[0] <= c[2] && c[1] <= c[3]).then_some(c)
 }
 
-/// Step 1. Returns true on a proof; records touches otherwise.
-fn sweep(a: &[Segment], ia: &[usize], b: &[Segment], ib: &[usize], ta: &mut Touches, tb: &mut Touches) -> bool {
+/// What the sweep of step 1 found where the two boundaries meet.
+#[derive(Debug, Default)]
+struct Contacts {
+    /// Two edges cross properly (each passes from one side of the other to the other side).
+    crossing: bool,
+    /// A shared stretch run in the same direction (both interiors on the same side).
+    same_direction: bool,
+    /// A shared stretch run in opposite directions (the interiors on either side).
+    opposite_direction: bool,
+}
+
+impl Contacts {
+    /// Whether what was found proves that the interiors meet.
+    fn prove_interiors_meet(&self) -> bool {
+        self.crossing || self.same_direction
+    }
+}
+
+/// Step 1: records touches and shared stretches in `ta`, `tb`. With `stop_at_proof` it
+/// stops at the first contact that proves the interiors meet; otherwise it sees every
+/// contact (what [`covering`] needs).
+fn sweep(a: &[Segment], ia: &[usize], b: &[Segment], ib: &[usize], ta: &mut Touches, tb: &mut Touches, stop_at_proof: bool) -> Contacts {
     // Only edges inside the common box (`ia`, `ib`) can meet. Merge the two lists (each in
     // min-x order) into one sweep order, then pair every edge with the later edges whose
     // x-ranges start before it ends (sweep-and-prune).
@@ -84,6 +138,7 @@ fn sweep(a: &[Segment], ia: &[usize], b: &[Segment], ib: &[usize], ta: &mut Touc
         }
     }
     let edge = |(from_a, k): (bool, usize)| if from_a { &a[k] } else { &b[k] };
+    let mut contacts = Contacts::default();
     for (n, &first) in merged.iter().enumerate() {
         let s = edge(first);
         for &second in &merged[n + 1..] {
@@ -97,30 +152,41 @@ fn sweep(a: &[Segment], ia: &[usize], b: &[Segment], ib: &[usize], ta: &mut Touc
             let ((ia, sa), (ib, sb)) = if first.0 { ((first.1, s), (second.1, t)) } else { ((second.1, t), (first.1, s)) };
             match line_intersection(sa.line, sb.line) {
                 None => {}
-                Some(LineIntersection::SinglePoint { is_proper: true, .. }) => return true,
+                Some(LineIntersection::SinglePoint { is_proper: true, .. }) => {
+                    contacts.crossing = true;
+                    if stop_at_proof {
+                        return contacts;
+                    }
+                }
                 Some(LineIntersection::SinglePoint { intersection, .. }) => {
-                    ta.points.entry(ia).or_default().push(intersection);
-                    tb.points.entry(ib).or_default().push(intersection);
+                    ta.points[ia].push(intersection);
+                    tb.points[ib].push(intersection);
                 }
                 Some(LineIntersection::Collinear { intersection }) => {
                     let (da, db) = (sa.line.delta(), sb.line.delta());
                     if da.x * db.x + da.y * db.y > 0.0 {
-                        return true;
+                        contacts.same_direction = true;
+                        if stop_at_proof {
+                            return contacts;
+                        }
+                    } else {
+                        contacts.opposite_direction = true;
                     }
                     for (touches, k) in [(&mut *ta, ia), (&mut *tb, ib)] {
-                        touches.points.entry(k).or_default().extend([intersection.start, intersection.end]);
-                        touches.shared.entry(k).or_default().push((intersection.start, intersection.end));
+                        touches.points[k].extend([intersection.start, intersection.end]);
+                        touches.shared[k].push((intersection.start, intersection.end));
                     }
                 }
             }
         }
     }
-    false
+    contacts
 }
 
 /// Step 2 for the edges `candidates` of one area (those in the common box) against the
-/// other area's edges.
-fn any_piece_inside(edges: &[Segment], candidates: &[usize], touches: &Touches, other: &[Segment]) -> bool {
+/// other area's edges: whether a piece of them (cut at the touches, leaving out the shared
+/// stretches) lies strictly inside the other area (`inside`), or outside it (`!inside`).
+fn any_piece(edges: &[Segment], candidates: &[usize], touches: &Touches, other: &[Segment], inside: bool) -> bool {
     // Walk each ring in order: the sweep order is by min x, so index by (part, ring, index).
     // A gap in the walk (an edge outside the common box) ends a run.
     let mut order = candidates.to_vec();
@@ -133,21 +199,26 @@ fn any_piece_inside(edges: &[Segment], candidates: &[usize], touches: &Touches, 
             known = None;
         }
         previous = Some((s.part, s.ring, s.index));
-        let Some(points) = touches.points.get(&k) else {
+        let points = &touches.points[k];
+        if points.is_empty() {
             // No touch on this edge: it lies wholly on one side, as the run it continues.
-            let inside = *known.get_or_insert_with(|| contains_strictly(other, midpoint(s.line.start, s.line.end)));
-            if inside {
+            let found = *known.get_or_insert_with(|| contains_strictly(other, midpoint(s.line.start, s.line.end)));
+            if found == inside {
                 return true;
             }
             continue;
-        };
+        }
+        let shared = &touches.shared[k];
+        known = None;
+        if shared.iter().any(|(p, q)| within_stretch(s.line.start, *p, *q) && within_stretch(s.line.end, *p, *q)) {
+            continue; // the whole edge runs along the other boundary
+        }
         let (a, d) = (s.line.start, s.line.delta());
         let len2 = d.x * d.x + d.y * d.y;
         let mut cuts: Vec<f64> = points.iter().map(|p| ((p.x - a.x) * d.x + (p.y - a.y) * d.y) / len2).collect();
         cuts.extend([0.0, 1.0]);
         cuts.sort_by(f64::total_cmp);
         cuts.dedup();
-        let shared = touches.shared.get(&k);
         for w in cuts.windows(2) {
             let (t0, t1) = (w[0].clamp(0.0, 1.0), w[1].clamp(0.0, 1.0));
             if t1 <= t0 {
@@ -155,14 +226,13 @@ fn any_piece_inside(edges: &[Segment], candidates: &[usize], touches: &Touches, 
             }
             let tm = (t0 + t1) / 2.0;
             let m = Coord { x: a.x + d.x * tm, y: a.y + d.y * tm };
-            if shared.is_some_and(|list| list.iter().any(|(p, q)| within_stretch(m, *p, *q))) {
+            if shared.iter().any(|(p, q)| within_stretch(m, *p, *q)) {
                 continue;
             }
-            if contains_strictly(other, m) {
+            if contains_strictly(other, m) == inside {
                 return true;
             }
         }
-        known = None;
     }
     false
 }

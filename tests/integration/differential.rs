@@ -3,7 +3,9 @@
 //! (shapely/GEOS `relate_pattern(a, b, 'T********')`, pyproj geodesic areas).
 
 use serde_json::Value;
-use territory::geometry::overlap::{interiors_intersect, measure};
+use std::sync::Arc;
+use territory::geometry::overlap::{Overlap, Shape, SliverTolerance, covering, interiors_intersect, overlap};
+use territory::geometry::segments::segments;
 use territory::geometry::{area_km2, parse_area, CoordSys, GeometryLimits};
 
 fn cases() -> Vec<Value> {
@@ -36,6 +38,32 @@ fn interior_intersection_agrees_with_geos_on_every_case() {
     assert!(disagreements.is_empty(), "{} disagreements:\n{}", disagreements.len(), disagreements.join("\n"));
 }
 
+/// Covered-by (DE-9IM: `I(a) ∩ E(b)` and `B(a) ∩ E(b)` empty, the matrix's third and sixth
+/// letters `F`) decides whether an overlap is the covered area itself or is clipped.
+#[test]
+fn covered_by_agrees_with_geos_on_every_case_whose_interiors_meet() {
+    let (mut checked, mut covered, mut disagreements) = (0, 0, Vec::new());
+    for case in cases() {
+        if case["interiors_intersect"].as_bool() != Some(true) {
+            continue;
+        }
+        let name = case["name"].as_str().expect("name");
+        let m: Vec<char> = case["relate"].as_str().expect("relate").chars().collect();
+        let expected = (m[2] == 'F' && m[5] == 'F', m[6] == 'F' && m[7] == 'F');
+        let (a, b) = (segments(&geometry(&case["a"], name)), segments(&geometry(&case["b"], name)));
+        for (got, want, how) in [(covering(&a, &b), expected, ""), (covering(&b, &a), (expected.1, expected.0), " (swapped)")] {
+            if got != want {
+                disagreements.push(format!("{name}{how}: GEOS {} says covered {want:?}, ours {got:?}", case["relate"]));
+            }
+        }
+        checked += 1;
+        covered += usize::from(expected.0 || expected.1);
+    }
+    eprintln!("{checked} overlapping cases, {covered} of them covered one way or both");
+    assert!(checked >= 60 && covered >= 10, "only {checked} overlapping cases, {covered} covered");
+    assert!(disagreements.is_empty(), "{} disagreements:\n{}", disagreements.len(), disagreements.join("\n"));
+}
+
 #[test]
 fn areas_agree_with_pyproj_geodesic_areas() {
     let mut worst = (0.0f64, String::new());
@@ -54,7 +82,13 @@ fn areas_agree_with_pyproj_geodesic_areas() {
             }
         }
         if case["interiors_intersect"].as_bool() == Some(true) {
-            let m = measure(&a, &b, area_a, area_b);
+            // Through the whole decision: covered pairs take the covered one as the overlap,
+            // the others are clipped.
+            let (sa, sb) = (Shape::with_area(Arc::new(a), area_a), Shape::with_area(Arc::new(b), area_b));
+            let m = match overlap(&sa, &sb, SliverTolerance { max_km2: 0.0, max_ratio: 0.0 }) {
+                Overlap::Conflict(m) | Overlap::Sliver(m) => m,
+                Overlap::None => panic!("{name}: interiors meet, no overlap measured"),
+            };
             let want = case["overlap_km2"].as_f64().expect("overlap");
             let rel = (m.km2 - want).abs() / want.max(1e-3);
             if rel > worst.0 {
