@@ -49,7 +49,7 @@ async fn grant(registry: &Registry, net: &str, body: Value) -> Duration {
     let t = Instant::now();
     let req: GrantRequest = serde_json::from_value(body.clone()).expect("request");
     let (p, policy) = registry.propose(net, &req, CoordSys::Wgs84).await.expect("valid");
-    registry.grant(&p, policy, &body).await.expect("granted");
+    registry.grant(&p, policy, &serde_json::value::to_raw_value(&body).expect("json")).await.expect("granted");
     t.elapsed()
 }
 

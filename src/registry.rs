@@ -13,6 +13,7 @@
 //! index is rebuilt from the same rows: every decision comes out the same.
 
 use crate::error::{Error, InputError, Result};
+use serde_json::value::RawValue;
 use crate::exclusivity::{GrantIndex, conflicts_among, regions_geojson, union_of_regions};
 use crate::geometry::{self, CoordSys, GeometryLimits, Shape};
 use crate::grants::{ConflictEntry, Decision, Grant, Proposal, Status, Territory, Validity};
@@ -393,7 +394,7 @@ impl Registry {
 
     /// Decides and, if clear, stores a grant, atomically; records the decision in the audit
     /// log either way. A refusal is `Error::Conflict` with every conflicting grant.
-    pub async fn grant(&self, proposal: &Proposal, policy: &Policy, request: &Value) -> Result<(GrantRow, Decision)> {
+    pub async fn grant(&self, proposal: &Proposal, policy: &Policy, request: &RawValue) -> Result<(GrantRow, Decision)> {
         let mut tx = self.store.begin_write().await?;
         self.sync(&mut tx).await?;
         let regions = self.regions();
@@ -443,7 +444,7 @@ impl Registry {
         let Some(seq) = grant_rows::revoke(&mut tx, network, id, reason).await? else {
             return Err(Error::Duplicate(format!("grant {id} is revoked already")));
         };
-        let request = serde_json::json!({"grant_id": id, "reason": reason});
+        let request = serde_json::value::to_raw_value(&serde_json::json!({"grant_id": id, "reason": reason})).map_err(|e| Error::Internal(e.to_string()))?;
         grant_rows::record(&mut tx, network, "revoke", "revoked", Some(id), &request, &[]).await?;
         tx.commit().await?;
         let row = self.store.grant(network, id).await?;

@@ -111,7 +111,8 @@ async fn grant(registry: &Registry, network: &str, partner_id: i64, mut body: Va
     body["partner_id"] = json!(partner_id);
     let req: GrantRequest = serde_json::from_value(body.clone()).map_err(|e| Error::Internal(e.to_string()))?;
     let (proposal, policy) = registry.propose(network, &req, CoordSys::Wgs84).await?;
-    Ok(registry.grant(&proposal, policy, &body).await?.0.id)
+    let request = serde_json::value::to_raw_value(&body).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(registry.grant(&proposal, policy, &request).await?.0.id)
 }
 
 /// Imports a sample outlet file whose `partner_id`s are those of a fresh database;

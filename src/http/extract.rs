@@ -6,6 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// Query parameters; a malformed query string is a 400 problem.
 #[derive(Debug, FromRequestParts)]
@@ -17,31 +18,45 @@ pub struct Query<T>(pub T);
 #[from_request(via(axum::extract::Path), rejection(Error))]
 pub struct Path<T>(pub T);
 
-/// A JSON body as typed `T` plus the raw value (kept for the audit log).
+/// A JSON body as typed `T` plus the text as received (kept for the audit log).
 /// Malformed JSON is 400; JSON of the wrong shape is 422; too large is 413.
 #[derive(Debug)]
 pub struct Json<T> {
     /// The typed body.
     pub body: T,
-    /// The body as received.
-    pub raw: Value,
+    /// The body as received (checked to be JSON).
+    pub raw: Box<RawValue>,
 }
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = axum::response::Response;
 
+    /// The body is read once into `T` (a drawn geometry is not built twice, as a `Value`
+    /// for the audit log and again for the request); the text is kept as it came.
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         use axum::response::IntoResponse;
         let bytes = Bytes::from_request(req, state).await.map_err(|e| BodyError(e).into_response())?;
-        let raw: Value = serde_json::from_slice(&bytes).map_err(|e| json_error(&e).into_response())?;
-        let body = deserialize_located(&raw).map_err(IntoResponse::into_response)?;
+        let raw: &RawValue = serde_json::from_slice(&bytes).map_err(|e| json_error(&e).into_response())?;
+        let raw = raw.to_owned();
+        let mut reader = serde_json::Deserializer::from_str(raw.get());
+        let body = match serde_path_to_error::deserialize(&mut reader) {
+            Ok(body) => body,
+            // Syntax the scan above let through (a number out of range) is still a 400.
+            Err(e) if !e.inner().is_data() => return Err(json_error(e.inner()).into_response()),
+            Err(e) => return Err(located(e).into_response()),
+        };
         Ok(Json { body, raw })
     }
 }
 
 /// Deserialises a JSON value, locating a wrong shape with a JSON pointer (422).
 pub fn deserialize_located<T: DeserializeOwned>(raw: &Value) -> Result<T, Error> {
-    serde_path_to_error::deserialize(raw).map_err(|e| {
+    serde_path_to_error::deserialize(raw).map_err(located)
+}
+
+/// A wrong shape, located with a JSON pointer (422).
+fn located(e: serde_path_to_error::Error<serde_json::Error>) -> Error {
+    {
         use serde_path_to_error::Segment;
         let pointer: String = e
             .path()
@@ -54,5 +69,5 @@ pub fn deserialize_located<T: DeserializeOwned>(raw: &Value) -> Result<T, Error>
             })
             .collect();
         Error::Invalid(vec![crate::error::InputError::at(pointer, e.inner().to_string())])
-    })
+    }
 }

@@ -86,7 +86,7 @@ pub async fn one(State(app): State<AppState>, Path((net, id)): Path<(String, i64
     responses((status = 200, description = "the updated Feature", content_type = "application/geo+json"),
               (status = 409, description = "closed, or the new place breaks the territory rule"), (status = 422, description = "invalid input, located")))]
 pub async fn update(State(app): State<AppState>, Path((net, id)): Path<(String, i64)>, Query(q): Query<CoordQuery>, patch: Json<Value>) -> Result<Response> {
-    let outlet = app.update_outlet(&net, id, &patch.raw, q.coord_sys).await?;
+    let outlet = app.update_outlet(&net, id, &patch.body, q.coord_sys).await?;
     Ok(geojson_response(features(&app, &net, &[outlet]).await?.pop().unwrap_or(Value::Null)))
 }
 

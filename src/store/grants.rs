@@ -299,7 +299,7 @@ pub async fn record(
     action: &str,
     result: &str,
     grant_id: Option<i64>,
-    request: &Value,
+    request: &serde_json::value::RawValue,
     conflicts: &[ConflictEntry],
 ) -> Result<()> {
     sqlx::query("insert into audit (network, at, action, result, grant_id, request, conflicts, actor) values (?, ?, ?, ?, ?, ?, ?, ?)")
@@ -308,7 +308,7 @@ pub async fn record(
         .bind(action)
         .bind(result)
         .bind(grant_id)
-        .bind(request.to_string())
+        .bind(request.get())
         .bind(serde_json::to_string(conflicts).map_err(|e| Error::Internal(e.to_string()))?)
         .bind(crate::auth::current_actor())
         .execute(&mut **tx)
