@@ -239,7 +239,7 @@ async function runCheck() {
       ...answer.warnings.map((c) => ({ type: "Feature", properties: { kind: "warning", grant_id: c.grant_id }, geometry: c.geometry })),
     ];
     setCheck(features);
-    const rows = (list) => list.map((c) => `<tr><td>${c.grant_id}</td><td>${esc(c.partner_name)}</td><td class="num">${num(c.overlap_km2, 2)}</td><td class="num">${num(c.overlap_ratio * 100, 1)} %</td><td>${esc(c.basis)}</td></tr>`).join("");
+    const rows = (list) => list.map((c) => `<tr><td>${c.grant_id ?? "–"}</td><td>${esc(c.partner_name ?? t("anonymous"))}</td><td class="num">${num(c.overlap_km2, 2)}</td><td class="num">${num(c.overlap_ratio * 100, 1)} %</td><td>${esc(c.basis)}</td></tr>`).join("");
     const head = `<tr><th>${esc(t("grant"))}</th><th>${esc(t("holder"))}</th><th>${esc(t("overlap"))}</th><th>${esc(t("ratio"))}</th><th>${esc(t("basis"))}</th></tr>`;
     let html = answer.ok ? `<p class="ok" data-testid="check-ok">${esc(t("checkOk"))}</p>` : `<p class="bad" data-testid="check-refused">${esc(t("checkConflicts"))}</p>`;
     if (answer.conflicts.length) html += `<table data-testid="conflicts">${head}${rows(answer.conflicts)}</table>`;
@@ -267,7 +267,7 @@ async function scoreAt(lngLat) {
     html += `<tr><td>${esc(t("recommended_format"))}</td>${types.map((st) => `<td>${esc(col(st).recommended_format ?? c.format ?? "")}</td>`).join("")}</tr></table>`;
     if (c.in_territory !== null && c.in_territory !== undefined) html += `<p>${esc(t("inTerritory"))}: <b>${esc(t(c.in_territory ? "yes" : "no"))}</b></p>`;
     html += `<p>${esc(t("allowed"))}: <b class="${c.allowed ? "ok" : "bad"}">${esc(t(c.allowed ? "yes" : "no"))}</b></p>`;
-    if (c.blocking_grants && c.blocking_grants.length) html += `<p>${esc(t("blockedBy"))}: ${c.blocking_grants.map((g) => `${esc(t("grant"))} ${g.grant_id} (${esc(g.partner_name)})`).join(", ")}</p>`;
+    if (c.blocking_grants && c.blocking_grants.length) html += `<p>${esc(t("blockedBy"))}: ${c.blocking_grants.map((g) => `${esc(t("grant"))} ${g.grant_id ?? "–"} (${esc(g.partner_name ?? t("anonymous"))})`).join(", ")}</p>`;
     $("result").innerHTML = html;
     refreshCandidates();
   } catch (e) {

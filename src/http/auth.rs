@@ -196,6 +196,52 @@ async fn anonymise_grants(partner: i64, res: Response) -> Response {
     Response::from_parts(parts, Body::from(v.to_string()))
 }
 
+/// For a partner token, every other answer of a network's routes: other partners' grants
+/// appear only as anonymous geometry, so an object naming another partner (a conflict of a
+/// check or of a refused grant, a blocking grant of a score, a grant of a refused outlet or
+/// of a compliance breach) loses its partner, name and grant id; a refusal's summary that
+/// named them is replaced. The partner list keeps only the token's own partner.
+async fn anonymise_others(partner: i64, partner_list: bool, res: Response) -> Response {
+    let is_json = res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.contains("json"));
+    if !is_json {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else { return Error::Internal("response body".into()).into_response() };
+    let Ok(mut v) = serde_json::from_slice::<Value>(&bytes) else { return Response::from_parts(parts, Body::from(bytes)) };
+    if partner_list && let Some(list) = v["partners"].as_array_mut() {
+        list.retain(|p| p["id"].as_i64() == Some(partner));
+    }
+    let mut hidden = 0;
+    hide_other_partners(&mut v, partner, &mut hidden);
+    let kind = v["type"].as_str().unwrap_or_default();
+    if hidden > 0 && (kind.ends_with(":exclusivity-conflict") || kind.ends_with(":outlet-placement")) {
+        v["detail"] = json!(format!("refused: {hidden} grant(s) of other partners are in the way (listed without their holders)"));
+    }
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(v.to_string()))
+}
+
+/// Takes the partner, its name and the grant id out of every object that names a partner
+/// other than `partner` and a grant; counts them in `hidden`.
+fn hide_other_partners(v: &mut Value, partner: i64, hidden: &mut usize) {
+    match v {
+        Value::Object(o) => {
+            let other = o.get("partner_id").and_then(Value::as_i64).is_some_and(|p| p != partner);
+            if other && (o.contains_key("grant_id") || o.contains_key("partner_name")) {
+                for key in ["partner_id", "partner_name", "grant_id", "tier"] {
+                    o.remove(key);
+                }
+                o.insert("anonymous".into(), Value::Bool(true));
+                *hidden += 1;
+            }
+            o.values_mut().for_each(|x| hide_other_partners(x, partner, hidden));
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| hide_other_partners(x, partner, hidden)),
+        _ => {}
+    }
+}
+
 /// Other partners' outlets are left out for a partner token (competitors stay).
 async fn own_outlets(partner: i64, res: Response) -> Response {
     let (parts, body) = res.into_parts();
@@ -263,6 +309,10 @@ pub async fn authorize(State(app): State<AppState>, req: Request, next: Next) ->
     match partner {
         Some(p) if method == Method::GET && is_list("grants") => anonymise_grants(p, res).await,
         Some(p) if method == Method::GET && is_list("outlets") => own_outlets(p, res).await,
+        Some(p) if matches!(list.as_slice(), ["networks", _, "partners", id] if id.parse::<i64>().ok() != Some(p)) => {
+            forbidden(format!("a partner token sees only partner {p}"))
+        }
+        Some(p) if network.is_some() => anonymise_others(p, is_list("partners"), res).await,
         _ => res,
     }
 }

@@ -143,6 +143,45 @@ async fn a_partner_token_sees_and_acts_only_for_its_partner() {
 }
 
 #[tokio::test]
+async fn a_partner_token_sees_other_partners_only_as_anonymous_geometry_in_every_answer() {
+    let app = app().await;
+    crate::api_scoring::upload(&app, "smart").await; // before any token exists
+    let holder: String = sqlx::query_scalar("select name from partners where id = 1").fetch_one(&app.registry.store.pool).await.expect("partner 1");
+    // The 武汉 partner (2) asks for 南山区, inside partner 1's exclusive 深圳.
+    let (p2, _) = token(&app, "武汉 partner", Role::Admin, None, Some(2)).await;
+    let ask = json!({"partner_id": 2, "adcodes": ["440305"]});
+    let (planner, _) = token(&app, "planner", Role::Planner, None, None).await;
+    let named = send(&app, Some(&planner), Method::POST, "/networks/smart/grants/check", Some(ask.clone())).await;
+    assert_eq!(named.body["conflicts"][0]["partner_name"], json!(holder), "a planner sees the holder: {}", named.text);
+    let check = send(&app, Some(&p2), Method::POST, "/networks/smart/grants/check", Some(ask.clone())).await;
+    check.expect(200);
+    let conflict = &check.body["conflicts"][0];
+    assert_eq!(conflict["anonymous"], json!(true), "{}", check.text);
+    for key in ["partner_id", "partner_name", "grant_id"] {
+        assert!(conflict.get(key).is_none(), "{key} shown: {conflict}");
+    }
+    assert!(conflict["geometry"].is_object() && conflict["overlap_km2"].as_f64().is_some_and(|k| k > 100.0), "{conflict}");
+    let refused = send(&app, Some(&p2), Method::POST, "/networks/smart/grants", Some(ask)).await;
+    refused.expect_problem(409);
+    assert!(!refused.text.contains(&holder), "the refusal names the holder: {}", refused.text);
+    assert_eq!(refused.body["conflicts"][0]["anonymous"], json!(true), "{}", refused.text);
+    // A site in 南山区 is blocked by partner 1's grant, which the score does not name.
+    let site = json!({"partner_id": 2, "candidates": [{"id": "sz", "location": {"type": "Point", "coordinates": [113.93, 22.52]}}]});
+    let named = send(&app, Some(&planner), Method::POST, "/networks/smart/score", Some(site.clone())).await;
+    assert!(named.text.contains(&holder), "a planner sees the blocking grant's holder: {}", named.text);
+    let score = send(&app, Some(&p2), Method::POST, "/networks/smart/score", Some(site)).await;
+    score.expect(200);
+    assert!(score.text.contains("\"anonymous\":true") && !score.text.contains(&holder), "the score names the holder: {}", score.text);
+    // Partners: only its own.
+    let partners = send(&app, Some(&p2), Method::GET, "/networks/smart/partners", None).await;
+    partners.expect(200);
+    let ids: Vec<i64> = partners.body["partners"].as_array().expect("partners").iter().filter_map(|p| p["id"].as_i64()).collect();
+    assert_eq!(ids, [2], "{}", partners.text);
+    send(&app, Some(&p2), Method::GET, "/networks/smart/partners/1", None).await.expect_problem(403);
+    send(&app, Some(&p2), Method::GET, "/networks/smart/partners/2", None).await.expect(200);
+}
+
+#[tokio::test]
 async fn a_revoked_token_stops_working_at_once() {
     let app = app().await;
     let (t, id) = token(&app, "soon gone", Role::Viewer, None, None).await;
