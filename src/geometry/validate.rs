@@ -69,11 +69,12 @@ impl Parser<'_> {
         self.errors.push(InputError { pointer: format!("{}{}", self.base, path), detail: detail.into() });
     }
 
-    fn position(&mut self, v: &Value, path: &str, sys: CoordSys) -> Option<Coord<f64>> {
+    /// Position `index` of the ring at `ring_path` (its pointer is made only for an error).
+    fn position(&mut self, v: &Value, ring_path: &str, index: usize, sys: CoordSys) -> Option<Coord<f64>> {
         match check_position(v, sys) {
             Ok(c) => Some(c),
             Err((_, detail)) => {
-                self.err(path, detail);
+                self.err(&format!("{ring_path}/{index}"), detail);
                 None
             }
         }
@@ -88,7 +89,7 @@ impl Parser<'_> {
         let coords: Vec<Coord<f64>> = arr
             .iter()
             .enumerate()
-            .filter_map(|(i, p)| self.position(p, &format!("{path}/{i}"), sys))
+            .filter_map(|(i, p)| self.position(p, path, i, sys))
             .collect();
         if self.errors.len() > before {
             return None;
@@ -244,19 +245,20 @@ fn validate(mp: MultiPolygon<f64>, base: &str, is_multi: bool) -> Result<MultiPo
     for_each_pair(&segs, |s, t| {
         let Some(hit) = line_intersection(s.line, t.line) else { return true };
         let (first, second) = if (s.part, s.ring, s.index) <= (t.part, t.ring, t.index) { (s, t) } else { (t, s) };
-        let ring_ptr = format!("{}/{}", poly_base(second.part), second.ring);
+        // Made only for an error: adjacent edges meet at every vertex.
+        let ring_ptr = || format!("{}/{}", poly_base(second.part), second.ring);
         match hit {
             _ if s.part == t.part && s.ring == t.ring => {
                 let fine = s.adjacent(t) && matches!(hit, LineIntersection::SinglePoint { is_proper: false, .. });
                 if !fine {
                     let at = hit_point(&hit);
-                    add(&mut errors, ring_ptr, format!("{} crosses itself (self-intersection) near [{}, {}]", ring_name(s.ring), at.x, at.y));
+                    add(&mut errors, ring_ptr(), format!("{} crosses itself (self-intersection) near [{}, {}]", ring_name(s.ring), at.x, at.y));
                 }
             }
             LineIntersection::SinglePoint { is_proper: false, .. } => {}
             _ if s.part == t.part => {
                 let at = hit_point(&hit);
-                add(&mut errors, ring_ptr, format!("{} and {} intersect near [{}, {}]", ring_name(first.ring), ring_name(second.ring), at.x, at.y));
+                add(&mut errors, ring_ptr(), format!("{} and {} intersect near [{}, {}]", ring_name(first.ring), ring_name(second.ring), at.x, at.y));
             }
             _ => {
                 let at = hit_point(&hit);
