@@ -13,11 +13,13 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-/// A small deterministic generator (SplitMix64): the same candidates on every run.
-struct Rng(u64);
+/// A small deterministic generator (SplitMix64), reproducible from its seed: the same
+/// candidates on every run of the bench, the same load in the crash test.
+pub struct SplitMix64(pub u64);
 
-impl Rng {
-    fn next(&mut self) -> u64 {
+impl SplitMix64 {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -25,12 +27,14 @@ impl Rng {
         z ^ (z >> 31)
     }
 
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+    /// A number in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
     }
 
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    /// A number in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
@@ -96,7 +100,7 @@ pub async fn scoring(registry: &Registry, b: &ScoringBench) -> Result<()> {
     line("outlets", outlets.len());
     line("scenario_heap_mib", format!("{:.1}", scenario.heap_bytes() as f64 / 1048576.0));
 
-    let mut rng = Rng(b.seed);
+    let mut rng = SplitMix64(b.seed);
     let site_types: Vec<String> = policy.scoring.site_types.keys().cloned().collect();
     let standard = policy.standard();
     let formats: Vec<String> =

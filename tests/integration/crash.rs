@@ -17,6 +17,7 @@ use std::process::Child;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use territory::bench::SplitMix64;
 use tokio::sync::watch;
 
 /// Concurrent clients.
@@ -29,29 +30,13 @@ const LON0: f64 = 118.0;
 const LAT0: f64 = 39.0;
 const HALF: f64 = 0.025;
 /// Half cells across the area (0.05° squares are 2 × 2 half cells).
-const SPAN: u64 = 40;
+const SPAN: usize = 40;
 /// Each phase (the load between two restarts) draws in its own band of rows, 8 half cells
 /// (0.2°) high, so that fresh land is contested after every restart.
-const BAND: u64 = 8;
+const BAND: usize = 8;
 /// Every request this test sends carries a note starting with this.
 const NOTE: &str = "crash ";
 
-/// splitmix64: enough randomness for picking squares and delays, reproducible from a seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// The running server; killed if the test fails half way.
 struct Server(Child);
@@ -96,8 +81,8 @@ struct Log {
 
 /// A 0.05° square in band `phase % 5`, a quarter of them shifted by half a cell east
 /// and/or north so that they overlap their neighbours.
-fn square(rng: &mut Rng, phase: u64) -> Value {
-    let band = phase % (SPAN / BAND);
+fn square(rng: &mut SplitMix64, phase: u64) -> Value {
+    let band = phase as usize % (SPAN / BAND);
     let mut kx = 2 * rng.below(SPAN / 2);
     let mut ky = band * BAND + 2 * rng.below(BAND / 2);
     if rng.below(4) == 0 && kx + 2 < SPAN {
@@ -106,7 +91,7 @@ fn square(rng: &mut Rng, phase: u64) -> Value {
     if rng.below(4) == 0 && ky + 2 < SPAN {
         ky += 1;
     }
-    let at = |k: u64, origin: f64| origin + k as f64 * HALF;
+    let at = |k: usize, origin: f64| origin + k as f64 * HALF;
     rect(at(kx, LON0), at(ky, LAT0), at(kx + 2, LON0), at(ky + 2, LAT0))
 }
 
@@ -117,7 +102,7 @@ async fn target(rx: &mut watch::Receiver<Target>) -> Option<(String, u64)> {
 
 /// One client: creates a partner, asks for 1–3 squares for it, repeats until `stop`.
 async fn load(task: usize, seed: u64, client: reqwest::Client, mut rx: watch::Receiver<Target>, stop: Arc<AtomicBool>) -> Log {
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix64(seed);
     let mut log = Log::default();
     let mut attempt = 0;
     while !stop.load(Ordering::SeqCst) {
@@ -192,7 +177,7 @@ async fn acknowledged_grants_survive_sigkill_and_refused_ones_leave_nothing() {
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1));
     println!("crash: seed {seed} (set CRASH_SEED={seed} to replay)");
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix64(seed);
     let db = test_db();
     let (child, base) = serve(&db.path);
     let mut server = Server(child);
@@ -207,9 +192,9 @@ async fn acknowledged_grants_survive_sigkill_and_refused_ones_leave_nothing() {
     let (tx, rx) = watch::channel::<Target>(Some((base, 0)));
     let mut slowest_restart = Duration::ZERO;
     let stop = Arc::new(AtomicBool::new(false));
-    let tasks: Vec<_> = (0..TASKS).map(|t| tokio::spawn(load(t, rng.next(), client.clone(), rx.clone(), stop.clone()))).collect();
+    let tasks: Vec<_> = (0..TASKS).map(|t| tokio::spawn(load(t, rng.next_u64(), client.clone(), rx.clone(), stop.clone()))).collect();
     for phase in 1..=KILLS as u64 {
-        tokio::time::sleep(Duration::from_millis(300 + rng.below(600))).await;
+        tokio::time::sleep(Duration::from_millis(300 + rng.below(600) as u64)).await;
         tx.send_replace(None);
         server.0.kill().expect("SIGKILL");
         let status = server.0.wait().expect("wait for the killed server");
@@ -220,7 +205,7 @@ async fn acknowledged_grants_survive_sigkill_and_refused_ones_leave_nothing() {
         server = next;
         tx.send_replace(Some((base, phase)));
     }
-    tokio::time::sleep(Duration::from_millis(300 + rng.below(600))).await;
+    tokio::time::sleep(Duration::from_millis(300 + rng.below(600) as u64)).await;
     stop.store(true, Ordering::SeqCst);
     let mut logs = Vec::new();
     for task in tasks {
