@@ -12,7 +12,7 @@ fn main() {
         let t = Instant::now();
         std::hint::black_box(area_km2(&mp));
         ta += t.elapsed().as_secs_f64();
-        nv += mp.0.iter().map(|p| p.exterior().0.len() + p.interiors().iter().map(|r| r.0.len()).sum::<usize>()).sum::<usize>();
+        nv += geo::CoordsIter::coords_count(&mp);
     }
     println!("{path}: {nv} vertices; parse+validate {:.1} ms ({:.2} µs/vertex); geodesic area {:.1} ms ({:.2} µs/vertex)", tv * 1e3, tv * 1e6 / nv as f64, ta * 1e3, ta * 1e6 / nv as f64);
 }

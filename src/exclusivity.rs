@@ -175,8 +175,7 @@ pub fn compare(t: &Territory, other: &Grant, regions: &RegionSet, tolerance: Sli
                 return;
             }
             let (geometry, km2) = union_of_regions(&shared, regions);
-            let smaller = t.shape.area_km2.min(other.territory.shape.area_km2);
-            let ratio = if smaller > 0.0 { (km2 / smaller).min(1.0) } else { 0.0 };
+            let ratio = geometry::overlap::overlap_ratio(km2, t.shape.area_km2, other.territory.shape.area_km2);
             let geojson = regions_geojson(&shared, &geometry, regions);
             decision.conflicts.push(entry(km2, ratio, Basis::Hierarchy, Some(shared), geojson));
         }

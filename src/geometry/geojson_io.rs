@@ -1,28 +1,12 @@
 //! Writing geo-types as GeoJSON (RFC 7946) values.
 
-use geo::{Coord, LineString, MultiPolygon, Point, Polygon};
+use geo::{LineString, MultiPolygon, Point, Polygon};
 use serde_json::{Value, json};
 
-fn position(c: &Coord<f64>) -> Value {
-    json!([c.x, c.y])
-}
-
-fn ring(ls: &LineString<f64>) -> Value {
-    Value::Array(ls.coords().map(position).collect())
-}
-
-fn polygon_rings(p: &Polygon<f64>) -> Value {
-    let mut rings = vec![ring(p.exterior())];
-    rings.extend(p.interiors().iter().map(ring));
-    Value::Array(rings)
-}
-
-/// A MultiPolygon as a GeoJSON geometry object.
+/// A MultiPolygon as a GeoJSON geometry object (the same writer as [`raw_geojson`]).
 pub fn multipolygon_to_geojson(mp: &MultiPolygon<f64>) -> Value {
-    json!({
-        "type": "MultiPolygon",
-        "coordinates": Value::Array(mp.0.iter().map(polygon_rings).collect()),
-    })
+    // Serialising numbers and strings into a Value cannot fail.
+    serde_json::to_value(MultiPolygonGeoJson { r#type: "MultiPolygon", coordinates: Polygons(mp) }).unwrap_or(Value::Null)
 }
 
 /// A Point as a GeoJSON geometry object.
