@@ -177,13 +177,24 @@ async fn partner_check(app: &AppState, partner: i64, net: &str, req: Request) ->
     Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 
-/// Other partners' grants, for a partner token: geometry and status only.
-async fn anonymise_grants(partner: i64, res: Response) -> Response {
-    let (parts, body) = res.into_parts();
+/// A JSON answer rewritten by `edit`; an answer that is not JSON is passed on as it is.
+async fn rewrite_json(res: Response, edit: impl FnOnce(&mut Value)) -> Response {
+    let is_json = res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.contains("json"));
+    if !is_json {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else { return Error::Internal("response body".into()).into_response() };
     let Ok(mut v) = serde_json::from_slice::<Value>(&bytes) else { return Response::from_parts(parts, Body::from(bytes)) };
-    if let Some(features) = v.get_mut("features").and_then(Value::as_array_mut) {
-        for f in features.iter_mut() {
+    edit(&mut v);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(v.to_string()))
+}
+
+/// Other partners' grants, for a partner token: geometry and status only.
+async fn anonymise_grants(partner: i64, res: Response) -> Response {
+    rewrite_json(res, |v| {
+        for f in v.get_mut("features").and_then(Value::as_array_mut).into_iter().flatten() {
             if f["properties"]["partner_id"].as_i64() != Some(partner) {
                 let status = f["properties"]["status"].clone();
                 f["properties"] = json!({"anonymous": true, "status": status});
@@ -192,8 +203,8 @@ async fn anonymise_grants(partner: i64, res: Response) -> Response {
                 }
             }
         }
-    }
-    Response::from_parts(parts, Body::from(v.to_string()))
+    })
+    .await
 }
 
 /// For a partner token, every other answer of a network's routes: other partners' grants
@@ -202,24 +213,18 @@ async fn anonymise_grants(partner: i64, res: Response) -> Response {
 /// of a compliance breach) loses its partner, name and grant id; a refusal's summary that
 /// named them is replaced. The partner list keeps only the token's own partner.
 async fn anonymise_others(partner: i64, partner_list: bool, res: Response) -> Response {
-    let is_json = res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.contains("json"));
-    if !is_json {
-        return res;
-    }
-    let (mut parts, body) = res.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else { return Error::Internal("response body".into()).into_response() };
-    let Ok(mut v) = serde_json::from_slice::<Value>(&bytes) else { return Response::from_parts(parts, Body::from(bytes)) };
-    if partner_list && let Some(list) = v["partners"].as_array_mut() {
-        list.retain(|p| p["id"].as_i64() == Some(partner));
-    }
-    let mut hidden = 0;
-    hide_other_partners(&mut v, partner, &mut hidden);
-    let kind = v["type"].as_str().unwrap_or_default();
-    if hidden > 0 && (kind.ends_with(":exclusivity-conflict") || kind.ends_with(":outlet-placement")) {
-        v["detail"] = json!(format!("refused: {hidden} grant(s) of other partners are in the way (listed without their holders)"));
-    }
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, Body::from(v.to_string()))
+    rewrite_json(res, |v| {
+        if partner_list && let Some(list) = v["partners"].as_array_mut() {
+            list.retain(|p| p["id"].as_i64() == Some(partner));
+        }
+        let mut hidden = 0;
+        hide_other_partners(v, partner, &mut hidden);
+        let kind = v["type"].as_str().unwrap_or_default();
+        if hidden > 0 && (kind.ends_with(":exclusivity-conflict") || kind.ends_with(":outlet-placement")) {
+            v["detail"] = json!(format!("refused: {hidden} grant(s) of other partners are in the way (listed without their holders)"));
+        }
+    })
+    .await
 }
 
 /// Takes the partner, its name and the grant id out of every object that names a partner
@@ -244,13 +249,12 @@ fn hide_other_partners(v: &mut Value, partner: i64, hidden: &mut usize) {
 
 /// Other partners' outlets are left out for a partner token (competitors stay).
 async fn own_outlets(partner: i64, res: Response) -> Response {
-    let (parts, body) = res.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else { return Error::Internal("response body".into()).into_response() };
-    let Ok(mut v) = serde_json::from_slice::<Value>(&bytes) else { return Response::from_parts(parts, Body::from(bytes)) };
-    if let Some(features) = v.get_mut("features").and_then(Value::as_array_mut) {
-        features.retain(|f| f["properties"]["competitor"] == json!(true) || f["properties"]["partner_id"].as_i64() == Some(partner));
-    }
-    Response::from_parts(parts, Body::from(v.to_string()))
+    rewrite_json(res, |v| {
+        if let Some(features) = v.get_mut("features").and_then(Value::as_array_mut) {
+            features.retain(|f| f["properties"]["competitor"] == json!(true) || f["properties"]["partner_id"].as_i64() == Some(partner));
+        }
+    })
+    .await
 }
 
 /// Removes `access_token` from the query once used, so routes see only their own parameters.

@@ -56,18 +56,16 @@ pub fn deserialize_located<T: DeserializeOwned>(raw: &Value) -> Result<T, Error>
 
 /// A wrong shape, located with a JSON pointer (422).
 fn located(e: serde_path_to_error::Error<serde_json::Error>) -> Error {
-    {
-        use serde_path_to_error::Segment;
-        let pointer: String = e
-            .path()
-            .iter()
-            .filter_map(|s| match s {
-                Segment::Seq { index } => Some(format!("/{index}")),
-                Segment::Map { key } => Some(format!("/{}", key.replace('~', "~0").replace('/', "~1"))),
-                Segment::Enum { variant } => Some(format!("/{variant}")),
-                Segment::Unknown => None,
-            })
-            .collect();
-        Error::Invalid(vec![crate::error::InputError::at(pointer, e.inner().to_string())])
-    }
+    use serde_path_to_error::Segment;
+    let pointer: String = e
+        .path()
+        .iter()
+        .filter_map(|s| match s {
+            Segment::Seq { index } => Some(format!("/{index}")),
+            Segment::Map { key } => Some(format!("/{}", key.replace('~', "~0").replace('/', "~1"))),
+            Segment::Enum { variant } => Some(format!("/{variant}")),
+            Segment::Unknown => None,
+        })
+        .collect();
+    Error::Invalid(vec![crate::error::InputError::at(pointer, e.inner().to_string())])
 }
