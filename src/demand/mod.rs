@@ -65,22 +65,37 @@ impl Meridian {
     }
 }
 
-/// The largest longitude difference (degrees) from the centre, at latitude `lat_deg`, of
-/// the points of a circle of angular radius `rho` (radians) whose latitudes lie in
-/// `south..=north` (degrees); `None` when the circle holds a pole (every longitude).
+/// A small circle on the sphere, with what [`Circle::half_width`] needs computed once.
 ///
-/// On a circle around latitude φ0, `cos Δλ = (cos ρ − sin φ0 sin φ) / (cos φ0 cos φ)`;
+/// On a circle of angular radius ρ around latitude φ0, a point at latitude φ lies
+/// `Δλ` from the centre's meridian with `cos Δλ = (cos ρ − sin φ0 sin φ) / (cos φ0 cos φ)`;
 /// Δλ grows with φ up to the latitude of the tangent meridians, `sin φ* = sin φ0 / cos ρ`,
-/// and falls after it, so the band's widest point is φ* clamped to the band.
-fn circle_half_width(lat_deg: f64, rho: f64, south: f64, north: f64) -> Option<f64> {
-    let phi0 = lat_deg.to_radians();
-    if rho >= std::f64::consts::FRAC_PI_2 - phi0.abs() {
-        return None;
+/// and falls after it, so within a span of latitudes the widest point is φ* clamped to it.
+struct Circle {
+    sin_lat: f64,
+    cos_lat: f64,
+    cos_rho: f64,
+    /// φ*, degrees; `None` when the circle holds a pole (every longitude).
+    widest: Option<f64>,
+}
+
+impl Circle {
+    /// The circle of angular radius `rho` (radians) around latitude `lat_deg`.
+    fn new(lat_deg: f64, rho: f64) -> Circle {
+        let phi0 = lat_deg.to_radians();
+        let (sin_lat, cos_lat, cos_rho) = (phi0.sin(), phi0.cos(), rho.cos());
+        let holds_pole = rho >= std::f64::consts::FRAC_PI_2 - phi0.abs();
+        let widest = (!holds_pole).then(|| (sin_lat / cos_rho).clamp(-1.0, 1.0).asin().to_degrees());
+        Circle { sin_lat, cos_lat, cos_rho, widest }
     }
-    let widest = (phi0.sin() / rho.cos()).clamp(-1.0, 1.0).asin().to_degrees();
-    let phi = widest.clamp(south, north).to_radians();
-    let c = (rho.cos() - phi0.sin() * phi.sin()) / (phi0.cos() * phi.cos());
-    Some(c.clamp(-1.0, 1.0).acos().to_degrees())
+
+    /// The largest longitude difference (degrees) from the centre of the circle's points
+    /// whose latitudes lie in `south..=north` (degrees); `None` if it holds a pole.
+    fn half_width(&self, south: f64, north: f64) -> Option<f64> {
+        let phi = self.widest?.clamp(south, north).to_radians();
+        let c = (self.cos_rho - self.sin_lat * phi.sin()) / (self.cos_lat * phi.cos());
+        Some(c.clamp(-1.0, 1.0).acos().to_degrees())
+    }
 }
 
 /// A demand grid.
@@ -202,10 +217,11 @@ impl DemandGrid {
         let top = (lat.abs() + dlat).min(89.9);
         let box_dlon = (dlat / top.to_radians().cos()).min(180.0);
         let first_lat = |b: usize| (self.first_band + b as i64) as f64 * BAND_DEG;
+        let circle = Circle::new(lat, rho);
         self.bands_between(lat - dlat, lat + dlat)
             .filter_map(|b| {
                 let (south, north) = ((first_lat(b)).max(lat - dlat), (first_lat(b) + BAND_DEG).min(lat + dlat));
-                let dlon = circle_half_width(lat, rho, south, north).map_or(box_dlon, |d| (d * (1.0 + 1e-9) + 1e-9).min(box_dlon));
+                let dlon = circle.half_width(south, north).map_or(box_dlon, |d| (d * (1.0 + 1e-9) + 1e-9).min(box_dlon));
                 self.run_between(b, &Meridian::new(lon - dlon), &Meridian::new(lon + dlon))
             })
             .collect()
