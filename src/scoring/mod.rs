@@ -1,5 +1,6 @@
 //! Site scoring (SCORING.md): the Huff model of H3 demand cells captured by outlets.
 
+pub mod kernel;
 pub mod model;
 pub mod network;
 pub mod params;
