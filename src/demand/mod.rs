@@ -13,6 +13,9 @@ use h3o::{CellIndex, LatLng, Resolution};
 /// Height of a latitude band of the spatial order, degrees (about 5.6 km).
 const BAND_DEG: f64 = 0.05;
 
+/// One cell in this many of each band is sampled for the band searches.
+const SAMPLE: usize = 32;
+
 /// A point on the unit sphere.
 pub type UnitVector = [f64; 3];
 
@@ -54,13 +57,13 @@ impl Meridian {
         Meridian { sin, cos }
     }
 
-    /// Strictly west of the meridian.
-    fn has_west_of(&self, v: &UnitVector) -> bool {
+    /// Strictly west of the meridian (for a unit vector's `[x, y]`).
+    fn has_west_of(&self, v: [f64; 2]) -> bool {
         v[1] * self.cos - v[0] * self.sin < 0.0
     }
 
-    /// West of the meridian or on it.
-    fn has_west_of_or_on(&self, v: &UnitVector) -> bool {
+    /// West of the meridian or on it (for a unit vector's `[x, y]`).
+    fn has_west_of_or_on(&self, v: [f64; 2]) -> bool {
         v[1] * self.cos - v[0] * self.sin <= 0.0
     }
 }
@@ -113,6 +116,12 @@ pub struct DemandGrid {
     first_band: i64,
     /// `bands[b]..bands[b + 1]` are the cells of band `first_band + b`, by longitude.
     bands: Vec<usize>,
+    /// `[x, y]` of the centre of every [`SAMPLE`]th cell of each band (from its first):
+    /// the searches for a band's run start here, in an array small enough to stay in
+    /// cache, instead of probing the cells themselves.
+    samples: Vec<[f64; 2]>,
+    /// `samples[sample_bands[b]..sample_bands[b + 1]]` are the samples of band `b`.
+    sample_bands: Vec<usize>,
     /// Sum of the demand.
     pub total: f64,
 }
@@ -156,6 +165,11 @@ impl DemandGrid {
             bands[b] += bands[b - 1];
         }
         let total = placed.iter().map(|p| p.3).sum();
+        let (mut samples, mut sample_bands) = (Vec::new(), vec![0]);
+        for b in bands.windows(2) {
+            samples.extend((b[0]..b[1]).step_by(SAMPLE).map(|i| [placed[i].4[0], placed[i].4[1]]));
+            sample_bands.push(samples.len());
+        }
         DemandGrid {
             resolution,
             cells: placed.iter().map(|p| p.2).collect(),
@@ -163,6 +177,8 @@ impl DemandGrid {
             centres: placed.iter().map(|p| p.4).collect(),
             first_band,
             bands,
+            samples,
+            sample_bands,
             total,
         }
     }
@@ -179,7 +195,12 @@ impl DemandGrid {
 
     /// Bytes held by the grid's arrays.
     pub fn heap_bytes(&self) -> usize {
-        self.cells.capacity() * 8 + self.demand.capacity() * 8 + self.centres.capacity() * 24 + self.bands.capacity() * 8
+        self.cells.capacity() * 8
+            + self.demand.capacity() * 8
+            + self.centres.capacity() * 24
+            + self.bands.capacity() * 8
+            + self.samples.capacity() * 16
+            + self.sample_bands.capacity() * 8
     }
 
     /// Ranges of cell positions that hold every cell whose centre lies within the box
@@ -198,11 +219,21 @@ impl DemandGrid {
 
     /// The cells of band `b` (position into `bands`) between two meridians, if any.
     fn run_between(&self, b: usize, west: &Meridian, east: &Meridian) -> Option<std::ops::Range<usize>> {
-        let (start, end) = (self.bands[b], self.bands[b + 1]);
-        let c = &self.centres;
-        let first = partition(start, end, |i| west.has_west_of(&c[i]));
-        let last = partition(first, end, |i| east.has_west_of_or_on(&c[i]));
+        let first = self.partition_band(b, |v| west.has_west_of(v));
+        let last = self.partition_band(b, |v| east.has_west_of_or_on(v)).max(first);
         (first < last).then_some(first..last)
+    }
+
+    /// The first cell of band `b` where `before` (true, then false along the band) turns
+    /// false: first among the band's samples, then among the cells since the last sample
+    /// for which it held.
+    fn partition_band(&self, b: usize, before: impl Fn([f64; 2]) -> bool) -> usize {
+        let (start, end) = (self.bands[b], self.bands[b + 1]);
+        let k = self.samples[self.sample_bands[b]..self.sample_bands[b + 1]].partition_point(|&s| before(s));
+        // Sample k − 1 (cell start + SAMPLE (k − 1)) holds, sample k (if any) does not.
+        let lo = if k == 0 { start } else { start + SAMPLE * (k - 1) + 1 };
+        let hi = (start + SAMPLE * k).min(end);
+        partition(lo, hi, |i| before([self.centres[i][0], self.centres[i][1]]))
     }
 
     /// Ranges of cell positions holding every cell whose centre is within `km` of `at`
