@@ -50,7 +50,7 @@ pub struct GrantRequest {
     /// ... or as a drawn GeoJSON Polygon / MultiPolygon.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
-    pub geometry: Option<Value>,
+    pub geometry: Option<Box<RawValue>>,
     /// Exclusive or not; default from the partner's tier.
     #[serde(default)]
     pub exclusive: Option<bool>,
@@ -320,10 +320,9 @@ impl Registry {
         Ok(Territory::new(Some(codes.to_vec()), shape))
     }
 
-    /// Builds a drawn territory from GeoJSON.
-    pub fn territory_of_geometry(&self, value: &Value, base: &str, sys: CoordSys) -> Result<Territory, Vec<InputError>> {
-        let geometry = geometry::parse_area(value, base, sys, self.limits)?;
-        Ok(Territory::new(None, Shape::new(Arc::new(geometry))))
+    /// Builds a drawn territory from GeoJSON text.
+    pub fn territory_of_geometry(&self, text: &RawValue, base: &str, sys: CoordSys) -> Result<Territory, Vec<InputError>> {
+        Ok(Territory::new(None, geometry::parse_area_text(text.get(), base, sys, self.limits)?))
     }
 
     /// Validates a grant request into a proposal (every problem at once, located).

@@ -24,33 +24,114 @@ use geo::{Coord, MultiPolygon};
 /// A stretch of boundary both areas share: its two ends.
 type Stretch = (Coord<f64>, Coord<f64>);
 
-/// Touch points and shared stretches found on the edges of one area, by edge.
+/// Values found on the candidate edges of one area, grouped by the edge's place in ring
+/// order (see [`Candidates`]): pushed as found, then grouped by a counting sort.
+struct Grouped<T> {
+    found: Vec<(u32, T)>,
+    /// After [`Grouped::group`]: the values of place `r` are `values[starts[r]..starts[r + 1]]`.
+    starts: Vec<u32>,
+    values: Vec<T>,
+}
+
+impl<T: Copy + Default> Grouped<T> {
+    fn new() -> Grouped<T> {
+        Grouped { found: Vec::new(), starts: Vec::new(), values: Vec::new() }
+    }
+
+    /// Groups what was found over `places` places (a stable counting sort).
+    fn group(&mut self, places: usize) {
+        let mut starts = vec![0u32; places + 1];
+        for (r, _) in &self.found {
+            starts[*r as usize + 1] += 1;
+        }
+        for r in 0..places {
+            starts[r + 1] += starts[r];
+        }
+        let mut next = starts.clone();
+        let mut values = vec![T::default(); self.found.len()];
+        for &(r, v) in &self.found {
+            values[next[r as usize] as usize] = v;
+            next[r as usize] += 1;
+        }
+        (self.starts, self.values) = (starts, values);
+    }
+
+    /// The values found on the edge at place `r` (after [`Grouped::group`]).
+    fn at(&self, r: usize) -> &[T] {
+        &self.values[self.starts[r] as usize..self.starts[r + 1] as usize]
+    }
+}
+
+/// Touch points and shared stretches found on the candidate edges of one area: lists as
+/// long as the touches, not as the edges (a city has ~2,000).
 struct Touches {
-    points: Vec<Vec<Coord<f64>>>,
-    shared: Vec<Vec<Stretch>>,
+    points: Grouped<Coord<f64>>,
+    shared: Grouped<Stretch>,
 }
 
 impl Touches {
-    /// No touches yet on `edges` edges (allocates only where touches are recorded).
-    fn new(edges: usize) -> Touches {
-        Touches { points: vec![Vec::new(); edges], shared: vec![Vec::new(); edges] }
+    fn new() -> Touches {
+        Touches { points: Grouped::new(), shared: Grouped::new() }
+    }
+
+    /// Groups both lists by place, for `places` candidate edges.
+    fn group(&mut self, places: usize) {
+        self.points.group(places);
+        self.shared.group(places);
+    }
+}
+
+/// The edges of one area that can meet the other's: indices in sweep order, the same in
+/// ring order (part, ring, index: the order [`any_piece`] walks them in), and each edge's
+/// place in that order.
+struct Candidates {
+    sweep: Vec<usize>,
+    ring: Vec<usize>,
+    /// `place[k]`: position of edge `k` in `ring` (edges outside the box: unused).
+    place: Vec<u32>,
+}
+
+impl Candidates {
+    /// The edges that meet the box `common`.
+    fn new(edges: &[Segment], common: [f64; 4]) -> Candidates {
+        let sweep = edges_in(edges, common);
+        let mut ring = sweep.clone();
+        ring.sort_unstable_by_key(|&k| (edges[k].part, edges[k].ring, edges[k].index));
+        let mut place = vec![u32::MAX; edges.len()];
+        for (r, &k) in ring.iter().enumerate() {
+            place[k] = r as u32;
+        }
+        Candidates { sweep, ring, place }
     }
 }
 
 /// Whether the interiors of the areas with these (sorted) edges meet.
 pub fn edges_interiors_intersect(a: &[Segment], b: &[Segment]) -> bool {
-    let Some(common) = common_box(a, b) else { return false };
-    let (ia, ib) = (edges_in(a, common), edges_in(b, common));
-    let (mut ta, mut tb) = (Touches::new(a.len()), Touches::new(b.len()));
-    if sweep(a, &ia, b, &ib, &mut ta, &mut tb, true).prove_interiors_meet() {
+    let Some(common) = common_box(span(a), span(b)) else { return false };
+    let (ca, cb) = (Candidates::new(a, common), Candidates::new(b, common));
+    let (mut ta, mut tb) = (Touches::new(), Touches::new());
+    if sweep((a, &ca, &mut ta), (b, &cb, &mut tb), Stop::AtProof).prove_interiors_meet() {
         return true;
     }
+    ta.group(ca.ring.len());
+    tb.group(cb.ring.len());
     // An edge outside the common box cannot lie inside the other area.
-    any_piece(a, &ia, &ta, b, true) || any_piece(b, &ib, &tb, a, true)
+    any_piece(a, &ca.ring, &ta, b, true) || any_piece(b, &cb.ring, &tb, a, true)
 }
 
-/// Whether `a` is covered by `b` and whether `b` is covered by `a` (DE-9IM covered-by:
-/// no point of the one outside the other), for areas whose interiors meet.
+/// How two areas' interiors and covers relate: what the overlap decision needs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Relation {
+    /// The interiors meet (DE-9IM `T********`).
+    pub interiors_meet: bool,
+    /// `a` is covered by `b` (no point of `a` outside `b`).
+    pub a_covered_by_b: bool,
+    /// `b` is covered by `a`.
+    pub b_covered_by_a: bool,
+}
+
+/// Whether the interiors meet, and whether either area covers the other, from one sweep
+/// (stopped at a proper crossing, which settles all three).
 ///
 /// `a` is covered by `b` exactly when no boundary crosses the other properly, every shared
 /// stretch runs in the same direction (an opposite one has `a`'s interior on `b`'s outer
@@ -62,20 +143,38 @@ pub fn edges_interiors_intersect(a: &[Segment], b: &[Segment]) -> bool {
 ///
 /// Then the overlap of the two is the covered one itself, and its area is known: clipping
 /// a district against its own city, or a city against itself, is not needed.
-pub fn covering(a: &[Segment], b: &[Segment]) -> (bool, bool) {
-    let Some(common) = common_box(a, b) else { return (false, false) };
-    let (ia, ib) = (edges_in(a, common), edges_in(b, common));
-    let (mut ta, mut tb) = (Touches::new(a.len()), Touches::new(b.len()));
-    let contacts = sweep(a, &ia, b, &ib, &mut ta, &mut tb, false);
-    if contacts.crossing || contacts.opposite_direction {
-        return (false, false);
+pub fn relate(a: &[Segment], b: &[Segment]) -> Relation {
+    relate_within(a, b, span(a), span(b))
+}
+
+/// [`relate`] for areas whose bounding boxes (`[min x, min y, max x, max y]`, the span of
+/// their edges) are known.
+pub fn relate_within(a: &[Segment], b: &[Segment], box_a: [f64; 4], box_b: [f64; 4]) -> Relation {
+    let Some(common) = common_box(box_a, box_b) else { return Relation::default() };
+    let (ca, cb) = (Candidates::new(a, common), Candidates::new(b, common));
+    let (mut ta, mut tb) = (Touches::new(), Touches::new());
+    let contacts = sweep((a, &ca, &mut ta), (b, &cb, &mut tb), Stop::AtCrossing);
+    if contacts.crossing {
+        return Relation { interiors_meet: true, ..Relation::default() };
     }
+    ta.group(ca.ring.len());
+    tb.group(cb.ring.len());
     // An edge outside the common box lies outside the other area.
+    let meet = contacts.same_direction || any_piece(a, &ca.ring, &ta, b, true) || any_piece(b, &cb.ring, &tb, a, true);
+    if !meet || contacts.opposite_direction {
+        return Relation { interiors_meet: meet, ..Relation::default() };
+    }
     let covered_by = |(edges, inside, touches): (&[Segment], &[usize], &Touches), (others, other_inside, other_touches): (&[Segment], &[usize], &Touches)| {
         inside.len() == edges.len() && !any_piece(edges, inside, touches, others, false) && !any_piece(others, other_inside, other_touches, edges, true)
     };
-    let (sa, sb) = ((a, ia.as_slice(), &ta), (b, ib.as_slice(), &tb));
-    (covered_by(sa, sb), covered_by(sb, sa))
+    let (sa, sb) = ((a, ca.ring.as_slice(), &ta), (b, cb.ring.as_slice(), &tb));
+    Relation { interiors_meet: true, a_covered_by_b: covered_by(sa, sb), b_covered_by_a: covered_by(sb, sa) }
+}
+
+/// Whether `a` is covered by `b` and whether `b` is covered by `a` (see [`relate`]).
+pub fn covering(a: &[Segment], b: &[Segment]) -> (bool, bool) {
+    let r = relate(a, b);
+    (r.a_covered_by_b, r.b_covered_by_a)
 }
 
 /// Convenience for one-off tests: builds the edges first.
@@ -89,14 +188,15 @@ fn edges_in(edges: &[Segment], [x0, y0, x1, y1]: [f64; 4]) -> Vec<usize> {
     (0..end).filter(|&k| edges[k].max_x() >= x0 && edges[k].max_y() >= y0 && edges[k].min_y() <= y1).collect()
 }
 
-/// The box both edge sets span, if they overlap.
-fn common_box(a: &[Segment], b: &[Segment]) -> Option<[f64; 4]> {
-    let span = |e: &[Segment]| {
-        e.iter().fold([f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY], |[x0, y0, x1, y1], s| {
-            [x0.min(s.min_x()), y0.min(s.min_y()), x1.max(s.max_x()), y1.max(s.max_y())]
-        })
-    };
-    let ([ax0, ay0, ax1, ay1], [bx0, by0, bx1, by1]) = (span(a), span(b));
+/// The box `[min x, min y, max x, max y]` an edge set spans.
+fn span(edges: &[Segment]) -> [f64; 4] {
+    edges.iter().fold([f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY], |[x0, y0, x1, y1], s| {
+        [x0.min(s.min_x()), y0.min(s.min_y()), x1.max(s.max_x()), y1.max(s.max_y())]
+    })
+}
+
+/// The box two boxes share, if they overlap.
+fn common_box([ax0, ay0, ax1, ay1]: [f64; 4], [bx0, by0, bx1, by1]: [f64; 4]) -> Option<[f64; 4]> {
     let c = [ax0.max(bx0), ay0.max(by0), ax1.min(bx1), ay1.min(by1)];
     (c[0] <= c[2] && c[1] <= c[3]).then_some(c)
 }
@@ -119,62 +219,84 @@ impl Contacts {
     }
 }
 
-/// Step 1: records touches and shared stretches in `ta`, `tb`. With `stop_at_proof` it
-/// stops at the first contact that proves the interiors meet; otherwise it sees every
-/// contact (what [`covering`] needs).
-fn sweep(a: &[Segment], ia: &[usize], b: &[Segment], ib: &[usize], ta: &mut Touches, tb: &mut Touches, stop_at_proof: bool) -> Contacts {
-    // Only edges inside the common box (`ia`, `ib`) can meet. Merge the two lists (each in
+/// When the sweep may stop before it has seen every contact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// At the first contact that proves the interiors meet (crossing or same direction).
+    AtProof,
+    /// At the first proper crossing (which also rules out either area covering the other).
+    AtCrossing,
+}
+
+/// An edge in the sweep: its box (kept here, so that pruning reads one compact list) and
+/// where it comes from.
+#[derive(Clone, Copy)]
+struct Swept {
+    min_x: f64,
+    max_x: f64,
+    min_y: f64,
+    max_y: f64,
+    from_a: bool,
+    k: u32,
+}
+
+/// Step 1: records the touches and shared stretches of each area's candidate edges, until
+/// `stop` says enough.
+fn sweep((a, ca, ta): (&[Segment], &Candidates, &mut Touches), (b, cb, tb): (&[Segment], &Candidates, &mut Touches), stop: Stop) -> Contacts {
+    // Only candidate edges (inside the common box) can meet. Merge the two lists (each in
     // min-x order) into one sweep order, then pair every edge with the later edges whose
     // x-ranges start before it ends (sweep-and-prune).
-    let mut merged: Vec<(bool, usize)> = Vec::with_capacity(ia.len() + ib.len());
+    let swept = |from_a: bool, k: usize| {
+        let e = if from_a { &a[k] } else { &b[k] };
+        Swept { min_x: e.min_x(), max_x: e.max_x(), min_y: e.min_y(), max_y: e.max_y(), from_a, k: k as u32 }
+    };
+    let (ia, ib) = (&ca.sweep, &cb.sweep);
+    let mut merged: Vec<Swept> = Vec::with_capacity(ia.len() + ib.len());
     let (mut i, mut j) = (0, 0);
     while i < ia.len() || j < ib.len() {
         if j == ib.len() || (i < ia.len() && a[ia[i]].min_x() <= b[ib[j]].min_x()) {
-            merged.push((true, ia[i]));
+            merged.push(swept(true, ia[i]));
             i += 1;
         } else {
-            merged.push((false, ib[j]));
+            merged.push(swept(false, ib[j]));
             j += 1;
         }
     }
-    let edge = |(from_a, k): (bool, usize)| if from_a { &a[k] } else { &b[k] };
     let mut contacts = Contacts::default();
-    for (n, &first) in merged.iter().enumerate() {
-        let s = edge(first);
-        for &second in &merged[n + 1..] {
-            let t = edge(second);
-            if t.min_x() > s.max_x() {
+    for (n, s) in merged.iter().enumerate() {
+        for t in &merged[n + 1..] {
+            if t.min_x > s.max_x {
                 break;
             }
-            if first.0 == second.0 || t.max_y() < s.min_y() || t.min_y() > s.max_y() {
+            if s.from_a == t.from_a || t.max_y < s.min_y || t.min_y > s.max_y {
                 continue;
             }
-            let ((ia, sa), (ib, sb)) = if first.0 { ((first.1, s), (second.1, t)) } else { ((second.1, t), (first.1, s)) };
+            let (ka, kb) = if s.from_a { (s.k as usize, t.k as usize) } else { (t.k as usize, s.k as usize) };
+            let (sa, sb) = (&a[ka], &b[kb]);
+            let (pa, pb) = (ca.place[ka], cb.place[kb]);
             match line_intersection(sa.line, sb.line) {
                 None => {}
                 Some(LineIntersection::SinglePoint { is_proper: true, .. }) => {
                     contacts.crossing = true;
-                    if stop_at_proof {
-                        return contacts;
-                    }
+                    return contacts;
                 }
                 Some(LineIntersection::SinglePoint { intersection, .. }) => {
-                    ta.points[ia].push(intersection);
-                    tb.points[ib].push(intersection);
+                    ta.points.found.push((pa, intersection));
+                    tb.points.found.push((pb, intersection));
                 }
                 Some(LineIntersection::Collinear { intersection }) => {
                     let (da, db) = (sa.line.delta(), sb.line.delta());
                     if da.x * db.x + da.y * db.y > 0.0 {
                         contacts.same_direction = true;
-                        if stop_at_proof {
+                        if stop == Stop::AtProof {
                             return contacts;
                         }
                     } else {
                         contacts.opposite_direction = true;
                     }
-                    for (touches, k) in [(&mut *ta, ia), (&mut *tb, ib)] {
-                        touches.points[k].extend([intersection.start, intersection.end]);
-                        touches.shared[k].push((intersection.start, intersection.end));
+                    for (touches, place) in [(&mut *ta, pa), (&mut *tb, pb)] {
+                        touches.points.found.extend([(place, intersection.start), (place, intersection.end)]);
+                        touches.shared.found.push((place, (intersection.start, intersection.end)));
                     }
                 }
             }
@@ -183,23 +305,22 @@ fn sweep(a: &[Segment], ia: &[usize], b: &[Segment], ib: &[usize], ta: &mut Touc
     contacts
 }
 
-/// Step 2 for the edges `candidates` of one area (those in the common box) against the
-/// other area's edges: whether a piece of them (cut at the touches, leaving out the shared
-/// stretches) lies strictly inside the other area (`inside`), or outside it (`!inside`).
+/// Step 2 for the edges `candidates` of one area (those in the common box, in ring order)
+/// against the other area's edges: whether a piece of them (cut at the touches, leaving out
+/// the shared stretches) lies strictly inside the other area (`inside`), or outside it
+/// (`!inside`).
 fn any_piece(edges: &[Segment], candidates: &[usize], touches: &Touches, other: &[Segment], inside: bool) -> bool {
-    // Walk each ring in order: the sweep order is by min x, so index by (part, ring, index).
-    // A gap in the walk (an edge outside the common box) ends a run.
-    let mut order = candidates.to_vec();
-    order.sort_by_key(|&k| (edges[k].part, edges[k].ring, edges[k].index));
+    // Walk each ring in order (`candidates` are in ring order). A gap in the walk (an edge
+    // outside the common box) ends a run.
     let mut known: Option<bool> = None;
     let mut previous: Option<(u32, u32, u32)> = None;
-    for k in order {
+    for (place, &k) in candidates.iter().enumerate() {
         let s = &edges[k];
         if previous != Some((s.part, s.ring, s.index.wrapping_sub(1))) {
             known = None;
         }
         previous = Some((s.part, s.ring, s.index));
-        let points = &touches.points[k];
+        let (points, shared) = (touches.points.at(place), touches.shared.at(place));
         if points.is_empty() {
             // No touch on this edge: it lies wholly on one side, as the run it continues.
             let found = *known.get_or_insert_with(|| contains_strictly(other, midpoint(s.line.start, s.line.end)));
@@ -208,7 +329,6 @@ fn any_piece(edges: &[Segment], candidates: &[usize], touches: &Touches, other: 
             }
             continue;
         }
-        let shared = &touches.shared[k];
         known = None;
         if shared.iter().any(|(p, q)| within_stretch(s.line.start, *p, *q) && within_stretch(s.line.end, *p, *q)) {
             continue; // the whole edge runs along the other boundary

@@ -7,10 +7,11 @@ pub mod geojson_io;
 pub mod interiors;
 pub mod measure;
 pub mod overlap;
+pub mod read;
 pub mod segments;
 pub mod validate;
 
 pub use geojson_io::{multipolygon_to_geojson, point_to_geojson, raw_geojson};
 pub use measure::area_km2;
 pub use overlap::{Overlap, Shape, SliverTolerance, overlap};
-pub use validate::{CoordSys, GeometryLimits, parse_area, parse_stored};
+pub use validate::{CoordSys, GeometryLimits, parse_area, parse_area_text, parse_stored};

@@ -53,7 +53,12 @@ pub enum Overlap {
     Conflict(Measured),
 }
 
-pub use super::interiors::{covering, edges_interiors_intersect, interiors_intersect};
+pub use super::interiors::{Relation, covering, edges_interiors_intersect, interiors_intersect, relate, relate_within};
+
+/// A box as `[min x, min y, max x, max y]`.
+fn corners(r: &geo::Rect<f64>) -> [f64; 4] {
+    [r.min().x, r.min().y, r.max().x, r.max().y]
+}
 use super::segments::Segment;
 
 /// Measures the overlap of `a` and `b` (areas `area_a`, `area_b` in km², already known).
@@ -172,22 +177,34 @@ impl Shape {
 
     /// Prepares an area, measuring it.
     pub fn new(geometry: std::sync::Arc<MultiPolygon<f64>>) -> Shape {
+        Shape::with_edges(geometry, None)
+    }
+
+    /// Prepares an area whose sorted edges ([`super::segments::segments`]) may already be
+    /// known, measuring it.
+    pub fn with_edges(geometry: std::sync::Arc<MultiPolygon<f64>>, edges: Option<Vec<Segment>>) -> Shape {
         let area = area_km2(&geometry);
-        Shape::with_area(geometry, area)
+        let shape = Shape::with_area(geometry, area);
+        if let Some(edges) = edges {
+            let _ = shape.edges.set(edges);
+        }
+        shape
     }
 }
 
 /// Compares two areas under a sliver tolerance.
 pub fn overlap(a: &Shape, b: &Shape, tolerance: SliverTolerance) -> Overlap {
-    if !a.bbox.intersects(&b.bbox) || !edges_interiors_intersect(a.edges(), b.edges()) {
+    if !a.bbox.intersects(&b.bbox) {
         return Overlap::None;
     }
     // The same area (a city checked against its own grant): no sweep needed.
     let same = std::sync::Arc::ptr_eq(&a.geometry, &b.geometry) || a.geometry == b.geometry;
-    let m = match if same { (true, true) } else { covering(a.edges(), b.edges()) } {
-        (true, _) => covered(a, b),
-        (false, true) => covered(b, a),
-        (false, false) => measure(&a.geometry, &b.geometry, a.area_km2, b.area_km2),
+    let r = if same { Relation { interiors_meet: true, a_covered_by_b: true, b_covered_by_a: true } } else { relate_within(a.edges(), b.edges(), corners(&a.bbox), corners(&b.bbox)) };
+    let m = match r {
+        Relation { interiors_meet: false, .. } => return Overlap::None,
+        Relation { a_covered_by_b: true, .. } => covered(a, b),
+        Relation { b_covered_by_a: true, .. } => covered(b, a),
+        _ => measure(&a.geometry, &b.geometry, a.area_km2, b.area_km2),
     };
     if tolerance.is_sliver(m.km2, m.ratio) { Overlap::Sliver(m) } else { Overlap::Conflict(m) }
 }

@@ -76,7 +76,7 @@ pub fn segments(mp: &MultiPolygon<f64>) -> Vec<Segment> {
             }
         }
     }
-    out.sort_by(|a, b| a.min_x.total_cmp(&b.min_x));
+    out.sort_unstable_by(|a, b| a.min_x.total_cmp(&b.min_x));
     out
 }
 

@@ -10,7 +10,8 @@
 //!    `Validation`);
 //! 6. winding normalised to RFC 7946 (exterior counter-clockwise, holes clockwise).
 
-use super::segments::{for_each_pair, segments};
+use super::overlap::Shape;
+use super::segments::{Segment, for_each_pair, segments};
 use geo::line_intersection::{LineIntersection, line_intersection};
 use geo::coordinate_position::CoordPos;
 use geo::{Coord, CoordinatePosition, LineString, MultiPolygon, Orient, Polygon, orient::Direction};
@@ -95,13 +96,9 @@ impl Parser<'_> {
             return None;
         }
         self.vertices += coords.len();
-        if coords.len() < 4 {
-            self.err(path, format!("a linear ring needs at least 4 positions, found {}", coords.len()));
-            return None;
-        }
         // Compare the raw input, not the converted coordinates, for closure.
-        if arr.first() != arr.last() {
-            self.err(path, "the linear ring is not closed: its first and last positions differ");
+        if let Some(problem) = ring_problem(coords.len(), same_position(arr.first(), arr.last())) {
+            self.err(path, problem);
             return None;
         }
         Some(LineString(coords))
@@ -140,6 +137,12 @@ pub fn check_position(v: &Value, sys: CoordSys) -> Result<Coord<f64>, (Option<us
     let (Some(lon), Some(lat)) = (arr[0].as_f64(), arr[1].as_f64()) else {
         return Err((None, "longitude and latitude must be numbers".into()));
     };
+    check_lon_lat(lon, lat, sys)
+}
+
+/// Checks a longitude and latitude (finite, in range) and converts them from `sys` to
+/// WGS84; an error says which number is wrong, as [`check_position`]'s does.
+pub fn check_lon_lat(lon: f64, lat: f64, sys: CoordSys) -> Result<Coord<f64>, (Option<usize>, String)> {
     if !lon.is_finite() || !lat.is_finite() {
         return Err((None, "coordinates must be finite numbers".into()));
     }
@@ -153,6 +156,39 @@ pub fn check_position(v: &Value, sys: CoordSys) -> Result<Coord<f64>, (Option<us
     Ok(Coord { x, y })
 }
 
+/// Whether two positions as written are the same numbers (`1` and `1.0` are).
+fn same_position(a: Option<&Value>, b: Option<&Value>) -> bool {
+    let numbers = |v: Option<&Value>| v.and_then(Value::as_array).map(|a| a.iter().map(Value::as_f64).collect::<Vec<_>>());
+    numbers(a) == numbers(b)
+}
+
+/// What is wrong with a linear ring of `positions` positions, `closed` or not, if anything.
+pub fn ring_problem(positions: usize, closed: bool) -> Option<String> {
+    if positions < 4 {
+        Some(format!("a linear ring needs at least 4 positions, found {positions}"))
+    } else if !closed {
+        Some("the linear ring is not closed: its first and last positions differ".into())
+    } else {
+        None
+    }
+}
+
+/// [`parse_area`] for a geometry object given as JSON text, as a [`Shape`] ready to
+/// compare: well-formed input is read straight from the text ([`super::read`]); anything
+/// else goes through the located parser, which names every problem. The edges sorted for
+/// validation are kept for the shape when the input was already RFC 7946-oriented.
+pub fn parse_area_text(text: &str, base: &str, sys: CoordSys, limits: GeometryLimits) -> Result<Shape, Vec<InputError>> {
+    let (mp, edges) = match super::read::read_area(text, sys, limits) {
+        Some((mp, is_multi)) => validate_keeping_edges(mp, base, is_multi)?,
+        None => {
+            let value = serde_json::from_str::<Value>(text).map_err(|e| vec![InputError::at(base, format!("not JSON: {e}"))])?;
+            let (mp, is_multi) = parse_structure(&value, base, sys, limits)?;
+            validate_keeping_edges(mp, base, is_multi)?
+        }
+    };
+    Ok(Shape::with_edges(std::sync::Arc::new(mp), edges))
+}
+
 /// Parses a GeoJSON Polygon or MultiPolygon geometry object into a valid, RFC 7946-oriented
 /// `MultiPolygon` in WGS84, or returns every problem found, located under `base` (a JSON
 /// pointer prefix such as `/geometry`).
@@ -163,7 +199,7 @@ pub fn parse_area(
     limits: GeometryLimits,
 ) -> Result<MultiPolygon<f64>, Vec<InputError>> {
     let (mp, is_multi) = parse_structure(value, base, sys, limits)?;
-    validate(mp, base, is_multi)
+    validate_keeping_edges(mp, base, is_multi).map(|(mp, _)| mp)
 }
 
 /// Parses a geometry this service wrote itself (already valid and oriented): steps 1–3 only.
@@ -223,7 +259,9 @@ fn parse_structure(
     Ok((MultiPolygon(polygons), kind == Some("MultiPolygon")))
 }
 
-fn validate(mp: MultiPolygon<f64>, base: &str, is_multi: bool) -> Result<MultiPolygon<f64>, Vec<InputError>> {
+/// Steps 5 and 6: OGC validity, then the winding. Also gives the edges sorted for the
+/// first check when no ring had to be turned round (they are the result's edges then).
+fn validate_keeping_edges(mp: MultiPolygon<f64>, base: &str, is_multi: bool) -> Result<(MultiPolygon<f64>, Option<Vec<Segment>>), Vec<InputError>> {
     let coords_base = format!("{base}/coordinates");
     let poly_base = |part: u32| if is_multi { format!("{coords_base}/{part}") } else { coords_base.clone() };
     let mut errors: Vec<InputError> = Vec::new();
@@ -295,7 +333,9 @@ fn validate(mp: MultiPolygon<f64>, base: &str, is_multi: bool) -> Result<MultiPo
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(mp.orient(Direction::Default))
+    use geo::Winding;
+    let oriented = mp.0.iter().all(|p| p.exterior().is_ccw() && p.interiors().iter().all(|h| h.is_cw()));
+    if oriented { Ok((mp, Some(segs))) } else { Ok((mp.orient(Direction::Default), None)) }
 }
 
 /// Records a problem, once per location.

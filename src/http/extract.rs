@@ -4,7 +4,7 @@ use super::problem::{BodyError, json_error};
 use crate::error::Error;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -18,34 +18,46 @@ pub struct Query<T>(pub T);
 #[from_request(via(axum::extract::Path), rejection(Error))]
 pub struct Path<T>(pub T);
 
-/// A JSON body as typed `T` plus the text as received (kept for the audit log).
+/// A JSON body as typed `T`, and the body as received (for the audit log).
 /// Malformed JSON is 400; JSON of the wrong shape is 422; too large is 413.
 #[derive(Debug)]
 pub struct Json<T> {
     /// The typed body.
     pub body: T,
-    /// The body as received (checked to be JSON).
-    pub raw: Box<RawValue>,
+    /// The body as received (valid JSON: `T` was read from it).
+    bytes: Bytes,
+}
+
+impl<T> Json<T> {
+    /// The body as received, as JSON text.
+    pub fn raw(&self) -> Result<Box<RawValue>, Error> {
+        let text = std::str::from_utf8(&self.bytes).map_err(|e| Error::BadRequest(format!("the body is not UTF-8: {e}")))?;
+        RawValue::from_string(text.to_owned()).map_err(|e| json_error(&e))
+    }
 }
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = axum::response::Response;
 
-    /// The body is read once into `T` (a drawn geometry is not built twice, as a `Value`
-    /// for the audit log and again for the request); the text is kept as it came.
+    /// The body is read once, straight into `T` (a drawn geometry is kept as its text and
+    /// read into coordinates later, without a `Value` tree). Only if that fails is the
+    /// body scanned again, to tell malformed JSON (400) from a wrong shape (422).
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         use axum::response::IntoResponse;
         let bytes = Bytes::from_request(req, state).await.map_err(|e| BodyError(e).into_response())?;
-        let raw: &RawValue = serde_json::from_slice(&bytes).map_err(|e| json_error(&e).into_response())?;
-        let raw = raw.to_owned();
-        let mut reader = serde_json::Deserializer::from_str(raw.get());
-        let body = match serde_path_to_error::deserialize(&mut reader) {
-            Ok(body) => body,
-            // Syntax the scan above let through (a number out of range) is still a 400.
-            Err(e) if !e.inner().is_data() => return Err(json_error(e.inner()).into_response()),
-            Err(e) => return Err(located(e).into_response()),
-        };
-        Ok(Json { body, raw })
+        let mut reader = serde_json::Deserializer::from_slice(&bytes);
+        match serde_path_to_error::deserialize(&mut reader) {
+            Ok(body) => match reader.end() {
+                Ok(()) => Ok(Json { body, bytes }),
+                Err(trailing) => Err(json_error(&trailing).into_response()),
+            },
+            Err(e) if !e.inner().is_data() => Err(json_error(e.inner()).into_response()),
+            // A wrong shape met before a syntax error further on is still a 400.
+            Err(e) => match serde_json::from_slice::<IgnoredAny>(&bytes) {
+                Err(syntax) => Err(json_error(&syntax).into_response()),
+                Ok(_) => Err(located(e).into_response()),
+            },
+        }
     }
 }
 

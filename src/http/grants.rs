@@ -114,7 +114,7 @@ struct GrantCollection<'a> {
               (status = 422, description = "invalid input, located", content_type = "application/problem+json")))]
 pub async fn create(State(app): State<AppState>, Path(net): Path<String>, Query(q): Query<CoordQuery>, req: Json<GrantRequest>) -> Result<Response> {
     let (proposal, policy) = app.propose(&net, &req.body, q.coord_sys).await?;
-    let (row, decision) = app.grant(&proposal, policy, &req.raw).await?;
+    let (row, decision) = app.grant(&proposal, policy, &req.raw()?).await?;
     let mut body = grant_feature(&row);
     body.warnings = Some(&decision.warnings);
     let mut response = geojson_response(body);
