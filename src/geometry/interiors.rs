@@ -25,10 +25,10 @@ use geo::{Coord, MultiPolygon};
 type Stretch = (Coord<f64>, Coord<f64>);
 
 /// Values found on the candidate edges of one area, grouped by the edge's place in ring
-/// order (see [`Candidates`]): pushed as found, then grouped by a counting sort.
+/// order ([`Segment::rank`]): pushed as found, then grouped by a counting sort.
 struct Grouped<T> {
     found: Vec<(u32, T)>,
-    /// After [`Grouped::group`]: the values of place `r` are `values[starts[r]..starts[r + 1]]`.
+    /// After [`Grouped::group`]: the values of rank `r` are `values[starts[r]..starts[r + 1]]`.
     starts: Vec<u32>,
     values: Vec<T>,
 }
@@ -38,13 +38,13 @@ impl<T: Copy + Default> Grouped<T> {
         Grouped { found: Vec::new(), starts: Vec::new(), values: Vec::new() }
     }
 
-    /// Groups what was found over `places` places (a stable counting sort).
-    fn group(&mut self, places: usize) {
-        let mut starts = vec![0u32; places + 1];
+    /// Groups what was found over ranks `0..ranks` (a stable counting sort).
+    fn group(&mut self, ranks: usize) {
+        let mut starts = vec![0u32; ranks + 1];
         for (r, _) in &self.found {
             starts[*r as usize + 1] += 1;
         }
-        for r in 0..places {
+        for r in 0..ranks {
             starts[r + 1] += starts[r];
         }
         let mut next = starts.clone();
@@ -56,9 +56,9 @@ impl<T: Copy + Default> Grouped<T> {
         (self.starts, self.values) = (starts, values);
     }
 
-    /// The values found on the edge at place `r` (after [`Grouped::group`]).
-    fn at(&self, r: usize) -> &[T] {
-        &self.values[self.starts[r] as usize..self.starts[r + 1] as usize]
+    /// The values found on the edge of rank `r` (after [`Grouped::group`]).
+    fn at(&self, r: u32) -> &[T] {
+        &self.values[self.starts[r as usize] as usize..self.starts[r as usize + 1] as usize]
     }
 }
 
@@ -74,34 +74,30 @@ impl Touches {
         Touches { points: Grouped::new(), shared: Grouped::new() }
     }
 
-    /// Groups both lists by place, for `places` candidate edges.
-    fn group(&mut self, places: usize) {
-        self.points.group(places);
-        self.shared.group(places);
+    /// Groups both lists by rank, for an area of `edges` edges.
+    fn group(&mut self, edges: usize) {
+        self.points.group(edges);
+        self.shared.group(edges);
     }
 }
 
-/// The edges of one area that can meet the other's: indices in sweep order, the same in
-/// ring order (part, ring, index: the order [`any_piece`] walks them in), and each edge's
-/// place in that order.
+/// The edges of one area that can meet the other's: indices in sweep order, and the same
+/// in ring order (part, ring, index: the order [`any_piece`] walks them in).
 struct Candidates {
     sweep: Vec<usize>,
     ring: Vec<usize>,
-    /// `place[k]`: position of edge `k` in `ring` (edges outside the box: unused).
-    place: Vec<u32>,
 }
 
 impl Candidates {
-    /// The edges that meet the box `common`.
+    /// The edges that meet the box `common` (put in ring order by their ranks, not sorted).
     fn new(edges: &[Segment], common: [f64; 4]) -> Candidates {
         let sweep = edges_in(edges, common);
-        let mut ring = sweep.clone();
-        ring.sort_unstable_by_key(|&k| (edges[k].part, edges[k].ring, edges[k].index));
-        let mut place = vec![u32::MAX; edges.len()];
-        for (r, &k) in ring.iter().enumerate() {
-            place[k] = r as u32;
+        let mut by_rank = vec![u32::MAX; edges.len()];
+        for &k in &sweep {
+            by_rank[edges[k].rank as usize] = k as u32;
         }
-        Candidates { sweep, ring, place }
+        let ring = by_rank.into_iter().filter(|&k| k != u32::MAX).map(|k| k as usize).collect();
+        Candidates { sweep, ring }
     }
 }
 
@@ -113,8 +109,8 @@ pub fn edges_interiors_intersect(a: &[Segment], b: &[Segment]) -> bool {
     if sweep((a, &ca, &mut ta), (b, &cb, &mut tb), Stop::AtProof).prove_interiors_meet() {
         return true;
     }
-    ta.group(ca.ring.len());
-    tb.group(cb.ring.len());
+    ta.group(a.len());
+    tb.group(b.len());
     // An edge outside the common box cannot lie inside the other area.
     any_piece(a, &ca.ring, &ta, b, true) || any_piece(b, &cb.ring, &tb, a, true)
 }
@@ -157,8 +153,8 @@ pub fn relate_within(a: &[Segment], b: &[Segment], box_a: [f64; 4], box_b: [f64;
     if contacts.crossing {
         return Relation { interiors_meet: true, ..Relation::default() };
     }
-    ta.group(ca.ring.len());
-    tb.group(cb.ring.len());
+    ta.group(a.len());
+    tb.group(b.len());
     // An edge outside the common box lies outside the other area.
     let meet = contacts.same_direction || any_piece(a, &ca.ring, &ta, b, true) || any_piece(b, &cb.ring, &tb, a, true);
     if !meet || contacts.opposite_direction {
@@ -273,8 +269,8 @@ fn sweep((a, ca, ta): (&[Segment], &Candidates, &mut Touches), (b, cb, tb): (&[S
             }
             let (ka, kb) = if s.from_a { (s.k as usize, t.k as usize) } else { (t.k as usize, s.k as usize) };
             let (sa, sb) = (&a[ka], &b[kb]);
-            let (pa, pb) = (ca.place[ka], cb.place[kb]);
-            match line_intersection(sa.line, sb.line) {
+            let (pa, pb) = (sa.rank, sb.rank);
+            match meet(sa, sb) {
                 None => {}
                 Some(LineIntersection::SinglePoint { is_proper: true, .. }) => {
                     contacts.crossing = true;
@@ -305,6 +301,25 @@ fn sweep((a, ca, ta): (&[Segment], &Candidates, &mut Touches), (b, cb, tb): (&[S
     contacts
 }
 
+/// How two edges meet: [`line_intersection`], answered without it where the edges share a
+/// vertex, as neighbours along a common border do at every vertex (the same edge, or two
+/// edges with one end in common and the other ends off their common line).
+fn meet(a: &Segment, b: &Segment) -> Option<LineIntersection<f64>> {
+    let (a, b) = (a.line, b.line);
+    if (a.start == b.end && a.end == b.start) || (a.start == b.start && a.end == b.end) {
+        return Some(LineIntersection::Collinear { intersection: b });
+    }
+    let shared = [(a.start, a.end, b.start, b.end), (a.start, a.end, b.end, b.start), (a.end, a.start, b.start, b.end), (a.end, a.start, b.end, b.start)]
+        .into_iter()
+        .find(|(p, _, q, _)| p == q);
+    if let Some((p, a_far, _, b_far)) = shared
+        && RobustKernel::orient2d(p, a_far, b_far) != Orientation::Collinear
+    {
+        return Some(LineIntersection::SinglePoint { intersection: p, is_proper: false });
+    }
+    line_intersection(a, b)
+}
+
 /// Step 2 for the edges `candidates` of one area (those in the common box, in ring order)
 /// against the other area's edges: whether a piece of them (cut at the touches, leaving out
 /// the shared stretches) lies strictly inside the other area (`inside`), or outside it
@@ -314,13 +329,13 @@ fn any_piece(edges: &[Segment], candidates: &[usize], touches: &Touches, other: 
     // outside the common box) ends a run.
     let mut known: Option<bool> = None;
     let mut previous: Option<(u32, u32, u32)> = None;
-    for (place, &k) in candidates.iter().enumerate() {
+    for &k in candidates {
         let s = &edges[k];
         if previous != Some((s.part, s.ring, s.index.wrapping_sub(1))) {
             known = None;
         }
         previous = Some((s.part, s.ring, s.index));
-        let (points, shared) = (touches.points.at(place), touches.shared.at(place));
+        let (points, shared) = (touches.points.at(s.rank), touches.shared.at(s.rank));
         if points.is_empty() {
             // No touch on this edge: it lies wholly on one side, as the run it continues.
             let found = *known.get_or_insert_with(|| contains_strictly(other, midpoint(s.line.start, s.line.end)));

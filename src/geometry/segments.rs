@@ -17,6 +17,8 @@ pub struct Segment {
     pub index: u32,
     /// Number of edges in the ring.
     pub ring_edges: u32,
+    /// Position among all the area's edges in ring order (part, ring, index).
+    pub rank: u32,
     min_x: f64,
     max_x: f64,
     min_y: f64,
@@ -53,7 +55,7 @@ impl Segment {
 
 /// The edges of every ring, consecutive duplicate points skipped, sorted by min x.
 pub fn segments(mp: &MultiPolygon<f64>) -> Vec<Segment> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(geo::CoordsIter::coords_count(mp));
     for (p, polygon) in mp.0.iter().enumerate() {
         let rings = std::iter::once(polygon.exterior()).chain(polygon.interiors());
         for (r, ring) in rings.enumerate() {
@@ -68,6 +70,7 @@ pub fn segments(mp: &MultiPolygon<f64>) -> Vec<Segment> {
                     ring: r as u32,
                     index: i as u32,
                     ring_edges: n,
+                    rank: out.len() as u32,
                     min_x: a.x.min(b.x),
                     max_x: a.x.max(b.x),
                     min_y: a.y.min(b.y),
@@ -76,22 +79,26 @@ pub fn segments(mp: &MultiPolygon<f64>) -> Vec<Segment> {
             }
         }
     }
-    out.sort_unstable_by(|a, b| a.min_x.total_cmp(&b.min_x));
-    out
+    // Sort the keys, not the 88-byte edges, then put the edges in that order.
+    let mut order: Vec<(f64, u32)> = out.iter().map(|s| (s.min_x, s.rank)).collect();
+    order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    order.into_iter().map(|(_, rank)| out[rank as usize]).collect()
 }
 
 /// Calls `f` for every pair of segments (i < j in sweep order) whose boxes meet;
 /// stops early when `f` returns `false`.
 pub fn for_each_pair(segs: &[Segment], mut f: impl FnMut(&Segment, &Segment) -> bool) {
-    for (i, s) in segs.iter().enumerate() {
-        for t in &segs[i + 1..] {
-            if t.min_x > s.max_x {
+    // Prune on a compact copy of the boxes: one cache line holds two of them.
+    let boxes: Vec<[f64; 4]> = segs.iter().map(|s| [s.min_x, s.max_x, s.min_y, s.max_y]).collect();
+    for (i, [_, s_max_x, s_min_y, s_max_y]) in boxes.iter().enumerate() {
+        for (j, [t_min_x, _, t_min_y, t_max_y]) in boxes.iter().enumerate().skip(i + 1) {
+            if t_min_x > s_max_x {
                 break;
             }
-            if t.max_y < s.min_y || t.min_y > s.max_y {
+            if t_max_y < s_min_y || t_min_y > s_max_y {
                 continue;
             }
-            if !f(s, t) {
+            if !f(&segs[i], &segs[j]) {
                 return;
             }
         }
