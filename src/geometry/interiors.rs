@@ -224,50 +224,30 @@ enum Stop {
     AtCrossing,
 }
 
-/// An edge in the sweep: its box (kept here, so that pruning reads one compact list) and
-/// where it comes from.
-#[derive(Clone, Copy)]
-struct Swept {
-    min_x: f64,
-    max_x: f64,
-    min_y: f64,
-    max_y: f64,
-    from_a: bool,
-    k: u32,
-}
-
 /// Step 1: records the touches and shared stretches of each area's candidate edges, until
 /// `stop` says enough.
 fn sweep((a, ca, ta): (&[Segment], &Candidates, &mut Touches), (b, cb, tb): (&[Segment], &Candidates, &mut Touches), stop: Stop) -> Contacts {
-    // Only candidate edges (inside the common box) can meet. Merge the two lists (each in
-    // min-x order) into one sweep order, then pair every edge with the later edges whose
-    // x-ranges start before it ends (sweep-and-prune).
-    let swept = |from_a: bool, k: usize| {
-        let e = if from_a { &a[k] } else { &b[k] };
-        Swept { min_x: e.min_x(), max_x: e.max_x(), min_y: e.min_y(), max_y: e.max_y(), from_a, k: k as u32 }
-    };
+    // Only candidate edges (inside the common box) can meet, and only an edge of `a` with an
+    // edge of `b`. Walk both lists (each in min-x order) together; each edge is paired with
+    // the other area's edges still ahead whose x-ranges start before it ends, so every pair
+    // whose x-ranges overlap is met once (sweep-and-prune), on compact copies of the boxes.
+    let boxes = |edges: &[Segment], list: &[usize]| -> Vec<[f64; 4]> { list.iter().map(|&k| [edges[k].min_x(), edges[k].max_x(), edges[k].min_y(), edges[k].max_y()]).collect() };
     let (ia, ib) = (&ca.sweep, &cb.sweep);
-    let mut merged: Vec<Swept> = Vec::with_capacity(ia.len() + ib.len());
+    let (boxes_a, boxes_b) = (boxes(a, ia), boxes(b, ib));
+    let mut contacts = Contacts::default();
     let (mut i, mut j) = (0, 0);
     while i < ia.len() || j < ib.len() {
-        if j == ib.len() || (i < ia.len() && a[ia[i]].min_x() <= b[ib[j]].min_x()) {
-            merged.push(swept(true, ia[i]));
-            i += 1;
-        } else {
-            merged.push(swept(false, ib[j]));
-            j += 1;
-        }
-    }
-    let mut contacts = Contacts::default();
-    for (n, s) in merged.iter().enumerate() {
-        for t in &merged[n + 1..] {
-            if t.min_x > s.max_x {
+        let a_first = j == ib.len() || (i < ia.len() && boxes_a[i][0] <= boxes_b[j][0]);
+        let (s, ahead) = if a_first { (boxes_a[i], &boxes_b[j..]) } else { (boxes_b[j], &boxes_a[i..]) };
+        let [_, s_max_x, s_min_y, s_max_y] = s;
+        for (n, &[t_min_x, _, t_min_y, t_max_y]) in ahead.iter().enumerate() {
+            if t_min_x > s_max_x {
                 break;
             }
-            if s.from_a == t.from_a || t.max_y < s.min_y || t.min_y > s.max_y {
+            if t_max_y < s_min_y || t_min_y > s_max_y {
                 continue;
             }
-            let (ka, kb) = if s.from_a { (s.k as usize, t.k as usize) } else { (t.k as usize, s.k as usize) };
+            let (ka, kb) = if a_first { (ia[i], ib[j + n]) } else { (ia[i + n], ib[j]) };
             let (sa, sb) = (&a[ka], &b[kb]);
             let (pa, pb) = (sa.rank, sb.rank);
             match meet(sa, sb) {
@@ -297,6 +277,7 @@ fn sweep((a, ca, ta): (&[Segment], &Candidates, &mut Touches), (b, cb, tb): (&[S
                 }
             }
         }
+        if a_first { i += 1 } else { j += 1 }
     }
     contacts
 }
