@@ -181,8 +181,8 @@ pub fn compare(t: &Territory, other: &Grant, regions: &RegionSet, tolerance: Sli
         }
         _ => match geometry::overlap(&t.shape, &other.territory.shape, tolerance) {
             Overlap::None => {}
-            Overlap::Sliver(m) => decision.warnings.push(entry(m.km2, m.ratio, Basis::Geometry, None, geometry::raw_geojson(&m.geometry))),
-            Overlap::Conflict(m) => decision.conflicts.push(entry(m.km2, m.ratio, Basis::Geometry, None, geometry::raw_geojson(&m.geometry))),
+            Overlap::Sliver(m) => decision.warnings.push(entry(m.km2, m.ratio, Basis::Geometry, None, m.geojson())),
+            Overlap::Conflict(m) => decision.conflicts.push(entry(m.km2, m.ratio, Basis::Geometry, None, m.geojson())),
         },
     }
 }

@@ -39,7 +39,16 @@ pub struct Measured {
     /// Overlap area / area of the smaller of the two.
     pub ratio: f64,
     /// The overlap itself.
-    pub geometry: MultiPolygon<f64>,
+    pub geometry: std::sync::Arc<MultiPolygon<f64>>,
+    /// Its GeoJSON, when it is an area whose text is kept (see [`Shape::geojson`]).
+    text: Option<std::sync::Arc<serde_json::value::RawValue>>,
+}
+
+impl Measured {
+    /// The overlap as GeoJSON text (the kept text of a covered area, else written now).
+    pub fn geojson(&self) -> std::sync::Arc<serde_json::value::RawValue> {
+        self.text.clone().unwrap_or_else(|| super::raw_geojson(&self.geometry))
+    }
 }
 
 /// The outcome of comparing two areas.
@@ -73,7 +82,7 @@ pub fn measure(a: &MultiPolygon<f64>, b: &MultiPolygon<f64>, area_a: f64, area_b
         cut_to_box(a, &grown(super::measure::bbox(b))).intersection(b)
     };
     let km2 = area_km2(&geometry);
-    Measured { km2, ratio: overlap_ratio(km2, area_a, area_b), geometry }
+    Measured { km2, ratio: overlap_ratio(km2, area_a, area_b), geometry: std::sync::Arc::new(geometry), text: None }
 }
 
 /// An overlap's share of the smaller of the two areas (0 if that one has no area).
@@ -146,7 +155,7 @@ fn cut_to_box(mp: &MultiPolygon<f64>, r: &geo::Rect<f64>) -> MultiPolygon<f64> {
 /// The overlap of `inner`, covered by `outer`: `inner` itself, with the area it has.
 fn covered(inner: &Shape, outer: &Shape) -> Measured {
     let ratio = overlap_ratio(inner.area_km2, inner.area_km2, outer.area_km2);
-    Measured { km2: inner.area_km2, ratio, geometry: (*inner.geometry).clone() }
+    Measured { km2: inner.area_km2, ratio, geometry: inner.geometry.clone(), text: Some(inner.geojson()) }
 }
 
 /// An area with what comparing it needs, computed once: its edges sorted for the sweep,
@@ -161,18 +170,26 @@ pub struct Shape {
     pub bbox: geo::Rect<f64>,
     /// Geodesic area, km².
     pub area_km2: f64,
+    /// Its GeoJSON text, written on first use and shared by clones (a stored grant's area
+    /// is the overlap of every check it covers).
+    geojson: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<serde_json::value::RawValue>>>,
 }
 
 impl Shape {
     /// Prepares an area whose geodesic area is already known.
     pub fn with_area(geometry: std::sync::Arc<MultiPolygon<f64>>, area_km2: f64) -> Shape {
         let bbox = super::measure::bbox(&geometry);
-        Shape { geometry, edges: Default::default(), bbox, area_km2 }
+        Shape { geometry, edges: Default::default(), bbox, area_km2, geojson: Default::default() }
     }
 
     /// The edges, sorted by min x (built once).
     pub fn edges(&self) -> &[Segment] {
         self.edges.get_or_init(|| super::segments::segments(&self.geometry))
+    }
+
+    /// The area as GeoJSON text (written once).
+    pub fn geojson(&self) -> std::sync::Arc<serde_json::value::RawValue> {
+        self.geojson.get_or_init(|| super::raw_geojson(&self.geometry)).clone()
     }
 
     /// Prepares an area, measuring it.
@@ -197,11 +214,13 @@ pub fn overlap(a: &Shape, b: &Shape, tolerance: SliverTolerance) -> Overlap {
     if !a.bbox.intersects(&b.bbox) {
         return Overlap::None;
     }
-    // The same area (a city checked against its own grant): no sweep needed.
+    // The same area (a city checked against its own grant): no sweep needed, and the
+    // overlap is taken as `b` (the stored one, whose text is kept).
     let same = std::sync::Arc::ptr_eq(&a.geometry, &b.geometry) || a.geometry == b.geometry;
     let r = if same { Relation { interiors_meet: true, a_covered_by_b: true, b_covered_by_a: true } } else { relate_within(a.edges(), b.edges(), corners(&a.bbox), corners(&b.bbox)) };
     let m = match r {
         Relation { interiors_meet: false, .. } => return Overlap::None,
+        _ if same => covered(b, a),
         Relation { a_covered_by_b: true, .. } => covered(a, b),
         Relation { b_covered_by_a: true, .. } => covered(b, a),
         _ => measure(&a.geometry, &b.geometry, a.area_km2, b.area_km2),
