@@ -193,11 +193,18 @@ const FAR: ([f64; 3], [f64; 4]) = ([f64::INFINITY; 3], [1.0, 0.0, 0.0, 0.0]);
 /// the reach).
 #[inline(always)]
 fn block<const FUSED: bool>(centres: &[[f64; 3]; LANES], state: &[[f64; 4]; LANES], k: &KernelSite, acc: &mut Lanes) -> [f64; LANES] {
+    let mut ss = [0.0; LANES];
+    for (s, c) in ss.iter_mut().zip(centres) {
+        let (dx, dy, dz) = (k.at[0] - c[0], k.at[1] - c[1], k.at[2] - c[2]);
+        *s = dx * dx + dy * dy + dz * dz;
+    }
+    // A block wholly beyond the reach (the corners of a band's run) adds nothing.
+    if ss.iter().fold(true, |out, &s| out & (s > k.limit)) {
+        return [0.0; LANES];
+    }
     let mut ws = [0.0; LANES];
     for j in 0..LANES {
-        let c = centres[j];
-        let (dx, dy, dz) = (k.at[0] - c[0], k.at[1] - c[1], k.at[2] - c[2]);
-        let s = dx * dx + dy * dy + dz * dz;
+        let s = ss[j];
         let inside = s <= k.limit;
         let w = select(inside, decay::<FUSED>(s, k), 0.0);
         let u = k.attraction * w;
