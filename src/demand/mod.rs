@@ -13,8 +13,9 @@ use h3o::{CellIndex, LatLng, Resolution};
 /// Height of a latitude band of the spatial order, degrees (about 5.6 km).
 const BAND_DEG: f64 = 0.05;
 
-/// One cell in this many of each band is sampled for the band searches.
-const SAMPLE: usize = 32;
+/// Width of the longitude buckets that index each band, degrees (about 1 km: eight res-8
+/// cells of a band's height).
+const BUCKET_DEG: f64 = 0.01;
 
 /// A point on the unit sphere.
 pub type UnitVector = [f64; 3];
@@ -41,31 +42,6 @@ pub fn chord2(a: &UnitVector, b: &UnitVector) -> f64 {
 pub fn chord2_of_km(km: f64, radius_km: f64) -> f64 {
     let c = 2.0 * (km / (2.0 * radius_km)).sin();
     c * c
-}
-
-/// A meridian, to tell on which side of it a unit vector lies without `atan2`: the sign of
-/// the cross product with the meridian's plane (exact enough for ranges that are widened
-/// anyway; valid within 180° of longitude).
-struct Meridian {
-    sin: f64,
-    cos: f64,
-}
-
-impl Meridian {
-    fn new(lon_deg: f64) -> Meridian {
-        let (sin, cos) = lon_deg.to_radians().sin_cos();
-        Meridian { sin, cos }
-    }
-
-    /// Strictly west of the meridian (for a unit vector's `[x, y]`).
-    fn has_west_of(&self, v: [f64; 2]) -> bool {
-        v[1] * self.cos - v[0] * self.sin < 0.0
-    }
-
-    /// West of the meridian or on it (for a unit vector's `[x, y]`).
-    fn has_west_of_or_on(&self, v: [f64; 2]) -> bool {
-        v[1] * self.cos - v[0] * self.sin <= 0.0
-    }
 }
 
 /// A small circle on the sphere, with what [`Circle::half_width`] needs computed once.
@@ -116,24 +92,16 @@ pub struct DemandGrid {
     first_band: i64,
     /// `bands[b]..bands[b + 1]` are the cells of band `first_band + b`, by longitude.
     bands: Vec<usize>,
-    /// `[x, y]` of the centre of every [`SAMPLE`]th cell of each band (from its first):
-    /// the searches for a band's run start here, in an array small enough to stay in
-    /// cache, instead of probing the cells themselves.
-    samples: Vec<[f64; 2]>,
-    /// `samples[sample_bands[b]..sample_bands[b + 1]]` are the samples of band `b`.
-    sample_bands: Vec<usize>,
+    /// Per band, the bucket (`floor(lon / BUCKET_DEG)`) of its westernmost cell.
+    bucket_base: Vec<i64>,
+    /// Per band, where its buckets start in `bucket_starts` (one more entry: the end).
+    bucket_offsets: Vec<usize>,
+    /// For band `b`'s bucket `j` (`bucket_base[b] + j`): its first cell, counted from the
+    /// band's first; each band's list ends with its cell count. A band's run between two
+    /// longitudes is then two lookups, no search.
+    bucket_starts: Vec<u32>,
     /// Sum of the demand.
     pub total: f64,
-}
-
-/// The first position in `start..end` where `before` turns false (it must be true, then false).
-fn partition(start: usize, end: usize, before: impl Fn(usize) -> bool) -> usize {
-    let (mut lo, mut hi) = (start, end);
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        if before(mid) { lo = mid + 1 } else { hi = mid }
-    }
-    lo
 }
 
 fn band_of(lat_deg: f64) -> i64 {
@@ -165,10 +133,22 @@ impl DemandGrid {
             bands[b] += bands[b - 1];
         }
         let total = placed.iter().map(|p| p.3).sum();
-        let (mut samples, mut sample_bands) = (Vec::new(), vec![0]);
+        let bucket = |lon: f64| (lon / BUCKET_DEG).floor() as i64;
+        let (mut bucket_base, mut bucket_offsets, mut bucket_starts) = (Vec::with_capacity(band_count), vec![0], Vec::new());
         for b in bands.windows(2) {
-            samples.extend((b[0]..b[1]).step_by(SAMPLE).map(|i| [placed[i].4[0], placed[i].4[1]]));
-            sample_bands.push(samples.len());
+            let cells = &placed[b[0]..b[1]];
+            let base = cells.first().map_or(0, |p| bucket(p.1));
+            let count = cells.last().map_or(0, |p| bucket(p.1) - base + 1);
+            let mut next = 0;
+            for j in 0..count {
+                while next < cells.len() && bucket(cells[next].1) - base < j {
+                    next += 1;
+                }
+                bucket_starts.push(next as u32);
+            }
+            bucket_starts.push(cells.len() as u32);
+            bucket_base.push(base);
+            bucket_offsets.push(bucket_starts.len());
         }
         DemandGrid {
             resolution,
@@ -177,8 +157,9 @@ impl DemandGrid {
             centres: placed.iter().map(|p| p.4).collect(),
             first_band,
             bands,
-            samples,
-            sample_bands,
+            bucket_base,
+            bucket_offsets,
+            bucket_starts,
             total,
         }
     }
@@ -199,15 +180,15 @@ impl DemandGrid {
             + self.demand.capacity() * 8
             + self.centres.capacity() * 24
             + self.bands.capacity() * 8
-            + self.samples.capacity() * 16
-            + self.sample_bands.capacity() * 8
+            + self.bucket_base.capacity() * 8
+            + self.bucket_offsets.capacity() * 8
+            + self.bucket_starts.capacity() * 4
     }
 
     /// Ranges of cell positions that hold every cell whose centre lies within the box
     /// `[min_lon, min_lat, max_lon, max_lat]` (and a few just outside it).
     pub fn ranges_in_box(&self, [min_lon, min_lat, max_lon, max_lat]: [f64; 4]) -> Vec<std::ops::Range<usize>> {
-        let (west, east) = (Meridian::new(min_lon), Meridian::new(max_lon));
-        self.bands_between(min_lat, max_lat).filter_map(|b| self.run_between(b, &west, &east)).collect()
+        self.bands_between(min_lat, max_lat).filter_map(|b| self.run_between(b, min_lon, max_lon)).collect()
     }
 
     /// Positions (into `bands`) of the bands that hold latitudes `min_lat..=max_lat`.
@@ -217,23 +198,15 @@ impl DemandGrid {
         (lo..=hi).map(|b| b as usize)
     }
 
-    /// The cells of band `b` (position into `bands`) between two meridians, if any.
-    fn run_between(&self, b: usize, west: &Meridian, east: &Meridian) -> Option<std::ops::Range<usize>> {
-        let first = self.partition_band(b, |v| west.has_west_of(v));
-        let last = self.partition_band(b, |v| east.has_west_of_or_on(v)).max(first);
-        (first < last).then_some(first..last)
-    }
-
-    /// The first cell of band `b` where `before` (true, then false along the band) turns
-    /// false: first among the band's samples, then among the cells since the last sample
-    /// for which it held.
-    fn partition_band(&self, b: usize, before: impl Fn([f64; 2]) -> bool) -> usize {
-        let (start, end) = (self.bands[b], self.bands[b + 1]);
-        let k = self.samples[self.sample_bands[b]..self.sample_bands[b + 1]].partition_point(|&s| before(s));
-        // Sample k − 1 (cell start + SAMPLE (k − 1)) holds, sample k (if any) does not.
-        let lo = if k == 0 { start } else { start + SAMPLE * (k - 1) + 1 };
-        let hi = (start + SAMPLE * k).min(end);
-        partition(lo, hi, |i| before([self.centres[i][0], self.centres[i][1]]))
+    /// The cells of band `b` (position into `bands`) whose buckets lie between two
+    /// longitudes (degrees), if any: every cell between them, and those of the same
+    /// buckets just outside.
+    fn run_between(&self, b: usize, west: f64, east: f64) -> Option<std::ops::Range<usize>> {
+        let starts = &self.bucket_starts[self.bucket_offsets[b]..self.bucket_offsets[b + 1]];
+        let buckets = starts.len() as i64 - 1;
+        let at = |lon: f64, after: i64| ((lon / BUCKET_DEG).floor() as i64 - self.bucket_base[b] + after).clamp(0, buckets) as usize;
+        let (first, last) = (starts[at(west, 0)] as usize, starts[at(east, 1)] as usize);
+        (first < last).then(|| self.bands[b] + first..self.bands[b] + last)
     }
 
     /// Ranges of cell positions holding every cell whose centre is within `km` of `at`
@@ -253,7 +226,7 @@ impl DemandGrid {
             .filter_map(|b| {
                 let (south, north) = ((first_lat(b)).max(lat - dlat), (first_lat(b) + BAND_DEG).min(lat + dlat));
                 let dlon = circle.half_width(south, north).map_or(box_dlon, |d| (d * (1.0 + 1e-9) + 1e-9).min(box_dlon));
-                self.run_between(b, &Meridian::new(lon - dlon), &Meridian::new(lon + dlon))
+                self.run_between(b, lon - dlon, lon + dlon)
             })
             .collect()
     }
