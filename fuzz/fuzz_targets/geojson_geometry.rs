@@ -10,13 +10,16 @@
 //!   distinct points, and every coordinate is finite and within [-180, 180] x [-90, 90];
 //!   the exterior is counter-clockwise and holes clockwise (RFC 7946); the vertex count is
 //!   within the limit; the geodesic area is finite; what the service stores (`raw_geojson`)
-//!   reads back (`parse_stored`) to the same geometry, and re-validates.
+//!   reads back (`parse_stored`) to the same geometry, and re-validates;
+//! - the text path (`parse_area_text`: read straight from the text, the located parser only
+//!   on doubt) gives exactly what the located parser gives: the same geometry, or the same
+//!   errors.
 #![no_main]
 
 use geo::{Coord, MultiPolygon, Winding, winding_order::WindingOrder};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use territory::geometry::validate::{CoordSys, InputError, parse_area};
+use territory::geometry::validate::{CoordSys, InputError, parse_area, parse_area_text};
 use territory::geometry::{GeometryLimits, area_km2, parse_stored, raw_geojson};
 
 const BASE: &str = "/geometry";
@@ -25,10 +28,13 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let Ok(value) = serde_json::from_str::<Value>(text) else { return };
     let limits = GeometryLimits::default();
-    match parse_area(&value, BASE, CoordSys::Wgs84, limits) {
-        Ok(mp) => check_ok(&value, &mp, limits),
-        Err(errors) => check_errors(&value, &errors),
+    let located = parse_area(&value, BASE, CoordSys::Wgs84, limits);
+    match &located {
+        Ok(mp) => check_ok(&value, mp, limits),
+        Err(errors) => check_errors(&value, errors),
     }
+    let from_text = parse_area_text(text, BASE, CoordSys::Wgs84, limits).map(|shape| (*shape.geometry).clone());
+    assert_eq!(from_text, located, "the text path and the located parser disagree on {text}");
 });
 
 fn check_errors(value: &Value, errors: &[InputError]) {
