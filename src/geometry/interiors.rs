@@ -15,6 +15,10 @@
 //!
 //! If nothing proves it, the interiors are disjoint (one area inside the other's hole,
 //! neighbours along a border, corner touches, or apart).
+//!
+//! [`relate`] runs the same sweep once to the end (unless a proper crossing settles it) and
+//! also answers whether either area covers the other, which is what the overlap decision
+//! needs: a covered area is its own overlap, with no clipping.
 
 use super::segments::{Segment, segments};
 use geo::line_intersection::{LineIntersection, line_intersection};
@@ -231,7 +235,7 @@ fn sweep((a, ca, ta): (&[Segment], &Candidates, &mut Touches), (b, cb, tb): (&[S
     // edge of `b`. Walk both lists (each in min-x order) together; each edge is paired with
     // the other area's edges still ahead whose x-ranges start before it ends, so every pair
     // whose x-ranges overlap is met once (sweep-and-prune), on compact copies of the boxes.
-    let boxes = |edges: &[Segment], list: &[usize]| -> Vec<[f64; 4]> { list.iter().map(|&k| [edges[k].min_x(), edges[k].max_x(), edges[k].min_y(), edges[k].max_y()]).collect() };
+    let boxes = |edges: &[Segment], list: &[usize]| -> Vec<[f64; 4]> { list.iter().map(|&k| edges[k].bounds()).collect() };
     let (ia, ib) = (&ca.sweep, &cb.sweep);
     let (boxes_a, boxes_b) = (boxes(a, ia), boxes(b, ib));
     let mut contacts = Contacts::default();

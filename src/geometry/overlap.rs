@@ -63,11 +63,6 @@ pub enum Overlap {
 }
 
 pub use super::interiors::{Relation, covering, edges_interiors_intersect, interiors_intersect, relate, relate_within};
-
-/// A box as `[min x, min y, max x, max y]`.
-fn corners(r: &geo::Rect<f64>) -> [f64; 4] {
-    [r.min().x, r.min().y, r.max().x, r.max().y]
-}
 use super::segments::Segment;
 
 /// Measures the overlap of `a` and `b` (areas `area_a`, `area_b` in km², already known).
@@ -207,6 +202,11 @@ impl Shape {
         }
         shape
     }
+}
+
+/// A box as `[min x, min y, max x, max y]`.
+fn corners(r: &geo::Rect<f64>) -> [f64; 4] {
+    [r.min().x, r.min().y, r.max().x, r.max().y]
 }
 
 /// Compares two areas under a sliver tolerance.

@@ -43,6 +43,11 @@ impl Segment {
         self.max_y
     }
 
+    /// The edge's box as `[min x, max x, min y, max y]` (the order sweeps prune in).
+    pub fn bounds(&self) -> [f64; 4] {
+        [self.min_x, self.max_x, self.min_y, self.max_y]
+    }
+
     /// Whether `other` is the next or previous edge of the same ring.
     pub fn adjacent(&self, other: &Segment) -> bool {
         if self.part != other.part || self.ring != other.ring {
@@ -89,7 +94,7 @@ pub fn segments(mp: &MultiPolygon<f64>) -> Vec<Segment> {
 /// stops early when `f` returns `false`.
 pub fn for_each_pair(segs: &[Segment], mut f: impl FnMut(&Segment, &Segment) -> bool) {
     // Prune on a compact copy of the boxes: one cache line holds two of them.
-    let boxes: Vec<[f64; 4]> = segs.iter().map(|s| [s.min_x, s.max_x, s.min_y, s.max_y]).collect();
+    let boxes: Vec<[f64; 4]> = segs.iter().map(Segment::bounds).collect();
     for (i, [_, s_max_x, s_min_y, s_max_y]) in boxes.iter().enumerate() {
         for (j, [t_min_x, _, t_min_y, t_max_y]) in boxes.iter().enumerate().skip(i + 1) {
             if t_min_x > s_max_x {

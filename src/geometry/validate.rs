@@ -259,9 +259,12 @@ fn parse_structure(
     Ok((MultiPolygon(polygons), kind == Some("MultiPolygon")))
 }
 
+/// A validated area, and its sorted edges if they were kept.
+type Validated = (MultiPolygon<f64>, Option<Vec<Segment>>);
+
 /// Steps 5 and 6: OGC validity, then the winding. Also gives the edges sorted for the
 /// first check when no ring had to be turned round (they are the result's edges then).
-fn validate_keeping_edges(mp: MultiPolygon<f64>, base: &str, is_multi: bool) -> Result<(MultiPolygon<f64>, Option<Vec<Segment>>), Vec<InputError>> {
+fn validate_keeping_edges(mp: MultiPolygon<f64>, base: &str, is_multi: bool) -> Result<Validated, Vec<InputError>> {
     let coords_base = format!("{base}/coordinates");
     let poly_base = |part: u32| if is_multi { format!("{coords_base}/{part}") } else { coords_base.clone() };
     let mut errors: Vec<InputError> = Vec::new();

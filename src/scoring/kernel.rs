@@ -28,8 +28,8 @@ pub const FORMULA_MAX_CHORD2: f64 = 0.1;
 /// `ln(asin(√y) / √y)` as a power series in `y`: coefficients of `y¹ … y⁶`.
 const LN_H: [f64; 6] = [1.0 / 6.0, 11.0 / 180.0, 191.0 / 5670.0, 0.022019400352733684, 0.015816364705253595, 0.012062815621898516];
 /// `ln 2` split so that `n × LN2_HI` is exact for |n| < 2²⁰ (fdlibm's constants).
-const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
-const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+const LN2_HI: f64 = f64::from_bits(0x3FE6_2E42_FEE0_0000);
+const LN2_LO: f64 = f64::from_bits(0x3DEA_39EF_3579_3C76);
 /// Adding it rounds a float below 2⁵¹ in magnitude to an integer, held in the low bits.
 const ROUND: f64 = 6_755_399_441_055_744.0; // 1.5 × 2⁵²
 /// The bits of `2⁵²`, to read an exponent field as a float.
