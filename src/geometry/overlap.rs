@@ -217,13 +217,15 @@ pub fn overlap(a: &Shape, b: &Shape, tolerance: SliverTolerance) -> Overlap {
     // The same area (a city checked against its own grant): no sweep needed, and the
     // overlap is taken as `b` (the stored one, whose text is kept).
     let same = std::sync::Arc::ptr_eq(&a.geometry, &b.geometry) || a.geometry == b.geometry;
-    let r = if same { Relation { interiors_meet: true, a_covered_by_b: true, b_covered_by_a: true } } else { relate_within(a.edges(), b.edges(), corners(&a.bbox), corners(&b.bbox)) };
-    let m = match r {
-        Relation { interiors_meet: false, .. } => return Overlap::None,
-        _ if same => covered(b, a),
-        Relation { a_covered_by_b: true, .. } => covered(a, b),
-        Relation { b_covered_by_a: true, .. } => covered(b, a),
-        _ => measure(&a.geometry, &b.geometry, a.area_km2, b.area_km2),
+    let m = if same {
+        covered(b, a)
+    } else {
+        match relate_within(a.edges(), b.edges(), corners(&a.bbox), corners(&b.bbox)) {
+            Relation { interiors_meet: false, .. } => return Overlap::None,
+            Relation { a_covered_by_b: true, .. } => covered(a, b),
+            Relation { b_covered_by_a: true, .. } => covered(b, a),
+            _ => measure(&a.geometry, &b.geometry, a.area_km2, b.area_km2),
+        }
     };
     if tolerance.is_sliver(m.km2, m.ratio) { Overlap::Sliver(m) } else { Overlap::Conflict(m) }
 }
