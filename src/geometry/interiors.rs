@@ -16,6 +16,9 @@
 //! If nothing proves it, the interiors are disjoint (one area inside the other's hole,
 //! neighbours along a border, corner touches, or apart).
 //!
+//! [`relate_crossing`] also records every crossing and touch, from which
+//! [`super::clip`] walks the overlap.
+//!
 //! [`relate`] runs the same sweep once to the end (unless a proper crossing settles it) and
 //! also answers whether either area covers the other, which is what the overlap decision
 //! needs: a covered area is its own overlap, with no clipping.
@@ -30,20 +33,21 @@ type Stretch = (Coord<f64>, Coord<f64>);
 
 /// Values found on the candidate edges of one area, grouped by the edge's place in ring
 /// order ([`Segment::rank`]): pushed as found, then grouped by a counting sort.
-struct Grouped<T> {
-    found: Vec<(u32, T)>,
+pub(super) struct Grouped<T> {
+    /// What was found, with the rank of its edge.
+    pub(super) found: Vec<(u32, T)>,
     /// After [`Grouped::group`]: the values of rank `r` are `values[starts[r]..starts[r + 1]]`.
     starts: Vec<u32>,
     values: Vec<T>,
 }
 
 impl<T: Copy + Default> Grouped<T> {
-    fn new() -> Grouped<T> {
+    pub(super) fn new() -> Grouped<T> {
         Grouped { found: Vec::new(), starts: Vec::new(), values: Vec::new() }
     }
 
     /// Groups what was found over ranks `0..ranks` (a stable counting sort).
-    fn group(&mut self, ranks: usize) {
+    pub(super) fn group(&mut self, ranks: usize) {
         let mut starts = vec![0u32; ranks + 1];
         for (r, _) in &self.found {
             starts[*r as usize + 1] += 1;
@@ -61,8 +65,13 @@ impl<T: Copy + Default> Grouped<T> {
     }
 
     /// The values found on the edge of rank `r` (after [`Grouped::group`]).
-    fn at(&self, r: u32) -> &[T] {
+    pub(super) fn at(&self, r: u32) -> &[T] {
         &self.values[self.starts[r as usize] as usize..self.starts[r as usize + 1] as usize]
+    }
+
+    /// The values found on the edge of rank `r`, to reorder (after [`Grouped::group`]).
+    pub(super) fn at_mut(&mut self, r: u32) -> &mut [T] {
+        &mut self.values[self.starts[r as usize] as usize..self.starts[r as usize + 1] as usize]
     }
 }
 
@@ -85,23 +94,25 @@ impl Touches {
     }
 }
 
-/// The edges of one area that can meet the other's: indices in sweep order, and the same
-/// in ring order (part, ring, index: the order [`any_piece`] walks them in).
+/// The edges of one area that can meet the other's: their indices in sweep order.
 struct Candidates {
     sweep: Vec<usize>,
-    ring: Vec<usize>,
 }
 
 impl Candidates {
-    /// The edges that meet the box `common` (put in ring order by their ranks, not sorted).
+    /// The edges that meet the box `common`.
     fn new(edges: &[Segment], common: [f64; 4]) -> Candidates {
-        let sweep = edges_in(edges, common);
+        Candidates { sweep: edges_in(edges, common) }
+    }
+
+    /// The same edges in ring order (part, ring, index: the order [`any_piece`] walks them
+    /// in), put there by their ranks.
+    fn in_ring_order(&self, edges: &[Segment]) -> Vec<usize> {
         let mut by_rank = vec![u32::MAX; edges.len()];
-        for &k in &sweep {
+        for &k in &self.sweep {
             by_rank[edges[k].rank as usize] = k as u32;
         }
-        let ring = by_rank.into_iter().filter(|&k| k != u32::MAX).map(|k| k as usize).collect();
-        Candidates { sweep, ring }
+        by_rank.into_iter().filter(|&k| k != u32::MAX).map(|k| k as usize).collect()
     }
 }
 
@@ -116,7 +127,7 @@ pub fn edges_interiors_intersect(a: &[Segment], b: &[Segment]) -> bool {
     ta.group(a.len());
     tb.group(b.len());
     // An edge outside the common box cannot lie inside the other area.
-    any_piece(a, &ca.ring, &ta, b, true) || any_piece(b, &cb.ring, &tb, a, true)
+    any_piece(a, &ca.in_ring_order(a), &ta, b, true) || any_piece(b, &cb.in_ring_order(b), &tb, a, true)
 }
 
 /// How two areas' interiors and covers relate: what the overlap decision needs.
@@ -150,25 +161,78 @@ pub fn relate(a: &[Segment], b: &[Segment]) -> Relation {
 /// [`relate`] for areas whose bounding boxes (`[min x, min y, max x, max y]`, the span of
 /// their edges) are known.
 pub fn relate_within(a: &[Segment], b: &[Segment], box_a: [f64; 4], box_b: [f64; 4]) -> Relation {
-    let Some(common) = common_box(box_a, box_b) else { return Relation::default() };
+    relate_by(a, b, box_a, box_b, Stop::AtCrossing).0
+}
+
+/// A proper crossing of an edge of `a` with an edge of `b` (each passes from one side of
+/// the other to the other side, away from both edges' ends).
+#[derive(Debug, Clone, Copy)]
+pub struct Crossing {
+    /// `a`'s edge (its index in `a`'s sorted edges).
+    pub a: u32,
+    /// `b`'s edge (its index in `b`'s sorted edges).
+    pub b: u32,
+    /// Where along `a`'s edge the crossing lies (0 at its start, 1 at its end).
+    pub ta: f64,
+    /// Where along `b`'s edge the crossing lies.
+    pub tb: f64,
+    /// The crossing point.
+    pub point: Coord<f64>,
+    /// `a`'s boundary passes here into `b`'s interior (and `b`'s out of `a`'s), else the
+    /// other way round.
+    pub a_enters: bool,
+}
+
+/// A point where an edge of `a` and an edge of `b` meet without crossing properly: an end
+/// of one lying on the other, or an end of a stretch they share (always one of the four
+/// ends of the two edges, exactly).
+#[derive(Debug, Clone, Copy)]
+pub struct Touch {
+    /// `a`'s edge (its index in `a`'s sorted edges).
+    pub a: u32,
+    /// `b`'s edge (its index in `b`'s sorted edges).
+    pub b: u32,
+    /// The point.
+    pub point: Coord<f64>,
+}
+
+/// Every place where two boundaries meet, from a sweep run to the end.
+#[derive(Debug, Clone, Default)]
+pub struct Meeting {
+    /// The proper crossings.
+    pub crossings: Vec<Crossing>,
+    /// The touches (a shared stretch gives a touch at each of its ends).
+    pub touches: Vec<Touch>,
+}
+
+/// [`relate_within`] from one sweep run to the end, and every place where the two
+/// boundaries meet: what [`super::clip::intersection`] needs.
+pub fn relate_crossing(a: &[Segment], b: &[Segment], box_a: [f64; 4], box_b: [f64; 4]) -> (Relation, Meeting) {
+    relate_by(a, b, box_a, box_b, Stop::Never)
+}
+
+fn relate_by(a: &[Segment], b: &[Segment], box_a: [f64; 4], box_b: [f64; 4], stop: Stop) -> (Relation, Meeting) {
+    let Some(common) = common_box(box_a, box_b) else { return (Relation::default(), Meeting::default()) };
     let (ca, cb) = (Candidates::new(a, common), Candidates::new(b, common));
     let (mut ta, mut tb) = (Touches::new(), Touches::new());
-    let contacts = sweep((a, &ca, &mut ta), (b, &cb, &mut tb), Stop::AtCrossing);
+    let mut contacts = sweep((a, &ca, &mut ta), (b, &cb, &mut tb), stop);
+    let meeting = std::mem::take(&mut contacts.meeting);
     if contacts.crossing {
-        return Relation { interiors_meet: true, ..Relation::default() };
+        return (Relation { interiors_meet: true, ..Relation::default() }, meeting);
     }
     ta.group(a.len());
     tb.group(b.len());
     // An edge outside the common box lies outside the other area.
-    let meet = contacts.same_direction || any_piece(a, &ca.ring, &ta, b, true) || any_piece(b, &cb.ring, &tb, a, true);
+    let (ring_a, ring_b) = (ca.in_ring_order(a), cb.in_ring_order(b));
+    let meet = contacts.same_direction || any_piece(a, &ring_a, &ta, b, true) || any_piece(b, &ring_b, &tb, a, true);
     if !meet || contacts.opposite_direction {
-        return Relation { interiors_meet: meet, ..Relation::default() };
+        return (Relation { interiors_meet: meet, ..Relation::default() }, meeting);
     }
     let covered_by = |(edges, inside, touches): (&[Segment], &[usize], &Touches), (others, other_inside, other_touches): (&[Segment], &[usize], &Touches)| {
         inside.len() == edges.len() && !any_piece(edges, inside, touches, others, false) && !any_piece(others, other_inside, other_touches, edges, true)
     };
-    let (sa, sb) = ((a, ca.ring.as_slice(), &ta), (b, cb.ring.as_slice(), &tb));
-    Relation { interiors_meet: true, a_covered_by_b: covered_by(sa, sb), b_covered_by_a: covered_by(sb, sa) }
+    let (sa, sb) = ((a, ring_a.as_slice(), &ta), (b, ring_b.as_slice(), &tb));
+    (Relation { interiors_meet: true, a_covered_by_b: covered_by(sa, sb), b_covered_by_a: covered_by(sb, sa) }, meeting)
 }
 
 /// Whether `a` is covered by `b` and whether `b` is covered by `a` (see [`relate`]).
@@ -210,6 +274,8 @@ struct Contacts {
     same_direction: bool,
     /// A shared stretch run in opposite directions (the interiors on either side).
     opposite_direction: bool,
+    /// Every crossing and touch with [`Stop::Never`], else nothing.
+    meeting: Meeting,
 }
 
 impl Contacts {
@@ -226,6 +292,8 @@ enum Stop {
     AtProof,
     /// At the first proper crossing (which also rules out either area covering the other).
     AtCrossing,
+    /// Never: every crossing is recorded.
+    Never,
 }
 
 /// Step 1: records the touches and shared stretches of each area's candidate edges, until
@@ -256,13 +324,19 @@ fn sweep((a, ca, ta): (&[Segment], &Candidates, &mut Touches), (b, cb, tb): (&[S
             let (pa, pb) = (sa.rank, sb.rank);
             match meet(sa, sb) {
                 None => {}
-                Some(LineIntersection::SinglePoint { is_proper: true, .. }) => {
+                Some(LineIntersection::SinglePoint { is_proper: true, intersection }) => {
                     contacts.crossing = true;
-                    return contacts;
+                    if stop != Stop::Never {
+                        return contacts;
+                    }
+                    contacts.meeting.crossings.push(crossing((ka, sa), (kb, sb), intersection));
                 }
                 Some(LineIntersection::SinglePoint { intersection, .. }) => {
                     ta.points.found.push((pa, intersection));
                     tb.points.found.push((pb, intersection));
+                    if stop == Stop::Never {
+                        contacts.meeting.touches.push(Touch { a: ka as u32, b: kb as u32, point: intersection });
+                    }
                 }
                 Some(LineIntersection::Collinear { intersection }) => {
                     let (da, db) = (sa.line.delta(), sb.line.delta());
@@ -274,6 +348,10 @@ fn sweep((a, ca, ta): (&[Segment], &Candidates, &mut Touches), (b, cb, tb): (&[S
                     } else {
                         contacts.opposite_direction = true;
                     }
+                    if stop == Stop::Never {
+                        let ends = [intersection.start, intersection.end].map(|point| Touch { a: ka as u32, b: kb as u32, point });
+                        contacts.meeting.touches.extend(ends);
+                    }
                     for (touches, place) in [(&mut *ta, pa), (&mut *tb, pb)] {
                         touches.points.found.extend([(place, intersection.start), (place, intersection.end)]);
                         touches.shared.found.push((place, (intersection.start, intersection.end)));
@@ -284,6 +362,17 @@ fn sweep((a, ca, ta): (&[Segment], &Candidates, &mut Touches), (b, cb, tb): (&[S
         if a_first { i += 1 } else { j += 1 }
     }
     contacts
+}
+
+/// The proper crossing of `a`'s edge `sa` (index `ka`) with `b`'s `sb` at `point`.
+fn crossing((ka, sa): (usize, &Segment), (kb, sb): (usize, &Segment), point: Coord<f64>) -> Crossing {
+    let along = |s: &Segment| {
+        let (o, d) = (s.line.start, s.line.delta());
+        ((point.x - o.x) * d.x + (point.y - o.y) * d.y) / (d.x * d.x + d.y * d.y)
+    };
+    // `a` passes into `b`'s interior, on the left of `b`'s edge, when its end lies there.
+    let a_enters = RobustKernel::orient2d(sb.line.start, sb.line.end, sa.line.end) == Orientation::CounterClockwise;
+    Crossing { a: ka as u32, b: kb as u32, ta: along(sa), tb: along(sb), point, a_enters }
 }
 
 /// How two edges meet: [`line_intersection`], answered without it where the edges share a
@@ -368,7 +457,7 @@ fn within_stretch(m: Coord<f64>, p: Coord<f64>, q: Coord<f64>) -> bool {
 
 /// Crossing number of a ray from `p` towards −x against the area's edges (sorted by min x,
 /// so only a prefix can cross); a point on an edge counts as not strictly inside.
-fn contains_strictly(edges: &[Segment], p: Coord<f64>) -> bool {
+pub(super) fn contains_strictly(edges: &[Segment], p: Coord<f64>) -> bool {
     let end = edges.partition_point(|s| s.min_x() <= p.x);
     let mut inside = false;
     for s in &edges[..end] {

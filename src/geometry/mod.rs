@@ -3,6 +3,7 @@
 //!
 //! Nothing here touches the database or HTTP, so it can be tested on its own.
 
+pub mod clip;
 pub mod geojson_io;
 pub mod interiors;
 pub mod measure;

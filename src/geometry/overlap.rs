@@ -62,10 +62,12 @@ pub enum Overlap {
     Conflict(Measured),
 }
 
-pub use super::interiors::{Relation, covering, edges_interiors_intersect, interiors_intersect, relate, relate_within};
+pub use super::interiors::{Relation, covering, edges_interiors_intersect, interiors_intersect, relate, relate_crossing, relate_within};
 use super::segments::Segment;
 
-/// Measures the overlap of `a` and `b` (areas `area_a`, `area_b` in km², already known).
+/// Measures the overlap of `a` and `b` (areas `area_a`, `area_b` in km², already known)
+/// with geo's general clipper (i_overlay): what [`overlap`] falls back to when the walk of
+/// [`super::clip`] cannot settle a pair.
 ///
 /// The one with more vertices is first cut to the other's bounding box (grown by a margin):
 /// the overlap lies within that box, and the clipper's cost grows with every vertex it is
@@ -76,6 +78,11 @@ pub fn measure(a: &MultiPolygon<f64>, b: &MultiPolygon<f64>, area_a: f64, area_b
     } else {
         cut_to_box(a, &grown(super::measure::bbox(b))).intersection(b)
     };
+    measured(geometry, area_a, area_b)
+}
+
+/// The overlap `geometry` of two areas of `area_a` and `area_b` km², measured.
+fn measured(geometry: MultiPolygon<f64>, area_a: f64, area_b: f64) -> Measured {
     let km2 = area_km2(&geometry);
     Measured { km2, ratio: overlap_ratio(km2, area_a, area_b), geometry: std::sync::Arc::new(geometry), text: None }
 }
@@ -161,6 +168,8 @@ pub struct Shape {
     pub geometry: std::sync::Arc<MultiPolygon<f64>>,
     /// Its edges sorted by min x, built on first use and shared by clones.
     edges: std::sync::Arc<std::sync::OnceLock<Vec<Segment>>>,
+    /// Its edges in ring order and its rings, built on first use and shared by clones.
+    rings: std::sync::Arc<std::sync::OnceLock<super::clip::Rings>>,
     /// Bounding box.
     pub bbox: geo::Rect<f64>,
     /// Geodesic area, km².
@@ -174,12 +183,17 @@ impl Shape {
     /// Prepares an area whose geodesic area is already known.
     pub fn with_area(geometry: std::sync::Arc<MultiPolygon<f64>>, area_km2: f64) -> Shape {
         let bbox = super::measure::bbox(&geometry);
-        Shape { geometry, edges: Default::default(), bbox, area_km2, geojson: Default::default() }
+        Shape { geometry, edges: Default::default(), rings: Default::default(), bbox, area_km2, geojson: Default::default() }
     }
 
     /// The edges, sorted by min x (built once).
     pub fn edges(&self) -> &[Segment] {
         self.edges.get_or_init(|| super::segments::segments(&self.geometry))
+    }
+
+    /// The edges in ring order and the rings (built once).
+    pub fn rings(&self) -> &super::clip::Rings {
+        self.rings.get_or_init(|| super::clip::Rings::new(self.edges()))
     }
 
     /// The area as GeoJSON text (written once).
@@ -209,7 +223,9 @@ fn corners(r: &geo::Rect<f64>) -> [f64; 4] {
     [r.min().x, r.min().y, r.max().x, r.max().y]
 }
 
-/// Compares two areas under a sliver tolerance.
+/// Compares two areas under a sliver tolerance: one sweep of both boundaries says whether
+/// the interiors meet and whether either covers the other (then it is the overlap), and
+/// finds every place they meet, from which a partial overlap is walked ([`super::clip`]).
 pub fn overlap(a: &Shape, b: &Shape, tolerance: SliverTolerance) -> Overlap {
     if !a.bbox.intersects(&b.bbox) {
         return Overlap::None;
@@ -220,11 +236,13 @@ pub fn overlap(a: &Shape, b: &Shape, tolerance: SliverTolerance) -> Overlap {
     let m = if same {
         covered(b, a)
     } else {
-        match relate_within(a.edges(), b.edges(), corners(&a.bbox), corners(&b.bbox)) {
-            Relation { interiors_meet: false, .. } => return Overlap::None,
-            Relation { a_covered_by_b: true, .. } => covered(a, b),
-            Relation { b_covered_by_a: true, .. } => covered(b, a),
-            _ => measure(&a.geometry, &b.geometry, a.area_km2, b.area_km2),
+        match relate_crossing(a.edges(), b.edges(), corners(&a.bbox), corners(&b.bbox)) {
+            (Relation { interiors_meet: false, .. }, _) => return Overlap::None,
+            (Relation { a_covered_by_b: true, .. }, _) => covered(a, b),
+            (Relation { b_covered_by_a: true, .. }, _) => covered(b, a),
+            (_, meeting) => super::clip::intersection((a.edges(), a.rings()), (b.edges(), b.rings()), &meeting)
+                .map(|geometry| measured(geometry, a.area_km2, b.area_km2))
+                .unwrap_or_else(|| measure(&a.geometry, &b.geometry, a.area_km2, b.area_km2)),
         }
     };
     if tolerance.is_sliver(m.km2, m.ratio) { Overlap::Sliver(m) } else { Overlap::Conflict(m) }

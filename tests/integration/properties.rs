@@ -117,6 +117,28 @@ proptest! {
     }
 
     #[test]
+    fn the_walked_intersection_agrees_with_the_general_clipper(a in star(), b in star(), dx in -30i32..30, dy in -30i32..30, mirror in any::<bool>()) {
+        use geo::{BooleanOps, Centroid, Scale, Translate};
+        // As above: b snapped next to a, so that the boundaries share vertices and stretches.
+        let (ca, cb) = (a.centroid().expect("c"), b.centroid().expect("c"));
+        let shift = |v: f64| (v * 1e4).round() / 1e4;
+        let b = if mirror { b.scale_xy(-1.0, 1.0) } else { b };
+        let b = b.translate(shift(ca.x() - cb.x()) + f64::from(dx) * 1e-3, shift(ca.y() - cb.y()) + f64::from(dy) * 1e-3);
+        let (Some(a), Some(b)) = (normalised(&a), normalised(&b)) else { return Err(TestCaseError::reject("invalid")) };
+        let (sa, sb) = (Shape::new(Arc::new(a.clone())), Shape::new(Arc::new(b.clone())));
+        let corners = |s: &Shape| [s.bbox.min().x, s.bbox.min().y, s.bbox.max().x, s.bbox.max().y];
+        let (relation, meeting) = territory::geometry::overlap::relate_crossing(sa.edges(), sb.edges(), corners(&sa), corners(&sb));
+        prop_assume!(relation.interiors_meet);
+        let walked = territory::geometry::clip::intersection((sa.edges(), sa.rings()), (sb.edges(), sb.rings()), &meeting);
+        let Some(walked) = walked else { return Err(TestCaseError::reject("left to the general clipper")) };
+        let want = territory::geometry::area_km2(&a.intersection(&b));
+        let got = territory::geometry::area_km2(&walked);
+        prop_assert!((got - want).abs() <= 1e-6 * want.max(1.0), "{} vs {}: {:?}", got, want, walked);
+        // The overlap is a valid area itself (closed rings, no crossing, exteriors around holes).
+        prop_assert!(is_valid(&walked), "invalid overlap {:?}", walked);
+    }
+
+    #[test]
     fn a_polygon_always_conflicts_with_an_exclusive_grant_of_itself(a in star()) {
         prop_assume!(is_valid(&a));
         let t = territory(a);
