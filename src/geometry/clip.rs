@@ -1,5 +1,5 @@
 //! The intersection of two valid, RFC 7946-oriented areas, from the places where their
-//! boundaries meet (found by [`super::interiors::relate_crossing`]).
+//! boundaries meet (found by [`super::interiors::meeting`]).
 //!
 //! Both areas have their interior on the left of every edge, so the intersection's boundary
 //! is made of the stretches of each boundary that lie inside the other area, plus the
@@ -19,7 +19,7 @@
 //! on one edge, a node where the kept stretches could be linked in more than one way, a hole
 //! that cannot be placed.
 
-use super::interiors::{Grouped, Meeting, contains_strictly};
+use super::interiors::{Grouped, Meeting, Relation, contains_strictly};
 use super::segments::Segment;
 use geo::kernels::{Kernel, Orientation, RobustKernel};
 use geo::{Coord, LineString, MultiPolygon, Polygon};
@@ -157,8 +157,12 @@ impl Side<'_> {
     /// For each node (by index, placed at `places`), the next node along this area's ring;
     /// `None` if two cannot be told apart.
     fn order(&self, places: &[(u32, f64)]) -> Option<Vec<usize>> {
-        let mut sorted: Vec<usize> = (0..places.len()).collect();
-        sorted.sort_unstable_by(|&i, &j| places[i].0.cmp(&places[j].0).then(places[i].1.total_cmp(&places[j].1)));
+        // Sorted on one integer: the rank, then the share along in 2⁻³² steps (nodes that
+        // close are refused below whichever way they come out).
+        let mut keyed: Vec<(u64, u32)> =
+            places.iter().enumerate().map(|(i, &(rank, along))| ((u64::from(rank) << 32) | (along.clamp(0.0, 1.0) * 4294967295.0) as u64, i as u32)).collect();
+        keyed.sort_unstable();
+        let sorted: Vec<usize> = keyed.into_iter().map(|(_, i)| i as usize).collect();
         let mut next = vec![0usize; places.len()];
         let mut start = 0;
         while start < sorted.len() {
@@ -169,7 +173,7 @@ impl Side<'_> {
             }
             for k in start..end {
                 let (i, j) = (sorted[k], sorted[if k + 1 == end { start } else { k + 1 }]);
-                if k + 1 < end && places[i].0 == places[j].0 && places[j].1 - places[i].1 < MIN_GAP {
+                if k + 1 < end && places[i].0 == places[j].0 && (places[j].1 - places[i].1).abs() < MIN_GAP {
                     return None;
                 }
                 next[i] = j;
@@ -188,14 +192,16 @@ impl Side<'_> {
         noded
     }
 
-    /// The rings without a node that lie inside the other area (`other`, box `other_box`).
-    fn rings_inside(&self, noded: &[bool], other: &[Segment], [ox0, oy0, ox1, oy1]: [f64; 4], out: &mut Vec<Vec<Coord<f64>>>) {
-        for (k, &(first, _, [x0, y0, x1, y1])) in self.rings.rings.iter().enumerate() {
-            let apart = x0 > ox1 || x1 < ox0 || y0 > oy1 || y1 < oy0;
-            if !noded[k] && !apart && contains_strictly(other, self.edge(first).line.start) {
-                out.push(self.ring(k));
-            }
-        }
+    /// For each ring (by index): `None` if it holds a node, else whether it lies inside the
+    /// other area (`other`, box `other_box`).
+    fn free_rings(&self, noded: &[bool], other: &[Segment], [ox0, oy0, ox1, oy1]: [f64; 4]) -> Vec<Option<bool>> {
+        let rings = self.rings.rings.iter().enumerate();
+        rings
+            .map(|(k, &(first, _, [x0, y0, x1, y1]))| {
+                let apart = x0 > ox1 || x1 < ox0 || y0 > oy1 || y1 < oy0;
+                (!noded[k]).then(|| !apart && contains_strictly(other, self.edge(first).line.start))
+            })
+            .collect()
     }
 
     /// Where this boundary's stretch leaving the node `p` (passed as `mine`) lies against
@@ -275,26 +281,28 @@ fn nodes(a: &Side, b: &Side, meeting: &Meeting) -> Option<(Vec<Node>, Vec<usize>
             close_ring(&mut next, ring_start, nodes.len());
             ring_start = nodes.len();
         }
-        let mut last_along = f64::NEG_INFINITY;
+        let (mut last_along, mut last_b) = (f64::NEG_INFINITY, u32::MAX);
         for &(along, id) in placed.at(rank) {
             let node = match meeting.crossings.get(id as usize) {
                 Some(c) => {
                     let rb = b.edges[c.b as usize].rank;
                     Node { point: c.point, a: Pass { arriving: rank, leaving: rank, along }, b: Pass { arriving: rb, leaving: rb, along: c.tb }, a_enters: Some(c.a_enters) }
                 }
+                None if along == last_along => {
+                    // The same touch found again (with another pair of edges): the same node,
+                    // unless `b` passes it another way.
+                    let (t, same) = (meeting.touches[id as usize - crossings], nodes.last().expect("a node at this place"));
+                    if same.a_enters.is_some() || same.point != t.point || (t.b != last_b && b.pass(t.b, t.point) != same.b) {
+                        return None;
+                    }
+                    continue;
+                }
                 None => {
                     let t = meeting.touches[id as usize - crossings];
+                    last_b = t.b;
                     Node { point: t.point, a: a.pass(t.a, t.point), b: b.pass(t.b, t.point), a_enters: None }
                 }
             };
-            if along == last_along {
-                // The same touch found again (with another pair of edges): the same node.
-                let same = nodes.last().expect("a node at this place");
-                if same.a_enters.is_some() || node.a_enters.is_some() || same.point != node.point || same.b != node.b {
-                    return None;
-                }
-                continue;
-            }
             if along - last_along < MIN_GAP {
                 return None;
             }
@@ -321,69 +329,139 @@ struct Stretch {
     on_a: bool,
 }
 
-/// The intersection of `a` and `b` (each its sorted edges and rings), given every place
-/// where their boundaries meet; `None` when it cannot be settled with certainty here (see
-/// the module's doc).
-pub fn intersection((a_edges, a_rings): (&[Segment], &Rings), (b_edges, b_rings): (&[Segment], &Rings), meeting: &Meeting) -> Option<MultiPolygon<f64>> {
-    let (a, b) = (Side { edges: a_edges, rings: a_rings }, Side { edges: b_edges, rings: b_rings });
-    let (nodes, next_a) = nodes(&a, &b, meeting)?;
-    let on_a: Vec<(u32, f64)> = nodes.iter().map(|n| (n.a.leaving, n.a.along)).collect();
-    let on_b: Vec<(u32, f64)> = nodes.iter().map(|n| (n.b.leaving, n.b.along)).collect();
-    let next_b = b.order(&on_b)?;
+/// Every node with where each boundary's stretch leaving it lies, and every ring without a
+/// node with whether it lies inside the other area: all that the relation and the walk need.
+struct Classified<'s> {
+    a: Side<'s>,
+    b: Side<'s>,
+    nodes: Vec<Node>,
+    /// Each node's place on `a` and on `b` (leaving rank, share along that edge).
+    on_a: Vec<(u32, f64)>,
+    on_b: Vec<(u32, f64)>,
+    /// Each node's next node along `a`, and along `b`.
+    next_a: Vec<usize>,
+    next_b: Vec<usize>,
+    /// Where the stretch of `a`, and of `b`, leaving each node lies.
+    lies_a: Vec<Lies>,
+    lies_b: Vec<Lies>,
+    /// For each ring without a node (by ring index; `None` for rings with nodes): inside the other area?
+    free_a: Vec<Option<bool>>,
+    free_b: Vec<Option<bool>>,
+}
 
-    // The kept stretches, and the one leaving each node (a node may have none).
-    let mut stretches: Vec<Stretch> = Vec::new();
-    let mut leaving = vec![usize::MAX; nodes.len()];
-    let mut arriving = vec![0u32; nodes.len()];
-    for (k, n) in nodes.iter().enumerate() {
-        let (lies_a, lies_b) = match n.a_enters {
-            Some(enters) => (if enters { Lies::Inside } else { Lies::Outside }, if enters { Lies::Outside } else { Lies::Inside }),
-            None => (a.leaves(n.point, n.a, &b, n.b)?, b.leaves(n.point, n.b, &a, n.a)?),
-        };
-        for (on_a, lies, next) in [(true, lies_a, &next_a), (false, lies_b, &next_b)] {
-            // A stretch both run along in the same direction is kept once, as `a`'s.
-            if lies == Lies::Inside || (on_a && lies == Lies::AlongSame) {
-                if leaving[k] != usize::MAX {
-                    return None; // two ways on from one node
+impl<'s> Classified<'s> {
+    fn new((a_edges, a_rings): (&'s [Segment], &'s Rings), (b_edges, b_rings): (&'s [Segment], &'s Rings), meeting: &Meeting) -> Option<Classified<'s>> {
+        let (a, b) = (Side { edges: a_edges, rings: a_rings }, Side { edges: b_edges, rings: b_rings });
+        let (nodes, next_a) = nodes(&a, &b, meeting)?;
+        let on_a: Vec<(u32, f64)> = nodes.iter().map(|n| (n.a.leaving, n.a.along)).collect();
+        let on_b: Vec<(u32, f64)> = nodes.iter().map(|n| (n.b.leaving, n.b.along)).collect();
+        let next_b = b.order(&on_b)?;
+        let (mut lies_a, mut lies_b) = (Vec::with_capacity(nodes.len()), Vec::with_capacity(nodes.len()));
+        for n in &nodes {
+            let (la, lb) = match n.a_enters {
+                Some(true) => (Lies::Inside, Lies::Outside),
+                Some(false) => (Lies::Outside, Lies::Inside),
+                None => (a.leaves(n.point, n.a, &b, n.b)?, b.leaves(n.point, n.b, &a, n.a)?),
+            };
+            lies_a.push(la);
+            lies_b.push(lb);
+        }
+        let free_a = a.free_rings(&a.noded(&on_a), b_edges, b_rings.span());
+        let free_b = b.free_rings(&b.noded(&on_b), a_edges, a_rings.span());
+        Some(Classified { a, b, nodes, on_a, on_b, next_a, next_b, lies_a, lies_b, free_a, free_b })
+    }
+
+    /// How the two areas relate (see [`super::interiors::relate`]): their interiors meet
+    /// where the boundaries cross, where a stretch or a ring of either lies inside the
+    /// other, or along it in the same direction; `a` is covered by `b` when nothing of
+    /// `a`'s boundary lies outside `b` or runs along it the other way, and nothing of `b`'s
+    /// lies inside `a`.
+    fn relation(&self) -> Relation {
+        let crossing = self.nodes.iter().any(|n| n.a_enters.is_some());
+        let lies = |l: &[Lies], what: Lies| l.contains(&what);
+        let free = |f: &[Option<bool>], inside: bool| f.contains(&Some(inside));
+        let same = lies(&self.lies_a, Lies::AlongSame);
+        let opposite = lies(&self.lies_a, Lies::AlongOpposite);
+        let (a_in, b_in) = (lies(&self.lies_a, Lies::Inside) || free(&self.free_a, true), lies(&self.lies_b, Lies::Inside) || free(&self.free_b, true));
+        let (a_out, b_out) = (lies(&self.lies_a, Lies::Outside) || free(&self.free_a, false), lies(&self.lies_b, Lies::Outside) || free(&self.free_b, false));
+        let interiors_meet = crossing || same || a_in || b_in;
+        let plain = interiors_meet && !crossing && !opposite;
+        Relation { interiors_meet, a_covered_by_b: plain && !a_out && !b_in, b_covered_by_a: plain && !b_out && !a_in }
+    }
+
+    /// The intersection, walked: the kept stretches linked node to node, and the rings
+    /// without a node that lie inside the other area.
+    fn walk(&self) -> Option<MultiPolygon<f64>> {
+        let n = self.nodes.len();
+        // The kept stretches, and the one leaving each node (a node may have none).
+        let mut stretches: Vec<Stretch> = Vec::new();
+        let mut leaving = vec![usize::MAX; n];
+        let mut arriving = vec![0u32; n];
+        for k in 0..n {
+            for (on_a, lies, next) in [(true, self.lies_a[k], &self.next_a), (false, self.lies_b[k], &self.next_b)] {
+                // A stretch both run along in the same direction is kept once, as `a`'s.
+                if lies == Lies::Inside || (on_a && lies == Lies::AlongSame) {
+                    if leaving[k] != usize::MAX {
+                        return None; // two ways on from one node
+                    }
+                    leaving[k] = stretches.len();
+                    arriving[next[k]] += 1;
+                    stretches.push(Stretch { from: k, to: next[k], on_a });
                 }
-                leaving[k] = stretches.len();
-                arriving[next[k]] += 1;
-                stretches.push(Stretch { from: k, to: next[k], on_a });
             }
         }
-    }
-    if (0..nodes.len()).any(|k| arriving[k] != u32::from(leaving[k] != usize::MAX)) {
-        return None;
-    }
-
-    let mut rings: Vec<Vec<Coord<f64>>> = Vec::new();
-    let mut used = vec![false; stretches.len()];
-    for first in 0..stretches.len() {
-        if used[first] {
-            continue;
-        }
-        let mut ring = Vec::new();
-        let mut at = first;
-        while !used[at] {
-            used[at] = true;
-            let s = &stretches[at];
-            ring.push(nodes[s.from].point);
-            if s.on_a {
-                a.follow(on_a[s.from], on_a[s.to], &mut ring);
-            } else {
-                b.follow(on_b[s.from], on_b[s.to], &mut ring);
-            }
-            at = leaving[s.to];
-        }
-        if at != first {
+        if (0..n).any(|k| arriving[k] != u32::from(leaving[k] != usize::MAX)) {
             return None;
         }
-        ring.push(ring[0]);
-        rings.push(ring);
+        let mut rings: Vec<Vec<Coord<f64>>> = Vec::new();
+        let mut used = vec![false; stretches.len()];
+        for first in 0..stretches.len() {
+            if used[first] {
+                continue;
+            }
+            let mut ring = Vec::new();
+            let mut at = first;
+            while !used[at] {
+                used[at] = true;
+                let s = &stretches[at];
+                ring.push(self.nodes[s.from].point);
+                if s.on_a {
+                    self.a.follow(self.on_a[s.from], self.on_a[s.to], &mut ring);
+                } else {
+                    self.b.follow(self.on_b[s.from], self.on_b[s.to], &mut ring);
+                }
+                at = leaving[s.to];
+            }
+            if at != first {
+                return None;
+            }
+            ring.push(ring[0]);
+            rings.push(ring);
+        }
+        for (side, free) in [(&self.a, &self.free_a), (&self.b, &self.free_b)] {
+            rings.extend(free.iter().enumerate().filter(|(_, f)| **f == Some(true)).map(|(k, _)| side.ring(k)));
+        }
+        assemble(rings)
     }
-    a.rings_inside(&a.noded(&on_a), b_edges, b_rings.span(), &mut rings);
-    b.rings_inside(&b.noded(&on_b), a_edges, a_rings.span(), &mut rings);
-    assemble(rings)
+}
+
+/// How `a` and `b` (each its sorted edges and rings) relate, given every place where their
+/// boundaries meet, and their intersection when their interiors meet but neither covers
+/// the other; `None` when that cannot be settled with certainty here (see the module's doc).
+pub fn settle(a: (&[Segment], &Rings), b: (&[Segment], &Rings), meeting: &Meeting) -> Option<(Relation, Option<MultiPolygon<f64>>)> {
+    let classified = Classified::new(a, b, meeting)?;
+    let relation = classified.relation();
+    if relation.interiors_meet && !relation.a_covered_by_b && !relation.b_covered_by_a {
+        return Some((relation, Some(classified.walk()?)));
+    }
+    Some((relation, None))
+}
+
+/// The intersection of `a` and `b` (each its sorted edges and rings), walked whatever their
+/// relation, given every place where their boundaries meet; `None` when it cannot be settled
+/// with certainty here, or is empty.
+pub fn intersection(a: (&[Segment], &Rings), b: (&[Segment], &Rings), meeting: &Meeting) -> Option<MultiPolygon<f64>> {
+    Classified::new(a, b, meeting)?.walk()
 }
 
 /// Twice the signed planar area of a closed ring (positive when counter-clockwise).
@@ -463,7 +541,7 @@ mod tests {
         let (ea, eb) = (super::super::segments::segments(a), super::super::segments::segments(b));
         let (ra, rb) = (Rings::new(&ea), Rings::new(&eb));
         let span = |e: &[Segment]| e.iter().fold([f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY], |[x0, y0, x1, y1], s| [x0.min(s.min_x()), y0.min(s.min_y()), x1.max(s.max_x()), y1.max(s.max_y())]);
-        let (_, meeting) = super::super::interiors::relate_crossing(&ea, &eb, span(&ea), span(&eb));
+        let meeting = super::super::interiors::meeting(&ea, &eb, span(&ea), span(&eb));
         intersection((&ea, &ra), (&eb, &rb), &meeting)
     }
 

@@ -16,8 +16,8 @@
 //! If nothing proves it, the interiors are disjoint (one area inside the other's hole,
 //! neighbours along a border, corner touches, or apart).
 //!
-//! [`relate_crossing`] also records every crossing and touch, from which
-//! [`super::clip`] walks the overlap.
+//! [`meeting`] runs the same sweep to the end and records every crossing and touch, from
+//! which [`super::clip`] settles the relation and walks the overlap.
 //!
 //! [`relate`] runs the same sweep once to the end (unless a proper crossing settles it) and
 //! also answers whether either area covers the other, which is what the overlap decision
@@ -161,7 +161,27 @@ pub fn relate(a: &[Segment], b: &[Segment]) -> Relation {
 /// [`relate`] for areas whose bounding boxes (`[min x, min y, max x, max y]`, the span of
 /// their edges) are known.
 pub fn relate_within(a: &[Segment], b: &[Segment], box_a: [f64; 4], box_b: [f64; 4]) -> Relation {
-    relate_by(a, b, box_a, box_b, Stop::AtCrossing).0
+    let Some(common) = common_box(box_a, box_b) else { return Relation::default() };
+    let (ca, cb) = (Candidates::new(a, common), Candidates::new(b, common));
+    let (mut ta, mut tb) = (Touches::new(), Touches::new());
+    let contacts = sweep((a, &ca, &mut ta), (b, &cb, &mut tb), Stop::AtCrossing);
+    if contacts.crossing {
+        return Relation { interiors_meet: true, ..Relation::default() };
+    }
+
+    ta.group(a.len());
+    tb.group(b.len());
+    // An edge outside the common box lies outside the other area.
+    let (ring_a, ring_b) = (ca.in_ring_order(a), cb.in_ring_order(b));
+    let meet = contacts.same_direction || any_piece(a, &ring_a, &ta, b, true) || any_piece(b, &ring_b, &tb, a, true);
+    if !meet || contacts.opposite_direction {
+        return Relation { interiors_meet: meet, ..Relation::default() };
+    }
+    let covered_by = |(edges, inside, touches): (&[Segment], &[usize], &Touches), (others, other_inside, other_touches): (&[Segment], &[usize], &Touches)| {
+        inside.len() == edges.len() && !any_piece(edges, inside, touches, others, false) && !any_piece(others, other_inside, other_touches, edges, true)
+    };
+    let (sa, sb) = ((a, ring_a.as_slice(), &ta), (b, ring_b.as_slice(), &tb));
+    Relation { interiors_meet: true, a_covered_by_b: covered_by(sa, sb), b_covered_by_a: covered_by(sb, sa) }
 }
 
 /// A proper crossing of an edge of `a` with an edge of `b` (each passes from one side of
@@ -205,34 +225,13 @@ pub struct Meeting {
     pub touches: Vec<Touch>,
 }
 
-/// [`relate_within`] from one sweep run to the end, and every place where the two
-/// boundaries meet: what [`super::clip::intersection`] needs.
-pub fn relate_crossing(a: &[Segment], b: &[Segment], box_a: [f64; 4], box_b: [f64; 4]) -> (Relation, Meeting) {
-    relate_by(a, b, box_a, box_b, Stop::Never)
-}
-
-fn relate_by(a: &[Segment], b: &[Segment], box_a: [f64; 4], box_b: [f64; 4], stop: Stop) -> (Relation, Meeting) {
-    let Some(common) = common_box(box_a, box_b) else { return (Relation::default(), Meeting::default()) };
+/// Every place where the boundaries of two areas (edges sorted, boxes known) meet, from one
+/// sweep: what [`super::clip::settle`] decides the relation and the overlap from.
+pub fn meeting(a: &[Segment], b: &[Segment], box_a: [f64; 4], box_b: [f64; 4]) -> Meeting {
+    let Some(common) = common_box(box_a, box_b) else { return Meeting::default() };
     let (ca, cb) = (Candidates::new(a, common), Candidates::new(b, common));
     let (mut ta, mut tb) = (Touches::new(), Touches::new());
-    let mut contacts = sweep((a, &ca, &mut ta), (b, &cb, &mut tb), stop);
-    let meeting = std::mem::take(&mut contacts.meeting);
-    if contacts.crossing {
-        return (Relation { interiors_meet: true, ..Relation::default() }, meeting);
-    }
-    ta.group(a.len());
-    tb.group(b.len());
-    // An edge outside the common box lies outside the other area.
-    let (ring_a, ring_b) = (ca.in_ring_order(a), cb.in_ring_order(b));
-    let meet = contacts.same_direction || any_piece(a, &ring_a, &ta, b, true) || any_piece(b, &ring_b, &tb, a, true);
-    if !meet || contacts.opposite_direction {
-        return (Relation { interiors_meet: meet, ..Relation::default() }, meeting);
-    }
-    let covered_by = |(edges, inside, touches): (&[Segment], &[usize], &Touches), (others, other_inside, other_touches): (&[Segment], &[usize], &Touches)| {
-        inside.len() == edges.len() && !any_piece(edges, inside, touches, others, false) && !any_piece(others, other_inside, other_touches, edges, true)
-    };
-    let (sa, sb) = ((a, ring_a.as_slice(), &ta), (b, ring_b.as_slice(), &tb));
-    (Relation { interiors_meet: true, a_covered_by_b: covered_by(sa, sb), b_covered_by_a: covered_by(sb, sa) }, meeting)
+    sweep((a, &ca, &mut ta), (b, &cb, &mut tb), Stop::Never).meeting
 }
 
 /// Whether `a` is covered by `b` and whether `b` is covered by `a` (see [`relate`]).
@@ -292,7 +291,7 @@ enum Stop {
     AtProof,
     /// At the first proper crossing (which also rules out either area covering the other).
     AtCrossing,
-    /// Never: every crossing is recorded.
+    /// Never: every crossing and touch is recorded as a [`Meeting`] (and nothing else).
     Never,
 }
 
@@ -332,10 +331,11 @@ fn sweep((a, ca, ta): (&[Segment], &Candidates, &mut Touches), (b, cb, tb): (&[S
                     contacts.meeting.crossings.push(crossing((ka, sa), (kb, sb), intersection));
                 }
                 Some(LineIntersection::SinglePoint { intersection, .. }) => {
-                    ta.points.found.push((pa, intersection));
-                    tb.points.found.push((pb, intersection));
                     if stop == Stop::Never {
                         contacts.meeting.touches.push(Touch { a: ka as u32, b: kb as u32, point: intersection });
+                    } else {
+                        ta.points.found.push((pa, intersection));
+                        tb.points.found.push((pb, intersection));
                     }
                 }
                 Some(LineIntersection::Collinear { intersection }) => {
@@ -351,6 +351,7 @@ fn sweep((a, ca, ta): (&[Segment], &Candidates, &mut Touches), (b, cb, tb): (&[S
                     if stop == Stop::Never {
                         let ends = [intersection.start, intersection.end].map(|point| Touch { a: ka as u32, b: kb as u32, point });
                         contacts.meeting.touches.extend(ends);
+                        continue;
                     }
                     for (touches, place) in [(&mut *ta, pa), (&mut *tb, pb)] {
                         touches.points.found.extend([(place, intersection.start), (place, intersection.end)]);

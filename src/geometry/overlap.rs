@@ -62,7 +62,7 @@ pub enum Overlap {
     Conflict(Measured),
 }
 
-pub use super::interiors::{Relation, covering, edges_interiors_intersect, interiors_intersect, relate, relate_crossing, relate_within};
+pub use super::interiors::{Relation, covering, edges_interiors_intersect, interiors_intersect, relate, relate_within};
 use super::segments::Segment;
 
 /// Measures the overlap of `a` and `b` (areas `area_a`, `area_b` in km², already known)
@@ -236,13 +236,20 @@ pub fn overlap(a: &Shape, b: &Shape, tolerance: SliverTolerance) -> Overlap {
     let m = if same {
         covered(b, a)
     } else {
-        match relate_crossing(a.edges(), b.edges(), corners(&a.bbox), corners(&b.bbox)) {
-            (Relation { interiors_meet: false, .. }, _) => return Overlap::None,
-            (Relation { a_covered_by_b: true, .. }, _) => covered(a, b),
-            (Relation { b_covered_by_a: true, .. }, _) => covered(b, a),
-            (_, meeting) => super::clip::intersection((a.edges(), a.rings()), (b.edges(), b.rings()), &meeting)
-                .map(|geometry| measured(geometry, a.area_km2, b.area_km2))
-                .unwrap_or_else(|| measure(&a.geometry, &b.geometry, a.area_km2, b.area_km2)),
+        let (boxes, sides) = ((corners(&a.bbox), corners(&b.bbox)), ((a.edges(), a.rings()), (b.edges(), b.rings())));
+        let meeting = super::interiors::meeting(a.edges(), b.edges(), boxes.0, boxes.1);
+        match super::clip::settle(sides.0, sides.1, &meeting) {
+            Some((Relation { interiors_meet: false, .. }, _)) => return Overlap::None,
+            Some((Relation { a_covered_by_b: true, .. }, _)) => covered(a, b),
+            Some((Relation { b_covered_by_a: true, .. }, _)) => covered(b, a),
+            Some((_, Some(geometry))) => measured(geometry, a.area_km2, b.area_km2),
+            // Not settled by the walk: the sweep's own tests, and the general clipper.
+            _ => match relate_within(a.edges(), b.edges(), boxes.0, boxes.1) {
+                Relation { interiors_meet: false, .. } => return Overlap::None,
+                Relation { a_covered_by_b: true, .. } => covered(a, b),
+                Relation { b_covered_by_a: true, .. } => covered(b, a),
+                _ => measure(&a.geometry, &b.geometry, a.area_km2, b.area_km2),
+            },
         }
     };
     if tolerance.is_sliver(m.km2, m.ratio) { Overlap::Sliver(m) } else { Overlap::Conflict(m) }

@@ -114,6 +114,15 @@ proptest! {
         prop_assert_eq!(territory::geometry::overlap::interiors_intersect(&a, &b), expected);
         prop_assert_eq!(territory::geometry::overlap::interiors_intersect(&b, &a), expected);
         prop_assert!(territory::geometry::overlap::interiors_intersect(&a, &a));
+        // The walk's relation, which the decision tries first, is the sweep's whenever it settles.
+        let (sa, sb) = (Shape::new(Arc::new(a.clone())), Shape::new(Arc::new(b.clone())));
+        for (x, y) in [(&sa, &sb), (&sb, &sa)] {
+            let corners = |s: &Shape| [s.bbox.min().x, s.bbox.min().y, s.bbox.max().x, s.bbox.max().y];
+            let meeting = territory::geometry::interiors::meeting(x.edges(), y.edges(), corners(x), corners(y));
+            if let Some((walked, _)) = territory::geometry::clip::settle((x.edges(), x.rings()), (y.edges(), y.rings()), &meeting) {
+                prop_assert_eq!(walked, territory::geometry::overlap::relate(x.edges(), y.edges()));
+            }
+        }
     }
 
     #[test]
@@ -127,8 +136,8 @@ proptest! {
         let (Some(a), Some(b)) = (normalised(&a), normalised(&b)) else { return Err(TestCaseError::reject("invalid")) };
         let (sa, sb) = (Shape::new(Arc::new(a.clone())), Shape::new(Arc::new(b.clone())));
         let corners = |s: &Shape| [s.bbox.min().x, s.bbox.min().y, s.bbox.max().x, s.bbox.max().y];
-        let (relation, meeting) = territory::geometry::overlap::relate_crossing(sa.edges(), sb.edges(), corners(&sa), corners(&sb));
-        prop_assume!(relation.interiors_meet);
+        prop_assume!(territory::geometry::overlap::relate(sa.edges(), sb.edges()).interiors_meet);
+        let meeting = territory::geometry::interiors::meeting(sa.edges(), sb.edges(), corners(&sa), corners(&sb));
         let walked = territory::geometry::clip::intersection((sa.edges(), sa.rings()), (sb.edges(), sb.rings()), &meeting);
         let Some(walked) = walked else { return Err(TestCaseError::reject("left to the general clipper")) };
         let want = territory::geometry::area_km2(&a.intersection(&b));
