@@ -35,6 +35,8 @@ pub struct Rings {
     by_rank: Vec<u32>,
     /// Each ring: its first rank, its number of edges and its box `[min x, min y, max x, max y]`.
     rings: Vec<(u32, u32, [f64; 4])>,
+    /// The largest x-extent of an edge.
+    pub widest: f64,
 }
 
 impl Rings {
@@ -55,7 +57,8 @@ impl Rings {
             rings.push((first as u32, n as u32, bbox));
             first += n;
         }
-        Rings { by_rank, rings }
+        let widest = edges.iter().map(|s| s.max_x() - s.min_x()).fold(0.0, f64::max);
+        Rings { by_rank, rings, widest }
     }
 
     /// The index of the ring holding the edge of rank `rank`.
@@ -105,23 +108,17 @@ impl Side<'_> {
 
     /// The rank of the edge after the edge of rank `rank` along its ring.
     fn next(&self, rank: u32) -> u32 {
-        let s = self.edge(rank);
-        rank - s.index + (s.index + 1) % s.ring_edges
-    }
-
-    /// The rank of the edge before the edge of rank `rank` along its ring.
-    fn previous(&self, rank: u32) -> u32 {
-        let s = self.edge(rank);
-        rank - s.index + (s.index + s.ring_edges - 1) % s.ring_edges
+        after(self.edge(rank))
     }
 
     /// How the boundary passes `point`, which lies on the edge of sorted index `k`.
     fn pass(&self, k: u32, point: Coord<f64>) -> Pass {
         let s = &self.edges[k as usize];
         if point == s.line.start {
-            Pass { arriving: self.previous(s.rank), leaving: s.rank, along: 0.0 }
+            let before = if s.index == 0 { s.rank + s.ring_edges - 1 } else { s.rank - 1 };
+            Pass { arriving: before, leaving: s.rank, along: 0.0 }
         } else if point == s.line.end {
-            Pass { arriving: s.rank, leaving: self.next(s.rank), along: 0.0 }
+            Pass { arriving: s.rank, leaving: after(s), along: 0.0 }
         } else {
             Pass { arriving: s.rank, leaving: s.rank, along: along(s, point) }
         }
@@ -229,6 +226,11 @@ impl Side<'_> {
         };
         Some(if inside { Lies::Inside } else { Lies::Outside })
     }
+}
+
+/// The rank of the edge after `s` along its ring.
+fn after(s: &Segment) -> u32 {
+    if s.index + 1 == s.ring_edges { s.rank - s.index } else { s.rank + 1 }
 }
 
 /// Whether `v` lies ahead of `p` in the direction of `u`.
@@ -541,7 +543,7 @@ mod tests {
         let (ea, eb) = (super::super::segments::segments(a), super::super::segments::segments(b));
         let (ra, rb) = (Rings::new(&ea), Rings::new(&eb));
         let span = |e: &[Segment]| e.iter().fold([f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY], |[x0, y0, x1, y1], s| [x0.min(s.min_x()), y0.min(s.min_y()), x1.max(s.max_x()), y1.max(s.max_y())]);
-        let meeting = super::super::interiors::meeting(&ea, &eb, span(&ea), span(&eb));
+        let meeting = super::super::interiors::meeting((&ea, span(&ea), f64::INFINITY), (&eb, span(&eb), f64::INFINITY));
         intersection((&ea, &ra), (&eb, &rb), &meeting)
     }
 

@@ -102,7 +102,13 @@ struct Candidates {
 impl Candidates {
     /// The edges that meet the box `common`.
     fn new(edges: &[Segment], common: [f64; 4]) -> Candidates {
-        Candidates { sweep: edges_in(edges, common) }
+        Candidates { sweep: edges_in(edges, common, f64::INFINITY) }
+    }
+
+    /// The edges that meet the box `common`, none of them wider than `widest` (so that
+    /// those starting more than that left of the box are not looked at).
+    fn within(edges: &[Segment], common: [f64; 4], widest: f64) -> Candidates {
+        Candidates { sweep: edges_in(edges, common, widest) }
     }
 
     /// The same edges in ring order (part, ring, index: the order [`any_piece`] walks them
@@ -225,11 +231,12 @@ pub struct Meeting {
     pub touches: Vec<Touch>,
 }
 
-/// Every place where the boundaries of two areas (edges sorted, boxes known) meet, from one
-/// sweep: what [`super::clip::settle`] decides the relation and the overlap from.
-pub fn meeting(a: &[Segment], b: &[Segment], box_a: [f64; 4], box_b: [f64; 4]) -> Meeting {
+/// Every place where the boundaries of two areas meet, from one sweep: what
+/// [`super::clip::settle`] decides the relation and the overlap from. Each area is given as
+/// its sorted edges, its box and the largest x-extent of its edges.
+pub fn meeting((a, box_a, widest_a): (&[Segment], [f64; 4], f64), (b, box_b, widest_b): (&[Segment], [f64; 4], f64)) -> Meeting {
     let Some(common) = common_box(box_a, box_b) else { return Meeting::default() };
-    let (ca, cb) = (Candidates::new(a, common), Candidates::new(b, common));
+    let (ca, cb) = (Candidates::within(a, common, widest_a), Candidates::within(b, common, widest_b));
     let (mut ta, mut tb) = (Touches::new(), Touches::new());
     sweep((a, &ca, &mut ta), (b, &cb, &mut tb), Stop::Never).meeting
 }
@@ -245,10 +252,12 @@ pub fn interiors_intersect(a: &MultiPolygon<f64>, b: &MultiPolygon<f64>) -> bool
     edges_interiors_intersect(&segments(a), &segments(b))
 }
 
-/// The indices of the edges that meet the box [x0, x1] × [y0, y1], in sweep order.
-fn edges_in(edges: &[Segment], [x0, y0, x1, y1]: [f64; 4]) -> Vec<usize> {
+/// The indices of the edges (none wider than `widest`) that meet the box [x0, x1] × [y0, y1],
+/// in sweep order.
+fn edges_in(edges: &[Segment], [x0, y0, x1, y1]: [f64; 4], widest: f64) -> Vec<usize> {
+    let start = edges.partition_point(|s| s.min_x() < x0 - widest);
     let end = edges.partition_point(|s| s.min_x() <= x1);
-    (0..end).filter(|&k| edges[k].max_x() >= x0 && edges[k].max_y() >= y0 && edges[k].min_y() <= y1).collect()
+    (start..end.max(start)).filter(|&k| edges[k].max_x() >= x0 && edges[k].max_y() >= y0 && edges[k].min_y() <= y1).collect()
 }
 
 /// The box `[min x, min y, max x, max y]` an edge set spans.

@@ -196,6 +196,20 @@ impl Shape {
         self.rings.get_or_init(|| super::clip::Rings::new(self.edges()))
     }
 
+    /// Every place where this area's boundary meets `other`'s ([`super::interiors::meeting`]).
+    pub fn meeting(&self, other: &Shape) -> super::interiors::Meeting {
+        fn side(s: &Shape) -> (&[Segment], [f64; 4], f64) {
+            (s.edges(), corners(&s.bbox), s.rings().widest)
+        }
+        super::interiors::meeting(side(self), side(other))
+    }
+
+    /// How this area relates to `other`, and their intersection when it is partial, from
+    /// where their boundaries meet ([`super::clip::settle`]); `None` if not settled there.
+    pub fn settle(&self, other: &Shape) -> Option<(Relation, Option<MultiPolygon<f64>>)> {
+        super::clip::settle((self.edges(), self.rings()), (other.edges(), other.rings()), &self.meeting(other))
+    }
+
     /// The area as GeoJSON text (written once).
     pub fn geojson(&self) -> std::sync::Arc<serde_json::value::RawValue> {
         self.geojson.get_or_init(|| super::raw_geojson(&self.geometry)).clone()
@@ -236,15 +250,13 @@ pub fn overlap(a: &Shape, b: &Shape, tolerance: SliverTolerance) -> Overlap {
     let m = if same {
         covered(b, a)
     } else {
-        let (boxes, sides) = ((corners(&a.bbox), corners(&b.bbox)), ((a.edges(), a.rings()), (b.edges(), b.rings())));
-        let meeting = super::interiors::meeting(a.edges(), b.edges(), boxes.0, boxes.1);
-        match super::clip::settle(sides.0, sides.1, &meeting) {
+        match a.settle(b) {
             Some((Relation { interiors_meet: false, .. }, _)) => return Overlap::None,
             Some((Relation { a_covered_by_b: true, .. }, _)) => covered(a, b),
             Some((Relation { b_covered_by_a: true, .. }, _)) => covered(b, a),
             Some((_, Some(geometry))) => measured(geometry, a.area_km2, b.area_km2),
             // Not settled by the walk: the sweep's own tests, and the general clipper.
-            _ => match relate_within(a.edges(), b.edges(), boxes.0, boxes.1) {
+            _ => match relate_within(a.edges(), b.edges(), corners(&a.bbox), corners(&b.bbox)) {
                 Relation { interiors_meet: false, .. } => return Overlap::None,
                 Relation { a_covered_by_b: true, .. } => covered(a, b),
                 Relation { b_covered_by_a: true, .. } => covered(b, a),

@@ -77,9 +77,7 @@ fn the_walk_settles_the_relation_as_geos_does() {
         let (a, b) = (Shape::new(Arc::new(geometry(&case["a"], name))), Shape::new(Arc::new(geometry(&case["b"], name))));
         for (x, y, want, how) in [(&a, &b, covered, ""), (&b, &a, (covered.1, covered.0), " (swapped)")] {
             total += 1;
-            let corners = |s: &Shape| [s.bbox.min().x, s.bbox.min().y, s.bbox.max().x, s.bbox.max().y];
-            let meeting = territory::geometry::interiors::meeting(x.edges(), y.edges(), corners(x), corners(y));
-            let Some((got, _)) = territory::geometry::clip::settle((x.edges(), x.rings()), (y.edges(), y.rings()), &meeting) else { continue };
+            let Some((got, _)) = x.settle(y) else { continue };
             settled += 1;
             if (got.interiors_meet, got.a_covered_by_b, got.b_covered_by_a) != (meets, want.0, want.1) {
                 disagreements.push(format!("{name}{how}: GEOS {} (interiors meet {meets}, covered {want:?}), walk {got:?}", case["relate"]));
@@ -165,7 +163,6 @@ fn district_city_pairs_agree_with_postgis_on_the_sample_data() {
 #[test]
 fn partial_district_city_overlaps_are_walked_and_agree_with_the_general_clipper() {
     use std::sync::Arc;
-    use territory::geometry::interiors::meeting;
     use territory::geometry::overlap::{measure, relate};
     use territory::geometry::{Shape, parse_stored};
     let load = |f: &str| -> Vec<Shape> {
@@ -174,7 +171,6 @@ fn partial_district_city_overlaps_are_walked_and_agree_with_the_general_clipper(
         v["features"].as_array().expect("features").iter().map(|f| Shape::new(Arc::new(parse_stored(&f["geometry"]).expect("geometry")))).collect()
     };
     let (districts, cities) = (load("districts.geojson"), load("cities.geojson"));
-    let corners = |s: &Shape| [s.bbox.min().x, s.bbox.min().y, s.bbox.max().x, s.bbox.max().y];
     let (mut partial, mut walked, mut worst) = (0, 0, (0.0f64, String::new()));
     for (i, d) in districts.iter().enumerate() {
         for (j, c) in cities.iter().enumerate() {
@@ -185,7 +181,7 @@ fn partial_district_city_overlaps_are_walked_and_agree_with_the_general_clipper(
             if !relation.interiors_meet || relation.a_covered_by_b || relation.b_covered_by_a {
                 continue;
             }
-            let meeting = meeting(d.edges(), c.edges(), corners(d), corners(c));
+            let meeting = d.meeting(c);
             partial += 1;
             let Some(got) = territory::geometry::clip::intersection((d.edges(), d.rings()), (c.edges(), c.rings()), &meeting) else { continue };
             walked += 1;

@@ -117,9 +117,7 @@ proptest! {
         // The walk's relation, which the decision tries first, is the sweep's whenever it settles.
         let (sa, sb) = (Shape::new(Arc::new(a.clone())), Shape::new(Arc::new(b.clone())));
         for (x, y) in [(&sa, &sb), (&sb, &sa)] {
-            let corners = |s: &Shape| [s.bbox.min().x, s.bbox.min().y, s.bbox.max().x, s.bbox.max().y];
-            let meeting = territory::geometry::interiors::meeting(x.edges(), y.edges(), corners(x), corners(y));
-            if let Some((walked, _)) = territory::geometry::clip::settle((x.edges(), x.rings()), (y.edges(), y.rings()), &meeting) {
+            if let Some((walked, _)) = x.settle(y) {
                 prop_assert_eq!(walked, territory::geometry::overlap::relate(x.edges(), y.edges()));
             }
         }
@@ -135,9 +133,8 @@ proptest! {
         let b = b.translate(shift(ca.x() - cb.x()) + f64::from(dx) * 1e-3, shift(ca.y() - cb.y()) + f64::from(dy) * 1e-3);
         let (Some(a), Some(b)) = (normalised(&a), normalised(&b)) else { return Err(TestCaseError::reject("invalid")) };
         let (sa, sb) = (Shape::new(Arc::new(a.clone())), Shape::new(Arc::new(b.clone())));
-        let corners = |s: &Shape| [s.bbox.min().x, s.bbox.min().y, s.bbox.max().x, s.bbox.max().y];
         prop_assume!(territory::geometry::overlap::relate(sa.edges(), sb.edges()).interiors_meet);
-        let meeting = territory::geometry::interiors::meeting(sa.edges(), sb.edges(), corners(&sa), corners(&sb));
+        let meeting = sa.meeting(&sb);
         let walked = territory::geometry::clip::intersection((sa.edges(), sa.rings()), (sb.edges(), sb.rings()), &meeting);
         let Some(walked) = walked else { return Err(TestCaseError::reject("left to the general clipper")) };
         let want = territory::geometry::area_km2(&a.intersection(&b));
