@@ -14,6 +14,9 @@
 #           measures it (send to last byte of the response, per request).
 #           Any non-200 answer or socket error/timeout aborts the run (exit 1).
 # How:      (as root) bash bench/http_load.sh          (DURATION=10 WARMUP=1)
+#           BIN=path/to/territory serves that binary instead (no build), to
+#           compare two builds run after run; SETS="city_adcode district_drawn"
+#           runs only those request sets.
 #           Installs wrk from Debian if missing, runs `cargo build --release`
 #           (retried after a minute if it fails, e.g. on a half-edited file),
 #           serves a copy of the binary with a temp DB on a free 127.0.0.1 port,
@@ -23,6 +26,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 DURATION=${DURATION:-10} WARMUP=${WARMUP:-1}
+SETS=${SETS:-district_adcode city_adcode district_drawn city_drawn}
 
 if ! command -v wrk >/dev/null; then
   echo "installing wrk" >&2
@@ -32,6 +36,7 @@ fi
 
 cd "$ROOT"
 for try in 1 2 3; do
+  [ -n "${BIN:-}" ] && break
   timeout 1200 cargo build --release -q && break
   [ "$try" = 3 ] && { echo "build failed 3 times" >&2; exit 1; }
   echo "build failed (try $try); retrying in 60 s" >&2; sleep 60
@@ -51,7 +56,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-cp target/release/territory "$TMP/territory"   # immune to rebuilds during the run
+cp "${BIN:-target/release/territory}" "$TMP/territory"   # immune to rebuilds during the run
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$TMP/territory" serve --db "$TMP/bench.db" --listen "127.0.0.1:$PORT" >"$TMP/server.out" 2>"$TMP/server.err" &
 PID=$!
@@ -68,7 +73,7 @@ timeout 600 python3 "$HERE/http_load_setup.py" "$URL" "$TMP/bodies"
 
 echo "| scenario | threads | connections | req/s | p50 ms | p99 ms |"
 echo "|---|---:|---:|---:|---:|---:|"
-for set in district_adcode city_adcode district_drawn city_drawn; do
+for set in $SETS; do
   body="$TMP/bodies/$set.txt"
   if [ "$WARMUP" != 0 ]; then
     timeout $((WARMUP + 30)) wrk -t1 -c1 -d"${WARMUP}s" --timeout 10s -s "$HERE/http_load.lua" "$URL" -- "$body" >/dev/null

@@ -1,7 +1,8 @@
 //! Times the phases of a drawn-geometry check: each district, and each city, sent as
 //! GeoJSON against the 121 cities. For every pair whose interiors meet, the overlap is
 //! measured both ways in the same run: clipping (geo's `BooleanOps`) and the decision's
-//! path (the covered-by test, clipping only what is not covered).
+//! path (one sweep recording where the boundaries meet, the relation told from those
+//! nodes, a partial overlap walked from them).
 use std::sync::Arc;
 use std::time::Instant;
 use geo::{BooleanOps, Intersects};
@@ -48,7 +49,7 @@ fn main() {
                 let t = Instant::now();
                 std::hint::black_box(geometry::area_km2(&clipped));
                 t_area += t.elapsed().as_secs_f64();
-                // The decision's path, interior test included (as `overlap` runs it).
+                // The decision's path, sweep included (as `overlap` runs it).
                 let t = Instant::now();
                 let decided = geometry::overlap(&s, c, SliverTolerance::default());
                 t_decided += t.elapsed().as_secs_f64();
@@ -62,7 +63,7 @@ fn main() {
         let n = features.len() as f64;
         println!("{what}: {hits} interior-intersecting pairs with the cities over {} features, {covered} of them covered", features.len());
         println!(
-            "per {what} check (µs): parse+validate+area {:.0}, edges (if not kept from validation) {:.0}, interior tests {:.0} ({:.1} candidates), overlap by clipping {:.0} + area {:.0} ({:.2} hits), overlap as decided (interior test, covered-by, clipping the rest, area) {:.0}, overlap json {:.0}",
+            "per {what} check (µs): parse+validate+area {:.0}, edges (if not kept from validation) {:.0}, interior tests {:.0} ({:.1} candidates), overlap by clipping {:.0} + area {:.0} ({:.2} hits), overlap as decided (sweep, relation from the nodes, walk of the partial ones, area) {:.0}, overlap json {:.0}",
             t_parse / n * 1e6, t_shape / n * 1e6, t_inter / n * 1e6, cands as f64 / n, t_clip / n * 1e6, t_area / n * 1e6, hits as f64 / n, t_decided / n * 1e6, t_json / n * 1e6
         );
     }
