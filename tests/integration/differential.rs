@@ -131,6 +131,14 @@ fn areas_agree_with_pyproj_geodesic_areas() {
     assert!(worst.0 <= 1e-6, "{}", worst.1);
 }
 
+/// The areas of a layer of the bundled sample data.
+fn sample(file: &str) -> Vec<Shape> {
+    let path = format!("{}/data/{file}", env!("CARGO_MANIFEST_DIR"));
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json");
+    let features = v["features"].as_array().expect("features");
+    features.iter().map(|f| Shape::new(Arc::new(territory::geometry::parse_stored(&f["geometry"]).expect("geometry")))).collect()
+}
+
 /// Every district of the sample data against every city, as in `bench/postgis_baseline.sh`:
 /// PostGIS 3.3.2 (GEOS 3.11.1) with `geom && $1 AND ST_Relate(geom, $1, 'T********')` finds
 /// 1,258 pairs over the 876 district features (each district meets its own city, plus
@@ -138,14 +146,7 @@ fn areas_agree_with_pyproj_geodesic_areas() {
 /// same decisions at scale on real boundaries.
 #[test]
 fn district_city_pairs_agree_with_postgis_on_the_sample_data() {
-    use std::sync::Arc;
-    use territory::geometry::{Shape, parse_stored};
-    let load = |f: &str| -> Vec<Shape> {
-        let path = format!("{}/data/{f}", env!("CARGO_MANIFEST_DIR"));
-        let v: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json");
-        v["features"].as_array().expect("features").iter().map(|f| Shape::new(Arc::new(parse_stored(&f["geometry"]).expect("geometry")))).collect()
-    };
-    let (districts, cities) = (load("districts.geojson"), load("cities.geojson"));
+    let (districts, cities) = (sample("districts.geojson"), sample("cities.geojson"));
     assert_eq!((districts.len(), cities.len()), (876, 121));
     let pairs: usize = districts
         .iter()
@@ -162,15 +163,8 @@ fn district_city_pairs_agree_with_postgis_on_the_sample_data() {
 /// (i_overlay): every one of them, with the same area to 1e-6 and a valid overlap.
 #[test]
 fn partial_district_city_overlaps_are_walked_and_agree_with_the_general_clipper() {
-    use std::sync::Arc;
     use territory::geometry::overlap::{measure, relate};
-    use territory::geometry::{Shape, parse_stored};
-    let load = |f: &str| -> Vec<Shape> {
-        let path = format!("{}/data/{f}", env!("CARGO_MANIFEST_DIR"));
-        let v: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json");
-        v["features"].as_array().expect("features").iter().map(|f| Shape::new(Arc::new(parse_stored(&f["geometry"]).expect("geometry")))).collect()
-    };
-    let (districts, cities) = (load("districts.geojson"), load("cities.geojson"));
+    let (districts, cities) = (sample("districts.geojson"), sample("cities.geojson"));
     let (mut partial, mut walked, mut worst) = (0, 0, (0.0f64, String::new()));
     for (i, d) in districts.iter().enumerate() {
         for (j, c) in cities.iter().enumerate() {
