@@ -35,6 +35,8 @@ pub struct Rings {
     by_rank: Vec<u32>,
     /// Each ring: its first rank, its number of edges and its box `[min x, min y, max x, max y]`.
     rings: Vec<(u32, u32, [f64; 4])>,
+    /// The index of the ring of each rank.
+    ring_of_rank: Vec<u32>,
     /// The largest x-extent of an edge.
     pub widest: f64,
 }
@@ -47,6 +49,7 @@ impl Rings {
             by_rank[s.rank as usize] = k as u32;
         }
         let mut rings = Vec::new();
+        let mut ring_of_rank = vec![0u32; edges.len()];
         let mut first = 0usize;
         while first < by_rank.len() {
             let n = edges[by_rank[first] as usize].ring_edges.max(1) as usize;
@@ -54,16 +57,17 @@ impl Rings {
                 [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY],
                 |[x0, y0, x1, y1], [a, b, c, d]| [x0.min(a), y0.min(c), x1.max(b), y1.max(d)],
             );
+            ring_of_rank[first..first + n].fill(rings.len() as u32);
             rings.push((first as u32, n as u32, bbox));
             first += n;
         }
         let widest = edges.iter().map(|s| s.max_x() - s.min_x()).fold(0.0, f64::max);
-        Rings { by_rank, rings, widest }
+        Rings { by_rank, rings, ring_of_rank, widest }
     }
 
     /// The index of the ring holding the edge of rank `rank`.
     fn ring_of(&self, rank: u32) -> usize {
-        self.rings.partition_point(|&(first, _, _)| first <= rank) - 1
+        self.ring_of_rank[rank as usize] as usize
     }
 
     /// The box `[min x, min y, max x, max y]` of all rings.
