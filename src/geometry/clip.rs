@@ -124,7 +124,7 @@ impl Side<'_> {
         } else if point == s.line.end {
             Pass { arriving: s.rank, leaving: after(s), along: 0.0 }
         } else {
-            Pass { arriving: s.rank, leaving: s.rank, along: along(s, point) }
+            Pass { arriving: s.rank, leaving: s.rank, along: s.along(point) }
         }
     }
 
@@ -240,12 +240,6 @@ fn after(s: &Segment) -> u32 {
 /// Whether `v` lies ahead of `p` in the direction of `u`.
 fn ahead_of(p: Coord<f64>, u: Coord<f64>, v: Coord<f64>) -> bool {
     (u.x - p.x) * (v.x - p.x) + (u.y - p.y) * (v.y - p.y) > 0.0
-}
-
-/// Where `point` (on the edge) lies along it: 0 at its start, 1 at its end.
-fn along(s: &Segment, point: Coord<f64>) -> f64 {
-    let (o, d) = (s.line.start, s.line.delta());
-    ((point.x - o.x) * d.x + (point.y - o.y) * d.y) / (d.x * d.x + d.y * d.y)
 }
 
 /// A node: its point, how each boundary passes it, and, at a proper crossing, whether `a`

@@ -174,7 +174,6 @@ pub fn relate_within(a: &[Segment], b: &[Segment], box_a: [f64; 4], box_b: [f64;
     if contacts.crossing {
         return Relation { interiors_meet: true, ..Relation::default() };
     }
-
     ta.group(a.len());
     tb.group(b.len());
     // An edge outside the common box lies outside the other area.
@@ -376,13 +375,9 @@ fn sweep((a, ca, ta): (&[Segment], &Candidates, &mut Touches), (b, cb, tb): (&[S
 
 /// The proper crossing of `a`'s edge `sa` (index `ka`) with `b`'s `sb` at `point`.
 fn crossing((ka, sa): (usize, &Segment), (kb, sb): (usize, &Segment), point: Coord<f64>) -> Crossing {
-    let along = |s: &Segment| {
-        let (o, d) = (s.line.start, s.line.delta());
-        ((point.x - o.x) * d.x + (point.y - o.y) * d.y) / (d.x * d.x + d.y * d.y)
-    };
     // `a` passes into `b`'s interior, on the left of `b`'s edge, when its end lies there.
     let a_enters = RobustKernel::orient2d(sb.line.start, sb.line.end, sa.line.end) == Orientation::CounterClockwise;
-    Crossing { a: ka as u32, b: kb as u32, ta: along(sa), tb: along(sb), point, a_enters }
+    Crossing { a: ka as u32, b: kb as u32, ta: sa.along(point), tb: sb.along(point), point, a_enters }
 }
 
 /// How two edges meet: [`line_intersection`], answered without it where the edges share a

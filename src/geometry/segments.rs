@@ -48,6 +48,12 @@ impl Segment {
         [self.min_x, self.max_x, self.min_y, self.max_y]
     }
 
+    /// Where `point` (on the edge's line) lies along it: 0 at its start, 1 at its end.
+    pub fn along(&self, point: Coord<f64>) -> f64 {
+        let (o, d) = (self.line.start, self.line.delta());
+        ((point.x - o.x) * d.x + (point.y - o.y) * d.y) / (d.x * d.x + d.y * d.y)
+    }
+
     /// Whether `other` is the next or previous edge of the same ring.
     pub fn adjacent(&self, other: &Segment) -> bool {
         if self.part != other.part || self.ring != other.ring {
