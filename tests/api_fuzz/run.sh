@@ -11,7 +11,9 @@
 # with type, title, status and detail (`problem_json_on_4xx`, hooks.py).
 #
 # Bounds (environment): API_FUZZ_MAX_EXAMPLES (50 per operation and phase),
-# API_FUZZ_MAX_TIME (210 s for the Schemathesis run), API_FUZZ_WORKERS (2),
+# API_FUZZ_MAX_TIME (210 s for the Schemathesis run), API_FUZZ_WORKERS (1: with 2 worker
+# threads, CPython 3.11's ast module now and then raises "AST constructor recursion depth
+# mismatch" inside Hypothesis, cpython#106905, which fails the run with no server fault),
 # API_FUZZ_SEED (random; printed, so a run can be repeated), API_FUZZ_CHECKS (a comma list
 # replacing the two checks, e.g. `all,problem_json_on_4xx` to explore), API_FUZZ_VENV (the venv,
 # default tests/api_fuzz/.venv, git-ignored), API_FUZZ_KEEP=1 keeps the temp dir with
@@ -24,7 +26,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 bin="${1:-/work/main/target/debug/territory}"
 max_examples="${API_FUZZ_MAX_EXAMPLES:-50}"
 max_time="${API_FUZZ_MAX_TIME:-210}"
-workers="${API_FUZZ_WORKERS:-2}"
+workers="${API_FUZZ_WORKERS:-1}"
 seed="${API_FUZZ_SEED:-$(( (RANDOM << 15) | RANDOM ))}"
 venv="${API_FUZZ_VENV:-$here/.venv}"
 
