@@ -250,17 +250,15 @@ pub fn overlap(a: &Shape, b: &Shape, tolerance: SliverTolerance) -> Overlap {
     let m = if same {
         covered(b, a)
     } else {
-        match a.settle(b) {
-            Some((Relation { interiors_meet: false, .. }, _)) => return Overlap::None,
-            Some((Relation { a_covered_by_b: true, .. }, _)) => covered(a, b),
-            Some((Relation { b_covered_by_a: true, .. }, _)) => covered(b, a),
-            Some((_, Some(geometry))) => measured(geometry, a.area_km2, b.area_km2),
-            // Not settled by the walk: the sweep's own tests, and the general clipper.
-            _ => match relate_within(a.edges(), b.edges(), corners(&a.bbox), corners(&b.bbox)) {
-                Relation { interiors_meet: false, .. } => return Overlap::None,
-                Relation { a_covered_by_b: true, .. } => covered(a, b),
-                Relation { b_covered_by_a: true, .. } => covered(b, a),
-                _ => measure(&a.geometry, &b.geometry, a.area_km2, b.area_km2),
+        // What the walk does not settle goes to the sweep's own tests and the general clipper.
+        let (relation, walked) = a.settle(b).unwrap_or_else(|| (relate_within(a.edges(), b.edges(), corners(&a.bbox), corners(&b.bbox)), None));
+        match relation {
+            Relation { interiors_meet: false, .. } => return Overlap::None,
+            Relation { a_covered_by_b: true, .. } => covered(a, b),
+            Relation { b_covered_by_a: true, .. } => covered(b, a),
+            _ => match walked {
+                Some(geometry) => measured(geometry, a.area_km2, b.area_km2),
+                None => measure(&a.geometry, &b.geometry, a.area_km2, b.area_km2),
             },
         }
     };
