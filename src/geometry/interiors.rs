@@ -100,14 +100,10 @@ struct Candidates {
 }
 
 impl Candidates {
-    /// The edges that meet the box `common`.
-    fn new(edges: &[Segment], common: [f64; 4]) -> Candidates {
-        Candidates { sweep: edges_in(edges, common, f64::INFINITY) }
-    }
-
     /// The edges that meet the box `common`, none of them wider than `widest` (so that
-    /// those starting more than that left of the box are not looked at).
-    fn within(edges: &[Segment], common: [f64; 4], widest: f64) -> Candidates {
+    /// those starting more than that left of the box are not looked at; infinite when not
+    /// known).
+    fn new(edges: &[Segment], common: [f64; 4], widest: f64) -> Candidates {
         Candidates { sweep: edges_in(edges, common, widest) }
     }
 
@@ -125,7 +121,7 @@ impl Candidates {
 /// Whether the interiors of the areas with these (sorted) edges meet.
 pub fn edges_interiors_intersect(a: &[Segment], b: &[Segment]) -> bool {
     let Some(common) = common_box(span(a), span(b)) else { return false };
-    let (ca, cb) = (Candidates::new(a, common), Candidates::new(b, common));
+    let (ca, cb) = (Candidates::new(a, common, f64::INFINITY), Candidates::new(b, common, f64::INFINITY));
     let (mut ta, mut tb) = (Touches::new(), Touches::new());
     if sweep((a, &ca, &mut ta), (b, &cb, &mut tb), Stop::AtProof).prove_interiors_meet() {
         return true;
@@ -168,7 +164,7 @@ pub fn relate(a: &[Segment], b: &[Segment]) -> Relation {
 /// their edges) are known.
 pub fn relate_within(a: &[Segment], b: &[Segment], box_a: [f64; 4], box_b: [f64; 4]) -> Relation {
     let Some(common) = common_box(box_a, box_b) else { return Relation::default() };
-    let (ca, cb) = (Candidates::new(a, common), Candidates::new(b, common));
+    let (ca, cb) = (Candidates::new(a, common, f64::INFINITY), Candidates::new(b, common, f64::INFINITY));
     let (mut ta, mut tb) = (Touches::new(), Touches::new());
     let contacts = sweep((a, &ca, &mut ta), (b, &cb, &mut tb), Stop::AtCrossing);
     if contacts.crossing {
@@ -235,7 +231,7 @@ pub struct Meeting {
 /// its sorted edges, its box and the largest x-extent of its edges.
 pub fn meeting((a, box_a, widest_a): (&[Segment], [f64; 4], f64), (b, box_b, widest_b): (&[Segment], [f64; 4], f64)) -> Meeting {
     let Some(common) = common_box(box_a, box_b) else { return Meeting::default() };
-    let (ca, cb) = (Candidates::within(a, common, widest_a), Candidates::within(b, common, widest_b));
+    let (ca, cb) = (Candidates::new(a, common, widest_a), Candidates::new(b, common, widest_b));
     let (mut ta, mut tb) = (Touches::new(), Touches::new());
     sweep((a, &ca, &mut ta), (b, &cb, &mut tb), Stop::Never).meeting
 }
