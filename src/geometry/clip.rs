@@ -22,7 +22,8 @@
 use super::interiors::{Grouped, Meeting, Relation, contains_strictly};
 use super::segments::Segment;
 use geo::kernels::{Kernel, Orientation, RobustKernel};
-use geo::{Coord, LineString, MultiPolygon, Polygon};
+use geo::coordinate_position::CoordPos;
+use geo::{Coord, CoordinatePosition, LineString, MultiPolygon, Polygon};
 
 /// Two nodes closer than this along one edge (as a share of its length) are not ordered by
 /// their computed positions.
@@ -39,6 +40,8 @@ pub struct Rings {
     ring_of_rank: Vec<u32>,
     /// The largest x-extent of an edge.
     pub widest: f64,
+    /// The box `[min x, min y, max x, max y]` of all rings.
+    span: [f64; 4],
 }
 
 impl Rings {
@@ -62,19 +65,15 @@ impl Rings {
             first += n;
         }
         let widest = edges.iter().map(|s| s.max_x() - s.min_x()).fold(0.0, f64::max);
-        Rings { by_rank, rings, ring_of_rank, widest }
+        let span = rings.iter().fold([f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY], |[x0, y0, x1, y1], (_, _, [a, b, c, d])| {
+            [x0.min(*a), y0.min(*b), x1.max(*c), y1.max(*d)]
+        });
+        Rings { by_rank, rings, ring_of_rank, widest, span }
     }
 
     /// The index of the ring holding the edge of rank `rank`.
     fn ring_of(&self, rank: u32) -> usize {
         self.ring_of_rank[rank as usize] as usize
-    }
-
-    /// The box `[min x, min y, max x, max y]` of all rings.
-    fn span(&self) -> [f64; 4] {
-        self.rings.iter().fold([f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY], |[x0, y0, x1, y1], (_, _, [a, b, c, d])| {
-            [x0.min(*a), y0.min(*b), x1.max(*c), y1.max(*d)]
-        })
     }
 }
 
@@ -214,12 +213,11 @@ impl Side<'_> {
         // leaving edge (towards `u`) to its arriving one (back towards `v`).
         let u = other.edge(theirs.leaving).line.end;
         let v = other.edge(theirs.arriving).line.start;
-        let ahead = |q: Coord<f64>| (q.x - p.x) * (d.x - p.x) + (q.y - p.y) * (d.y - p.y) > 0.0;
         let (o_u, o_v) = (RobustKernel::orient2d(p, u, d), RobustKernel::orient2d(p, v, d));
-        if o_u == Collinear && ahead(u) {
+        if o_u == Collinear && ahead_of(p, d, u) {
             return Some(Lies::AlongSame);
         }
-        if o_v == Collinear && ahead(v) {
+        if o_v == Collinear && ahead_of(p, d, v) {
             return Some(Lies::AlongOpposite);
         }
         let inside = match RobustKernel::orient2d(p, u, v) {
@@ -366,8 +364,8 @@ impl<'s> Classified<'s> {
             lies_a.push(la);
             lies_b.push(lb);
         }
-        let free_a = a.free_rings(&a.noded(&on_a), b_edges, b_rings.span());
-        let free_b = b.free_rings(&b.noded(&on_b), a_edges, a_rings.span());
+        let free_a = a.free_rings(&a.noded(&on_a), b_edges, b_rings.span);
+        let free_b = b.free_rings(&b.noded(&on_b), a_edges, a_rings.span);
         Some(Classified { a, b, nodes, on_a, on_b, next_a, next_b, lies_a, lies_b, free_a, free_b })
     }
 
@@ -470,24 +468,6 @@ fn signed_area(ring: &[Coord<f64>]) -> f64 {
     ring.windows(2).map(|w| (w[0].x - o.x) * (w[1].y - o.y) - (w[1].x - o.x) * (w[0].y - o.y)).sum()
 }
 
-/// Whether `p` lies strictly inside the closed ring; `None` on its boundary.
-fn ring_contains(ring: &[Coord<f64>], p: Coord<f64>) -> Option<bool> {
-    use geo::kernels::{Kernel, Orientation, RobustKernel};
-    let mut inside = false;
-    for w in ring.windows(2) {
-        let (u, v) = (w[0], w[1]);
-        let o = RobustKernel::orient2d(u, v, p);
-        let within = p.x >= u.x.min(v.x) && p.x <= u.x.max(v.x) && p.y >= u.y.min(v.y) && p.y <= u.y.max(v.y);
-        if o == Orientation::Collinear && within {
-            return None;
-        }
-        if (u.y > p.y) != (v.y > p.y) && (o == Orientation::CounterClockwise) == (v.y > u.y) {
-            inside = !inside;
-        }
-    }
-    Some(inside)
-}
-
 /// Polygons from closed rings: counter-clockwise ones are exteriors, clockwise ones holes,
 /// each hole in the smallest exterior around it.
 fn assemble(rings: Vec<Vec<Coord<f64>>>) -> Option<MultiPolygon<f64>> {
@@ -514,7 +494,11 @@ fn assemble(rings: Vec<Vec<Coord<f64>>>) -> Option<MultiPolygon<f64>> {
         } else {
             let mut best: Option<(f64, usize)> = None;
             for (k, (area, shell, _)) in shells.iter().enumerate() {
-                if ring_contains(shell, hole[0])? && best.is_none_or(|(a, _)| *area < a) {
+                let around = Polygon::new(LineString(shell.clone()), vec![]).coordinate_position(&hole[0]);
+                if around == CoordPos::OnBoundary {
+                    return None;
+                }
+                if around == CoordPos::Inside && best.is_none_or(|(a, _)| *area < a) {
                     best = Some((*area, k));
                 }
             }
