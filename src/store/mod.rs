@@ -5,6 +5,7 @@
 //! takes SQLite's write lock up front, so check and insert are atomic across threads and
 //! across processes sharing the file.
 
+pub mod changes;
 pub mod demand;
 pub mod grants;
 pub mod networks;
@@ -13,11 +14,13 @@ pub mod regions;
 pub mod scoring_runs;
 pub mod tokens;
 
+use crate::auth::TokenInfo;
 use crate::error::Result;
+use changes::{Changes, Memo};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A write transaction holding SQLite's write lock.
@@ -30,6 +33,19 @@ pub struct Store {
     pub pool: SqlitePool,
     /// The background checkpoint task, stopped when the last clone of the store is dropped.
     _checkpointer: Arc<Checkpointer>,
+    /// Where commits by any connection show.
+    changes: Changes,
+    /// Token lookups, kept until the next commit (every request asks one).
+    tokens: Arc<Mutex<TokenMemo>>,
+}
+
+/// Token lookups kept while the database is unchanged (see [`changes`]).
+#[derive(Debug, Default)]
+struct TokenMemo {
+    /// Whether any token is active.
+    any_active: Memo<(), bool>,
+    /// The active token of each hash asked for.
+    by_hash: Memo<String, Option<TokenInfo>>,
 }
 
 /// Aborts the background checkpoint task on drop.
@@ -60,7 +76,7 @@ impl Store {
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         let checkpointer = Arc::new(Checkpointer(tokio::spawn(checkpoint_in_background(pool.clone()))));
-        Ok(Store { pool, _checkpointer: checkpointer })
+        Ok(Store { pool, _checkpointer: checkpointer, changes: Changes::of(path), tokens: Arc::default() })
     }
 
     /// Begins a write transaction that holds the write lock from its first statement.

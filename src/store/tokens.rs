@@ -48,15 +48,41 @@ impl Store {
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?)
     }
 
-    /// The active token with this hash.
+    /// The active token with this hash. Asked once per commit to the database (by any
+    /// process), then answered from memory: a revocation counts from its commit.
     pub async fn active_token(&self, hash: &str) -> Result<Option<TokenInfo>> {
+        let mark = self.changes.mark();
+        if let Some(m) = mark
+            && let Some(kept) = self.token_memo().by_hash.get(m, &hash.to_string())
+        {
+            return Ok(kept);
+        }
         let sql = format!("SELECT {COLUMNS} FROM tokens WHERE hash = ? AND revoked_at IS NULL");
-        Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(hash).fetch_optional(&self.pool).await?)
+        let found: Option<TokenInfo> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(hash).fetch_optional(&self.pool).await?;
+        if let Some(m) = mark {
+            self.token_memo().by_hash.put(m, hash.to_string(), found.clone());
+        }
+        Ok(found)
     }
 
-    /// Whether any token is active (then every request needs one).
+    /// Whether any token is active (then every request needs one); kept like
+    /// [`Store::active_token`].
     pub async fn any_active_token(&self) -> Result<bool> {
-        Ok(sqlx::query_scalar::<_, i64>("SELECT EXISTS (SELECT 1 FROM tokens WHERE revoked_at IS NULL)").fetch_one(&self.pool).await? == 1)
+        let mark = self.changes.mark();
+        if let Some(m) = mark
+            && let Some(kept) = self.token_memo().any_active.get(m, &())
+        {
+            return Ok(kept);
+        }
+        let any = sqlx::query_scalar::<_, i64>("SELECT EXISTS (SELECT 1 FROM tokens WHERE revoked_at IS NULL)").fetch_one(&self.pool).await? == 1;
+        if let Some(m) = mark {
+            self.token_memo().any_active.put(m, (), any);
+        }
+        Ok(any)
+    }
+
+    fn token_memo(&self) -> std::sync::MutexGuard<'_, super::TokenMemo> {
+        self.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Revokes a token at once.

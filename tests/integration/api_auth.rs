@@ -190,6 +190,35 @@ async fn a_revoked_token_stops_working_at_once() {
     send(&app, Some(&t), Method::GET, "/networks/smart/grants", None).await.expect_problem(401);
 }
 
+/// Runs `territory token ARGS --db PATH` as its own process; its stdout.
+fn token_cli(db: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_territory")).arg("token").args(args).arg("--db").arg(db).output().expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[tokio::test]
+async fn tokens_made_and_revoked_by_another_process_count_from_the_next_request() {
+    // Token answers are kept in memory until the next commit to the file: this pins that a
+    // commit by another process (the CLI) is seen at once, both ways, however often the
+    // answer was asked before.
+    let app = app().await;
+    for _ in 0..3 {
+        send(&app, None, Method::GET, "/networks/smart/grants", None).await.expect(200);
+    }
+    let secret = token_cli(&app.db.path, &["create", "--name", "ops", "--role", "viewer"]);
+    send(&app, None, Method::GET, "/networks/smart/grants", None).await.expect_problem(401);
+    for _ in 0..3 {
+        send(&app, Some(&secret), Method::GET, "/networks/smart/grants", None).await.expect(200);
+    }
+    send(&app, Some(&secret), Method::POST, "/networks/smart/grants/check", Some(check_body(1))).await.expect_problem(403);
+    let id = app.registry.store.tokens().await.expect("tokens")[0].id.to_string();
+    token_cli(&app.db.path, &["revoke", &id]);
+    send(&app, Some(&secret), Method::GET, "/networks/smart/grants", None).await.expect_problem(401);
+    // With no active token left, the loopback service is open again.
+    send(&app, None, Method::GET, "/networks/smart/grants", None).await.expect(200);
+}
+
 #[tokio::test]
 async fn each_limit_answers_with_a_clear_problem() {
     let app = app().await;
