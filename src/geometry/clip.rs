@@ -525,7 +525,8 @@ mod tests {
         let (ea, eb) = (super::super::segments::segments(a), super::super::segments::segments(b));
         let (ra, rb) = (Rings::new(&ea), Rings::new(&eb));
         let span = |e: &[Segment]| e.iter().fold([f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY], |[x0, y0, x1, y1], s| [x0.min(s.min_x()), y0.min(s.min_y()), x1.max(s.max_x()), y1.max(s.max_y())]);
-        let meeting = super::super::interiors::meeting((&ea, span(&ea), f64::INFINITY), (&eb, span(&eb), f64::INFINITY));
+        let runs = super::super::segments::touch_free(&ea) && super::super::segments::touch_free(&eb);
+        let meeting = super::super::interiors::meeting((&ea, span(&ea), f64::INFINITY), (&eb, span(&eb), f64::INFINITY), runs);
         intersection((&ea, &ra), (&eb, &rb), &meeting)
     }
 

@@ -229,11 +229,49 @@ pub struct Meeting {
 /// Every place where the boundaries of two areas meet, from one sweep: what
 /// [`super::clip::settle`] decides the relation and the overlap from. Each area is given as
 /// its sorted edges, its box and the largest x-extent of its edges.
-pub fn meeting((a, box_a, widest_a): (&[Segment], [f64; 4], f64), (b, box_b, widest_b): (&[Segment], [f64; 4], f64)) -> Meeting {
+///
+/// With `runs` (both areas touch-free: [`super::segments::touch_free`]), a stretch both
+/// boundaries share, edge for edge, is given only by its two ends: its inner vertices are
+/// left out, as each is a place where the boundaries meet and run on together. A district
+/// shares hundreds of vertices with its city and its neighbours, and each would otherwise
+/// be a node of the walk. Then (and only then) every contact of a shared edge is at one of
+/// its ends: an edge of `a` identical to `b`'s edge `f` meets `b`'s other edges only where
+/// `f` does, and in a touch-free `b` two edges meet only at the vertex they share (likewise
+/// the other way round). So a contact of two shared edges is a shared vertex; where all
+/// four edges at it are shared, it is inside a run. A ring shared whole keeps one node, at
+/// the start of `a`'s ring, so that it is not taken for a ring that meets nothing.
+pub fn meeting((a, box_a, widest_a): (&[Segment], [f64; 4], f64), (b, box_b, widest_b): (&[Segment], [f64; 4], f64), runs: bool) -> Meeting {
     let Some(common) = common_box(box_a, box_b) else { return Meeting::default() };
     let (ca, cb) = (Candidates::new(a, common, widest_a), Candidates::new(b, common, widest_b));
     let (mut ta, mut tb) = (Touches::new(), Touches::new());
-    sweep((a, &ca, &mut ta), (b, &cb, &mut tb), Stop::Never).meeting
+    let contacts = sweep((a, &ca, &mut ta), (b, &cb, &mut tb), Stop::Never);
+    let mut meeting = contacts.meeting;
+    let (mut shared_a, mut shared_b) = (vec![false; if runs { a.len() } else { 0 }], vec![false; if runs { b.len() } else { 0 }]);
+    for &(ka, kb) in &contacts.identical {
+        let (sa, sb) = (&a[ka as usize], &b[kb as usize]);
+        if runs {
+            (shared_a[sa.rank as usize], shared_b[sb.rank as usize]) = (true, true);
+            if sa.index == 0 {
+                meeting.touches.push(Touch { a: ka, b: kb, point: sa.line.start });
+            }
+        } else {
+            meeting.touches.extend([sb.line.start, sb.line.end].map(|point| Touch { a: ka, b: kb, point }));
+        }
+    }
+    for &(ka, kb) in &contacts.end_to_end {
+        let (sa, sb) = (&a[ka as usize], &b[kb as usize]);
+        if runs && shared_a[sa.rank as usize] && shared_b[sb.rank as usize] {
+            continue;
+        }
+        match meet(sa, sb) {
+            None => {}
+            Some(LineIntersection::SinglePoint { intersection, .. }) => meeting.touches.push(Touch { a: ka, b: kb, point: intersection }),
+            Some(LineIntersection::Collinear { intersection }) => {
+                meeting.touches.extend([intersection.start, intersection.end].map(|point| Touch { a: ka, b: kb, point }));
+            }
+        }
+    }
+    meeting
 }
 
 /// Whether `a` is covered by `b` and whether `b` is covered by `a` (see [`relate`]).
@@ -277,8 +315,13 @@ struct Contacts {
     same_direction: bool,
     /// A shared stretch run in opposite directions (the interiors on either side).
     opposite_direction: bool,
-    /// Every crossing and touch with [`Stop::Never`], else nothing.
+    /// With [`Stop::Never`]: every crossing, and the touches of edges that have no end in
+    /// common (else nothing)...
     meeting: Meeting,
+    /// ... the pairs of identical edges (either way round) ...
+    identical: Vec<(u32, u32)>,
+    /// ... and the other pairs of edges with an end in common, left for [`meeting`] to test.
+    end_to_end: Vec<(u32, u32)>,
 }
 
 impl Contacts {
@@ -325,6 +368,11 @@ fn sweep((a, ca, ta): (&[Segment], &Candidates, &mut Touches), (b, cb, tb): (&[S
             let (ka, kb) = if a_first { (ia[i], ib[j + n]) } else { (ia[i + n], ib[j]) };
             let (sa, sb) = (&a[ka], &b[kb]);
             let (pa, pb) = (sa.rank, sb.rank);
+            if stop == Stop::Never && shares_an_end(sa, sb) {
+                let identical = (sa.line.start == sb.line.end && sa.line.end == sb.line.start) || sa.line == sb.line;
+                (if identical { &mut contacts.identical } else { &mut contacts.end_to_end }).push((ka as u32, kb as u32));
+                continue;
+            }
             match meet(sa, sb) {
                 None => {}
                 Some(LineIntersection::SinglePoint { is_proper: true, intersection }) => {
@@ -374,6 +422,12 @@ fn crossing((ka, sa): (usize, &Segment), (kb, sb): (usize, &Segment), point: Coo
     // `a` passes into `b`'s interior, on the left of `b`'s edge, when its end lies there.
     let a_enters = RobustKernel::orient2d(sb.line.start, sb.line.end, sa.line.end) == Orientation::CounterClockwise;
     Crossing { a: ka as u32, b: kb as u32, ta: sa.along(point), tb: sb.along(point), point, a_enters }
+}
+
+/// Whether two edges have an end in common.
+fn shares_an_end(a: &Segment, b: &Segment) -> bool {
+    let (a, b) = (a.line, b.line);
+    a.start == b.start || a.start == b.end || a.end == b.start || a.end == b.end
 }
 
 /// How two edges meet: [`line_intersection`], answered without it where the edges share a

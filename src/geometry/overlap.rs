@@ -170,6 +170,9 @@ pub struct Shape {
     edges: std::sync::Arc<std::sync::OnceLock<Vec<Segment>>>,
     /// Its edges in ring order and its rings, built on first use and shared by clones.
     rings: std::sync::Arc<std::sync::OnceLock<super::clip::Rings>>,
+    /// Whether its boundary is touch-free ([`super::segments::touch_free`]), found on first
+    /// use (or by validation) and shared by clones.
+    touch_free: std::sync::Arc<std::sync::OnceLock<bool>>,
     /// Bounding box.
     pub bbox: geo::Rect<f64>,
     /// Geodesic area, km².
@@ -183,7 +186,7 @@ impl Shape {
     /// Prepares an area whose geodesic area is already known.
     pub fn with_area(geometry: std::sync::Arc<MultiPolygon<f64>>, area_km2: f64) -> Shape {
         let bbox = super::measure::bbox(&geometry);
-        Shape { geometry, edges: Default::default(), rings: Default::default(), bbox, area_km2, geojson: Default::default() }
+        Shape { geometry, edges: Default::default(), rings: Default::default(), touch_free: Default::default(), bbox, area_km2, geojson: Default::default() }
     }
 
     /// The edges, sorted by min x (built once).
@@ -196,12 +199,18 @@ impl Shape {
         self.rings.get_or_init(|| super::clip::Rings::new(self.edges()))
     }
 
-    /// Every place where this area's boundary meets `other`'s ([`super::interiors::meeting`]).
+    /// Whether the boundary meets itself only where neighbouring edges share a vertex (found once).
+    pub fn touch_free(&self) -> bool {
+        *self.touch_free.get_or_init(|| super::segments::touch_free(self.edges()))
+    }
+
+    /// Every place where this area's boundary meets `other`'s ([`super::interiors::meeting`]),
+    /// shared stretches by their ends where both areas are touch-free.
     pub fn meeting(&self, other: &Shape) -> super::interiors::Meeting {
         fn side(s: &Shape) -> (&[Segment], [f64; 4], f64) {
             (s.edges(), corners(&s.bbox), s.rings().widest)
         }
-        super::interiors::meeting(side(self), side(other))
+        super::interiors::meeting(side(self), side(other), self.touch_free() && other.touch_free())
     }
 
     /// How this area relates to `other`, and their intersection when it is partial, from
@@ -220,13 +229,14 @@ impl Shape {
         Shape::with_edges(geometry, None)
     }
 
-    /// Prepares an area whose sorted edges ([`super::segments::segments`]) may already be
-    /// known, measuring it.
-    pub fn with_edges(geometry: std::sync::Arc<MultiPolygon<f64>>, edges: Option<Vec<Segment>>) -> Shape {
+    /// Prepares an area whose sorted edges ([`super::segments::segments`]) and whether they
+    /// are touch-free may already be known, measuring it.
+    pub fn with_edges(geometry: std::sync::Arc<MultiPolygon<f64>>, edges: Option<(Vec<Segment>, bool)>) -> Shape {
         let area = area_km2(&geometry);
         let shape = Shape::with_area(geometry, area);
-        if let Some(edges) = edges {
+        if let Some((edges, touch_free)) = edges {
             let _ = shape.edges.set(edges);
+            let _ = shape.touch_free.set(touch_free);
         }
         shape
     }
@@ -292,6 +302,29 @@ mod tests {
             let want = area_km2(&direct);
             assert!((m.km2 - want).abs() <= want * 1e-9, "{} vs {want}", m.km2);
         }
+    }
+
+    #[test]
+    fn a_ring_both_share_whole_is_still_a_meeting() {
+        // With touch-free areas, shared stretches are given by their ends only; a ring both
+        // share whole has no end, and must still count as lying along the other.
+        let square = polygon![(x: 114.0, y: 22.0), (x: 114.1, y: 22.0), (x: 114.1, y: 22.1), (x: 114.0, y: 22.1)];
+        let far = polygon![(x: 114.3, y: 22.0), (x: 114.4, y: 22.0), (x: 114.4, y: 22.1), (x: 114.3, y: 22.1)];
+        let a = Shape::new(std::sync::Arc::new(MultiPolygon(vec![square.clone()])));
+        let b = Shape::new(std::sync::Arc::new(MultiPolygon(vec![square, far])));
+        assert!(a.touch_free() && b.touch_free());
+        let (relation, _) = a.settle(&b).expect("settled by the walk");
+        assert_eq!(relation, Relation { interiors_meet: true, a_covered_by_b: true, b_covered_by_a: false });
+        let (relation, _) = b.settle(&a).expect("settled by the walk");
+        assert_eq!(relation, Relation { interiors_meet: true, a_covered_by_b: false, b_covered_by_a: true });
+        match overlap(&a, &b, SliverTolerance::default()) {
+            Overlap::Conflict(m) => assert!((m.km2 - a.area_km2).abs() < 1e-9 && (m.ratio - 1.0).abs() < 1e-12, "{m:?}"),
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+        // Sharing three of its sides with a wider box, the square lies inside it all the same.
+        let wide = polygon![(x: 114.0, y: 22.0), (x: 114.1, y: 22.0), (x: 114.2, y: 22.0), (x: 114.2, y: 22.1), (x: 114.1, y: 22.1), (x: 114.0, y: 22.1)];
+        let wide = Shape::new(std::sync::Arc::new(MultiPolygon(vec![wide])));
+        assert_eq!(a.settle(&wide).expect("settled").0, Relation { interiors_meet: true, a_covered_by_b: true, b_covered_by_a: false });
     }
 
     #[test]

@@ -54,6 +54,22 @@ impl Segment {
         ((point.x - o.x) * d.x + (point.y - o.y) * d.y) / (d.x * d.x + d.y * d.y)
     }
 
+    /// Whether this edge and `other`, the next or previous edge of its ring, meet only at
+    /// the vertex they share: the third point lies off the line of the other two (one
+    /// orientation test instead of intersecting the edges; adjacent edges are most of the
+    /// pairs a valid ring's sweep meets). `false` for edges that are not neighbours.
+    pub fn only_shares_its_vertex_with(&self, other: &Segment) -> bool {
+        use geo::kernels::{Kernel, Orientation, RobustKernel};
+        let (p, q, r) = if self.line.end == other.line.start {
+            (self.line.start, self.line.end, other.line.end)
+        } else if other.line.end == self.line.start {
+            (other.line.start, other.line.end, self.line.end)
+        } else {
+            return false;
+        };
+        RobustKernel::orient2d(p, q, r) != Orientation::Collinear
+    }
+
     /// Whether `other` is the next or previous edge of the same ring.
     pub fn adjacent(&self, other: &Segment) -> bool {
         if self.part != other.part || self.ring != other.ring {
@@ -96,6 +112,37 @@ pub fn segments(mp: &MultiPolygon<f64>) -> Vec<Segment> {
     order.into_iter().map(|(_, rank)| out[rank as usize]).collect()
 }
 
+/// Whether the boundary meets itself only where neighbouring edges of a ring share their
+/// vertex: no ring touches itself or another, at a point or along an edge (valid areas may
+/// have such touches; [`super::interiors::meeting`] needs to know).
+pub fn touch_free(segs: &[Segment]) -> bool {
+    let mut free = true;
+    for_each_pair(segs, |s, t| {
+        free = meet_only_as_neighbours(s, t);
+        free
+    });
+    free
+}
+
+/// Whether two edges (found with meeting boxes) meet, if at all, only as neighbours along
+/// their ring at the vertex they share.
+fn meet_only_as_neighbours(s: &Segment, t: &Segment) -> bool {
+    (s.adjacent(t) && s.only_shares_its_vertex_with(t)) || only_as_neighbours(s, t, geo::line_intersection::line_intersection(s.line, t.line).as_ref())
+}
+
+/// [`meet_only_as_neighbours`] for edges whose intersection `hit` is known.
+pub fn only_as_neighbours(s: &Segment, t: &Segment, hit: Option<&geo::line_intersection::LineIntersection<f64>>) -> bool {
+    use geo::line_intersection::LineIntersection;
+    match hit {
+        None => true,
+        Some(LineIntersection::SinglePoint { is_proper: false, intersection }) if s.adjacent(t) => {
+            let common = if s.line.end == t.line.start { s.line.end } else { s.line.start };
+            *intersection == common
+        }
+        Some(_) => false,
+    }
+}
+
 /// Calls `f` for every pair of segments (i < j in sweep order) whose boxes meet;
 /// stops early when `f` returns `false`.
 pub fn for_each_pair(segs: &[Segment], mut f: impl FnMut(&Segment, &Segment) -> bool) {
@@ -113,5 +160,30 @@ pub fn for_each_pair(segs: &[Segment], mut f: impl FnMut(&Segment, &Segment) -> 
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::{Polygon, polygon};
+
+    fn edges(p: Polygon<f64>) -> Vec<Segment> {
+        segments(&MultiPolygon(vec![p]))
+    }
+
+    #[test]
+    fn touch_free_tells_rings_that_touch_from_those_that_do_not() {
+        // A vertex in the middle of a straight side is no touch.
+        assert!(touch_free(&edges(polygon![(x: 0.0, y: 0.0), (x: 1.0, y: 0.0), (x: 2.0, y: 0.0), (x: 2.0, y: 2.0), (x: 0.0, y: 2.0)])));
+        // A hole apart from the shell, and one touching it at a vertex.
+        let shell = || vec![(0.0, 0.0), (4.0, 0.0), (4.0, 4.0), (0.0, 4.0), (0.0, 0.0)].into();
+        let apart = Polygon::new(shell(), vec![vec![(1.0, 1.0), (1.0, 2.0), (2.0, 2.0), (2.0, 1.0), (1.0, 1.0)].into()]);
+        assert!(touch_free(&edges(apart)));
+        let touching = Polygon::new(shell(), vec![vec![(0.0, 0.0), (1.0, 2.0), (2.0, 1.0), (0.0, 0.0)].into()]);
+        assert!(!touch_free(&edges(touching)));
+        // A hole with a vertex on the middle of the shell's side.
+        let on_side = Polygon::new(shell(), vec![vec![(2.0, 0.0), (1.0, 1.0), (3.0, 1.0), (2.0, 0.0)].into()]);
+        assert!(!touch_free(&edges(on_side)));
     }
 }

@@ -11,7 +11,7 @@
 //! 6. winding normalised to RFC 7946 (exterior counter-clockwise, holes clockwise).
 
 use super::overlap::Shape;
-use super::segments::{Segment, for_each_pair, segments};
+use super::segments::{Segment, for_each_pair, only_as_neighbours, segments};
 use geo::line_intersection::{LineIntersection, line_intersection};
 use geo::coordinate_position::CoordPos;
 use geo::{Coord, CoordinatePosition, LineString, MultiPolygon, Orient, Polygon, orient::Direction};
@@ -259,8 +259,8 @@ fn parse_structure(
     Ok((MultiPolygon(polygons), kind == Some("MultiPolygon")))
 }
 
-/// A validated area, and its sorted edges if they were kept.
-type Validated = (MultiPolygon<f64>, Option<Vec<Segment>>);
+/// A validated area, and its sorted edges (with whether they are touch-free) if they were kept.
+type Validated = (MultiPolygon<f64>, Option<(Vec<Segment>, bool)>);
 
 /// Steps 5 and 6: OGC validity, then the winding. Also gives the edges sorted for the
 /// first check when no ring had to be turned round (they are the result's edges then).
@@ -283,11 +283,14 @@ fn validate_keeping_edges(mp: MultiPolygon<f64>, base: &str, is_multi: bool) -> 
     // 1. Edges: a ring may meet itself only where adjacent edges share their vertex;
     //    different rings or parts may touch at points, never cross or share an edge.
     let segs = segments(&mp);
+    let mut touch_free = true;
     for_each_pair(&segs, |s, t| {
-        if s.adjacent(t) && only_share_their_vertex(s, t) {
+        if s.adjacent(t) && s.only_shares_its_vertex_with(t) {
             return true;
         }
-        let Some(hit) = line_intersection(s.line, t.line) else { return true };
+        let hit = line_intersection(s.line, t.line);
+        touch_free &= only_as_neighbours(s, t, hit.as_ref());
+        let Some(hit) = hit else { return true };
         let (first, second) = if (s.part, s.ring, s.index) <= (t.part, t.ring, t.index) { (s, t) } else { (t, s) };
         // Made only for an error: adjacent edges meet at every vertex.
         let ring_ptr = || format!("{}/{}", poly_base(second.part), second.ring);
@@ -341,22 +344,7 @@ fn validate_keeping_edges(mp: MultiPolygon<f64>, base: &str, is_multi: bool) -> 
     }
     use geo::Winding;
     let oriented = mp.0.iter().all(|p| p.exterior().is_ccw() && p.interiors().iter().all(|h| h.is_cw()));
-    if oriented { Ok((mp, Some(segs))) } else { Ok((mp.orient(Direction::Default), None)) }
-}
-
-/// Whether two adjacent edges of a ring meet only at the vertex they share: the third
-/// point lies off the line of the other two (one orientation test instead of intersecting
-/// the edges; adjacent edges are most of the pairs a valid ring's sweep meets).
-fn only_share_their_vertex(s: &Segment, t: &Segment) -> bool {
-    use geo::kernels::{Kernel, Orientation, RobustKernel};
-    let (p, q, r) = if s.line.end == t.line.start {
-        (s.line.start, s.line.end, t.line.end)
-    } else if t.line.end == s.line.start {
-        (t.line.start, t.line.end, s.line.end)
-    } else {
-        return false;
-    };
-    RobustKernel::orient2d(p, q, r) != Orientation::Collinear
+    if oriented { Ok((mp, Some((segs, touch_free)))) } else { Ok((mp.orient(Direction::Default), None)) }
 }
 
 /// Records a problem, once per location.
@@ -409,6 +397,15 @@ mod tests {
         use geo::Winding;
         assert!(a.0[0].exterior().is_ccw());
         assert!(b.0[0].exterior().is_ccw());
+    }
+
+    #[test]
+    fn validation_tells_whether_the_rings_touch() {
+        // RFC 7946-oriented input keeps the validation's edges, and with them its finding.
+        let shape = |v: Value| parse_area_text(&v.to_string(), "", CoordSys::Wgs84, GeometryLimits::default()).expect("valid");
+        assert!(shape(square()).touch_free());
+        let touching = json!({"type": "Polygon", "coordinates": [[[0,0],[4,0],[4,4],[0,4],[0,0]], [[0,0],[1,2],[2,1],[0,0]]]});
+        assert!(!shape(touching).touch_free());
     }
 
     #[test]
