@@ -106,10 +106,17 @@ pub fn segments(mp: &MultiPolygon<f64>) -> Vec<Segment> {
             }
         }
     }
-    // Sort the keys, not the 88-byte edges, then put the edges in that order.
-    let mut order: Vec<(f64, u32)> = out.iter().map(|s| (s.min_x, s.rank)).collect();
-    order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    order.into_iter().map(|(_, rank)| out[rank as usize]).collect()
+    // Sort keys, not the 88-byte edges, then put the edges in that order: min x mapped to
+    // an integer of the same order (`f64::total_cmp`'s), the rank below it, one integer.
+    let mut order: Vec<u128> = out.iter().map(|s| (u128::from(ordered_bits(s.min_x)) << 32) | u128::from(s.rank)).collect();
+    order.sort_unstable();
+    order.into_iter().map(|key| out[key as u32 as usize]).collect()
+}
+
+/// The bits of `x` as an integer ordered as `f64::total_cmp` orders the doubles.
+fn ordered_bits(x: f64) -> u64 {
+    let bits = x.to_bits();
+    if bits >> 63 == 1 { !bits } else { bits | 1 << 63 }
 }
 
 /// Whether the boundary meets itself only where neighbouring edges of a ring share their
@@ -170,6 +177,16 @@ mod tests {
 
     fn edges(p: Polygon<f64>) -> Vec<Segment> {
         segments(&MultiPolygon(vec![p]))
+    }
+
+    #[test]
+    fn edges_are_sorted_by_min_x_then_rank() {
+        let mp = MultiPolygon(vec![polygon![(x: 0.5, y: 0.0), (x: -1.0, y: 0.0), (x: -0.0, y: 1.0), (x: 0.0, y: 2.0), (x: 2.0, y: 2.0)]]);
+        let keys: Vec<(f64, u32)> = segments(&mp).iter().map(|s| (s.min_x(), s.rank)).collect();
+        let mut want = keys.clone();
+        want.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        assert_eq!(keys, want);
+        assert!(ordered_bits(-0.0) < ordered_bits(0.0) && ordered_bits(-2.0) < ordered_bits(-1.0) && ordered_bits(1.0) < ordered_bits(2.0));
     }
 
     #[test]
