@@ -11,7 +11,7 @@
 //! candidates (adcode maps, an R-tree of bounding boxes); the exact test uses geometry.
 
 use crate::geometry::{self, Overlap, SliverTolerance};
-use crate::grants::{Basis, ConflictEntry, Decision, Grant, Proposal, Territory, Validity};
+use crate::grants::{Basis, ConflictEntry, Decision, Grant, OverlapGeometry, Proposal, Territory, Validity};
 use crate::regions::RegionSet;
 use geo::{BooleanOps, MultiPolygon, Orient, orient::Direction};
 use rstar::{AABB, RTree, primitives::GeomWithData, primitives::Rectangle};
@@ -155,7 +155,7 @@ pub fn rule_applies(a: (i64, bool, &Validity), b: (i64, bool, &Validity)) -> boo
 
 /// Compares a territory with a stored grant and records a conflict or warning.
 pub fn compare(t: &Territory, other: &Grant, regions: &RegionSet, tolerance: SliverTolerance, decision: &mut Decision) {
-    let entry = |km2: f64, ratio: f64, basis: Basis, adcodes: Option<Vec<String>>, geometry: Arc<serde_json::value::RawValue>| ConflictEntry {
+    let entry = |km2: f64, ratio: f64, basis: Basis, adcodes: Option<Vec<String>>, geometry: OverlapGeometry| ConflictEntry {
         grant_id: other.id,
         partner_id: other.partner_id,
         partner_name: other.partner_name.clone(),
@@ -177,12 +177,12 @@ pub fn compare(t: &Territory, other: &Grant, regions: &RegionSet, tolerance: Sli
             let (geometry, km2) = union_of_regions(&shared, regions);
             let ratio = geometry::overlap::overlap_ratio(km2, t.shape.area_km2, other.territory.shape.area_km2);
             let geojson = regions_geojson(&shared, &geometry, regions);
-            decision.conflicts.push(entry(km2, ratio, Basis::Hierarchy, Some(shared), geojson));
+            decision.conflicts.push(entry(km2, ratio, Basis::Hierarchy, Some(shared), OverlapGeometry::Text(geojson)));
         }
         _ => match geometry::overlap(&t.shape, &other.territory.shape, tolerance) {
             Overlap::None => {}
-            Overlap::Sliver(m) => decision.warnings.push(entry(m.km2, m.ratio, Basis::Geometry, None, m.geojson())),
-            Overlap::Conflict(m) => decision.conflicts.push(entry(m.km2, m.ratio, Basis::Geometry, None, m.geojson())),
+            Overlap::Sliver(m) => decision.warnings.push(entry(m.km2, m.ratio, Basis::Geometry, None, m.geometry_out())),
+            Overlap::Conflict(m) => decision.conflicts.push(entry(m.km2, m.ratio, Basis::Geometry, None, m.geometry_out())),
         },
     }
 }

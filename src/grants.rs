@@ -154,7 +154,37 @@ pub struct ConflictEntry {
     pub adcodes: Option<Vec<String>>,
     /// The overlap, a GeoJSON MultiPolygon.
     #[schema(value_type = Object)]
-    pub geometry: Arc<RawValue>,
+    pub geometry: OverlapGeometry,
+}
+
+/// The overlap of a conflict: GeoJSON text already written (a stored area's, kept), or an
+/// area written as GeoJSON when the answer is (the same text either way).
+#[derive(Debug, Clone)]
+pub enum OverlapGeometry {
+    /// GeoJSON text.
+    Text(Arc<RawValue>),
+    /// An area, to be written.
+    Area(Arc<geo::MultiPolygon<f64>>),
+}
+
+impl OverlapGeometry {
+    /// The area (read from the text if that is what is kept); `None` if the text is not a
+    /// MultiPolygon this service wrote.
+    pub fn area(&self) -> Option<geo::MultiPolygon<f64>> {
+        match self {
+            OverlapGeometry::Text(text) => crate::geometry::parse_stored(&serde_json::from_str(text.get()).ok()?).ok(),
+            OverlapGeometry::Area(area) => Some((**area).clone()),
+        }
+    }
+}
+
+impl Serialize for OverlapGeometry {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            OverlapGeometry::Text(text) => text.serialize(s),
+            OverlapGeometry::Area(area) => crate::geometry::geojson_io::GeoJsonArea(area).serialize(s),
+        }
+    }
 }
 
 /// The answer to "may this be granted?".

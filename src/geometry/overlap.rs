@@ -49,6 +49,15 @@ impl Measured {
     pub fn geojson(&self) -> std::sync::Arc<serde_json::value::RawValue> {
         self.text.clone().unwrap_or_else(|| super::raw_geojson(&self.geometry))
     }
+
+    /// The overlap for an answer: the kept text of a covered area, else the area itself,
+    /// written with the answer.
+    pub fn geometry_out(&self) -> crate::grants::OverlapGeometry {
+        match &self.text {
+            Some(text) => crate::grants::OverlapGeometry::Text(text.clone()),
+            None => crate::grants::OverlapGeometry::Area(self.geometry.clone()),
+        }
+    }
 }
 
 /// The outcome of comparing two areas.

@@ -308,8 +308,7 @@ impl Registry {
                     self.store.list_grants(net, &GrantFilter::default()).await?.into_iter().map(|g| (g.id, g.partner_name)).collect();
                 let mut features = Vec::new();
                 for (n, (a, e)) in self.conflicts(net).await?.into_iter().enumerate() {
-                    let value: serde_json::Value = serde_json::from_str(e.geometry.get()).map_err(|err| Error::Internal(format!("overlap geometry: {err}")))?;
-                    let mp = parse_stored(&value).unwrap_or_else(|_| MultiPolygon(Vec::new()));
+                    let mp = e.geometry.area().unwrap_or_else(|| MultiPolygon(Vec::new()));
                     let basis = serde_json::to_value(e.basis).ok().and_then(|b| b.as_str().map(str::to_string));
                     let values = vec![
                         V::Integer(a),
