@@ -199,13 +199,15 @@ pub struct Decision {
 impl Proposal {
     /// The grant this proposal becomes once stored with `id` at `created_at`.
     pub fn into_grant(self, id: i64, created_at: String) -> Grant {
+        let mut territory = self.territory;
+        territory.shape.forget_latitudes(); // kept for the checks of a drawn area, not for a stored one
         Grant {
             id,
             network: self.network,
             partner_id: self.partner_id,
             partner_name: self.partner_name,
             tier: self.tier,
-            territory: self.territory,
+            territory,
             exclusive: self.exclusive,
             validity: self.validity,
             status: Status::Active,

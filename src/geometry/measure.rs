@@ -17,11 +17,14 @@ const F: f64 = 1.0 / 298.257_223_563;
 
 /// Constants of the authalic sphere: (e², e, q at the pole, radius² in km²).
 fn authalic() -> (f64, f64, f64, f64) {
-    let e2 = F * (2.0 - F);
-    let e = e2.sqrt();
-    let qp = q(1.0, e2, e);
-    let r2_km2 = (A / 1000.0) * (A / 1000.0) * qp / 2.0;
-    (e2, e, qp, r2_km2)
+    static CONSTANTS: std::sync::LazyLock<(f64, f64, f64, f64)> = std::sync::LazyLock::new(|| {
+        let e2 = F * (2.0 - F);
+        let e = e2.sqrt();
+        let qp = q(1.0, e2, e);
+        let r2_km2 = (A / 1000.0) * (A / 1000.0) * qp / 2.0;
+        (e2, e, qp, r2_km2)
+    });
+    *CONSTANTS
 }
 
 /// Snyder's q(φ) from sin φ: `(1 − e²) (sin φ / (1 − e² sin² φ) + atanh(e sin φ) / e)`,
@@ -56,14 +59,17 @@ fn edge_excess(h: f64, t1: f64, t2: f64) -> f64 {
     2.0 * u * (1.0 - u2 * (1.0 / 3.0 - u2 * (1.0 / 5.0 - u2 * (1.0 / 7.0 - u2 * (1.0 / 9.0)))))
 }
 
-/// Signed area of a ring on the authalic sphere in km² (positive counter-clockwise).
-fn ring_area_km2(ring: &LineString<f64>) -> f64 {
-    let (e2, e, qp, r2) = authalic();
-    // tan(β/2) for each vertex, β the authalic latitude.
-    let t = |lat_deg: f64| {
-        let sin_beta = (q(lat_deg.to_radians().sin(), e2, e) / qp).clamp(-1.0, 1.0);
-        sin_beta / (1.0 + (1.0 - sin_beta * sin_beta).sqrt())
-    };
+/// `tan(β/2)` for a latitude in degrees, β the authalic latitude.
+fn tan_half_authalic(lat_deg: f64) -> f64 {
+    let (e2, e, qp, _) = authalic();
+    let sin_beta = (q(lat_deg.to_radians().sin(), e2, e) / qp).clamp(-1.0, 1.0);
+    sin_beta / (1.0 + (1.0 - sin_beta * sin_beta).sqrt())
+}
+
+/// Signed area of a ring on the authalic sphere in km² (positive counter-clockwise), with
+/// `t` giving each latitude's `tan(β/2)`.
+fn ring_area_km2(ring: &LineString<f64>, t: &mut impl FnMut(f64) -> f64) -> f64 {
+    let (_, _, _, r2) = authalic();
     let mut sum = 0.0;
     let mut prev: Option<(f64, f64)> = None;
     for c in &ring.0 {
@@ -84,9 +90,63 @@ fn ring_area_km2(ring: &LineString<f64>) -> f64 {
 
 /// Area of a MultiPolygon on the WGS84 ellipsoid in km², holes subtracted.
 pub fn area_km2(mp: &MultiPolygon<f64>) -> f64 {
+    area_with(mp, &mut tan_half_authalic)
+}
+
+/// [`area_km2`] with `t` giving each latitude's `tan(β/2)`.
+fn area_with(mp: &MultiPolygon<f64>, t: &mut impl FnMut(f64) -> f64) -> f64 {
     mp.0.iter()
-        .map(|p| ring_area_km2(p.exterior()).abs() - p.interiors().iter().map(|h| ring_area_km2(h).abs()).sum::<f64>())
+        .map(|p| ring_area_km2(p.exterior(), t).abs() - p.interiors().iter().map(|h| ring_area_km2(h, t).abs()).sum::<f64>())
         .sum()
+}
+
+/// The `tan(β/2)` of the latitudes of one area's vertices, kept to measure its overlaps:
+/// most of a district's overlap with its city is the district's own vertices, and the
+/// sine and series of [`tan_half_authalic`] are most of an area's cost. An open-addressing
+/// table on the latitude's bits, holding the values as computed: areas come out the same.
+#[derive(Debug, Clone)]
+pub struct Latitudes {
+    /// (latitude bits, `tan(β/2)`); `u64::MAX` marks a free slot (no latitude has those bits).
+    slots: Vec<(u64, f64)>,
+}
+
+impl Latitudes {
+    /// The slot where `bits` is or would go.
+    fn slot(&self, bits: u64) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut k = (bits.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as usize & mask;
+        while self.slots[k].0 != bits && self.slots[k].0 != u64::MAX {
+            k = (k + 1) & mask;
+        }
+        k
+    }
+
+    /// `tan(β/2)` for `lat`, kept or computed.
+    fn get(&self, lat: f64) -> f64 {
+        match self.slots[self.slot(lat.to_bits())] {
+            (bits, t) if bits == lat.to_bits() => t,
+            _ => tan_half_authalic(lat),
+        }
+    }
+}
+
+/// [`area_km2`], keeping the latitudes met for [`area_km2_using`].
+pub fn area_km2_keeping(mp: &MultiPolygon<f64>) -> (f64, Latitudes) {
+    let vertices = geo::CoordsIter::coords_count(mp);
+    let mut kept = Latitudes { slots: vec![(u64::MAX, 0.0); (2 * vertices).next_power_of_two().max(16)] };
+    let area = area_with(mp, &mut |lat: f64| {
+        let k = kept.slot(lat.to_bits());
+        if kept.slots[k].0 != lat.to_bits() {
+            kept.slots[k] = (lat.to_bits(), tan_half_authalic(lat));
+        }
+        kept.slots[k].1
+    });
+    (area, kept)
+}
+
+/// [`area_km2`] of an area whose vertices are mostly among those of `kept`.
+pub fn area_km2_using(mp: &MultiPolygon<f64>, kept: &Latitudes) -> f64 {
+    area_with(mp, &mut |lat| kept.get(lat))
 }
 
 /// The bounding rectangle, or a degenerate one at the origin for an empty geometry.
@@ -120,6 +180,16 @@ mod tests {
                 assert!((got - exact).abs() <= 1e-15 * exact.abs().max(1e-12), "h {h}, t {t1} {t2}: {got} vs {exact}");
             }
         }
+    }
+
+    #[test]
+    fn kept_latitudes_give_the_same_areas() {
+        let a = MultiPolygon(vec![polygon![(x: 114.0, y: 22.0), (x: 114.1, y: 22.0), (x: 114.1, y: 22.1), (x: 114.0, y: 22.1)]]);
+        let b = MultiPolygon(vec![polygon![(x: 114.05, y: 22.0), (x: 114.2, y: 22.05), (x: 114.1, y: 22.1), (x: 114.0, y: 22.3)]]);
+        let (area, kept) = area_km2_keeping(&a);
+        assert_eq!(area, area_km2(&a));
+        assert_eq!(area_km2_using(&a, &kept), area_km2(&a));
+        assert_eq!(area_km2_using(&b, &kept), area_km2(&b), "latitudes not kept are computed");
     }
 
     #[test]

@@ -182,6 +182,8 @@ pub struct Shape {
     /// Whether its boundary is touch-free ([`super::segments::touch_free`]), found on first
     /// use (or by validation) and shared by clones.
     touch_free: std::sync::Arc<std::sync::OnceLock<bool>>,
+    /// For a drawn area, its vertices' latitude terms, kept to measure its overlaps.
+    latitudes: Option<std::sync::Arc<super::measure::Latitudes>>,
     /// Bounding box.
     pub bbox: geo::Rect<f64>,
     /// Geodesic area, km².
@@ -195,7 +197,7 @@ impl Shape {
     /// Prepares an area whose geodesic area is already known.
     pub fn with_area(geometry: std::sync::Arc<MultiPolygon<f64>>, area_km2: f64) -> Shape {
         let bbox = super::measure::bbox(&geometry);
-        Shape { geometry, edges: Default::default(), rings: Default::default(), touch_free: Default::default(), bbox, area_km2, geojson: Default::default() }
+        Shape { geometry, edges: Default::default(), rings: Default::default(), touch_free: Default::default(), latitudes: None, bbox, area_km2, geojson: Default::default() }
     }
 
     /// The edges, sorted by min x (built once).
@@ -238,6 +240,25 @@ impl Shape {
         Shape::with_edges(geometry, None)
     }
 
+    /// Prepares a drawn area (compared with many stored ones, then dropped) whose sorted
+    /// edges and whether they are touch-free may be known, measuring it and keeping its
+    /// latitude terms for measuring its overlaps.
+    pub fn drawn(geometry: std::sync::Arc<MultiPolygon<f64>>, edges: Option<(Vec<Segment>, bool)>) -> Shape {
+        let (area, latitudes) = super::measure::area_km2_keeping(&geometry);
+        let mut shape = Shape::with_area(geometry, area);
+        shape.latitudes = Some(std::sync::Arc::new(latitudes));
+        if let Some((edges, touch_free)) = edges {
+            let _ = shape.edges.set(edges);
+            let _ = shape.touch_free.set(touch_free);
+        }
+        shape
+    }
+
+    /// Drops the latitude terms kept by [`Shape::drawn`] (a drawn area about to be stored).
+    pub fn forget_latitudes(&mut self) {
+        self.latitudes = None;
+    }
+
     /// Prepares an area whose sorted edges ([`super::segments::segments`]) and whether they
     /// are touch-free may already be known, measuring it.
     pub fn with_edges(geometry: std::sync::Arc<MultiPolygon<f64>>, edges: Option<(Vec<Segment>, bool)>) -> Shape {
@@ -276,7 +297,13 @@ pub fn overlap(a: &Shape, b: &Shape, tolerance: SliverTolerance) -> Overlap {
             Relation { a_covered_by_b: true, .. } => covered(a, b),
             Relation { b_covered_by_a: true, .. } => covered(b, a),
             _ => match walked {
-                Some(geometry) => measured(geometry, a.area_km2, b.area_km2),
+                Some(geometry) => {
+                    let km2 = match a.latitudes.as_ref().or(b.latitudes.as_ref()) {
+                        Some(kept) => super::measure::area_km2_using(&geometry, kept),
+                        None => area_km2(&geometry),
+                    };
+                    Measured { km2, ratio: overlap_ratio(km2, a.area_km2, b.area_km2), geometry: std::sync::Arc::new(geometry), text: None }
+                }
                 None => measure(&a.geometry, &b.geometry, a.area_km2, b.area_km2),
             },
         }

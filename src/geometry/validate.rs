@@ -186,7 +186,7 @@ pub fn parse_area_text(text: &str, base: &str, sys: CoordSys, limits: GeometryLi
             validate_keeping_edges(mp, base, is_multi)?
         }
     };
-    Ok(Shape::with_edges(std::sync::Arc::new(mp), edges))
+    Ok(Shape::drawn(std::sync::Arc::new(mp), edges))
 }
 
 /// Parses a GeoJSON Polygon or MultiPolygon geometry object into a valid, RFC 7946-oriented
