@@ -158,6 +158,33 @@ fn district_city_pairs_agree_with_postgis_on_the_sample_data() {
     assert_eq!(decided, 1258);
 }
 
+/// A district sent as GeoJSON (read from the text, validated, its edges' touch-freeness
+/// told by the validation, its latitude terms kept) decides against every city exactly as
+/// the same district read as a stored area does.
+#[test]
+fn drawn_districts_decide_as_stored_ones_do() {
+    let path = format!("{}/data/districts.geojson", env!("CARGO_MANIFEST_DIR"));
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json");
+    let (stored, cities) = (sample("districts.geojson"), sample("cities.geojson"));
+    let mut compared = 0;
+    for (f, s) in v["features"].as_array().expect("features").iter().zip(&stored) {
+        let drawn = territory::geometry::parse_area_text(&f["geometry"].to_string(), "", CoordSys::Wgs84, GeometryLimits::default()).expect("valid");
+        assert_eq!(drawn.touch_free(), s.touch_free());
+        for c in &cities {
+            let (a, b) = (overlap(&drawn, c, SliverTolerance::default()), overlap(s, c, SliverTolerance::default()));
+            match (&a, &b) {
+                (Overlap::None, Overlap::None) => continue,
+                (Overlap::Conflict(x), Overlap::Conflict(y)) | (Overlap::Sliver(x), Overlap::Sliver(y)) => {
+                    assert!((x.km2 - y.km2).abs() <= 1e-12 * y.km2.max(1.0), "{} vs {}", x.km2, y.km2);
+                }
+                _ => panic!("drawn {a:?} but stored {b:?}"),
+            }
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 1258);
+}
+
 /// The 777 district/city pairs of the sample data whose interiors meet but neither covers
 /// the other are clipped by walking their boundaries (`clip`), not by the general clipper
 /// (i_overlay): every one of them, with the same area to 1e-6 and a valid overlap.
