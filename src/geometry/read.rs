@@ -171,8 +171,7 @@ impl<'t> Scan<'t> {
     fn number(&mut self) -> Option<f64> {
         self.peek()?;
         let bytes = self.text.as_bytes();
-        let start = self.at;
-        let mut i = start;
+        let mut i = self.at;
         let negative = bytes.get(i) == Some(&b'-');
         i += usize::from(negative);
         let mut digits = Digits::default();

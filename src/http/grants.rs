@@ -135,8 +135,8 @@ pub async fn check(State(app): State<AppState>, Path(net): Path<String>, Query(q
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-/// Answer of a dry-run check. Serialised from the typed entries so each overlap geometry,
-/// already GeoJSON text, is copied rather than re-parsed.
+/// Answer of a dry-run check. Serialised from the typed entries: an overlap kept as GeoJSON
+/// text is copied, one kept as an area is written straight into the answer.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct CheckAnswer {
     /// Whether the grant would be made.
