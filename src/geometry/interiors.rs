@@ -246,29 +246,27 @@ pub fn meeting((a, box_a, widest_a): (&[Segment], [f64; 4], f64), (b, box_b, wid
     let (mut ta, mut tb) = (Touches::new(), Touches::new());
     let contacts = sweep((a, &ca, &mut ta), (b, &cb, &mut tb), Stop::Never);
     let mut meeting = contacts.meeting;
-    let (mut shared_a, mut shared_b) = (vec![false; if runs { a.len() } else { 0 }], vec![false; if runs { b.len() } else { 0 }]);
+    // The touches of a pair of edges with an end in common, as the sweep records them.
+    let touch = |touches: &mut Vec<Touch>, (ka, kb): (u32, u32)| match meet(&a[ka as usize], &b[kb as usize]) {
+        None => {}
+        Some(LineIntersection::SinglePoint { intersection, .. }) => touches.push(Touch { a: ka, b: kb, point: intersection }),
+        Some(LineIntersection::Collinear { intersection }) => touches.extend([intersection.start, intersection.end].map(|point| Touch { a: ka, b: kb, point })),
+    };
+    if !runs {
+        contacts.identical.iter().chain(&contacts.end_to_end).for_each(|&pair| touch(&mut meeting.touches, pair));
+        return meeting;
+    }
+    let (mut shared_a, mut shared_b) = (vec![false; a.len()], vec![false; b.len()]);
     for &(ka, kb) in &contacts.identical {
-        let (sa, sb) = (&a[ka as usize], &b[kb as usize]);
-        if runs {
-            (shared_a[sa.rank as usize], shared_b[sb.rank as usize]) = (true, true);
-            if sa.index == 0 {
-                meeting.touches.push(Touch { a: ka, b: kb, point: sa.line.start });
-            }
-        } else {
-            meeting.touches.extend([sb.line.start, sb.line.end].map(|point| Touch { a: ka, b: kb, point }));
+        let sa = &a[ka as usize];
+        (shared_a[sa.rank as usize], shared_b[b[kb as usize].rank as usize]) = (true, true);
+        if sa.index == 0 {
+            meeting.touches.push(Touch { a: ka, b: kb, point: sa.line.start });
         }
     }
-    for &(ka, kb) in &contacts.end_to_end {
-        let (sa, sb) = (&a[ka as usize], &b[kb as usize]);
-        if runs && shared_a[sa.rank as usize] && shared_b[sb.rank as usize] {
-            continue;
-        }
-        match meet(sa, sb) {
-            None => {}
-            Some(LineIntersection::SinglePoint { intersection, .. }) => meeting.touches.push(Touch { a: ka, b: kb, point: intersection }),
-            Some(LineIntersection::Collinear { intersection }) => {
-                meeting.touches.extend([intersection.start, intersection.end].map(|point| Touch { a: ka, b: kb, point }));
-            }
+    for &pair in &contacts.end_to_end {
+        if !(shared_a[a[pair.0 as usize].rank as usize] && shared_b[b[pair.1 as usize].rank as usize]) {
+            touch(&mut meeting.touches, pair);
         }
     }
     meeting
@@ -369,8 +367,7 @@ fn sweep((a, ca, ta): (&[Segment], &Candidates, &mut Touches), (b, cb, tb): (&[S
             let (sa, sb) = (&a[ka], &b[kb]);
             let (pa, pb) = (sa.rank, sb.rank);
             if stop == Stop::Never && shares_an_end(sa, sb) {
-                let identical = (sa.line.start == sb.line.end && sa.line.end == sb.line.start) || sa.line == sb.line;
-                (if identical { &mut contacts.identical } else { &mut contacts.end_to_end }).push((ka as u32, kb as u32));
+                (if identical(sa, sb) { &mut contacts.identical } else { &mut contacts.end_to_end }).push((ka as u32, kb as u32));
                 continue;
             }
             match meet(sa, sb) {
@@ -424,6 +421,12 @@ fn crossing((ka, sa): (usize, &Segment), (kb, sb): (usize, &Segment), point: Coo
     Crossing { a: ka as u32, b: kb as u32, ta: sa.along(point), tb: sb.along(point), point, a_enters }
 }
 
+/// Whether two edges are the same, either way round.
+fn identical(a: &Segment, b: &Segment) -> bool {
+    let (a, b) = (a.line, b.line);
+    (a.start == b.end && a.end == b.start) || (a.start == b.start && a.end == b.end)
+}
+
 /// Whether two edges have an end in common.
 fn shares_an_end(a: &Segment, b: &Segment) -> bool {
     let (a, b) = (a.line, b.line);
@@ -434,10 +437,10 @@ fn shares_an_end(a: &Segment, b: &Segment) -> bool {
 /// vertex, as neighbours along a common border do at every vertex (the same edge, or two
 /// edges with one end in common and the other ends off their common line).
 fn meet(a: &Segment, b: &Segment) -> Option<LineIntersection<f64>> {
-    let (a, b) = (a.line, b.line);
-    if (a.start == b.end && a.end == b.start) || (a.start == b.start && a.end == b.end) {
-        return Some(LineIntersection::Collinear { intersection: b });
+    if identical(a, b) {
+        return Some(LineIntersection::Collinear { intersection: b.line });
     }
+    let (a, b) = (a.line, b.line);
     let shared = [(a.start, a.end, b.start, b.end), (a.start, a.end, b.end, b.start), (a.end, a.start, b.start, b.end), (a.end, a.start, b.end, b.start)]
         .into_iter()
         .find(|(p, _, q, _)| p == q);
