@@ -125,19 +125,14 @@ fn ordered_bits(x: f64) -> u64 {
 pub fn touch_free(segs: &[Segment]) -> bool {
     let mut free = true;
     for_each_pair(segs, |s, t| {
-        free = meet_only_as_neighbours(s, t);
+        free = (s.adjacent(t) && s.only_shares_its_vertex_with(t)) || only_as_neighbours(s, t, geo::line_intersection::line_intersection(s.line, t.line).as_ref());
         free
     });
     free
 }
 
-/// Whether two edges (found with meeting boxes) meet, if at all, only as neighbours along
-/// their ring at the vertex they share.
-fn meet_only_as_neighbours(s: &Segment, t: &Segment) -> bool {
-    (s.adjacent(t) && s.only_shares_its_vertex_with(t)) || only_as_neighbours(s, t, geo::line_intersection::line_intersection(s.line, t.line).as_ref())
-}
-
-/// [`meet_only_as_neighbours`] for edges whose intersection `hit` is known.
+/// Whether two edges (found with meeting boxes) whose intersection is `hit` meet, if at
+/// all, only as neighbours along their ring at the vertex they share.
 pub fn only_as_neighbours(s: &Segment, t: &Segment, hit: Option<&geo::line_intersection::LineIntersection<f64>>) -> bool {
     use geo::line_intersection::LineIntersection;
     match hit {
