@@ -87,12 +87,16 @@ pub fn measure(a: &MultiPolygon<f64>, b: &MultiPolygon<f64>, area_a: f64, area_b
     } else {
         cut_to_box(a, &grown(super::measure::bbox(b))).intersection(b)
     };
-    measured(geometry, area_a, area_b)
+    measured(geometry, area_a, area_b, None)
 }
 
-/// The overlap `geometry` of two areas of `area_a` and `area_b` km², measured.
-fn measured(geometry: MultiPolygon<f64>, area_a: f64, area_b: f64) -> Measured {
-    let km2 = area_km2(&geometry);
+/// The overlap `geometry` of two areas of `area_a` and `area_b` km², measured (with the
+/// latitude terms one of them kept, if any).
+fn measured(geometry: MultiPolygon<f64>, area_a: f64, area_b: f64, kept: Option<&super::measure::Latitudes>) -> Measured {
+    let km2 = match kept {
+        Some(kept) => super::measure::area_km2_using(&geometry, kept),
+        None => area_km2(&geometry),
+    };
     Measured { km2, ratio: overlap_ratio(km2, area_a, area_b), geometry: std::sync::Arc::new(geometry), text: None }
 }
 
@@ -237,7 +241,8 @@ impl Shape {
 
     /// Prepares an area, measuring it.
     pub fn new(geometry: std::sync::Arc<MultiPolygon<f64>>) -> Shape {
-        Shape::with_edges(geometry, None)
+        let area = area_km2(&geometry);
+        Shape::with_area(geometry, area)
     }
 
     /// Prepares a drawn area (compared with many stored ones, then dropped) whose sorted
@@ -259,17 +264,6 @@ impl Shape {
         self.latitudes = None;
     }
 
-    /// Prepares an area whose sorted edges ([`super::segments::segments`]) and whether they
-    /// are touch-free may already be known, measuring it.
-    pub fn with_edges(geometry: std::sync::Arc<MultiPolygon<f64>>, edges: Option<(Vec<Segment>, bool)>) -> Shape {
-        let area = area_km2(&geometry);
-        let shape = Shape::with_area(geometry, area);
-        if let Some((edges, touch_free)) = edges {
-            let _ = shape.edges.set(edges);
-            let _ = shape.touch_free.set(touch_free);
-        }
-        shape
-    }
 }
 
 /// A box as `[min x, min y, max x, max y]`.
@@ -297,13 +291,7 @@ pub fn overlap(a: &Shape, b: &Shape, tolerance: SliverTolerance) -> Overlap {
             Relation { a_covered_by_b: true, .. } => covered(a, b),
             Relation { b_covered_by_a: true, .. } => covered(b, a),
             _ => match walked {
-                Some(geometry) => {
-                    let km2 = match a.latitudes.as_ref().or(b.latitudes.as_ref()) {
-                        Some(kept) => super::measure::area_km2_using(&geometry, kept),
-                        None => area_km2(&geometry),
-                    };
-                    Measured { km2, ratio: overlap_ratio(km2, a.area_km2, b.area_km2), geometry: std::sync::Arc::new(geometry), text: None }
-                }
+                Some(geometry) => measured(geometry, a.area_km2, b.area_km2, a.latitudes.as_deref().or(b.latitudes.as_deref())),
                 None => measure(&a.geometry, &b.geometry, a.area_km2, b.area_km2),
             },
         }
