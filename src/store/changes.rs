@@ -64,7 +64,10 @@ impl<K: std::hash::Hash + Eq, V: Clone> Memo<K, V> {
     }
 
     /// The answer kept for `key`, if it was put under this same `mark`.
-    pub fn get(&mut self, mark: Mark, key: &K) -> Option<V> {
+    pub fn get<Q: std::hash::Hash + Eq + ?Sized>(&mut self, mark: Mark, key: &Q) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+    {
         self.renew(mark);
         self.answers.get(key).cloned()
     }

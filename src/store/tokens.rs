@@ -53,7 +53,7 @@ impl Store {
     pub async fn active_token(&self, hash: &str) -> Result<Option<TokenInfo>> {
         let mark = self.changes.mark();
         if let Some(m) = mark
-            && let Some(kept) = self.token_memo().by_hash.get(m, &hash.to_string())
+            && let Some(kept) = self.token_memo().by_hash.get(m, hash)
         {
             return Ok(kept);
         }
