@@ -56,58 +56,29 @@ pub struct ShortDecimals;
 
 impl serde_json::ser::Formatter for ShortDecimals {
     fn write_f64<W: ?Sized + std::io::Write>(&mut self, writer: &mut W, x: f64) -> std::io::Result<()> {
-        match short_decimal(x) {
-            Some((buf, len)) => writer.write_all(&buf[..len]),
-            None => serde_json::ser::CompactFormatter.write_f64(writer, x),
+        let magnitude = x.abs();
+        let m = (magnitude * 1e6 + 0.5) as u64;
+        if !(1.0..1e9).contains(&magnitude) || m as f64 / 1e6 != magnitude {
+            return serde_json::ser::CompactFormatter.write_f64(writer, x);
         }
-    }
-}
-
-/// `x` written as a short decimal (see [`ShortDecimals`]), in a buffer and its length.
-fn short_decimal(x: f64) -> Option<([u8; 24], usize)> {
-    let magnitude = x.abs();
-    if !(1.0..1e9).contains(&magnitude) {
-        return None;
-    }
-    let m = (magnitude * 1e6 + 0.5) as u64;
-    if m as f64 / 1e6 != magnitude {
-        return None;
-    }
-    let (mut buf, mut len) = ([0u8; 24], 0);
-    let mut push = |b: u8| {
-        buf[len] = b;
-        len += 1;
-    };
-    if x < 0.0 {
-        push(b'-');
-    }
-    let (whole, fraction) = (m / 1_000_000, m % 1_000_000);
-    let mut digits = [0u8; 10];
-    let mut n = 0;
-    let mut rest = whole;
-    loop {
-        digits[n] = b'0' + (rest % 10) as u8;
-        n += 1;
-        rest /= 10;
-        if rest == 0 {
-            break;
+        let (whole, mut fraction) = (m / 1_000_000, m % 1_000_000);
+        writer.write_all(if x < 0.0 { b"-" } else { b"" })?;
+        writer.write_all(itoa::Buffer::new().format(whole).as_bytes())?;
+        if fraction == 0 {
+            return writer.write_all(b".0");
         }
-    }
-    digits[..n].iter().rev().for_each(|&d| push(d));
-    push(b'.');
-    if fraction == 0 {
-        push(b'0');
-    } else {
-        let mut places = [b'0'; 6];
-        let mut rest = fraction;
-        for d in places.iter_mut().rev() {
-            *d = b'0' + (rest % 10) as u8;
-            rest /= 10;
+        // Six places, trailing zeros dropped: the leading zeros, then the digits left.
+        let mut places = 6;
+        while fraction % 10 == 0 {
+            fraction /= 10;
+            places -= 1;
         }
-        let keep = 6 - places.iter().rev().take_while(|&&d| d == b'0').count();
-        places[..keep].iter().for_each(|&d| push(d));
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(fraction);
+        writer.write_all(b".")?;
+        writer.write_all(&b"000000"[..places - digits.len()])?;
+        writer.write_all(digits.as_bytes())
     }
-    Some((buf, len))
 }
 
 /// A GeoJSON MultiPolygon geometry object borrowing its coordinates.
