@@ -111,17 +111,16 @@ impl Side<'_> {
 
     /// The rank of the edge after the edge of rank `rank` along its ring.
     fn next(&self, rank: u32) -> u32 {
-        after(self.edge(rank))
+        self.edge(rank).next_rank()
     }
 
     /// How the boundary passes `point`, which lies on the edge of sorted index `k`.
     fn pass(&self, k: u32, point: Coord<f64>) -> Pass {
         let s = &self.edges[k as usize];
         if point == s.line.start {
-            let before = if s.index == 0 { s.rank + s.ring_edges - 1 } else { s.rank - 1 };
-            Pass { arriving: before, leaving: s.rank, along: 0.0 }
+            Pass { arriving: s.previous_rank(), leaving: s.rank, along: 0.0 }
         } else if point == s.line.end {
-            Pass { arriving: s.rank, leaving: after(s), along: 0.0 }
+            Pass { arriving: s.rank, leaving: s.next_rank(), along: 0.0 }
         } else {
             Pass { arriving: s.rank, leaving: s.rank, along: s.along(point) }
         }
@@ -228,11 +227,6 @@ impl Side<'_> {
         };
         Some(if inside { Lies::Inside } else { Lies::Outside })
     }
-}
-
-/// The rank of the edge after `s` along its ring.
-fn after(s: &Segment) -> u32 {
-    if s.index + 1 == s.ring_edges { s.rank - s.index } else { s.rank + 1 }
 }
 
 /// Whether `v` lies ahead of `p` in the direction of `u`.

@@ -234,42 +234,73 @@ pub struct Meeting {
 /// boundaries share, edge for edge, is given only by its two ends: its inner vertices are
 /// left out, as each is a place where the boundaries meet and run on together. A district
 /// shares hundreds of vertices with its city and its neighbours, and each would otherwise
-/// be a node of the walk. Then (and only then) every contact of a shared edge is at one of
-/// its ends: an edge of `a` identical to `b`'s edge `f` meets `b`'s other edges only where
-/// `f` does, and in a touch-free `b` two edges meet only at the vertex they share (likewise
-/// the other way round). So a contact of two shared edges is a shared vertex; where all
-/// four edges at it are shared, it is inside a run. A ring shared whole keeps one node, at
-/// the start of `a`'s ring, so that it is not taken for a ring that meets nothing.
+/// be a node of the walk. The shared edges are found first, by their ends, and left out of
+/// the sweep. This loses no node: in a touch-free area two edges meet only at the vertex
+/// they share, as neighbours along their ring, so an edge of `a` identical to `b`'s edge
+/// `f` meets `b`'s other edges only at `f`'s ends, through `f`'s ring neighbours (likewise
+/// the other way round). At such an end `v`, either the other edges at `v` (one of each
+/// area) are shared too, and `v` lies inside a run, or neither is, and the sweep finds
+/// them meeting at `v`. A ring shared whole keeps one node, at the start of `a`'s ring, so
+/// that it is not taken for a ring that meets nothing.
 pub fn meeting((a, box_a, widest_a): (&[Segment], [f64; 4], f64), (b, box_b, widest_b): (&[Segment], [f64; 4], f64), runs: bool) -> Meeting {
     let Some(common) = common_box(box_a, box_b) else { return Meeting::default() };
-    let (ca, cb) = (Candidates::new(a, common, widest_a), Candidates::new(b, common, widest_b));
+    let (mut ca, mut cb) = (Candidates::new(a, common, widest_a), Candidates::new(b, common, widest_b));
+    let twins = if runs { identical_pairs((a, &ca.sweep), (b, &cb.sweep)) } else { Vec::new() };
+    if !twins.is_empty() {
+        let (mut shared_a, mut shared_b) = (vec![false; a.len()], vec![false; b.len()]);
+        for &(ka, kb) in &twins {
+            (shared_a[ka as usize], shared_b[kb as usize]) = (true, true);
+        }
+        ca.sweep.retain(|&k| !shared_a[k]);
+        cb.sweep.retain(|&k| !shared_b[k]);
+    }
     let (mut ta, mut tb) = (Touches::new(), Touches::new());
     let contacts = sweep((a, &ca, &mut ta), (b, &cb, &mut tb), Stop::Never);
+    debug_assert!(!runs || contacts.identical.is_empty(), "shared edges are left out of the sweep");
     let mut meeting = contacts.meeting;
-    // The touches of a pair of edges with an end in common, as the sweep records them.
-    let touch = |touches: &mut Vec<Touch>, (ka, kb): (u32, u32)| match meet(&a[ka as usize], &b[kb as usize]) {
-        None => {}
-        Some(LineIntersection::SinglePoint { intersection, .. }) => touches.push(Touch { a: ka, b: kb, point: intersection }),
-        Some(LineIntersection::Collinear { intersection }) => touches.extend([intersection.start, intersection.end].map(|point| Touch { a: ka, b: kb, point })),
-    };
-    if !runs {
-        contacts.identical.iter().chain(&contacts.end_to_end).for_each(|&pair| touch(&mut meeting.touches, pair));
-        return meeting;
-    }
-    let (mut shared_a, mut shared_b) = (vec![false; a.len()], vec![false; b.len()]);
-    for &(ka, kb) in &contacts.identical {
-        let sa = &a[ka as usize];
-        (shared_a[sa.rank as usize], shared_b[b[kb as usize].rank as usize]) = (true, true);
-        if sa.index == 0 {
-            meeting.touches.push(Touch { a: ka, b: kb, point: sa.line.start });
+    // The touches of the pairs of edges with an end in common.
+    for &(ka, kb) in contacts.identical.iter().chain(&contacts.end_to_end) {
+        match meet(&a[ka as usize], &b[kb as usize]) {
+            None => {}
+            Some(LineIntersection::SinglePoint { intersection, .. }) => meeting.touches.push(Touch { a: ka, b: kb, point: intersection }),
+            Some(LineIntersection::Collinear { intersection }) => meeting.touches.extend([intersection.start, intersection.end].map(|point| Touch { a: ka, b: kb, point })),
         }
     }
-    for &pair in &contacts.end_to_end {
-        if !(shared_a[a[pair.0 as usize].rank as usize] && shared_b[b[pair.1 as usize].rank as usize]) {
-            touch(&mut meeting.touches, pair);
+    for &(ka, kb) in &twins {
+        let e = &a[ka as usize];
+        if e.index == 0 {
+            meeting.touches.push(Touch { a: ka, b: kb, point: e.line.start });
         }
     }
     meeting
+}
+
+/// The pairs of identical edges (either way round) among the candidates `ia` of `a` and
+/// `ib` of `b` (indices in sweep order): both lists are sorted by min x, and twins have
+/// the same, so one merge of the lists finds them.
+fn identical_pairs((a, ia): (&[Segment], &[usize]), (b, ib): (&[Segment], &[usize])) -> Vec<(u32, u32)> {
+    let mut twins = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < ia.len() && j < ib.len() {
+        let (x, y) = (a[ia[i]].min_x(), b[ib[j]].min_x());
+        if x < y {
+            i += 1;
+        } else if y < x {
+            j += 1;
+        } else {
+            let i_end = i + ia[i..].iter().take_while(|&&k| a[k].min_x() == x).count();
+            let j_end = j + ib[j..].iter().take_while(|&&k| b[k].min_x() == x).count();
+            for &ka in &ia[i..i_end] {
+                for &kb in &ib[j..j_end] {
+                    if identical(&a[ka], &b[kb]) {
+                        twins.push((ka as u32, kb as u32));
+                    }
+                }
+            }
+            (i, j) = (i_end, j_end);
+        }
+    }
+    twins
 }
 
 /// Whether `a` is covered by `b` and whether `b` is covered by `a` (see [`relate`]).

@@ -70,6 +70,16 @@ impl Segment {
         RobustKernel::orient2d(p, q, r) != Orientation::Collinear
     }
 
+    /// The rank of the edge before this one along its ring.
+    pub fn previous_rank(&self) -> u32 {
+        if self.index == 0 { self.rank + self.ring_edges - 1 } else { self.rank - 1 }
+    }
+
+    /// The rank of the edge after this one along its ring.
+    pub fn next_rank(&self) -> u32 {
+        if self.index + 1 == self.ring_edges { self.rank - self.index } else { self.rank + 1 }
+    }
+
     /// Whether `other` is the next or previous edge of the same ring.
     pub fn adjacent(&self, other: &Segment) -> bool {
         if self.part != other.part || self.ring != other.ring {
