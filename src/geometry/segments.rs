@@ -160,18 +160,41 @@ pub fn only_as_neighbours(s: &Segment, t: &Segment, hit: Option<&geo::line_inter
 pub fn for_each_pair(segs: &[Segment], mut f: impl FnMut(&Segment, &Segment) -> bool) {
     // Prune on a compact copy of the boxes: one cache line holds two of them.
     let boxes: Vec<[f64; 4]> = segs.iter().map(Segment::bounds).collect();
-    for (i, [_, s_max_x, s_min_y, s_max_y]) in boxes.iter().enumerate() {
-        for (j, [t_min_x, _, t_min_y, t_max_y]) in boxes.iter().enumerate().skip(i + 1) {
-            if t_min_x > s_max_x {
-                break;
-            }
-            if t_max_y < s_min_y || t_min_y > s_max_y {
-                continue;
-            }
-            if !f(&segs[i], &segs[j]) {
+    let mut meeting = vec![0; boxes.len()];
+    for (i, s) in boxes.iter().enumerate() {
+        let found = meeting_ahead(*s, &boxes[i + 1..], &mut meeting);
+        for &n in &meeting[..found] {
+            if !f(&segs[i], &segs[i + 1 + n as usize]) {
                 return;
             }
         }
+    }
+}
+
+/// How many of the boxes in `ahead` (`[min x, max x, min y, max y]`, sorted by min x, none
+/// starting left of `s`) meet `s`; their places are put at the start of `out` (at least as
+/// long as `ahead`).
+///
+/// Both tests are answered without a branch on their outcome, in blocks of eight: most boxes
+/// passed over miss `s` in y, and where the run of boxes within reach in x ends is different
+/// for each box, both unpredictably; a mispredicted branch costs more than the tests.
+pub(super) fn meeting_ahead(s: [f64; 4], ahead: &[[f64; 4]], out: &mut [u32]) -> usize {
+    const BLOCK: usize = 8;
+    let [_, s_max_x, s_min_y, s_max_y] = s;
+    let (mut found, mut start) = (0, 0);
+    loop {
+        let block = &ahead[start..(start + BLOCK).min(ahead.len())];
+        let mut within_x = 0;
+        for (n, &[t_min_x, _, t_min_y, t_max_y]) in block.iter().enumerate() {
+            let in_x = t_min_x <= s_max_x;
+            within_x += usize::from(in_x);
+            out[found] = (start + n) as u32;
+            found += usize::from(in_x & (t_max_y >= s_min_y) & (t_min_y <= s_max_y));
+        }
+        if within_x < BLOCK {
+            return found;
+        }
+        start += BLOCK;
     }
 }
 
@@ -192,6 +215,37 @@ mod tests {
         want.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         assert_eq!(keys, want);
         assert!(ordered_bits(-0.0) < ordered_bits(0.0) && ordered_bits(-2.0) < ordered_bits(-1.0) && ordered_bits(1.0) < ordered_bits(2.0));
+    }
+
+    #[test]
+    fn meeting_ahead_finds_the_boxes_a_plain_filter_finds() {
+        // Boxes from a small generator, some wide (runs of more than one block in reach).
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for wide in [0.01, 0.2, 3.0] {
+            let mut boxes: Vec<[f64; 4]> = (0..200)
+                .map(|_| {
+                    let (x, y) = (next(), next());
+                    [x, x + next() * wide, y, y + next() * wide]
+                })
+                .collect();
+            boxes.sort_by(|a, b| a[0].total_cmp(&b[0]));
+            let mut out = vec![0; boxes.len()];
+            for (i, s) in boxes.iter().enumerate() {
+                let ahead = &boxes[i + 1..];
+                let found = meeting_ahead(*s, ahead, &mut out);
+                let want: Vec<u32> = (0..ahead.len() as u32)
+                    .filter(|&n| {
+                        let t = ahead[n as usize];
+                        t[0] <= s[1] && t[3] >= s[2] && t[2] <= s[3]
+                    })
+                    .collect();
+                assert_eq!(&out[..found], want.as_slice(), "box {i}, width {wide}");
+            }
+        }
     }
 
     #[test]
