@@ -476,7 +476,7 @@ fn meet(a: &Segment, b: &Segment) -> Option<LineIntersection<f64>> {
         .into_iter()
         .find(|(p, _, q, _)| p == q);
     if let Some((p, a_far, _, b_far)) = shared
-        && RobustKernel::orient2d(p, a_far, b_far) != Orientation::Collinear
+        && super::segments::off_line(p, a_far, b_far)
     {
         return Some(LineIntersection::SinglePoint { intersection: p, is_proper: false });
     }

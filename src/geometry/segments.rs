@@ -59,7 +59,6 @@ impl Segment {
     /// orientation test instead of intersecting the edges; adjacent edges are most of the
     /// pairs a valid ring's sweep meets). `false` for edges that are not neighbours.
     pub fn only_shares_its_vertex_with(&self, other: &Segment) -> bool {
-        use geo::kernels::{Kernel, Orientation, RobustKernel};
         let (p, q, r) = if self.line.end == other.line.start {
             (self.line.start, self.line.end, other.line.end)
         } else if other.line.end == self.line.start {
@@ -67,7 +66,7 @@ impl Segment {
         } else {
             return false;
         };
-        RobustKernel::orient2d(p, q, r) != Orientation::Collinear
+        off_line(p, q, r)
     }
 
     /// The rank of the edge before this one along its ring.
@@ -88,6 +87,25 @@ impl Segment {
         let (i, j, n) = (self.index, other.index, self.ring_edges);
         i.abs_diff(j) == 1 || (i == 0 && j == n - 1) || (j == 0 && i == n - 1)
     }
+}
+
+/// Whether `r` lies off the line through `p` and `q`: the robust orientation test, asked
+/// only whether the answer is "collinear".
+///
+/// The determinant is first taken in floating point with Shewchuk's error bound (the one
+/// the `robust` crate's `orient2d` filters with): clear of the bound, it is not zero and the
+/// answer is certain. Which side it lies on is not asked, so there is one branch, nearly
+/// always taken the same way; the side (left or right turn, half of the vertices each) is
+/// a branch the processor cannot predict.
+pub fn off_line(p: Coord<f64>, q: Coord<f64>, r: Coord<f64>) -> bool {
+    use geo::kernels::{Kernel, Orientation, RobustKernel};
+    const THETA: f64 = 3.330_669_062_177_372_2e-16;
+    let (left, right) = ((p.x - r.x) * (q.y - r.y), (p.y - r.y) * (q.x - r.x));
+    let det = left - right;
+    if det.abs() > THETA * (left + right).abs() {
+        return true;
+    }
+    RobustKernel::orient2d(p, q, r) != Orientation::Collinear
 }
 
 /// The edges of every ring, consecutive duplicate points skipped, sorted by min x.
@@ -215,6 +233,30 @@ mod tests {
         want.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         assert_eq!(keys, want);
         assert!(ordered_bits(-0.0) < ordered_bits(0.0) && ordered_bits(-2.0) < ordered_bits(-1.0) && ordered_bits(1.0) < ordered_bits(2.0));
+    }
+
+    #[test]
+    fn off_line_answers_as_the_robust_orientation_test() {
+        use geo::kernels::{Kernel, Orientation, RobustKernel};
+        let c = |x: f64, y: f64| Coord { x, y };
+        // Exactly collinear (also with coordinates that floating point rounds), nearly
+        // collinear either side by an ulp, and plainly off the line.
+        let (p, q) = (c(114.1, 22.3), c(114.7, 22.9));
+        let mut cases = vec![(p, q, c(114.4, 22.6)), (p, q, c(115.3, 23.5)), (c(0.0, 0.0), c(1.0, 1.0), c(3.0, 3.0)), (p, p, q)];
+        for k in 1..200 {
+            let t = f64::from(k) / 37.0;
+            let on = c(p.x + t * (q.x - p.x), p.y + t * (q.y - p.y));
+            for r in [on, c(on.x.next_up(), on.y), c(on.x, on.y.next_down()), c(on.x + 1e-3, on.y)] {
+                cases.push((p, q, r));
+            }
+        }
+        let mut collinear = 0;
+        for (p, q, r) in cases {
+            let robust = RobustKernel::orient2d(p, q, r) != Orientation::Collinear;
+            assert_eq!(off_line(p, q, r), robust, "{p:?} {q:?} {r:?}");
+            collinear += usize::from(!robust);
+        }
+        assert!(collinear >= 4, "the cases hold collinear points: {collinear}");
     }
 
     #[test]
