@@ -114,10 +114,9 @@ pub fn segments(mp: &MultiPolygon<f64>) -> Vec<Segment> {
     for (p, polygon) in mp.0.iter().enumerate() {
         let rings = std::iter::once(polygon.exterior()).chain(polygon.interiors());
         for (r, ring) in rings.enumerate() {
-            let mut coords: Vec<Coord<f64>> = ring.0.clone();
-            coords.dedup();
-            let n = coords.len().saturating_sub(1) as u32;
-            for (i, w) in coords.windows(2).enumerate() {
+            let edges = ring.0.windows(2).filter(|w| w[0] != w[1]);
+            let n = edges.clone().count() as u32;
+            for (i, w) in edges.enumerate() {
                 let (a, b) = (w[0], w[1]);
                 out.push(Segment {
                     line: Line::new(a, b),
