@@ -63,6 +63,24 @@ pub struct GrantRequest {
     /// Free text.
     #[serde(default)]
     pub note: Option<String>,
+    /// The drawn geometry as the HTTP layer read it straight from the body, in place of
+    /// `geometry` (never given in a body).
+    #[serde(skip)]
+    pub read_geometry: Option<ReadGeometry>,
+}
+
+/// A drawn geometry read from a request body as it arrived ([`geometry::read`]), with the
+/// datum and limits it was read under and its text (a slice of the body, not a copy).
+#[derive(Debug, Clone)]
+pub struct ReadGeometry {
+    /// The MultiPolygon (WGS84, not yet checked for OGC validity) and whether it was written as one.
+    pub area: (geo::MultiPolygon<f64>, bool),
+    /// The datum its coordinates were converted from.
+    pub sys: CoordSys,
+    /// The limits it was read within.
+    pub limits: GeometryLimits,
+    /// Its GeoJSON text.
+    pub text: axum::body::Bytes,
 }
 
 /// Called after each step of a plan with (steps done, k).
@@ -320,9 +338,20 @@ impl Registry {
         Ok(Territory::new(Some(codes.to_vec()), shape))
     }
 
-    /// Builds a drawn territory from GeoJSON text.
-    pub fn territory_of_geometry(&self, text: &RawValue, base: &str, sys: CoordSys) -> Result<Territory, Vec<InputError>> {
-        Ok(Territory::new(None, geometry::parse_area_text(text.get(), base, sys, self.limits)?))
+
+    /// Builds the drawn territory of a request: from the area the HTTP layer read from the
+    /// body if it was read as this service reads it (datum, limits), else from the text.
+    fn territory_of_drawing(&self, req: &GrantRequest, base: &str, sys: CoordSys) -> Result<Territory, Vec<InputError>> {
+        let shape = match (&req.read_geometry, &req.geometry) {
+            (Some(read), _) if read.sys == sys && read.limits == self.limits => geometry::validate::drawn_shape(read.area.clone(), base)?,
+            (Some(read), _) => {
+                let text = std::str::from_utf8(&read.text).map_err(|e| vec![InputError::at(base, format!("not UTF-8: {e}"))])?;
+                geometry::parse_area_text(text, base, sys, self.limits)?
+            }
+            (None, Some(text)) => geometry::parse_area_text(text.get(), base, sys, self.limits)?,
+            (None, None) => return Err(vec![InputError::at(base, "no geometry given")]),
+        };
+        Ok(Territory::new(None, shape))
     }
 
     /// Validates a grant request into a proposal (every problem at once, located).
@@ -354,14 +383,15 @@ impl Registry {
         {
             errors.push(InputError::at("/valid_to", format!("{t} is before valid_from {f}")));
         }
-        let territory = match (&req.adcodes, &req.geometry) {
-            (Some(codes), None) => self.territory_of_regions(codes, "/adcodes").map_err(|e| errors.extend(e)).ok(),
-            (None, Some(g)) => self.territory_of_geometry(g, "/geometry", sys).map_err(|e| errors.extend(e)).ok(),
-            (Some(_), Some(_)) => {
+        let drawn = req.geometry.is_some() || req.read_geometry.is_some();
+        let territory = match (&req.adcodes, drawn) {
+            (Some(codes), false) => self.territory_of_regions(codes, "/adcodes").map_err(|e| errors.extend(e)).ok(),
+            (None, true) => self.territory_of_drawing(req, "/geometry", sys).map_err(|e| errors.extend(e)).ok(),
+            (Some(_), true) => {
                 errors.push(InputError::at("", "give either `adcodes` or `geometry`, not both"));
                 None
             }
-            (None, None) => {
+            (None, false) => {
                 errors.push(InputError::at("", "give the territory as `adcodes` or as `geometry`"));
                 None
             }

@@ -22,32 +22,46 @@ use geo::{Coord, LineString, MultiPolygon, Polygon};
 /// for OGC validity) and whether it was a MultiPolygon; `None` if anything is not plainly
 /// right.
 pub fn read_area(text: &str, sys: CoordSys, limits: GeometryLimits) -> Option<(MultiPolygon<f64>, bool)> {
-    let origin = Coord { x: 0.0, y: 0.0 };
-    let mut reader = Reader { sys, limits, positions: Vec::new(), ring_ends: Vec::new(), polygon_ends: Vec::new(), depth: None, ring_start: 0, first_raw: origin, last_raw: origin };
-    let kind = Scan { text, at: 0 }.geometry(&mut reader)?;
-    let multi = match (kind, reader.depth) {
-        ("Polygon", Some(2)) => false,
-        ("MultiPolygon", Some(3)) => true,
-        _ => return None,
-    };
-    if !multi {
-        reader.polygon_ends.push(reader.ring_ends.len());
+    let mut scan = Scan { text, at: 0 };
+    let read = scan.area(sys, limits)?;
+    scan.peek().is_none().then_some(read)
+}
+
+/// Reads the member `name` of the JSON object whose text is `text` as a geometry object
+/// ([`read_area`]): where its value lies in the text, and what was read from it. `None`
+/// if anything is not plainly right, or the object has no such member or more than one
+/// (the members are compared as written: a name with an escape is not plainly right).
+pub fn read_area_member(text: &str, name: &str, sys: CoordSys, limits: GeometryLimits) -> Option<(std::ops::Range<usize>, MultiPolygon<f64>, bool)> {
+    let mut scan = Scan { text, at: 0 };
+    scan.eat(b'{')?;
+    let mut found = None;
+    loop {
+        let key = scan.string()?;
+        scan.eat(b':')?;
+        if key == name {
+            if found.is_some() {
+                return None;
+            }
+            scan.peek()?;
+            let start = scan.at;
+            let (mp, multi) = scan.area(sys, limits)?;
+            found = Some((start..scan.at, mp, multi));
+        } else {
+            scan.skip_value()?;
+        }
+        match scan.peek()? {
+            b',' => scan.at += 1,
+            b'}' => {
+                scan.at += 1;
+                break;
+            }
+            _ => return None,
+        }
     }
-    let Reader { positions, ring_ends, polygon_ends, .. } = reader;
-    let mut rings = ring_ends.iter().scan(0, |start, &end| {
-        let ring = LineString(positions[*start..end].to_vec());
-        *start = end;
-        Some(ring)
-    });
-    let mut polygons = Vec::with_capacity(polygon_ends.len());
-    let mut taken = 0;
-    for &end in &polygon_ends {
-        let exterior = rings.next()?;
-        let interiors = rings.by_ref().take(end - taken - 1).collect();
-        taken = end;
-        polygons.push(Polygon::new(exterior, interiors));
+    if scan.peek().is_some() {
+        return None;
     }
-    Some((MultiPolygon(polygons), multi))
+    found
 }
 
 /// What has been read so far: positions (WGS84), flat; where each ring ends (in
@@ -104,6 +118,37 @@ struct Scan<'t> {
 }
 
 impl<'t> Scan<'t> {
+    /// A geometry object, read into a MultiPolygon (WGS84, not yet checked for OGC validity),
+    /// with whether it was a MultiPolygon.
+    fn area(&mut self, sys: CoordSys, limits: GeometryLimits) -> Option<(MultiPolygon<f64>, bool)> {
+        let origin = Coord { x: 0.0, y: 0.0 };
+        let mut reader = Reader { sys, limits, positions: Vec::new(), ring_ends: Vec::new(), polygon_ends: Vec::new(), depth: None, ring_start: 0, first_raw: origin, last_raw: origin };
+        let kind = self.geometry(&mut reader)?;
+        let multi = match (kind, reader.depth) {
+            ("Polygon", Some(2)) => false,
+            ("MultiPolygon", Some(3)) => true,
+            _ => return None,
+        };
+        if !multi {
+            reader.polygon_ends.push(reader.ring_ends.len());
+        }
+        let Reader { positions, ring_ends, polygon_ends, .. } = reader;
+        let mut rings = ring_ends.iter().scan(0, |start, &end| {
+            let ring = LineString(positions[*start..end].to_vec());
+            *start = end;
+            Some(ring)
+        });
+        let mut polygons = Vec::with_capacity(polygon_ends.len());
+        let mut taken = 0;
+        for &end in &polygon_ends {
+            let exterior = rings.next()?;
+            let interiors = rings.by_ref().take(end - taken - 1).collect();
+            taken = end;
+            polygons.push(Polygon::new(exterior, interiors));
+        }
+        Some((MultiPolygon(polygons), multi))
+    }
+
     /// The next byte after any whitespace, not taken.
     fn peek(&mut self) -> Option<u8> {
         let bytes = self.text.as_bytes();
@@ -118,7 +163,7 @@ impl<'t> Scan<'t> {
         (self.peek()? == byte).then(|| self.at += 1)
     }
 
-    /// The whole text: one geometry object, its `type` (what is not plainly right: `None`).
+    /// One geometry object, its `type` (what is not plainly right: `None`).
     fn geometry(&mut self, reader: &mut Reader) -> Option<&'t str> {
         self.eat(b'{')?;
         let (mut kind, mut coordinates) = (None, false);
@@ -143,7 +188,7 @@ impl<'t> Scan<'t> {
                 _ => return None,
             }
         }
-        (self.peek().is_none() && coordinates).then_some(kind?)
+        coordinates.then_some(kind?)
     }
 
     /// A string without escapes or control characters.
@@ -289,6 +334,27 @@ mod tests {
         }
         for (good, want) in [("0", 0.0), ("-0.5", -0.5), ("118.794583", 118.794583), ("1e3", 1000.0), ("2.5E-1", 0.25), ("0.000000000000000000000001", 1e-24)] {
             assert_eq!(scanned(good), Some((want, good.len())), "{good}");
+        }
+    }
+
+    #[test]
+    fn a_member_is_read_where_it_lies_and_only_if_plainly_right() {
+        let square = r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,1],[0,0]]]}"#;
+        let read = |text: &str| read_area_member(text, "geometry", CoordSys::Wgs84, GeometryLimits::default());
+        let text = format!(r#"{{"partner_id": 7, "note": "a \"quoted\" note", "geometry" : {square} , "exclusive": true}}"#);
+        let (span, mp, multi) = read(&text).expect("read");
+        assert_eq!(&text[span], square);
+        assert!(!multi && mp.0[0].exterior().0.len() == 5);
+        // Not there, there twice, its name escaped, the object not closed or followed by more.
+        for bad in [
+            r#"{"partner_id": 7}"#.to_string(),
+            format!(r#"{{"geometry": {square}, "geometry": {square}}}"#),
+            format!(r#"{{"geo\u006detry": {square}}}"#),
+            format!(r#"{{"geometry": {square}"#),
+            format!(r#"{{"geometry": {square}}} x"#),
+            r#"{"geometry": null}"#.to_string(),
+        ] {
+            assert!(read(&bad).is_none(), "{bad}");
         }
     }
 

@@ -47,7 +47,7 @@ impl CoordSys {
 }
 
 /// Limits on input geometry size.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GeometryLimits {
     /// Most vertices accepted in one geometry (all rings together).
     pub max_vertices: usize,
@@ -178,14 +178,20 @@ pub fn ring_problem(positions: usize, closed: bool) -> Option<String> {
 /// else goes through the located parser, which names every problem. The edges sorted for
 /// validation are kept for the shape when the input was already RFC 7946-oriented.
 pub fn parse_area_text(text: &str, base: &str, sys: CoordSys, limits: GeometryLimits) -> Result<Shape, Vec<InputError>> {
-    let (mp, edges) = match super::read::read_area(text, sys, limits) {
-        Some((mp, is_multi)) => validate_keeping_edges(mp, base, is_multi)?,
+    match super::read::read_area(text, sys, limits) {
+        Some(read) => drawn_shape(read, base),
         None => {
             let value = serde_json::from_str::<Value>(text).map_err(|e| vec![InputError::at(base, format!("not JSON: {e}"))])?;
-            let (mp, is_multi) = parse_structure(&value, base, sys, limits)?;
-            validate_keeping_edges(mp, base, is_multi)?
+            drawn_shape(parse_structure(&value, base, sys, limits)?, base)
         }
-    };
+    }
+}
+
+/// The rest of [`parse_area_text`] for an area already read ([`super::read`]: the
+/// MultiPolygon and whether it was written as one): OGC validity and winding, as a
+/// [`Shape`] ready to compare.
+pub fn drawn_shape((mp, is_multi): (MultiPolygon<f64>, bool), base: &str) -> Result<Shape, Vec<InputError>> {
+    let (mp, edges) = validate_keeping_edges(mp, base, is_multi)?;
     Ok(Shape::drawn(std::sync::Arc::new(mp), edges))
 }
 

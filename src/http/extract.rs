@@ -45,20 +45,61 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         use axum::response::IntoResponse;
         let bytes = Bytes::from_request(req, state).await.map_err(|e| BodyError(e).into_response())?;
+        Json::from_bytes(bytes).map_err(IntoResponse::into_response)
+    }
+}
+
+impl<T: DeserializeOwned> Json<T> {
+    /// Reads a body already received (see [`Json::from_request`]).
+    fn from_bytes(bytes: Bytes) -> Result<Self, Error> {
         let mut reader = serde_json::Deserializer::from_slice(&bytes);
         match serde_path_to_error::deserialize(&mut reader) {
             Ok(body) => match reader.end() {
                 Ok(()) => Ok(Json { body, bytes }),
-                Err(trailing) => Err(json_error(&trailing).into_response()),
+                Err(trailing) => Err(json_error(&trailing)),
             },
-            Err(e) if !e.inner().is_data() => Err(json_error(e.inner()).into_response()),
+            Err(e) if !e.inner().is_data() => Err(json_error(e.inner())),
             // A wrong shape met before a syntax error further on is still a 400.
             Err(e) => match serde_json::from_slice::<IgnoredAny>(&bytes) {
-                Err(syntax) => Err(json_error(&syntax).into_response()),
-                Ok(_) => Err(located(e).into_response()),
+                Err(syntax) => Err(json_error(&syntax)),
+                Ok(_) => Err(located(e)),
             },
         }
     }
+}
+
+/// A grant request body. A drawn geometry that is plainly right is read straight from the
+/// body ([`crate::geometry::read::read_area_member`]) and serde_json reads the rest, with
+/// the geometry's value replaced by `null`: otherwise serde_json scans the ~14 KB of a
+/// district's coordinates once to find where they end, and copies them, before they are
+/// read. Any other body, and any error, takes [`Json`]'s path, which names what is wrong.
+#[derive(Debug)]
+pub struct GrantJson(pub Json<crate::registry::GrantRequest>);
+
+impl FromRequest<super::AppState> for GrantJson {
+    type Rejection = axum::response::Response;
+
+    async fn from_request(req: Request, state: &super::AppState) -> Result<Self, Self::Rejection> {
+        use axum::response::IntoResponse;
+        // The datum as the handler's own `Query` reads it; a bad query is left to it.
+        let sys = axum::extract::Query::<super::grants::CoordQuery>::try_from_uri(req.uri()).ok().map(|q| q.0.coord_sys);
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| BodyError(e).into_response())?;
+        if let Some(body) = sys.and_then(|sys| read_geometry_first(&bytes, sys, state.limits)) {
+            return Ok(GrantJson(Json { body, bytes }));
+        }
+        Json::from_bytes(bytes).map(GrantJson).map_err(IntoResponse::into_response)
+    }
+}
+
+/// The grant request in `bytes` with its geometry read straight from the body, if the
+/// geometry is plainly right and the rest reads without error.
+fn read_geometry_first(bytes: &Bytes, sys: crate::geometry::CoordSys, limits: crate::geometry::GeometryLimits) -> Option<crate::registry::GrantRequest> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let (span, mp, multi) = crate::geometry::read::read_area_member(text, "geometry", sys, limits)?;
+    let rest = [&text[..span.start], "null", &text[span.end..]].concat();
+    let mut body: crate::registry::GrantRequest = serde_json::from_str(&rest).ok()?;
+    body.read_geometry = Some(crate::registry::ReadGeometry { area: (mp, multi), sys, limits, text: bytes.slice(span) });
+    Some(body)
 }
 
 /// Deserialises a JSON value, locating a wrong shape with a JSON pointer (422).

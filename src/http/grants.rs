@@ -1,7 +1,7 @@
 //! `/networks/{net}/grants`: the exclusivity check, grants, revokes, conflicts, audit.
 
 use super::AppState;
-use super::extract::{Json, Path, Query};
+use super::extract::{GrantJson, Json, Path, Query};
 use super::regions::{geojson_response, parse_bbox};
 use crate::error::{Error, Result};
 use crate::geometry::CoordSys;
@@ -112,7 +112,7 @@ struct GrantCollection<'a> {
     responses((status = 201, description = "granted: the grant as a Feature (with `warnings`)", content_type = "application/geo+json"),
               (status = 409, description = "refused: problem+json with `conflicts`", content_type = "application/problem+json"),
               (status = 422, description = "invalid input, located", content_type = "application/problem+json")))]
-pub async fn create(State(app): State<AppState>, Path(net): Path<String>, Query(q): Query<CoordQuery>, req: Json<GrantRequest>) -> Result<Response> {
+pub async fn create(State(app): State<AppState>, Path(net): Path<String>, Query(q): Query<CoordQuery>, GrantJson(req): GrantJson) -> Result<Response> {
     let (proposal, policy) = app.propose(&net, &req.body, q.coord_sys).await?;
     let (row, decision) = app.grant(&proposal, policy, &req.raw()?).await?;
     let mut body = grant_feature(&row);
@@ -125,7 +125,7 @@ pub async fn create(State(app): State<AppState>, Path(net): Path<String>, Query(
 /// Dry run: would this grant be refused? Writes nothing.
 #[utoipa::path(post, path = "/networks/{net}/grants/check", tag = "grants", params(("net" = String, Path), CoordQuery), request_body = GrantRequest,
     responses((status = 200, description = "`{ok, conflicts, warnings}`", body = CheckAnswer), (status = 422, description = "invalid input, located")))]
-pub async fn check(State(app): State<AppState>, Path(net): Path<String>, Query(q): Query<CoordQuery>, req: Json<GrantRequest>) -> Result<Response> {
+pub async fn check(State(app): State<AppState>, Path(net): Path<String>, Query(q): Query<CoordQuery>, GrantJson(req): GrantJson) -> Result<Response> {
     let (proposal, policy) = app.propose(&net, &req.body, q.coord_sys).await?;
     let d = app.check(&proposal, policy).await?;
     // Contract systems call this for every grant they prepare: the overlaps' coordinates

@@ -1,6 +1,7 @@
 //! Grants through the router: the exclusivity rule, conflicts, revokes, audit.
 
 use crate::common::{insert_conflicting_grant, app, rect, region_geometry};
+use axum::http::Method;
 use serde_json::json;
 
 // Seeded: smart partner 1 holds 深圳 440300 (exclusive, from 2024-03-15).
@@ -206,4 +207,30 @@ async fn gcj02_input_is_converted_to_wgs84() {
     assert!((121.0 - lon) > 0.003 && (121.0 - lon) < 0.006, "{lon}");
     assert!((31.0 - lat).abs() > 0.001 && (31.0 - lat).abs() < 0.004, "{lat}");
     app.post("/networks/smart/grants?coord_sys=mars", json!({"partner_id": p, "adcodes": ["441300"]})).await.expect_problem(400);
+}
+
+/// A drawn geometry is read straight from the body where it is plainly right (the key as
+/// written, no escape): the answers must be those of the general reader, which takes a key
+/// spelled with an escape, byte for byte, for plain and for converted datums, for accepted
+/// and refused geometry; a body naming `geometry` twice is refused either way.
+#[tokio::test]
+async fn a_geometry_read_from_the_body_answers_as_the_general_reader_does() {
+    let app = app().await;
+    let p = app.partner("smart", "读法", "city_partner").await;
+    let district = region_geometry("440305").to_string();
+    let bowtie = json!({"type": "Polygon", "coordinates": [[[114.0, 22.5], [114.1, 22.6], [114.1, 22.5], [114.0, 22.6], [114.0, 22.5]]]}).to_string();
+    for geometry in [&district, &bowtie] {
+        for query in ["", "?coord_sys=gcj02", "?coord_sys=bd09"] {
+            let uri = format!("/networks/smart/grants/check{query}");
+            let plain = app.raw(Method::POST, &uri, format!(r#"{{"partner_id":{p},"geometry":{geometry}}}"#)).await;
+            let escaped = app.raw(Method::POST, &uri, format!(r#"{{"partner_id":{p},"geo\u006detry":{geometry}}}"#)).await;
+            assert_eq!((plain.status, &plain.text), (escaped.status, &escaped.text), "{query}");
+            let want = if geometry == &district { 200 } else { 422 };
+            assert_eq!(plain.status.as_u16(), want, "{query}: {}", plain.text);
+        }
+    }
+    let twice = format!(r#"{{"partner_id":{p},"geometry":{district},"geometry":{district}}}"#);
+    let r = app.raw(Method::POST, "/networks/smart/grants/check", twice).await;
+    r.expect_problem(422);
+    assert!(r.text.contains("duplicate field"), "{}", r.text);
 }
