@@ -49,13 +49,8 @@ pub fn read_area_member(text: &str, name: &str, sys: CoordSys, limits: GeometryL
         } else {
             scan.skip_value()?;
         }
-        match scan.peek()? {
-            b',' => scan.at += 1,
-            b'}' => {
-                scan.at += 1;
-                break;
-            }
-            _ => return None,
+        if !scan.more_members()? {
+            break;
         }
     }
     if scan.peek().is_some() {
@@ -179,16 +174,23 @@ impl<'t> Scan<'t> {
                 "type" | "coordinates" => return None,
                 _ => self.skip_value()?,
             }
-            match self.peek()? {
-                b',' => self.at += 1,
-                b'}' => {
-                    self.at += 1;
-                    break;
-                }
-                _ => return None,
+            if !self.more_members()? {
+                break;
             }
         }
         coordinates.then_some(kind?)
+    }
+
+    /// After an object's member: takes the `,` before another (`true`) or the `}` that
+    /// closes the object (`false`).
+    fn more_members(&mut self) -> Option<bool> {
+        let more = match self.peek()? {
+            b',' => true,
+            b'}' => false,
+            _ => return None,
+        };
+        self.at += 1;
+        Some(more)
     }
 
     /// A string without escapes or control characters.
