@@ -338,7 +338,6 @@ impl Registry {
         Ok(Territory::new(Some(codes.to_vec()), shape))
     }
 
-
     /// Builds the drawn territory of a request: from the area the HTTP layer read from the
     /// body if it was read as this service reads it (datum, limits), else from the text.
     fn territory_of_drawing(&self, req: &GrantRequest, base: &str, sys: CoordSys) -> Result<Territory, Vec<InputError>> {
