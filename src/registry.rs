@@ -69,6 +69,25 @@ pub struct GrantRequest {
     pub read_geometry: Option<ReadGeometry>,
 }
 
+impl GrantRequest {
+    /// The drawn territory, if one was given: as read from the body, or as its text.
+    fn drawing(&self) -> Option<Drawing<'_>> {
+        match (&self.read_geometry, &self.geometry) {
+            (Some(read), _) => Some(Drawing::Read(read)),
+            (None, Some(text)) => Some(Drawing::Text(text)),
+            (None, None) => None,
+        }
+    }
+}
+
+/// A drawn territory as a request gives it.
+enum Drawing<'r> {
+    /// Read from the body by the HTTP layer.
+    Read(&'r ReadGeometry),
+    /// GeoJSON text, to read.
+    Text(&'r RawValue),
+}
+
 /// A drawn geometry read from a request body as it arrived ([`geometry::read`]), with the
 /// datum and limits it was read under and its text (a slice of the body, not a copy).
 #[derive(Debug, Clone)]
@@ -338,17 +357,16 @@ impl Registry {
         Ok(Territory::new(Some(codes.to_vec()), shape))
     }
 
-    /// Builds the drawn territory of a request: from the area the HTTP layer read from the
-    /// body if it was read as this service reads it (datum, limits), else from the text.
-    fn territory_of_drawing(&self, req: &GrantRequest, base: &str, sys: CoordSys) -> Result<Territory, Vec<InputError>> {
-        let shape = match (&req.read_geometry, &req.geometry) {
-            (Some(read), _) if read.sys == sys && read.limits == self.limits => geometry::validate::drawn_shape(read.area.clone(), base)?,
-            (Some(read), _) => {
+    /// Builds a drawn territory: from the area the HTTP layer read from the body if it was
+    /// read as this service reads it (datum, limits), else from the text.
+    fn territory_of_drawing(&self, drawing: Drawing, base: &str, sys: CoordSys) -> Result<Territory, Vec<InputError>> {
+        let shape = match drawing {
+            Drawing::Read(read) if read.sys == sys && read.limits == self.limits => geometry::validate::drawn_shape(read.area.clone(), base)?,
+            Drawing::Read(read) => {
                 let text = std::str::from_utf8(&read.text).map_err(|e| vec![InputError::at(base, format!("not UTF-8: {e}"))])?;
                 geometry::parse_area_text(text, base, sys, self.limits)?
             }
-            (None, Some(text)) => geometry::parse_area_text(text.get(), base, sys, self.limits)?,
-            (None, None) => return Err(vec![InputError::at(base, "no geometry given")]),
+            Drawing::Text(text) => geometry::parse_area_text(text.get(), base, sys, self.limits)?,
         };
         Ok(Territory::new(None, shape))
     }
@@ -382,15 +400,14 @@ impl Registry {
         {
             errors.push(InputError::at("/valid_to", format!("{t} is before valid_from {f}")));
         }
-        let drawn = req.geometry.is_some() || req.read_geometry.is_some();
-        let territory = match (&req.adcodes, drawn) {
-            (Some(codes), false) => self.territory_of_regions(codes, "/adcodes").map_err(|e| errors.extend(e)).ok(),
-            (None, true) => self.territory_of_drawing(req, "/geometry", sys).map_err(|e| errors.extend(e)).ok(),
-            (Some(_), true) => {
+        let territory = match (&req.adcodes, req.drawing()) {
+            (Some(codes), None) => self.territory_of_regions(codes, "/adcodes").map_err(|e| errors.extend(e)).ok(),
+            (None, Some(drawing)) => self.territory_of_drawing(drawing, "/geometry", sys).map_err(|e| errors.extend(e)).ok(),
+            (Some(_), Some(_)) => {
                 errors.push(InputError::at("", "give either `adcodes` or `geometry`, not both"));
                 None
             }
-            (None, false) => {
+            (None, None) => {
                 errors.push(InputError::at("", "give the territory as `adcodes` or as `geometry`"));
                 None
             }
