@@ -121,6 +121,15 @@ impl Latitudes {
         k
     }
 
+    /// `tan(β/2)` for `lat`, kept (computed and kept the first time).
+    fn keep(&mut self, lat: f64) -> f64 {
+        let k = self.slot(lat.to_bits());
+        if self.slots[k].0 != lat.to_bits() {
+            self.slots[k] = (lat.to_bits(), tan_half_authalic(lat));
+        }
+        self.slots[k].1
+    }
+
     /// `tan(β/2)` for `lat`, kept or computed.
     fn get(&self, lat: f64) -> f64 {
         match self.slots[self.slot(lat.to_bits())] {
@@ -134,13 +143,7 @@ impl Latitudes {
 pub fn area_km2_keeping(mp: &MultiPolygon<f64>) -> (f64, Latitudes) {
     let vertices = geo::CoordsIter::coords_count(mp);
     let mut kept = Latitudes { slots: vec![(u64::MAX, 0.0); (2 * vertices).next_power_of_two().max(16)] };
-    let area = area_with(mp, &mut |lat: f64| {
-        let k = kept.slot(lat.to_bits());
-        if kept.slots[k].0 != lat.to_bits() {
-            kept.slots[k] = (lat.to_bits(), tan_half_authalic(lat));
-        }
-        kept.slots[k].1
-    });
+    let area = area_with(mp, &mut |lat| kept.keep(lat));
     (area, kept)
 }
 

@@ -263,7 +263,6 @@ impl Shape {
     pub fn forget_latitudes(&mut self) {
         self.latitudes = None;
     }
-
 }
 
 /// A box as `[min x, min y, max x, max y]`.

@@ -222,7 +222,7 @@ pub fn for_each_pair(segs: &[Segment], mut f: impl FnMut(&Segment, &Segment) -> 
 /// Both tests are answered without a branch on their outcome, in blocks of eight: most boxes
 /// passed over miss `s` in y, and where the run of boxes within reach in x ends is different
 /// for each box, both unpredictably; a mispredicted branch costs more than the tests.
-pub(super) fn meeting_ahead(s: [f64; 4], ahead: &[[f64; 4]], out: &mut [u32]) -> usize {
+fn meeting_ahead(s: [f64; 4], ahead: &[[f64; 4]], out: &mut [u32]) -> usize {
     const BLOCK: usize = 8;
     let [_, s_max_x, s_min_y, s_max_y] = s;
     let (mut found, mut start) = (0, 0);
