@@ -35,11 +35,11 @@ pub struct Store {
     _checkpointer: Arc<Checkpointer>,
     /// Where commits by any connection show.
     changes: Changes,
-    /// Token lookups, kept until the next commit (every request asks one).
+    /// Token lookups, kept until a commit is seen (every request asks one).
     tokens: Arc<Mutex<TokenMemo>>,
 }
 
-/// Token lookups kept while the database is unchanged (see [`changes`]).
+/// Token lookups kept while no commit is seen (see [`changes`]).
 #[derive(Debug, Default)]
 struct TokenMemo {
     /// Whether any token is active.
@@ -73,10 +73,11 @@ impl Store {
             .pragma("wal_autocheckpoint", "0")
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30));
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options.clone()).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
+        let changes = Changes::watch(&options).await?;
         let checkpointer = Arc::new(Checkpointer(tokio::spawn(checkpoint_in_background(pool.clone()))));
-        Ok(Store { pool, _checkpointer: checkpointer, changes: Changes::of(path), tokens: Arc::default() })
+        Ok(Store { pool, _checkpointer: checkpointer, changes, tokens: Arc::default() })
     }
 
     /// Begins a write transaction that holds the write lock from its first statement.

@@ -33,6 +33,7 @@ impl Store {
             .bind(now())
             .fetch_one(&self.pool)
             .await?;
+        self.changes.bump();
         self.token(id).await
     }
 
@@ -48,36 +49,29 @@ impl Store {
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?)
     }
 
-    /// The active token with this hash. Asked once per commit to the database (by any
-    /// process), then answered from memory: a revocation counts from its commit.
+    /// The active token with this hash. Asked once per change seen in the database (see
+    /// [`super::changes`]), then answered from memory: a revocation by this process counts
+    /// at once, one by another process within [`super::changes::SEEN_WITHIN`].
     pub async fn active_token(&self, hash: &str) -> Result<Option<TokenInfo>> {
-        let mark = self.changes.mark();
-        if let Some(m) = mark
-            && let Some(kept) = self.token_memo().by_hash.get(m, hash)
-        {
+        let generation = self.changes.generation();
+        if let Some(kept) = self.token_memo().by_hash.get(generation, hash) {
             return Ok(kept);
         }
         let sql = format!("SELECT {COLUMNS} FROM tokens WHERE hash = ? AND revoked_at IS NULL");
         let found: Option<TokenInfo> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(hash).fetch_optional(&self.pool).await?;
-        if let Some(m) = mark {
-            self.token_memo().by_hash.put(m, hash.to_string(), found.clone());
-        }
+        self.token_memo().by_hash.put(generation, hash.to_string(), found.clone());
         Ok(found)
     }
 
     /// Whether any token is active (then every request needs one); kept like
     /// [`Store::active_token`].
     pub async fn any_active_token(&self) -> Result<bool> {
-        let mark = self.changes.mark();
-        if let Some(m) = mark
-            && let Some(kept) = self.token_memo().any_active.get(m, &())
-        {
+        let generation = self.changes.generation();
+        if let Some(kept) = self.token_memo().any_active.get(generation, &()) {
             return Ok(kept);
         }
         let any = sqlx::query_scalar::<_, i64>("SELECT EXISTS (SELECT 1 FROM tokens WHERE revoked_at IS NULL)").fetch_one(&self.pool).await? == 1;
-        if let Some(m) = mark {
-            self.token_memo().any_active.put(m, (), any);
-        }
+        self.token_memo().any_active.put(generation, (), any);
         Ok(any)
     }
 
@@ -88,6 +82,7 @@ impl Store {
     /// Revokes a token at once.
     pub async fn revoke_token(&self, id: i64) -> Result<TokenInfo> {
         let done = sqlx::query("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL").bind(now()).bind(id).execute(&self.pool).await?;
+        self.changes.bump();
         if done.rows_affected() == 0 {
             self.token(id).await?;
             return Err(Error::Duplicate(format!("token {id} is revoked already")));
