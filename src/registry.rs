@@ -163,7 +163,8 @@ pub const DRY_RUN_STALENESS: Duration = Duration::from_millis(50);
 pub struct Registry {
     /// The database.
     pub store: Store,
-    regions: RwLock<Arc<RegionSet>>,
+    /// The regions, with the `regions_seq` they were read at.
+    regions: RwLock<(i64, Arc<RegionSet>)>,
     index: RwLock<GrantIndex>,
     /// Networks and partners never change once created: cached, with the database
     /// consulted on a miss (another instance may have created them).
@@ -197,7 +198,7 @@ impl Registry {
     pub async fn open(store: Store, limits: GeometryLimits) -> Result<Registry> {
         let registry = Registry {
             store,
-            regions: RwLock::new(Arc::new(RegionSet::default())),
+            regions: RwLock::new((-1, Arc::new(RegionSet::default()))),
             index: RwLock::new(GrantIndex::default()),
             networks: RwLock::new(HashMap::new()),
             partners: RwLock::new(HashMap::new()),
@@ -213,13 +214,18 @@ impl Registry {
 
     /// Rebuilds both caches from the database.
     pub async fn reload(&self) -> Result<()> {
-        let regions = Arc::new(RegionSet::new(self.store.load_regions().await?));
         let mut conn = self.store.pool.acquire().await?;
-        let seq = grant_rows::current_seq(&mut conn).await?;
-        let grants = grant_rows::changed_since(&mut conn, 0).await?;
+        self.reload_on(&mut conn).await
+    }
+
+    /// Rebuilds the regions and the grant index from what `conn` reads.
+    async fn reload_on(&self, conn: &mut sqlx::SqliteConnection) -> Result<()> {
+        let seqs = grant_rows::current_seqs(conn).await?;
+        let regions = Arc::new(RegionSet::new(region_rows::load(conn).await?));
+        let grants = grant_rows::changed_since(conn, 0).await?;
         let mut index = GrantIndex::default();
-        index.apply(grants, seq, &regions);
-        *write(&self.regions) = regions;
+        index.apply(grants, seqs.grants, &regions);
+        *write(&self.regions) = (seqs.regions, regions);
         *write(&self.index) = index;
         Ok(())
     }
@@ -231,12 +237,17 @@ impl Registry {
 
     /// The regions in memory.
     pub fn regions(&self) -> Arc<RegionSet> {
-        read(&self.regions).clone()
+        read(&self.regions).1.clone()
     }
 
-    /// Brings the grant index up to date for a dry run, unless it was synced within
-    /// [`DRY_RUN_STALENESS`].
-    async fn sync_for_dry_run(&self) -> Result<()> {
+    /// The `regions_seq` the regions in memory were read at.
+    pub fn regions_seq(&self) -> i64 {
+        read(&self.regions).0
+    }
+
+    /// Brings the regions and the grant index up to date with what any process committed,
+    /// unless they were synced within [`DRY_RUN_STALENESS`] (for answers that write nothing).
+    pub async fn refresh(&self) -> Result<()> {
         let fresh = self.last_sync.lock().unwrap_or_else(std::sync::PoisonError::into_inner).is_some_and(|t| t.elapsed() < DRY_RUN_STALENESS);
         if fresh {
             return Ok(());
@@ -245,10 +256,15 @@ impl Registry {
         self.sync(&mut conn).await
     }
 
-    /// Brings the grant index up to the database's `grants_seq` on this connection.
+    /// Brings the grant index up to the database's `grants_seq` on this connection, and
+    /// reloads everything if another process imported regions (`regions_seq` moved).
     async fn sync(&self, conn: &mut sqlx::SqliteConnection) -> Result<()> {
         *self.last_sync.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
-        let seq = grant_rows::current_seq(conn).await?;
+        let seqs = grant_rows::current_seqs(conn).await?;
+        if seqs.regions != self.regions_seq() {
+            return self.reload_on(conn).await;
+        }
+        let seq = seqs.grants;
         let known = read(&self.index).seq;
         if seq == known {
             return Ok(());
@@ -374,6 +390,7 @@ impl Registry {
     /// Validates a grant request into a proposal (every problem at once, located).
     pub async fn propose(&self, network: &str, req: &GrantRequest, sys: CoordSys) -> Result<(Proposal, &'static Policy)> {
         let (_, policy) = self.network(network).await?;
+        self.refresh().await?;
         let mut errors = Vec::new();
         let partner = self.partner(network, req.partner_id).await?;
         if partner.is_none() {
@@ -432,7 +449,7 @@ impl Registry {
 
     /// Dry run: what would a grant of this proposal meet? Writes nothing.
     pub async fn check(&self, proposal: &Proposal, policy: &Policy) -> Result<Decision> {
-        self.sync_for_dry_run().await?;
+        self.refresh().await?;
         let regions = self.regions();
         Ok(read(&self.index).decide(proposal, &regions, policy.sliver_tolerance))
     }

@@ -164,7 +164,10 @@ impl Registry {
     /// The version of the data behind a collection (changes whenever the layer would).
     async fn layer_version(&self, c: &Collection) -> Result<String> {
         Ok(match c {
-            Collection::Regions => format!("{:p}", Arc::as_ptr(&self.regions())),
+            Collection::Regions => {
+                self.refresh().await?;
+                format!("{}@{:p}", self.regions_seq(), Arc::as_ptr(&self.regions()))
+            }
             Collection::Network(net, NetworkLayer::Grants | NetworkLayer::Conflicts) => {
                 self.network(net).await?;
                 self.store.grants_seq().await?.to_string()

@@ -88,6 +88,7 @@ pub async fn list(State(app): State<AppState>, Query(q): Query<RegionQuery>) -> 
         None => None,
     };
     let bbox = q.bbox.as_deref().map(parse_bbox).transpose()?.map(|[a, b, c, d]| Rect::new((a, b), (c, d)));
+    app.refresh().await?;
     let regions = app.regions();
     let mut selected: Vec<&std::sync::Arc<Region>> = Vec::new();
     let all = regions.all();
@@ -110,6 +111,7 @@ pub async fn list(State(app): State<AppState>, Query(q): Query<RegionQuery>) -> 
     params(("adcode" = String, Path, description = "GB/T 2260 code")),
     responses((status = 200, description = "Feature", content_type = "application/geo+json"), (status = 404, description = "unknown adcode")))]
 pub async fn one(State(app): State<AppState>, Path(adcode): Path<String>) -> Result<Response> {
+    app.refresh().await?;
     let regions = app.regions();
     let r = regions.get(&adcode).ok_or_else(|| Error::NotFound(format!("no region with adcode `{adcode}`")))?;
     Ok(geojson_response(feature(r)))

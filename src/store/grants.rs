@@ -208,9 +208,23 @@ pub async fn changed_since(conn: &mut SqliteConnection, seq: i64) -> Result<Vec<
     rows.into_iter().map(GrantRow::into_grant).collect()
 }
 
-/// The current `grants_seq`, read on this connection.
-pub async fn current_seq(conn: &mut SqliteConnection) -> Result<i64> {
-    Ok(sqlx::query_scalar("select value from state where key = 'grants_seq'").fetch_one(&mut *conn).await?)
+/// The counters of what a process keeps in memory, read on one connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seqs {
+    /// `grants_seq`: moved on by every grant write.
+    pub grants: i64,
+    /// `regions_seq`: moved on by every import of regions.
+    pub regions: i64,
+}
+
+/// The current counters, read on this connection (in one statement: one snapshot).
+pub async fn current_seqs(conn: &mut SqliteConnection) -> Result<Seqs> {
+    let (grants, regions): (i64, i64) = sqlx::query_as(
+        "select (select value from state where key = 'grants_seq'), (select value from state where key = 'regions_seq')",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(Seqs { grants, regions })
 }
 
 /// Bumps `grants_seq` and returns the new value.

@@ -4,28 +4,25 @@ use super::{Store, WriteTx};
 use crate::error::Result;
 use crate::geometry::parse_stored;
 use crate::regions::{Level, Region};
-use sqlx::Row;
+use sqlx::{Row, SqliteConnection};
 use std::collections::HashSet;
 
+/// Every stored region, with its boundary, read on this connection.
+pub async fn load(conn: &mut SqliteConnection) -> Result<Vec<Region>> {
+    let rows = sqlx::query("select adcode, name, level, parent_adcode, geometry from regions").fetch_all(&mut *conn).await?;
+    rows.iter()
+        .map(|row| {
+            let adcode: String = row.get("adcode");
+            let text: String = row.get("geometry");
+            let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| crate::Error::Internal(format!("stored region {adcode}: {e}")))?;
+            let geometry = parse_stored(&value).map_err(|e| crate::Error::Internal(format!("stored region {adcode}: {e:?}")))?;
+            let level = Level::parse(row.get("level")).unwrap_or(Level::District);
+            Ok(Region::new(adcode, row.get("name"), level, row.get("parent_adcode"), geometry))
+        })
+        .collect()
+}
+
 impl Store {
-    /// Every stored region, with its boundary.
-    pub async fn load_regions(&self) -> Result<Vec<Region>> {
-        let rows = sqlx::query("select adcode, name, level, parent_adcode, geometry from regions")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|row| {
-                let adcode: String = row.get("adcode");
-                let text: String = row.get("geometry");
-                let value: serde_json::Value = serde_json::from_str(&text)
-                    .map_err(|e| crate::Error::Internal(format!("stored region {adcode}: {e}")))?;
-                let geometry = parse_stored(&value)
-                    .map_err(|e| crate::Error::Internal(format!("stored region {adcode}: {e:?}")))?;
-                let level = Level::parse(row.get("level")).unwrap_or(Level::District);
-                Ok(Region::new(adcode, row.get("name"), level, row.get("parent_adcode"), geometry))
-            })
-            .collect()
-    }
 
     /// Adcodes of every stored region.
     pub async fn region_codes(&self) -> Result<HashSet<String>> {
@@ -39,8 +36,9 @@ impl Store {
     }
 }
 
-/// Inserts or replaces regions (parents before children, as given).
+/// Inserts or replaces regions (parents before children, as given) and bumps `regions_seq`.
 pub async fn upsert(tx: &mut WriteTx, regions: &[Region]) -> Result<()> {
+    sqlx::query("update state set value = value + 1 where key = 'regions_seq'").execute(&mut **tx).await?;
     for r in regions {
         let (min, max) = (r.shape.bbox.min(), r.shape.bbox.max());
         sqlx::query(
