@@ -67,6 +67,9 @@ pub enum Command {
     /// Export a layer (`regions` or `NET.LAYER`, e.g. `smart.grants`) as GeoJSON or
     /// GeoPackage, for QGIS.
     Export(ExportArgs),
+    /// Write an online, consistent copy of the database to a new file (`VACUUM INTO`),
+    /// safe while the service and other commands use it.
+    Backup(BackupArgs),
     /// Measure performance on a database; prints `key=value` figures (BENCHMARKS.md).
     Bench {
         /// What to measure.
@@ -229,6 +232,16 @@ pub struct ExportArgs {
     /// Only features meeting `minx,miny,maxx,maxy` (WGS84).
     #[arg(long)]
     pub bbox: Option<String>,
+}
+
+/// `territory backup`.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Database.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The copy to write (must not exist).
+    pub file: PathBuf,
 }
 
 /// `territory compliance`.
@@ -400,6 +413,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Check(args) => check(args).await,
         Command::Compliance(args) => compliance(args).await,
         Command::Export(args) => export(args).await,
+        Command::Backup(args) => {
+            let store = Store::open(&args.db.db).await?;
+            let bytes = store.backup(&args.file).await?;
+            println!("backed up {} to {} ({bytes} bytes)", args.db.db.display(), args.file.display());
+            Ok(0)
+        }
         Command::Token { what } => token(what).await,
         Command::Import { what: ImportCommand::Demand { db, network, file } } => import_demand(&db, &network, &file).await,
         Command::Demand { what: DemandCommand::Synthesize { db, network, population } } => synthesize(&db, &network, population.as_deref()).await,

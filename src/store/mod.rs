@@ -15,7 +15,7 @@ pub mod scoring_runs;
 pub mod tokens;
 
 use crate::auth::TokenInfo;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use changes::{Changes, Memo};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
@@ -78,6 +78,47 @@ impl Store {
         let changes = Changes::watch(&options).await?;
         let checkpointer = Arc::new(Checkpointer(tokio::spawn(checkpoint_in_background(pool.clone()))));
         Ok(Store { pool, _checkpointer: checkpointer, changes, tokens: Arc::default() })
+    }
+
+    /// Writes a consistent copy of the database to the new file `to`, while this and other
+    /// processes keep reading and writing (`VACUUM INTO`: one read transaction, so the copy
+    /// is the database as of one commit).
+    ///
+    /// SQLite writes the copy to a temporary name beside `to` and does not sync it; once its
+    /// connection to that copy is closed (when `VACUUM INTO` returns), the copy is synced
+    /// here and linked to `to` (which must not exist, checked by the link itself). This
+    /// opens only the copy, never the live database's files.
+    pub async fn backup(&self, to: &Path) -> Result<u64> {
+        let io = |what: &str, e: std::io::Error| Error::BadRequest(format!("{what} {}: {e}", to.display()));
+        if to.exists() {
+            return Err(Error::BadRequest(format!("{} exists already; a backup never overwrites a file", to.display())));
+        }
+        let dir = to.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let name = to.file_name().ok_or_else(|| Error::BadRequest(format!("{} is not a file name", to.display())))?;
+        let mut partial_name = std::ffi::OsString::from(".");
+        partial_name.push(name);
+        partial_name.push(format!(".partial-{}", std::process::id()));
+        let partial = dir.join(partial_name);
+        let partial_text = partial.to_str().ok_or_else(|| Error::BadRequest(format!("{} is not UTF-8", partial.display())))?;
+        let _ = std::fs::remove_file(&partial);
+        let copied = sqlx::query("VACUUM INTO ?").bind(partial_text).execute(&self.pool).await;
+        let finish = || -> std::io::Result<u64> {
+            let file = std::fs::File::open(&partial)?;
+            file.sync_all()?;
+            let bytes = file.metadata()?.len();
+            std::fs::hard_link(&partial, to)?;
+            std::fs::remove_file(&partial)?;
+            std::fs::File::open(dir)?.sync_all()?;
+            Ok(bytes)
+        };
+        let done = match copied {
+            Ok(_) => finish().map_err(|e| io("writing the backup", e)),
+            Err(e) => Err(e.into()),
+        };
+        if done.is_err() {
+            let _ = std::fs::remove_file(&partial);
+        }
+        done
     }
 
     /// Begins a write transaction that holds the write lock from its first statement.
