@@ -34,3 +34,5 @@ mod map_page;
 mod properties;
 #[path = "integration/scoring_model.rs"]
 mod scoring_model;
+#[path = "integration/shared_file.rs"]
+mod shared_file;

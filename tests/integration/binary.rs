@@ -25,6 +25,16 @@ pub(crate) fn serve(db: &std::path::Path) -> (Child, String) {
     (child, addr)
 }
 
+/// A running server, killed if the test fails half way.
+pub(crate) struct Server(pub(crate) Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 pub(crate) fn sigterm(child: &Child) {
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
     assert!(status.success());

@@ -8,12 +8,11 @@
 //! must have left nothing. The random choices come from a seed printed at the start; set
 //! `CRASH_SEED` to replay one.
 
-use crate::binary::{serve, sigterm};
+use crate::binary::{Server, serve, sigterm};
 use crate::common::{rect, test_db};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::process::ExitStatusExt;
-use std::process::Child;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -37,16 +36,6 @@ const BAND: usize = 8;
 /// Every request this test sends carries a note starting with this.
 const NOTE: &str = "crash ";
 
-
-/// The running server; killed if the test fails half way.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Where the load should go: the base URL and the phase, or `None` while the server is down.
 type Target = Option<(String, u64)>;
