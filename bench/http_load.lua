@@ -4,7 +4,8 @@
 --       http_load_setup.py) to /networks/bench/grants/check, cycling through
 --       them; each wrk thread starts at a different line.
 -- How:  wrk -t2 -c2 -d10s -s bench/http_load.lua http://127.0.0.1:PORT -- BODY_FILE
---       (or BODY_FILE=... in the environment instead of the argument after --)
+--       (or BODY_FILE=... in the environment instead of the argument after --);
+--       with BENCH_TOKEN set, every request carries it as a bearer token.
 -- Prints one line on stdout:
 --   RESULT requests=N duration_s=S rps=R p50_ms=A p99_ms=B non200=0 sockerr=0
 --   (latency = wrk's per-request latency, microseconds in wrk, printed as ms)
@@ -24,9 +25,12 @@ function init(args)
   local file = args[1] or os.getenv("BODY_FILE")
   assert(file, "body file: pass it after -- or set BODY_FILE")
   reqs = {}
+  headers = { ["Content-Type"] = "application/json" }
+  local token = os.getenv("BENCH_TOKEN")
+  if token and #token > 0 then headers["Authorization"] = "Bearer " .. token end
   for line in io.lines(file) do
     if #line > 0 then
-      reqs[#reqs + 1] = wrk.format("POST", PATH, { ["Content-Type"] = "application/json" }, line)
+      reqs[#reqs + 1] = wrk.format("POST", PATH, headers, line)
     end
   end
   assert(#reqs > 0, "no bodies in " .. file)

@@ -16,7 +16,8 @@
 # How:      (as root) bash bench/http_load.sh          (DURATION=10 WARMUP=1)
 #           BIN=path/to/territory serves that binary instead (no build), to
 #           compare two builds run after run; SETS="city_adcode district_drawn"
-#           runs only those request sets.
+#           runs only those request sets. TOKEN=1 creates an admin token before
+#           the server starts, so every request is authenticated (token lookups).
 #           Installs wrk from Debian if missing, runs `cargo build --release`
 #           (retried after a minute if it fails, e.g. on a half-edited file),
 #           serves a copy of the binary with a temp DB on a free 127.0.0.1 port,
@@ -58,6 +59,10 @@ trap 'exit 130' INT TERM
 
 cp "${BIN:-target/release/territory}" "$TMP/territory"   # immune to rebuilds during the run
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+if [ "${TOKEN:-0}" = 1 ]; then
+  BENCH_TOKEN=$("$TMP/territory" token create --db "$TMP/bench.db" --name bench --role admin 2>/dev/null)
+  export BENCH_TOKEN
+fi
 "$TMP/territory" serve --db "$TMP/bench.db" --listen "127.0.0.1:$PORT" >"$TMP/server.out" 2>"$TMP/server.err" &
 PID=$!
 for _ in $(seq 600); do   # up to 60 s for the first import

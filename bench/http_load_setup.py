@@ -15,14 +15,21 @@ Every body conflicts with a city grant, so each check does the full overlap work
 
 How: python3 bench/http_load_setup.py BASE_URL OUT_DIR   (stdlib only)
 """
-import json, os, sys, urllib.error, urllib.request
+import json
+import os, sys, urllib.error, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+# With BENCH_TOKEN set (http_load.sh TOKEN=1), every request carries it.
+HEADERS = {"content-type": "application/json"}
+if os.environ.get("BENCH_TOKEN"):
+    HEADERS["authorization"] = "Bearer " + os.environ["BENCH_TOKEN"]
+
+
 def post(base, path, body, want=201):
     req = urllib.request.Request(base + path, data=json.dumps(body).encode(), method="POST",
-                                 headers={"content-type": "application/json"})
+                                 headers=HEADERS)
     try:
         with urllib.request.urlopen(req, timeout=60) as r:
             status, text = r.status, r.read()
