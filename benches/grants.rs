@@ -141,7 +141,7 @@ fn main() {
         }
         eprintln!("imported regions in {:.1} s", t.elapsed().as_secs_f64());
         let regions = registry.regions();
-        let districts: Vec<Value> = features("districts.geojson").into_iter().filter(|f| regions.get(f["properties"]["adcode"].as_str().unwrap_or("")).is_some_and(|r| r.level == territory::regions::Level::District)).collect();
+        let districts: Vec<Value> = features("districts.geojson").into_iter().filter(|f| regions.get(f["properties"]["adcode"].as_str().unwrap_or("")).is_some_and(|r| r.level == territory::domain::regions::Level::District)).collect();
         let cities = features("cities.geojson");
         println!("| scenario | requests | per second | p50 ms | p99 ms |\n| --- | ---: | ---: | ---: | ---: |");
 

@@ -5,38 +5,14 @@
 //! Python comparison (`bench/scoring_vs_python.sh`).
 
 use crate::error::{Error, Result};
+use crate::domain::random::SplitMix64;
 use crate::registry::Registry;
-use crate::scoring::network::{format_models, outlet_site, scorer};
-use crate::scoring::score::Candidate;
+use crate::domain::scoring::network::{format_models, outlet_site, scorer};
+use crate::domain::scoring::score::Candidate;
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
-
-/// A small deterministic generator (SplitMix64), reproducible from its seed: the same
-/// candidates on every run of the bench, the same load in the crash test.
-pub struct SplitMix64(pub u64);
-
-impl SplitMix64 {
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-
-    /// A number in `[0, 1)`.
-    pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
 
 /// Peak resident memory of this process, MiB (Linux `VmHWM`).
 pub fn peak_rss_mib() -> Option<f64> {
@@ -74,17 +50,17 @@ pub async fn scoring(registry: &Registry, b: &ScoringBench) -> Result<()> {
     let (_, policy) = registry.network(&b.network).await?;
     line("machine", format!("{} cpus, {}", std::thread::available_parallelism().map_or(0, |n| n.get()), cpu_model()));
     if b.synthesize {
-        let settings = crate::demand::synthesize::bundled_settings()?;
+        let settings = crate::domain::demand::synthesize::bundled_settings()?;
         let regions = registry.regions();
         let resolution = h3o::Resolution::try_from(policy.scoring.resolution).map_err(|e| Error::Internal(e.to_string()))?;
         let t = Instant::now();
         let (rows, report) =
-            crate::demand::synthesize::synthesize(&regions, crate::registry::POPULATION_2010, &settings, policy.scoring.purchase_rate, resolution, |_, _| {})?;
+            crate::domain::demand::synthesize::synthesize(&regions, crate::registry::POPULATION_2010, &settings, policy.scoring.purchase_rate, resolution, |_, _| {})?;
         line("synthesis_seconds", format!("{:.3}", t.elapsed().as_secs_f64()));
         line("synthesis_cells", rows.len());
         line("synthesis_districts", report.districts);
         let t = Instant::now();
-        let grid = crate::demand::DemandGrid::new(rows, resolution);
+        let grid = crate::domain::demand::DemandGrid::new(rows, resolution);
         line("grid_build_seconds", format!("{:.3}", t.elapsed().as_secs_f64()));
         line("grid_heap_mib", format!("{:.1}", grid.heap_bytes() as f64 / 1048576.0));
     }
@@ -107,7 +83,7 @@ pub async fn scoring(registry: &Registry, b: &ScoringBench) -> Result<()> {
         standard.formats.iter().filter(|f| f.roles.iter().any(|r| standard.role(r).is_some_and(|r| r.sells))).map(|f| f.code.clone()).collect();
     let candidates: Vec<Candidate> = (0..b.candidates)
         .map(|i| {
-            let (lon, lat) = crate::demand::lon_lat(&grid.centres[rng.below(grid.len())]);
+            let (lon, lat) = crate::domain::demand::lon_lat(&grid.centres[rng.below(grid.len())]);
             let (lon, lat) = (lon + (rng.unit() - 0.5) * 0.01, lat + (rng.unit() - 0.5) * 0.01);
             let site_type = Some(site_types[rng.below(site_types.len())].clone());
             let format = Some(formats[rng.below(formats.len())].clone());
@@ -156,11 +132,11 @@ pub async fn scoring(registry: &Registry, b: &ScoringBench) -> Result<()> {
 /// Scores candidates `repeat` times on a blocking thread; returns the fastest run's
 /// seconds and the scores.
 async fn timed_scoring(
-    scorer: &crate::scoring::score::Scorer<'static>,
-    scenario: &std::sync::Arc<crate::scoring::model::Scenario>,
+    scorer: &crate::domain::scoring::score::Scorer<'static>,
+    scenario: &std::sync::Arc<crate::domain::scoring::model::Scenario>,
     candidates: Vec<Candidate>,
     repeat: usize,
-) -> Result<(f64, Vec<Option<crate::scoring::score::CandidateScore>>)> {
+) -> Result<(f64, Vec<Option<crate::domain::scoring::score::CandidateScore>>)> {
     let (s, sc) = (scorer.clone(), scenario.clone());
     tokio::task::spawn_blocking(move || {
         let mut fastest = f64::INFINITY;
@@ -197,11 +173,11 @@ fn io(e: std::io::Error) -> Error {
 /// Writes `cells.csv`, `scenario.json` and `rust_results.json` (see tests/oracle/huff_reference.py).
 fn dump(
     dir: &Path,
-    policy: &crate::policy::Policy,
-    grid: &crate::demand::DemandGrid,
-    outlets: &[crate::outlets::Outlet],
+    policy: &crate::domain::policy::Policy,
+    grid: &crate::domain::demand::DemandGrid,
+    outlets: &[crate::domain::outlets::Outlet],
     candidates: &[Candidate],
-    scores: &[Option<crate::scoring::score::CandidateScore>],
+    scores: &[Option<crate::domain::scoring::score::CandidateScore>],
 ) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(io)?;
     let mut cells = std::io::BufWriter::new(std::fs::File::create(dir.join("cells.csv")).map_err(io)?);

@@ -1,9 +1,10 @@
 //! The command line: `territory serve | import | check`.
 
-use crate::error::{Error, InputError, Result};
-use crate::exclusivity::compare;
+use crate::error::{Error, Result};
+use crate::input::InputError;
+use crate::domain::exclusivity::compare;
 use crate::geometry::{CoordSys, GeometryLimits};
-use crate::grants::{Decision, Grant};
+use crate::domain::grants::{Decision, Grant};
 use crate::http::{self, HttpLimits};
 use crate::registry::{GrantRequest, Registry};
 use crate::store::Store;
@@ -461,10 +462,10 @@ async fn import_demand(db: &DbArgs, network: &str, file: &std::path::Path) -> an
     let registry = open_registry(db).await?;
     let text = read_text(file)?;
     let rows = if is_csv(file) {
-        crate::demand::input::from_csv(&text)
+        crate::domain::demand::input::from_csv(&text)
     } else {
         match serde_json::from_str::<Value>(&text) {
-            Ok(v) => crate::demand::input::from_json(&v),
+            Ok(v) => crate::domain::demand::input::from_json(&v),
             Err(e) => Err(vec![InputError::at(format!("line {} column {}", e.line(), e.column()), format!("not JSON: {e}"))]),
         }
     };
@@ -505,16 +506,16 @@ async fn synthesize(db: &DbArgs, network: &str, population: Option<&std::path::P
     Ok(0)
 }
 
-fn candidate_inputs(file: &std::path::Path) -> Result<Vec<crate::scoring::network::CandidateInput>> {
+fn candidate_inputs(file: &std::path::Path) -> Result<Vec<crate::domain::scoring::network::CandidateInput>> {
     let text = std::fs::read_to_string(file).map_err(|e| Error::BadRequest(format!("cannot read {}: {e}", file.display())))?;
     if is_csv(file) {
-        return crate::scoring::network::candidates_from_csv(&text);
+        return Ok(crate::domain::scoring::network::candidates_from_csv(&text)?);
     }
     let value: Value = serde_json::from_str(&text).map_err(|e| Error::invalid(format!("line {} column {}", e.line(), e.column()), format!("not JSON: {e}")))?;
     if value.get("type").and_then(Value::as_str) == Some("FeatureCollection") {
-        crate::scoring::network::candidates_from_geojson(&value)
+        Ok(crate::domain::scoring::network::candidates_from_geojson(&value)?)
     } else {
-        let req: crate::http::scoring::ScoreRequest = crate::http::extract::deserialize_located(&value)?;
+        let req: crate::http::scoring::ScoreRequest = crate::input::deserialize_located(&value)?;
         Ok(req.candidates)
     }
 }
@@ -531,7 +532,7 @@ async fn score(args: ScoreArgs) -> anyhow::Result<i32> {
         Ok(a) => a,
         Err(code) => return Ok(code),
     };
-    let out = if args.geojson { crate::scoring::network::score_geojson(&answer) } else { serde_json::to_value(&answer)? };
+    let out = if args.geojson { crate::domain::scoring::network::score_geojson(&answer) } else { serde_json::to_value(&answer)? };
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(0)
 }
@@ -584,10 +585,10 @@ async fn import_outlets(db: &DbArgs, network: &str, sys: CoordSys, file: &std::p
     let text = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
     let is_csv = file.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
     let rows = if is_csv {
-        crate::outlets::rows_from_csv(&text)
+        crate::domain::outlets::rows_from_csv(&text)
     } else {
         match serde_json::from_str::<Value>(&text) {
-            Ok(v) => crate::outlets::rows_from_geojson(&v),
+            Ok(v) => crate::domain::outlets::rows_from_geojson(&v),
             Err(e) => Err(vec![InputError::at(format!("line {} column {}", e.line(), e.column()), format!("not JSON: {e}"))]),
         }
     };
@@ -623,7 +624,7 @@ fn shares(share: &std::collections::BTreeMap<String, f64>) -> String {
 }
 
 async fn token(what: TokenCommand) -> anyhow::Result<i32> {
-    use crate::auth::{Role, hash_token, new_token};
+    use crate::domain::access::{Role, hash_token, new_token};
     match what {
         TokenCommand::Create { db, name, role, network, partner_id } => {
             let Some(role) = Role::parse(&role) else {
@@ -675,7 +676,7 @@ async fn export(args: ExportArgs) -> anyhow::Result<i32> {
         eprintln!("error: {} exists already", args.output.display());
         return Ok(2);
     }
-    let bbox = match args.bbox.as_deref().map(crate::http::regions::parse_bbox).transpose() {
+    let bbox = match args.bbox.as_deref().map(crate::input::parse_bbox).transpose() {
         Ok(b) => b.map(|[a, b, c, d]| geo::Rect::new((a, b), (c, d))),
         Err(e) => {
             eprintln!("error: {e}");
@@ -862,7 +863,7 @@ async fn check(args: CheckArgs) -> anyhow::Result<i32> {
         let mut decision: Decision = registry.check(proposal, policy).await?;
         for (other, _) in candidates.iter().skip(i + 1) {
             let (a, b) = (&cand.grant, &other.grant);
-            if crate::exclusivity::rule_applies((a.partner_id, a.exclusive, &a.validity), (b.partner_id, b.exclusive, &b.validity)) {
+            if crate::domain::exclusivity::rule_applies((a.partner_id, a.exclusive, &a.validity), (b.partner_id, b.exclusive, &b.validity)) {
                 compare(&proposal.territory, b, &regions, policy.sliver_tolerance, &mut decision);
             }
         }

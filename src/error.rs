@@ -1,32 +1,8 @@
 //! The crate's error type. Each variant says which HTTP status it becomes; the mapping
 //! itself (and the problem+json body) lives in `http::problem`, the only place that knows HTTP.
 
-use crate::grants::ConflictEntry;
-use serde::Serialize;
-use std::fmt;
-
-/// One problem in the input: where (an RFC 6901 JSON pointer into the request body, or a
-/// `line N` / `feature N` location for files) and what.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct InputError {
-    /// JSON pointer into the request body, e.g. `/geometry/coordinates/0/0/3`.
-    pub pointer: String,
-    /// What is wrong there.
-    pub detail: String,
-}
-
-impl InputError {
-    /// An error at `pointer`.
-    pub fn at(pointer: impl Into<String>, detail: impl Into<String>) -> InputError {
-        InputError { pointer: pointer.into(), detail: detail.into() }
-    }
-}
-
-impl fmt::Display for InputError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.pointer.is_empty() { write!(f, "{}", self.detail) } else { write!(f, "{}: {}", self.pointer, self.detail) }
-    }
-}
+use crate::domain::grants::ConflictEntry;
+use crate::input::InputError;
 
 /// Everything that can go wrong in a request or command.
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +33,7 @@ pub enum Error {
         /// Human summary.
         detail: String,
         /// The other partners' exclusive grants holding the point.
-        grants: Vec<crate::outlets::GrantRef>,
+        grants: Vec<crate::domain::grants::GrantRef>,
     },
     /// 409: the request clashes with stored state (e.g. a duplicate code).
     #[error("{0}")]
@@ -74,6 +50,30 @@ pub enum Error {
     /// 500: anything else unexpected; details are logged, not sent.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<Vec<InputError>> for Error {
+    fn from(errors: Vec<InputError>) -> Error {
+        Error::Invalid(errors)
+    }
+}
+
+impl From<InputError> for Error {
+    fn from(e: InputError) -> Error {
+        Error::Invalid(vec![e])
+    }
+}
+
+impl From<crate::input::Unreadable> for Error {
+    fn from(e: crate::input::Unreadable) -> Error {
+        Error::BadRequest(e.0)
+    }
+}
+
+impl From<crate::domain::demand::synthesize::SynthesisError> for Error {
+    fn from(e: crate::domain::demand::synthesize::SynthesisError) -> Error {
+        Error::Internal(e.to_string())
+    }
 }
 
 impl Error {

@@ -12,24 +12,16 @@
 //! - [`registry`]: validates requests, decides and stores grants atomically.
 //! - [`http`]: the HTTP API (axum); [`cli`]: the command line; [`seed`]: sample data.
 
-pub mod auth;
 pub mod bench;
 pub mod cli;
-pub mod compliance;
-pub mod demand;
+pub mod domain;
 pub mod error;
-pub mod exclusivity;
 pub mod geometry;
 pub mod gis;
-pub mod grants;
-pub mod outlets;
 pub mod http;
-pub mod policy;
-pub mod regions;
+pub mod input;
 pub mod registry;
-pub mod scoring;
 pub mod seed;
-pub mod standard;
 pub mod store;
 
 pub use error::{Error, Result};

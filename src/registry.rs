@@ -12,23 +12,25 @@
 //! So two requests racing for the same land cannot both win, and after a restart the
 //! index is rebuilt from the same rows: every decision comes out the same.
 
-use crate::error::{Error, InputError, Result};
+use crate::error::{Error, Result};
+use crate::input::InputError;
 use serde_json::value::RawValue;
-use crate::exclusivity::{GrantIndex, conflicts_among, regions_geojson, union_of_regions};
+use crate::domain::exclusivity::{GrantIndex, conflicts_among, regions_geojson, union_of_regions};
 use crate::geometry::{self, CoordSys, GeometryLimits, Shape};
-use crate::grants::{ConflictEntry, Decision, Grant, Proposal, Status, Territory, Validity};
-use crate::compliance;
-use crate::demand::synthesize::{self, Report as SynthesisReport};
-use crate::demand::DemandGrid;
-use crate::scoring::{self, model::Scenario};
-use crate::scoring::network::{CandidateInput, ExcludedCandidate, PlanAnswer, ScoreAnswer, ScoredCandidate};
+use crate::domain::grants::{ConflictEntry, Decision, Grant, Proposal, Status, Territory, Validity};
+use crate::domain::compliance;
+use crate::domain::demand::synthesize::{self, Report as SynthesisReport};
+use crate::domain::demand::DemandGrid;
+use crate::domain::scoring::{self, model::Scenario};
+use crate::domain::scoring::network::{CandidateInput, ExcludedCandidate, PlanAnswer, ScoreAnswer, ScoredCandidate};
 use crate::store::demand::{self as demand_rows, GridInfo};
 use h3o::{CellIndex, Resolution};
-use crate::outlets::{self, GrantRef, ImportSource, Outlet, OutletRequest, OutletStatus, place};
-use crate::policy::{self, Policy};
-use crate::regions::{RegionSet, parse_layer};
+use crate::domain::grants::GrantRef;
+use crate::domain::outlets::{self, ImportSource, Outlet, OutletRequest, OutletStatus, place};
+use crate::domain::policy::{self, Policy};
+use crate::domain::regions::{RegionSet, parse_layer};
 use crate::store::grants::{self as grant_rows, GrantRow};
-use crate::store::networks::{Network, Partner};
+use crate::domain::network::{Network, Partner};
 use crate::store::outlets::{self as outlet_rows, OutletFilter};
 use crate::store::{Store, regions as region_rows};
 use chrono::NaiveDate;
@@ -585,7 +587,7 @@ impl Registry {
         let mut outlets = Vec::with_capacity(rows.len());
         let mut errors = Vec::new();
         for (source, body) in rows {
-            let result = match crate::http::extract::deserialize_located::<OutletRequest>(body) {
+            let result = match crate::input::deserialize_located::<OutletRequest>(body).map_err(Error::from) {
                 Ok(req) => self.validate_outlet(network, &req, sys).await,
                 Err(e) => Err(e),
             };
@@ -624,7 +626,7 @@ impl Registry {
         }
         let mut merged = serde_json::to_value(existing.as_request()).map_err(|e| Error::Internal(e.to_string()))?;
         merge_patch(&mut merged, patch);
-        let req: OutletRequest = crate::http::extract::deserialize_located(&merged)?;
+        let req: OutletRequest = crate::input::deserialize_located(&merged)?;
         // Only a location given in the patch is in `sys`; the stored one is WGS84 already.
         let sys = if patch.get("location").is_some() { sys } else { CoordSys::Wgs84 };
         let mut outlet = self.validate_outlet(network, &req, sys).await?;

@@ -126,9 +126,9 @@ async fn import_outlets(registry: &Registry, network: &str, path: &Path, expecte
     }
     let text = std::fs::read_to_string(path).map_err(|e| Error::BadRequest(format!("cannot read {}: {e}", path.display())))?;
     let rows = if path.extension().is_some_and(|e| e == "csv") {
-        crate::outlets::rows_from_csv(&text)
+        crate::domain::outlets::rows_from_csv(&text)
     } else {
-        crate::outlets::rows_from_geojson(&serde_json::from_str(&text).map_err(|e| Error::Internal(format!("{}: {e}", path.display())))?)
+        crate::domain::outlets::rows_from_geojson(&serde_json::from_str(&text).map_err(|e| Error::Internal(format!("{}: {e}", path.display())))?)
     };
     let rows = rows.map_err(Error::Invalid)?;
     let stored = registry.import_outlets(network, &rows, CoordSys::Wgs84).await?;

@@ -1,4 +1,4 @@
-//! Fuzzes the demand-grid CSV reader (`territory::demand::input::from_csv`).
+//! Fuzzes the demand-grid CSV reader (`territory::domain::demand::input::from_csv`).
 //!
 //! Input: arbitrary bytes; only UTF-8 text reaches the reader.
 //! Properties checked:
@@ -13,7 +13,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use std::collections::HashSet;
-use territory::demand::input::from_csv;
+use territory::domain::demand::input::from_csv;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };

@@ -8,6 +8,8 @@
 use super::measure::area_km2;
 use geo::{BooleanOps, CoordsIter, Intersects, MultiPolygon};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::sync::Arc;
 
 /// Overlaps at or below both limits are slivers (warnings), not conflicts.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -52,10 +54,10 @@ impl Measured {
 
     /// The overlap for an answer: the kept text of a covered area, else the area itself,
     /// written with the answer.
-    pub fn geometry_out(&self) -> crate::grants::OverlapGeometry {
+    pub fn geometry_out(&self) -> OverlapGeometry {
         match &self.text {
-            Some(text) => crate::grants::OverlapGeometry::Text(text.clone()),
-            None => crate::grants::OverlapGeometry::Area(self.geometry.clone()),
+            Some(text) => OverlapGeometry::Text(text.clone()),
+            None => OverlapGeometry::Area(self.geometry.clone()),
         }
     }
 }
@@ -296,6 +298,36 @@ pub fn overlap(a: &Shape, b: &Shape, tolerance: SliverTolerance) -> Overlap {
         }
     };
     if tolerance.is_sliver(m.km2, m.ratio) { Overlap::Sliver(m) } else { Overlap::Conflict(m) }
+}
+
+/// The overlap of a conflict: GeoJSON text already written (a stored area's, kept), or an
+/// area written as GeoJSON when the answer is (the same text either way).
+#[derive(Debug, Clone)]
+pub enum OverlapGeometry {
+    /// GeoJSON text.
+    Text(Arc<RawValue>),
+    /// An area, to be written.
+    Area(Arc<geo::MultiPolygon<f64>>),
+}
+
+impl OverlapGeometry {
+    /// The area (read from the text if that is what is kept); `None` if the text is not a
+    /// MultiPolygon this service wrote.
+    pub fn area(&self) -> Option<geo::MultiPolygon<f64>> {
+        match self {
+            OverlapGeometry::Text(text) => super::parse_stored(&serde_json::from_str(text.get()).ok()?).ok(),
+            OverlapGeometry::Area(area) => Some((**area).clone()),
+        }
+    }
+}
+
+impl Serialize for OverlapGeometry {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            OverlapGeometry::Text(text) => text.serialize(s),
+            OverlapGeometry::Area(area) => super::geojson_io::GeoJsonArea(area).serialize(s),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use geo::coordinate_position::CoordPos;
 use geo::{Coord, CoordinatePosition, LineString, MultiPolygon, Orient, Polygon, orient::Direction};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-pub use crate::error::InputError;
+pub use crate::input::InputError;
 
 /// The datum of input coordinates; everything stored is WGS84.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]

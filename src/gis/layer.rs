@@ -2,7 +2,7 @@
 //! features with integer ids. Small layers are lists; the demand grid stays the compact
 //! grid and yields its hexagons one at a time.
 
-use crate::demand::DemandGrid;
+use crate::domain::demand::DemandGrid;
 use geo::{BoundingRect, Geometry, Intersects, Rect, coord};
 use h3o::CellIndex;
 use std::borrow::Cow;
@@ -269,7 +269,7 @@ impl Layer {
             Features::Cells(g) => {
                 let r = cell_radius_deg(g);
                 for c in &g.centres {
-                    let (lon, lat) = crate::demand::lon_lat(c);
+                    let (lon, lat) = crate::domain::demand::lon_lat(c);
                     add(Rect::new(coord! {x: lon - r, y: lat - r}, coord! {x: lon + r, y: lat + r}));
                 }
             }

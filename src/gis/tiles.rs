@@ -5,7 +5,7 @@
 //! that a hexagon is never smaller than a few pixels.
 
 use super::layer::{DEMAND_FIELDS, Feature, FieldValue, Features, Layer, cell_feature};
-use crate::demand::DemandGrid;
+use crate::domain::demand::DemandGrid;
 use geo::{BooleanOps, Coord, Geometry, MapCoords, MultiPolygon, Rect, Simplify, coord};
 use geozero::ToMvt;
 use geozero::mvt::{Message, TagsBuilder, Tile, TileValue, tile};

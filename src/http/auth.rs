@@ -7,7 +7,7 @@
 //! Also here: the concurrency limit and the request timeout (503 with Retry-After).
 
 use super::AppState;
-use crate::auth::{ACTOR, Caller, Role, hash_token};
+use crate::domain::access::{ACTOR, Caller, Role, hash_token};
 use crate::error::Error;
 use axum::body::Body;
 use axum::extract::{Request, State};

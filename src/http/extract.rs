@@ -5,7 +5,6 @@ use crate::error::Error;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use serde::de::{DeserializeOwned, IgnoredAny};
-use serde_json::Value;
 use serde_json::value::RawValue;
 
 /// Query parameters; a malformed query string is a 400 problem.
@@ -62,7 +61,7 @@ impl<T: DeserializeOwned> Json<T> {
             // A wrong shape met before a syntax error further on is still a 400.
             Err(e) => match serde_json::from_slice::<IgnoredAny>(&bytes) {
                 Err(syntax) => Err(json_error(&syntax)),
-                Ok(_) => Err(located(e)),
+                Ok(_) => Err(crate::input::located(e).into()),
             },
         }
     }
@@ -100,25 +99,4 @@ fn read_geometry_first(bytes: &Bytes, sys: crate::geometry::CoordSys, limits: cr
     let mut body: crate::registry::GrantRequest = serde_json::from_str(&rest).ok()?;
     body.read_geometry = Some(crate::registry::ReadGeometry { area: (mp, multi), sys, limits, text: bytes.slice(span) });
     Some(body)
-}
-
-/// Deserialises a JSON value, locating a wrong shape with a JSON pointer (422).
-pub fn deserialize_located<T: DeserializeOwned>(raw: &Value) -> Result<T, Error> {
-    serde_path_to_error::deserialize(raw).map_err(located)
-}
-
-/// A wrong shape, located with a JSON pointer (422).
-fn located(e: serde_path_to_error::Error<serde_json::Error>) -> Error {
-    use serde_path_to_error::Segment;
-    let pointer: String = e
-        .path()
-        .iter()
-        .filter_map(|s| match s {
-            Segment::Seq { index } => Some(format!("/{index}")),
-            Segment::Map { key } => Some(format!("/{}", key.replace('~', "~0").replace('/', "~1"))),
-            Segment::Enum { variant } => Some(format!("/{variant}")),
-            Segment::Unknown => None,
-        })
-        .collect();
-    Error::Invalid(vec![crate::error::InputError::at(pointer, e.inner().to_string())])
 }

@@ -3,7 +3,7 @@
 
 use super::AppState;
 use super::extract::{Path, Query};
-use super::regions::parse_bbox;
+use crate::input::parse_bbox;
 use crate::error::{Error, Result};
 use crate::gis::geojson::{GEOJSON, chunks};
 use crate::gis::gpkg::{GEOPACKAGE, table_name};

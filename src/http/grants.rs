@@ -2,10 +2,11 @@
 
 use super::AppState;
 use super::extract::{GrantJson, Json, Path, Query};
-use super::regions::{geojson_response, parse_bbox};
+use super::regions::geojson_response;
+use crate::input::parse_bbox;
 use crate::error::{Error, Result};
 use crate::geometry::CoordSys;
-use crate::grants::{ConflictEntry, Status};
+use crate::domain::grants::{ConflictEntry, Status};
 use crate::registry::GrantRequest;
 use crate::store::grants::{GrantFilter, GrantRow};
 use axum::extract::State;

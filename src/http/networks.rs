@@ -3,7 +3,7 @@
 use super::AppState;
 use super::extract::{Json, Path};
 use crate::error::Result;
-use crate::store::networks::{Network, Partner};
+use crate::domain::network::{Network, Partner};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -42,7 +42,7 @@ pub struct NewPartner {
 }
 
 fn network_json(app: &AppState, n: &Network) -> Value {
-    let policy = crate::policy::find(&n.policy);
+    let policy = crate::domain::policy::find(&n.policy);
     json!({
         "code": n.code, "name": n.name, "policy": n.policy, "created_at": n.created_at,
         "tiers": policy.map(|p| json!(p.tiers)), "sliver_tolerance": policy.map(|p| json!(p.sliver_tolerance)),

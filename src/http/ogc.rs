@@ -4,6 +4,7 @@
 use super::AppState;
 use super::extract::{Path, Query};
 use super::gis::base_url;
+use crate::input::parse_bbox;
 use crate::error::{Error, Result};
 use crate::gis::Collection;
 use crate::gis::geojson::{GEOJSON, feature};
@@ -143,24 +144,6 @@ async fn collection(State(app): State<AppState>, headers: HeaderMap, Path(id): P
     Ok(json_response(collection_json(&base, &served), "application/json"))
 }
 
-/// Parses an OGC `bbox` (4 numbers, or 6 with heights, which are ignored).
-pub fn parse_ogc_bbox(s: &str) -> Result<Rect<f64>> {
-    let nums: Vec<f64> = s
-        .split(',')
-        .map(|p| p.trim().parse::<f64>())
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|_| Error::BadRequest(format!("bbox=`{s}`: expected 4 (or 6) comma-separated numbers")))?;
-    let [x0, y0, x1, y1] = match nums.as_slice() {
-        [a, b, c, d] => [*a, *b, *c, *d],
-        [a, b, _, d, e, _] => [*a, *b, *d, *e],
-        _ => return Err(Error::BadRequest(format!("bbox=`{s}`: expected 4 (or 6) numbers, found {}", nums.len()))),
-    };
-    let in_range = (-180.0..=180.0).contains(&x0) && (-180.0..=180.0).contains(&x1) && (-90.0..=90.0).contains(&y0) && (-90.0..=90.0).contains(&y1);
-    if !in_range || y0 > y1 || x0 > x1 {
-        return Err(Error::BadRequest(format!("bbox=`{s}`: expected lower-left then upper-right corner in CRS84 degrees")));
-    }
-    Ok(Rect::new((x0, y0), (x1, y1)))
-}
 
 fn parse_count(q: &BTreeMap<String, String>, name: &str, min: usize) -> Result<Option<usize>> {
     q.get(name)
@@ -173,7 +156,7 @@ async fn items(State(app): State<AppState>, headers: HeaderMap, Path(id): Path<S
     check_format(&q)?;
     let limit = parse_count(&q, "limit", 1)?.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
     let offset = parse_count(&q, "offset", 0)?.unwrap_or(0);
-    let bbox = q.get("bbox").map(|b| parse_ogc_bbox(b)).transpose()?;
+    let bbox = q.get("bbox").map(|b| parse_bbox(b)).transpose()?.map(|[x0, y0, x1, y1]| Rect::new((x0, y0), (x1, y1)));
     let served = app.layer(&parse_collection(&id)?).await?;
     let layer = served.layer.clone();
     let base = format!("{}/ogc/collections/{id}/items", base_url(&headers));

@@ -22,10 +22,10 @@ use utoipa::OpenApi;
         super::scoring::put_demand, super::scoring::get_demand, super::scoring::score, super::scoring::plan,
         super::gis::export_regions, super::gis::export_network, super::gis::tilejson, super::gis::tile,
     ),
-    components(schemas(crate::registry::GrantRequest, crate::grants::ConflictEntry, crate::error::InputError,
-        crate::store::networks::Partner, super::networks::NewNetwork, super::networks::NewPartner, super::grants::RevokeRequest,
-        crate::outlets::OutletRequest, crate::outlets::GrantRef, crate::standard::Facility, super::outlets::CloseRequest,
-        crate::geometry::validate::CoordSys, crate::outlets::OutletStatus)),
+    components(schemas(crate::registry::GrantRequest, crate::domain::grants::ConflictEntry, crate::input::InputError,
+        crate::domain::network::Partner, super::networks::NewNetwork, super::networks::NewPartner, super::grants::RevokeRequest,
+        crate::domain::outlets::OutletRequest, crate::domain::grants::GrantRef, crate::domain::standard::Facility, super::outlets::CloseRequest,
+        crate::geometry::validate::CoordSys, crate::domain::outlets::OutletStatus)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

@@ -3,11 +3,12 @@
 use super::AppState;
 use super::extract::{Json, Path, Query};
 use super::grants::CoordQuery;
-use super::regions::{geojson_response, parse_bbox};
-use crate::compliance::Report;
+use super::regions::geojson_response;
+use crate::input::parse_bbox;
+use crate::domain::compliance::Report;
 use crate::error::{Error, Result};
-use crate::outlets::{Outlet, OutletRequest, OutletStatus};
-use crate::standard::Standard;
+use crate::domain::outlets::{Outlet, OutletRequest, OutletStatus};
+use crate::domain::standard::Standard;
 use crate::store::outlets::OutletFilter;
 use axum::Router;
 use axum::extract::State;

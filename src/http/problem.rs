@@ -1,7 +1,8 @@
 //! The single mapping from [`Error`] to HTTP: `application/problem+json` (RFC 9457).
 //! Database and internal details are logged here and never sent to the client.
 
-use crate::error::{Error, InputError};
+use crate::error::Error;
+use crate::input::InputError;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -65,8 +66,8 @@ pub fn problem(status: StatusCode, kind: &str, detail: &str, extra: impl serde::
 /// The extra members of a refusal: typed, so overlap geometries are copied, not re-parsed.
 #[derive(serde::Serialize)]
 struct Refusal {
-    conflicts: Vec<crate::grants::ConflictEntry>,
-    warnings: Vec<crate::grants::ConflictEntry>,
+    conflicts: Vec<crate::domain::grants::ConflictEntry>,
+    warnings: Vec<crate::domain::grants::ConflictEntry>,
 }
 
 impl IntoResponse for Error {

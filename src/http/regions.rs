@@ -2,8 +2,9 @@
 
 use super::AppState;
 use super::extract::{Path, Query};
+use crate::input::parse_bbox;
 use crate::error::{Error, Result};
-use crate::regions::{Level, Region};
+use crate::domain::regions::{Level, Region};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -16,15 +17,6 @@ pub(super) fn router() -> Router<AppState> {
     Router::new().route("/regions", get(list)).route("/regions/{adcode}", get(one))
 }
 
-/// Parses `minx,miny,maxx,maxy`.
-pub fn parse_bbox(s: &str) -> Result<[f64; 4]> {
-    let parts: Vec<f64> = s.split(',').map(|p| p.trim().parse::<f64>()).collect::<Result<_, _>>()
-        .map_err(|_| Error::BadRequest(format!("bbox `{s}`: expected four numbers minx,miny,maxx,maxy")))?;
-    match parts.as_slice() {
-        [x0, y0, x1, y1] if parts.iter().all(|v| v.is_finite()) && x0 <= x1 && y0 <= y1 => Ok([*x0, *y0, *x1, *y1]),
-        _ => Err(Error::BadRequest(format!("bbox `{s}`: expected minx,miny,maxx,maxy with min <= max"))),
-    }
-}
 
 /// A region as a GeoJSON Feature; the boundary is the text serialised when it was loaded.
 #[derive(Serialize)]

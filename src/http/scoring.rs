@@ -1,12 +1,13 @@
 //! `/networks/{net}/demand`, `/score` and `/plan`.
 
 use super::AppState;
-use super::extract::{Path, Query, deserialize_located};
+use super::extract::{Path, Query};
+use crate::input::{deserialize_located, parse_bbox};
 use super::grants::CoordQuery;
-use super::regions::{geojson_response, parse_bbox};
-use crate::demand::input;
+use super::regions::geojson_response;
+use crate::domain::demand::input;
 use crate::error::{Error, Result};
-use crate::scoring::network::{CandidateInput, PlanAnswer, ScoreAnswer, candidates_from_csv, candidates_from_geojson, score_geojson};
+use crate::domain::scoring::network::{CandidateInput, PlanAnswer, ScoreAnswer, candidates_from_csv, candidates_from_geojson, score_geojson};
 use crate::store::demand::GridInfo;
 use axum::Router;
 use axum::body::Bytes;
@@ -91,7 +92,7 @@ pub async fn get_demand(State(app): State<AppState>, Path(net): Path<String>, Qu
     let (features, matched) = tokio::task::spawn_blocking(move || {
         let inside = |i: usize| {
             bbox.is_none_or(|[x0, y0, x1, y1]| {
-                let (lon, lat) = crate::demand::lon_lat(&grid.centres[i]);
+                let (lon, lat) = crate::domain::demand::lon_lat(&grid.centres[i]);
                 lon >= x0 && lon <= x1 && lat >= y0 && lat <= y1
             })
         };

@@ -1,7 +1,7 @@
 //! Demand grid tables: a header row and the cells in packed chunks.
 
 use super::{Store, WriteTx, now};
-use crate::demand::DemandGrid;
+use crate::domain::demand::DemandGrid;
 use crate::error::{Error, Result};
 use h3o::{CellIndex, Resolution};
 use serde::Serialize;

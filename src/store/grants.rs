@@ -5,7 +5,7 @@
 use super::{Store, WriteTx, now};
 use crate::error::{Error, Result};
 use crate::geometry::parse_stored;
-use crate::grants::{ConflictEntry, Grant, Proposal, Status, Territory, Validity};
+use crate::domain::grants::{ConflictEntry, Grant, Proposal, Status, Territory, Validity};
 use crate::geometry::Shape;
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -324,7 +324,7 @@ pub async fn record(
         .bind(grant_id)
         .bind(request.get())
         .bind(serde_json::to_string(conflicts).map_err(|e| Error::Internal(e.to_string()))?)
-        .bind(crate::auth::current_actor())
+        .bind(crate::domain::access::current_actor())
         .execute(&mut **tx)
         .await?;
     Ok(())

@@ -14,7 +14,7 @@ pub mod regions;
 pub mod scoring_runs;
 pub mod tokens;
 
-use crate::auth::TokenInfo;
+use crate::domain::access::TokenInfo;
 use crate::error::{Error, Result};
 use changes::{Changes, Memo};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};

@@ -2,36 +2,7 @@
 
 use super::{Store, now};
 use crate::error::{Error, Result};
-use serde::Serialize;
-use sqlx::FromRow;
-
-/// A stored network.
-#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
-pub struct Network {
-    /// Code used in paths (`smart`).
-    pub code: String,
-    /// Human name.
-    pub name: String,
-    /// Bundled policy code.
-    pub policy: String,
-    /// When it was created.
-    pub created_at: String,
-}
-
-/// A stored partner.
-#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
-pub struct Partner {
-    /// Id, stable.
-    pub id: i64,
-    /// Network code.
-    pub network: String,
-    /// Company name.
-    pub name: String,
-    /// Tier code from the network's policy.
-    pub tier: String,
-    /// When it was created.
-    pub created_at: String,
-}
+use crate::domain::network::{Network, Partner};
 
 fn unique_violation(e: sqlx::Error, what: String) -> Error {
     match &e {

@@ -2,8 +2,8 @@
 
 use super::{Store, WriteTx, now};
 use crate::error::{Error, Result};
-use crate::outlets::{Outlet, OutletStatus};
-use crate::standard::Facility;
+use crate::domain::outlets::{Outlet, OutletStatus};
+use crate::domain::standard::Facility;
 use chrono::NaiveDate;
 use geo::Point;
 use sqlx::FromRow;

@@ -3,7 +3,7 @@
 use super::{Store, WriteTx};
 use crate::error::Result;
 use crate::geometry::parse_stored;
-use crate::regions::{Level, Region};
+use crate::domain::regions::{Level, Region};
 use sqlx::{Row, SqliteConnection};
 use std::collections::HashSet;
 

@@ -2,7 +2,7 @@
 
 use super::{Store, WriteTx, now};
 use crate::error::Result;
-use crate::scoring::network::ScoreAnswer;
+use crate::domain::scoring::network::ScoreAnswer;
 use sqlx::FromRow;
 
 /// A run's header.

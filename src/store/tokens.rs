@@ -1,7 +1,7 @@
 //! Tokens table (hashes only).
 
 use super::{Store, now};
-use crate::auth::{Role, TokenInfo};
+use crate::domain::access::{Role, TokenInfo};
 use crate::error::{Error, Result};
 
 const COLUMNS: &str = "id, name, role, network, partner_id, created_at, revoked_at";

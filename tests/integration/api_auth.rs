@@ -9,7 +9,7 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use std::process::Command;
 use std::sync::Arc;
-use territory::auth::{Role, hash_token, new_token};
+use territory::domain::access::{Role, hash_token, new_token};
 use territory::http::{HttpLimits, ServeOptions, auth::AuthConfig, router_with};
 use tower::ServiceExt;
 

@@ -16,7 +16,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use territory::bench::SplitMix64;
+use territory::domain::random::SplitMix64;
 use tokio::sync::watch;
 
 /// Concurrent clients.

@@ -3,10 +3,10 @@
 use geo::{MultiPolygon, Polygon, Rect};
 use proptest::prelude::*;
 use std::sync::Arc;
-use territory::exclusivity::compare;
+use territory::domain::exclusivity::compare;
 use territory::geometry::{Shape, SliverTolerance};
-use territory::grants::{Decision, Grant, Status, Territory, Validity};
-use territory::regions::RegionSet;
+use territory::domain::grants::{Decision, Grant, Status, Territory, Validity};
+use territory::domain::regions::RegionSet;
 
 fn territory(mp: MultiPolygon<f64>) -> Territory {
     Territory::new(None, Shape::new(Arc::new(mp)))
@@ -203,7 +203,7 @@ proptest! {
         on_edge in any::<bool>(),
     ) {
         let rect: MultiPolygon<f64> = Rect::new((x0, y0), (x0 + w, y0 + h)).to_polygon().into();
-        let mut index = territory::exclusivity::GrantIndex::default();
+        let mut index = territory::domain::exclusivity::GrantIndex::default();
         index.apply(vec![grant(1, 1, territory(rect))], 1, &RegionSet::default());
         let grants = index.network("n");
         let (px, py) = if on_edge { (x0 + w * fx.clamp(0.0, 1.0), y0) } else { (x0 + w * fx, y0 + h * fy) };
@@ -211,13 +211,13 @@ proptest! {
         let day = "2025-06-01".parse().expect("date");
         let strictly_inside = !on_edge && fx > 0.0 && fx < 1.0 && fy > 0.0 && fy < 1.0;
         let covered = on_edge || (0.0..=1.0).contains(&fx) && (0.0..=1.0).contains(&fy);
-        let own = territory::outlets::place(grants, 1, point, day);
+        let own = territory::domain::outlets::place(grants, 1, point, day);
         prop_assert_eq!(!own.own.is_empty(), covered);
         prop_assert!(own.foreign_exclusive.is_empty());
-        let other = territory::outlets::place(grants, 2, point, day);
+        let other = territory::domain::outlets::place(grants, 2, point, day);
         prop_assert!(other.own.is_empty());
         prop_assert_eq!(!other.foreign_exclusive.is_empty(), strictly_inside);
-        let before = territory::outlets::place(grants, 1, point, "2024-12-31".parse().expect("date"));
+        let before = territory::domain::outlets::place(grants, 1, point, "2024-12-31".parse().expect("date"));
         prop_assert!(before.own.is_empty(), "a grant not yet in force holds nothing");
     }
 }

@@ -7,13 +7,13 @@ use proptest::prelude::*;
 use serde_json::Value;
 use std::str::FromStr;
 use std::sync::Arc;
-use territory::demand::DemandGrid;
-use territory::scoring::model::{Reach, Scenario, Site};
-use territory::scoring::score::{Candidate, FormatModel, Scorer};
-use territory::scoring::{ScoringParams, SiteTypeParams};
+use territory::domain::demand::DemandGrid;
+use territory::domain::scoring::model::{Reach, Scenario, Site};
+use territory::domain::scoring::score::{Candidate, FormatModel, Scorer};
+use territory::domain::scoring::{ScoringParams, SiteTypeParams};
 
 fn params() -> ScoringParams {
-    territory::policy::find("haima").expect("haima").scoring.clone()
+    territory::domain::policy::find("haima").expect("haima").scoring.clone()
 }
 
 /// A point `km` north of `(lon, lat)` on the model's sphere.

@@ -13,7 +13,7 @@
 //! 3. the Huff share `p = u / (den + u)` with `u = A w` (0 beyond the reach), and the four
 //!    sums of [`Sums`], kept per lane and added up at the end.
 //!
-//! [`chord2`]: crate::demand::chord2
+//! [`chord2`]: crate::domain::demand::chord2
 
 use pulp::{Arch, Simd, WithSimd};
 use std::ops::Range;
@@ -330,8 +330,8 @@ pub fn sales_with(state: &[[f64; 4]], ranges: &[Range<usize>], ws: &[f64], attra
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::demand::chord2_of_km;
-    use crate::scoring::model::exact_decay;
+    use crate::domain::demand::chord2_of_km;
+    use crate::domain::scoring::model::exact_decay;
 
     #[test]
     fn the_decay_formula_matches_the_exact_one_to_1e13() {
@@ -368,13 +368,13 @@ mod tests {
 
     /// Cells scattered within ~70 km of a site, with states as a scenario would hold.
     fn scattered(n: usize) -> (Vec<[f64; 3]>, Vec<[f64; 4]>) {
-        let mut rng = crate::bench::SplitMix64(7);
+        let mut rng = crate::domain::random::SplitMix64(7);
         (0..n)
             .map(|_| {
                 let (lon, lat) = (114.0 + (rng.unit() - 0.5) * 1.4, 22.5 + (rng.unit() - 0.5) * 1.4);
                 let d = if rng.unit() < 0.1 { 0.0 } else { rng.unit() * 50.0 };
                 let den = 4.0 / 3.0 + rng.unit() * 0.01;
-                (crate::demand::unit_vector(lon, lat), [den, d, d * rng.unit() * 0.4, d * rng.unit() * 0.2])
+                (crate::domain::demand::unit_vector(lon, lat), [den, d, d * rng.unit() * 0.4, d * rng.unit() * 0.2])
             })
             .unzip()
     }
@@ -384,12 +384,12 @@ mod tests {
         let radius = 6371.0088;
         let (centres, state) = scattered(5_003);
         let ranges = [0..1_000, 1_000..1_001, 1_500..3_007, 3_010..5_003];
-        let at = crate::demand::unit_vector(114.05, 22.45);
+        let at = crate::domain::demand::unit_vector(114.05, 22.45);
         let site = KernelSite::new(at, 390.0, 2.2, chord2_of_km(25.0, radius), chord2_of_km(1.0, radius), radius).expect("site");
         // The plain loop: exact decay, one cell at a time.
         let mut want = Sums::default();
         for i in ranges.iter().cloned().flatten() {
-            let s = crate::demand::chord2(&at, &centres[i]);
+            let s = crate::domain::demand::chord2(&at, &centres[i]);
             if s > site.limit {
                 continue;
             }

@@ -3,8 +3,8 @@
 //! `data/policies/`, compiled into the binary so a fresh checkout needs nothing else.
 
 use crate::geometry::SliverTolerance;
-use crate::scoring::ScoringParams;
-use crate::standard::Standard;
+use crate::domain::scoring::ScoringParams;
+use crate::domain::standard::Standard;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -80,7 +80,7 @@ impl Policy {
     /// The network's format standard.
     pub fn standard(&self) -> &'static Standard {
         // `bundled()` checks every policy's standard exists before handing policies out.
-        crate::standard::find(&self.standard).unwrap_or_else(|| panic!("policy {} names unknown standard {}", self.code, self.standard))
+        crate::domain::standard::find(&self.standard).unwrap_or_else(|| panic!("policy {} names unknown standard {}", self.code, self.standard))
     }
 
     /// Tier codes, for error messages.
@@ -101,8 +101,8 @@ impl Policy {
 }
 
 const BUNDLED: &[(&str, &str)] = &[
-    ("smart", include_str!("../data/policies/smart.json")),
-    ("haima", include_str!("../data/policies/haima.json")),
+    ("smart", include_str!("../../data/policies/smart.json")),
+    ("haima", include_str!("../../data/policies/haima.json")),
 ];
 
 /// The bundled policies, parsed once.
@@ -114,7 +114,7 @@ pub fn bundled() -> &'static BTreeMap<String, Policy> {
             .map(|(code, text)| {
                 let policy: Policy = serde_json::from_str(text)
                     .unwrap_or_else(|e| panic!("bundled policy {code} is malformed: {e}"));
-                let standard = crate::standard::find(&policy.standard)
+                let standard = crate::domain::standard::find(&policy.standard)
                     .unwrap_or_else(|| panic!("bundled policy {code} names unknown standard {}", policy.standard));
                 if let Err(e) = policy.scoring.check() {
                     panic!("bundled policy {code}: scoring: {e}");

@@ -234,8 +234,8 @@ impl Standard {
 }
 
 const BUNDLED: &[(&str, &str)] = &[
-    ("smart", include_str!("../data/standards/smart.json")),
-    ("haima", include_str!("../data/standards/haima.json")),
+    ("smart", include_str!("../../data/standards/smart.json")),
+    ("haima", include_str!("../../data/standards/haima.json")),
 ];
 
 /// The bundled standards, parsed and checked once.

@@ -10,9 +10,9 @@
 //! and kept current through `state.grants_seq` (see `store::grants`): it narrows the
 //! candidates (adcode maps, an R-tree of bounding boxes); the exact test uses geometry.
 
-use crate::geometry::{self, Overlap, SliverTolerance};
-use crate::grants::{Basis, ConflictEntry, Decision, Grant, OverlapGeometry, Proposal, Territory, Validity};
-use crate::regions::RegionSet;
+use crate::geometry::{self, Overlap, OverlapGeometry, SliverTolerance};
+use crate::domain::grants::{Basis, ConflictEntry, Decision, Grant, Proposal, Territory, Validity};
+use crate::domain::regions::RegionSet;
 use geo::{BooleanOps, MultiPolygon, Orient, orient::Direction};
 use rstar::{AABB, RTree, primitives::GeomWithData, primitives::Rectangle};
 use std::collections::{BTreeSet, HashMap};
@@ -120,7 +120,7 @@ impl GrantIndex {
         for grant in changed {
             let net = self.networks.entry(grant.network.clone()).or_default();
             net.remove(grant.id);
-            if grant.status == crate::grants::Status::Active {
+            if grant.status == crate::domain::grants::Status::Active {
                 net.insert(Arc::new(grant), regions);
             }
         }
@@ -206,7 +206,7 @@ pub fn shared_regions(a: &[String], b: &[String], regions: &RegionSet) -> Vec<St
 /// The union of regions' boundaries and the sum of their areas (they never overlap).
 /// One region's boundary is shared, not copied.
 pub fn union_of_regions(codes: &[String], regions: &RegionSet) -> (Arc<MultiPolygon<f64>>, f64) {
-    let parts: Vec<&Arc<crate::regions::Region>> = codes.iter().filter_map(|c| regions.get(c)).collect();
+    let parts: Vec<&Arc<crate::domain::regions::Region>> = codes.iter().filter_map(|c| regions.get(c)).collect();
     let km2 = parts.iter().map(|r| r.shape.area_km2).sum();
     let geometry = match parts.as_slice() {
         [one] => one.shape.geometry.clone(),

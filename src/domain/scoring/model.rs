@@ -14,7 +14,7 @@
 
 use super::ScoringParams;
 use super::kernel::{self, KernelSite};
-use crate::demand::{DemandGrid, UnitVector, chord2, chord2_of_km, unit_vector};
+use crate::domain::demand::{DemandGrid, UnitVector, chord2, chord2_of_km, unit_vector};
 use serde::Serialize;
 use std::sync::Arc;
 

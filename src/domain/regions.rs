@@ -1,7 +1,7 @@
 //! Administrative regions (GB/T 2260): the hierarchy province → city → district, with
 //! their boundaries, and the validation of region layers on import.
 
-use crate::error::InputError;
+use crate::input::InputError;
 use crate::geometry::{self, CoordSys, GeometryLimits};
 use geo::MultiPolygon;
 use serde::{Deserialize, Serialize};

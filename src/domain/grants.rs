@@ -1,10 +1,8 @@
 //! Grants: territories granted to partners, and what a conflict between two of them is.
 
 use chrono::NaiveDate;
-use crate::geometry::Shape;
+use crate::geometry::{OverlapGeometry, Shape};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
-use std::sync::Arc;
 
 /// Whether a grant is in force.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -157,32 +155,35 @@ pub struct ConflictEntry {
     pub geometry: OverlapGeometry,
 }
 
-/// The overlap of a conflict: GeoJSON text already written (a stored area's, kept), or an
-/// area written as GeoJSON when the answer is (the same text either way).
-#[derive(Debug, Clone)]
-pub enum OverlapGeometry {
-    /// GeoJSON text.
-    Text(Arc<RawValue>),
-    /// An area, to be written.
-    Area(Arc<geo::MultiPolygon<f64>>),
+/// A grant named in an outlet refusal or a compliance breach.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct GrantRef {
+    /// Grant id.
+    pub grant_id: i64,
+    /// Holder.
+    pub partner_id: i64,
+    /// Holder's name.
+    pub partner_name: String,
+    /// Exclusive or not.
+    pub exclusive: bool,
+    /// First day in force.
+    pub valid_from: NaiveDate,
+    /// Last day in force.
+    pub valid_to: Option<NaiveDate>,
+    /// The regions of a grant by adcode.
+    pub adcodes: Option<Vec<String>>,
 }
 
-impl OverlapGeometry {
-    /// The area (read from the text if that is what is kept); `None` if the text is not a
-    /// MultiPolygon this service wrote.
-    pub fn area(&self) -> Option<geo::MultiPolygon<f64>> {
-        match self {
-            OverlapGeometry::Text(text) => crate::geometry::parse_stored(&serde_json::from_str(text.get()).ok()?).ok(),
-            OverlapGeometry::Area(area) => Some((**area).clone()),
-        }
-    }
-}
-
-impl Serialize for OverlapGeometry {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            OverlapGeometry::Text(text) => text.serialize(s),
-            OverlapGeometry::Area(area) => crate::geometry::geojson_io::GeoJsonArea(area).serialize(s),
+impl From<&Grant> for GrantRef {
+    fn from(g: &Grant) -> GrantRef {
+        GrantRef {
+            grant_id: g.id,
+            partner_id: g.partner_id,
+            partner_name: g.partner_name.clone(),
+            exclusive: g.exclusive,
+            valid_from: g.validity.from,
+            valid_to: g.validity.to,
+            adcodes: g.territory.adcodes.clone(),
         }
     }
 }

@@ -3,12 +3,13 @@
 
 use super::model::{Scenario, Site};
 use super::score::{Candidate, CandidateScore, FormatModel, Plan, Scorer};
-use crate::error::{Error, InputError, Result};
-use crate::exclusivity::NetworkGrants;
+use crate::input::InputError;
+use crate::domain::exclusivity::NetworkGrants;
 use crate::geometry::CoordSys;
-use crate::outlets::{GrantRef, Outlet, OutletStatus, parse_point, place};
-use crate::policy::Policy;
-use crate::store::networks::Partner;
+use crate::domain::grants::GrantRef;
+use crate::domain::outlets::{Outlet, OutletStatus, parse_point, place};
+use crate::domain::policy::Policy;
+use crate::domain::network::Partner;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -88,7 +89,7 @@ pub fn outlet_sales(scenario: &Scenario, policy: &Policy, outlets: &[Outlet]) ->
 
 /// Validates candidates: ids, points (in `sys`), site types and formats; every problem
 /// located under `/candidates/i`.
-pub fn parse_candidates(inputs: &[CandidateInput], policy: &Policy, sys: CoordSys) -> Result<Vec<Candidate>> {
+pub fn parse_candidates(inputs: &[CandidateInput], policy: &Policy, sys: CoordSys) -> Result<Vec<Candidate>, Vec<InputError>> {
     let mut errors = Vec::new();
     let mut out = Vec::with_capacity(inputs.len());
     let standard = policy.standard();
@@ -125,7 +126,7 @@ pub fn parse_candidates(inputs: &[CandidateInput], policy: &Policy, sys: CoordSy
             Err(e) => errors.extend(e),
         }
     }
-    if errors.is_empty() { Ok(out) } else { Err(Error::Invalid(errors)) }
+    if errors.is_empty() { Ok(out) } else { Err(errors) }
 }
 
 /// Where a candidate stands with respect to the partner's territory.
@@ -201,9 +202,9 @@ pub struct ExcludedCandidate {
 
 /// Candidates from a GeoJSON FeatureCollection of Points (properties `id`, `site_type`,
 /// `format`; the feature's `id` or its index when the properties have none).
-pub fn candidates_from_geojson(collection: &Value) -> Result<Vec<CandidateInput>> {
+pub fn candidates_from_geojson(collection: &Value) -> Result<Vec<CandidateInput>, Vec<InputError>> {
     let Some(features) = collection.get("features").and_then(Value::as_array) else {
-        return Err(Error::invalid("/features", "a GeoJSON FeatureCollection of Points is expected"));
+        return Err(vec![InputError::at("/features", "a GeoJSON FeatureCollection of Points is expected")]);
     };
     let mut out = Vec::with_capacity(features.len());
     let mut errors = Vec::new();
@@ -218,16 +219,16 @@ pub fn candidates_from_geojson(collection: &Value) -> Result<Vec<CandidateInput>
         }
         out.push(CandidateInput { id, location: f.get("geometry").cloned().unwrap_or(Value::Null), site_type: text("site_type"), format: text("format") });
     }
-    if errors.is_empty() { Ok(out) } else { Err(Error::Invalid(errors)) }
+    if errors.is_empty() { Ok(out) } else { Err(errors) }
 }
 
 /// Candidates from CSV with a header `id,lon,lat` and optionally `site_type,format`.
-pub fn candidates_from_csv(text: &str) -> Result<Vec<CandidateInput>> {
+pub fn candidates_from_csv(text: &str) -> Result<Vec<CandidateInput>, Vec<InputError>> {
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
-    let header = reader.headers().map_err(|e| Error::invalid("line 1", e.to_string()))?.clone();
+    let header = reader.headers().map_err(|e| vec![InputError::at("line 1", e.to_string())])?.clone();
     let col = |n: &str| header.iter().position(|h| h == n);
     let (Some(id), Some(lon), Some(lat)) = (col("id"), col("lon"), col("lat")) else {
-        return Err(Error::invalid("line 1", "the header must name columns `id`, `lon` and `lat` (optional: `site_type`, `format`)"));
+        return Err(vec![InputError::at("line 1", "the header must name columns `id`, `lon` and `lat` (optional: `site_type`, `format`)")]);
     };
     let (st, fmt) = (col("site_type"), col("format"));
     let mut out = Vec::new();
@@ -257,7 +258,7 @@ pub fn candidates_from_csv(text: &str) -> Result<Vec<CandidateInput>> {
             format: get(fmt),
         });
     }
-    if errors.is_empty() { Ok(out) } else { Err(Error::Invalid(errors)) }
+    if errors.is_empty() { Ok(out) } else { Err(errors) }
 }
 
 /// Scored candidates as a GeoJSON FeatureCollection of Points (for QGIS): each score's

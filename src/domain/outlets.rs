@@ -2,13 +2,13 @@
 //! that places them: an own outlet stands inside an active grant of its partner and not
 //! inside another partner's exclusive grant.
 
-use crate::error::InputError;
-use crate::exclusivity::NetworkGrants;
+use crate::input::InputError;
+use crate::domain::exclusivity::NetworkGrants;
 use crate::geometry::CoordSys;
 use crate::geometry::validate::check_position;
-use crate::grants::Grant;
-use crate::policy::Policy;
-use crate::standard::{COUNT_FIGURES, Facility};
+use crate::domain::grants::Grant;
+use crate::domain::policy::Policy;
+use crate::domain::standard::{COUNT_FIGURES, Facility};
 use chrono::NaiveDate;
 use geo::coordinate_position::CoordPos;
 use geo::{Coord, CoordinatePosition, Point};
@@ -304,39 +304,6 @@ pub fn place(grants: Option<&NetworkGrants>, partner_id: i64, point: Point<f64>,
     placement.own.sort_by_key(|g| g.id);
     placement.foreign_exclusive.sort_by_key(|g| g.id);
     placement
-}
-
-/// A grant named in an outlet refusal or a compliance breach.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct GrantRef {
-    /// Grant id.
-    pub grant_id: i64,
-    /// Holder.
-    pub partner_id: i64,
-    /// Holder's name.
-    pub partner_name: String,
-    /// Exclusive or not.
-    pub exclusive: bool,
-    /// First day in force.
-    pub valid_from: NaiveDate,
-    /// Last day in force.
-    pub valid_to: Option<NaiveDate>,
-    /// The regions of a grant by adcode.
-    pub adcodes: Option<Vec<String>>,
-}
-
-impl From<&Grant> for GrantRef {
-    fn from(g: &Grant) -> GrantRef {
-        GrantRef {
-            grant_id: g.id,
-            partner_id: g.partner_id,
-            partner_name: g.partner_name.clone(),
-            exclusive: g.exclusive,
-            valid_from: g.validity.from,
-            valid_to: g.validity.to,
-            adcodes: g.territory.adcodes.clone(),
-        }
-    }
 }
 
 /// Outlet requests from an import file, each with where it came from.

@@ -2,7 +2,7 @@
 //! whole: every bad line is reported (invalid cell, mixed resolution, duplicate, negative
 //! or non-finite demand) and nothing is accepted unless all lines are good.
 
-use crate::error::InputError;
+use crate::input::InputError;
 use h3o::{CellIndex, Resolution};
 use serde_json::Value;
 use std::collections::HashMap;

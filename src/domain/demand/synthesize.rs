@@ -7,8 +7,14 @@
 //! small to hold a cell centre puts its demand in the cell holding an interior point, so
 //! no demand is lost: the grid's total equals the sum over districts.
 
-use crate::error::{Error, Result};
-use crate::regions::{Level, RegionSet};
+/// Why a grid could not be synthesised: the population data or the settings do not fit
+/// the regions (a problem of the data, not of a request).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("demand synthesis: {0}")]
+pub struct SynthesisError(pub String);
+
+type Result<T> = std::result::Result<T, SynthesisError>;
+use crate::domain::regions::{Level, RegionSet};
 use geo::InteriorPoint;
 use h3o::geom::{ContainmentMode, TilerBuilder};
 use h3o::{CellIndex, LatLng, Resolution};
@@ -33,7 +39,7 @@ pub struct Settings {
 
 /// The bundled settings.
 pub fn bundled_settings() -> Result<Settings> {
-    serde_json::from_str(include_str!("../../data/demand/synthesis.json")).map_err(|e| Error::Internal(format!("data/demand/synthesis.json: {e}")))
+    serde_json::from_str(include_str!("../../../data/demand/synthesis.json")).map_err(|e| SynthesisError(format!("data/demand/synthesis.json: {e}")))
 }
 
 /// What a synthesis did, per province and overall.
@@ -82,12 +88,12 @@ pub struct SharedFigure {
 /// Reads `adcode → pop_2010` of the districts in the population CSV.
 fn read_population(csv_text: &str) -> Result<HashMap<String, Option<f64>>> {
     let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
-    let header = reader.headers().map_err(|e| Error::Internal(format!("population csv: {e}")))?.clone();
-    let col = |n: &str| header.iter().position(|h| h == n).ok_or_else(|| Error::Internal(format!("population csv has no column {n}")));
+    let header = reader.headers().map_err(|e| SynthesisError(format!("population csv: {e}")))?.clone();
+    let col = |n: &str| header.iter().position(|h| h == n).ok_or_else(|| SynthesisError(format!("population csv has no column {n}")));
     let (a, l, p) = (col("adcode")?, col("level")?, col("pop_2010")?);
     let mut out = HashMap::new();
     for r in reader.records() {
-        let r = r.map_err(|e| Error::Internal(format!("population csv: {e}")))?;
+        let r = r.map_err(|e| SynthesisError(format!("population csv: {e}")))?;
         if r.get(l) == Some("district") {
             out.insert(r.get(a).unwrap_or("").to_string(), r.get(p).and_then(|v| v.parse::<f64>().ok()));
         }
@@ -125,7 +131,7 @@ pub fn synthesize(
         }
     }
     if !missing.is_empty() {
-        return Err(Error::Internal(format!("no 2010 population for districts {missing:?} and no split_from entry for them")));
+        return Err(SynthesisError(format!("no 2010 population for districts {missing:?} and no split_from entry for them")));
     }
     let mut children: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (child, parent) in &settings.split_from {
@@ -134,7 +140,7 @@ pub fn synthesize(
         }
     }
     for (parent, kids) in children {
-        let combined = pop.get(parent).copied().ok_or_else(|| Error::Internal(format!("split_from names {parent}, which has no 2010 figure")))?;
+        let combined = pop.get(parent).copied().ok_or_else(|| SynthesisError(format!("split_from names {parent}, which has no 2010 figure")))?;
         let area = |c: &str| regions.get(c).map_or(0.0, |r| r.shape.area_km2);
         let total_area = area(parent) + kids.iter().map(|k| area(k)).sum::<f64>();
         for kid in kids {
@@ -152,7 +158,7 @@ pub fn synthesize(
     }
     let mut provinces = Vec::new();
     for (prov, s) in &sum_2010 {
-        let total = settings.census_2020_province_totals.get(prov).copied().ok_or_else(|| Error::Internal(format!("no 2020 census total for province {prov}")))?;
+        let total = settings.census_2020_province_totals.get(prov).copied().ok_or_else(|| SynthesisError(format!("no 2020 census total for province {prov}")))?;
         provinces.push(ProvinceScale { adcode: prov.clone(), population_2010: *s, population_2020: total, factor: total / s });
     }
     let factor: HashMap<&str, f64> = provinces.iter().map(|p| (p.adcode.as_str(), p.factor)).collect();
@@ -165,12 +171,12 @@ pub fn synthesize(
             let demand = pop[&d.adcode] * factor[province_of(&d.adcode).as_str()] * purchase_rate;
             let mut tiler = TilerBuilder::new(resolution).containment_mode(ContainmentMode::ContainsCentroid).build();
             for polygon in &d.shape.geometry.0 {
-                tiler.add(polygon.clone()).map_err(|e| Error::Internal(format!("district {}: {e}", d.adcode)))?;
+                tiler.add(polygon.clone()).map_err(|e| SynthesisError(format!("district {}: {e}", d.adcode)))?;
             }
             let mut cells: Vec<CellIndex> = tiler.into_coverage().collect();
             if cells.is_empty() {
-                let point = d.shape.geometry.interior_point().ok_or_else(|| Error::Internal(format!("district {} has no interior point", d.adcode)))?;
-                let ll = LatLng::new(point.y(), point.x()).map_err(|e| Error::Internal(e.to_string()))?;
+                let point = d.shape.geometry.interior_point().ok_or_else(|| SynthesisError(format!("district {} has no interior point", d.adcode)))?;
+                let ll = LatLng::new(point.y(), point.x()).map_err(|e| SynthesisError(e.to_string()))?;
                 cells.push(ll.to_cell(resolution));
             }
             progress(done.fetch_add(1, Ordering::Relaxed) + 1, n);

@@ -3,12 +3,13 @@
 //! partner counts outlets by format, role and site type (the mall vs auto-city mix
 //! planners track, by year of opening).
 
-use crate::exclusivity::NetworkGrants;
-use crate::grants::ConflictEntry;
-use crate::outlets::{GrantRef, Outlet, OutletStatus, place};
-use crate::policy::Policy;
-use crate::regions::{Level, RegionSet};
-use crate::store::networks::Partner;
+use crate::domain::exclusivity::NetworkGrants;
+use crate::domain::grants::ConflictEntry;
+use crate::domain::grants::GrantRef;
+use crate::domain::outlets::{Outlet, OutletStatus, place};
+use crate::domain::policy::Policy;
+use crate::domain::regions::{Level, RegionSet};
+use crate::domain::network::Partner;
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -275,7 +276,7 @@ impl Checker<'_> {
 }
 
 /// `600–800`, `≥ 1200`, `≤ 800` or `any`.
-fn describe_range(r: &crate::standard::SalesRange) -> String {
+fn describe_range(r: &crate::domain::standard::SalesRange) -> String {
     match (r.min, r.max) {
         (Some(a), Some(b)) => format!("{a}–{b}"),
         (Some(a), None) => format!("≥ {a}"),

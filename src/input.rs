@@ -1,0 +1,126 @@
+//! Input as it arrives, before any rule looks at it: located input errors, typed reading of
+//! JSON values with a JSON pointer to what is wrong, and the small value formats every
+//! front end shares (a bounding box, an ISO date). The bottom layer: it imports nothing of
+//! the crate.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::fmt;
+
+/// One problem in the input: where (an RFC 6901 JSON pointer into the request body, or a
+/// `line N` / `feature N` location for files) and what.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct InputError {
+    /// JSON pointer into the request body, e.g. `/geometry/coordinates/0/0/3`.
+    pub pointer: String,
+    /// What is wrong there.
+    pub detail: String,
+}
+
+impl InputError {
+    /// An error at `pointer`.
+    pub fn at(pointer: impl Into<String>, detail: impl Into<String>) -> InputError {
+        InputError { pointer: pointer.into(), detail: detail.into() }
+    }
+
+    /// The same error under `base` (`/features/3` + `/partner_id`).
+    pub fn under(self, base: &str) -> InputError {
+        InputError { pointer: format!("{base}{}", self.pointer), detail: self.detail }
+    }
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.pointer.is_empty() { write!(f, "{}", self.detail) } else { write!(f, "{}: {}", self.pointer, self.detail) }
+    }
+}
+
+impl std::error::Error for InputError {}
+
+/// A value that cannot be read at all (a malformed query parameter): 400, where a
+/// readable but invalid body is 422.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct Unreadable(pub String);
+
+/// Reads a JSON value as `T`, locating a wrong shape with a JSON pointer.
+pub fn deserialize_located<T: DeserializeOwned>(raw: &Value) -> Result<T, InputError> {
+    serde_path_to_error::deserialize(raw).map_err(located)
+}
+
+/// A wrong shape found by serde, located with a JSON pointer.
+pub fn located(e: serde_path_to_error::Error<serde_json::Error>) -> InputError {
+    use serde_path_to_error::Segment;
+    let pointer: String = e
+        .path()
+        .iter()
+        .filter_map(|s| match s {
+            Segment::Seq { index } => Some(format!("/{index}")),
+            Segment::Map { key } => Some(format!("/{}", key.replace('~', "~0").replace('/', "~1"))),
+            Segment::Enum { variant } => Some(format!("/{variant}")),
+            Segment::Unknown => None,
+        })
+        .collect();
+    InputError::at(pointer, e.inner().to_string())
+}
+
+/// A box in WGS84 degrees: `[min_lon, min_lat, max_lon, max_lat]`.
+pub type Bbox = [f64; 4];
+
+/// Parses `minx,miny,maxx,maxy` in WGS84 degrees (or the 6 numbers of a box with heights,
+/// whose heights are ignored, as OGC API – Features allows): lower-left corner first, every
+/// number finite and within the globe.
+pub fn parse_bbox(s: &str) -> Result<Bbox, Unreadable> {
+    let numbers: Vec<f64> = s
+        .split(',')
+        .map(|p| p.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| Unreadable(format!("bbox `{s}`: expected four numbers minx,miny,maxx,maxy")))?;
+    let [x0, y0, x1, y1] = match numbers.as_slice() {
+        [a, b, c, d] => [*a, *b, *c, *d],
+        [a, b, _, d, e, _] => [*a, *b, *d, *e],
+        _ => return Err(Unreadable(format!("bbox `{s}`: expected 4 (or 6) numbers, found {}", numbers.len()))),
+    };
+    let lon = -180.0..=180.0;
+    let lat = -90.0..=90.0;
+    if !(lon.contains(&x0) && lon.contains(&x1) && lat.contains(&y0) && lat.contains(&y1)) || x0 > x1 || y0 > y1 {
+        return Err(Unreadable(format!("bbox `{s}`: expected minx,miny,maxx,maxy in WGS84 degrees with min <= max")));
+    }
+    Ok([x0, y0, x1, y1])
+}
+
+/// Parses an ISO 8601 calendar date (`2025-03-15`) located at `pointer`.
+pub fn parse_date(s: &str, pointer: &str) -> Result<chrono::NaiveDate, InputError> {
+    s.parse().map_err(|_| InputError::at(pointer, format!("`{s}` is not an ISO 8601 date (YYYY-MM-DD)")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bbox_is_four_or_six_finite_numbers_in_order_and_on_the_globe() {
+        assert_eq!(parse_bbox("1,2,3,4"), Ok([1.0, 2.0, 3.0, 4.0]));
+        assert_eq!(parse_bbox("1, 2, 0, 3, 4, 9"), Ok([1.0, 2.0, 3.0, 4.0]));
+        for bad in ["1,2,3", "a,2,3,4", "3,2,1,4", "1,4,3,2", "0,0,181,1", "0,-91,1,1", "NaN,0,1,1", "0,0,inf,1"] {
+            assert!(parse_bbox(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn wrong_shapes_are_located_by_pointer() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Inner {
+            k: u32,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Outer {
+            list: Vec<Inner>,
+        }
+        let e = deserialize_located::<Outer>(&serde_json::json!({"list": [{"k": 1}, {"k": "x"}]})).expect_err("wrong shape");
+        assert_eq!(e.pointer, "/list/1/k");
+    }
+}
