@@ -19,8 +19,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use territory::geometry::{CoordSys, GeometryLimits};
 use territory::http::{HttpLimits, router};
-use territory::registry::{GrantRequest, Registry};
-use territory::store::Store;
+use territory::app::App;
+use territory::app::catalog::{NewNetwork, NewPartner};
+use territory::app::ledger::GrantRequest;
+use territory::domain::access::Caller;
 
 struct Stats {
     n: usize,
@@ -45,17 +47,24 @@ fn features(file: &str) -> Vec<Value> {
     v["features"].as_array().expect("features").clone()
 }
 
-async fn grant(registry: &Registry, net: &str, body: Value) -> Duration {
+async fn grant(app: &App, net: &str, body: Value) -> Duration {
     let t = Instant::now();
     let req: GrantRequest = serde_json::from_value(body.clone()).expect("request");
-    let (p, policy) = registry.propose(net, &req, CoordSys::Wgs84).await.expect("valid");
-    registry.grant(&p, policy, &serde_json::value::to_raw_value(&body).expect("json")).await.expect("granted");
+    app.ledger.grant(&Caller::cli(), net, &req, CoordSys::Wgs84, &serde_json::value::to_raw_value(&body).expect("json")).await.expect("granted");
     t.elapsed()
+}
+
+async fn network(app: &App, code: &str) {
+    app.catalog.create_network(&Caller::cli(), &NewNetwork { code: code.into(), name: code.into(), policy: "smart".into() }).await.expect("network");
+}
+
+async fn partner(app: &App, net: &str, name: String) -> i64 {
+    app.catalog.create_partner(&Caller::cli(), net, &NewPartner { name, tier: "city_partner".into() }).await.expect("partner").id
 }
 
 /// Runs whole passes over `bodies` for at least `min_secs`, timing each request.
 /// Also returns the overlaps (conflicts + warnings) found in one pass.
-async fn in_process(registry: &Registry, bodies: &[Value], min_secs: f64) -> (Stats, usize) {
+async fn in_process(app: &App, bodies: &[Value], min_secs: f64) -> (Stats, usize) {
     let reqs: Vec<GrantRequest> = bodies.iter().map(|b| serde_json::from_value(b.clone()).expect("req")).collect();
     let start = Instant::now();
     let mut lat = Vec::new();
@@ -64,8 +73,7 @@ async fn in_process(registry: &Registry, bodies: &[Value], min_secs: f64) -> (St
         let first_pass = lat.is_empty();
         for req in &reqs {
             let t = Instant::now();
-            let (p, policy) = registry.propose("bench", req, CoordSys::Wgs84).await.expect("valid");
-            let d = registry.check(&p, policy).await.expect("check");
+            let d = app.ledger.check(&Caller::cli(), "bench", req, CoordSys::Wgs84).await.expect("check");
             lat.push(t.elapsed());
             if first_pass {
                 overlaps += d.conflicts.len() + d.warnings.len();
@@ -133,38 +141,38 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     rt.block_on(async move {
         let dir = tempfile::tempdir().expect("dir");
-        let store = Store::open(&dir.path().join("bench.db")).await.expect("store");
-        let registry = Arc::new(Registry::open(store, GeometryLimits::default()).await.expect("registry"));
+        let app = Arc::new(App::open(&dir.path().join("bench.db"), GeometryLimits::default()).await.expect("app"));
         let t = Instant::now();
-        for layer in territory::seed::LAYERS {
-            territory::seed::import_layer(&registry, &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(layer)).await.expect("import");
+        for layer in territory::app::seed::LAYERS {
+            let collection = territory::app::seed::read_json(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(layer)).expect("layer");
+            app.catalog.import_regions(&Caller::cli(), &collection, |_| {}).await.expect("import");
         }
         eprintln!("imported regions in {:.1} s", t.elapsed().as_secs_f64());
-        let regions = registry.regions();
+        let regions = app.catalog.regions();
         let districts: Vec<Value> = features("districts.geojson").into_iter().filter(|f| regions.get(f["properties"]["adcode"].as_str().unwrap_or("")).is_some_and(|r| r.level == territory::domain::regions::Level::District)).collect();
         let cities = features("cities.geojson");
         println!("| scenario | requests | per second | p50 ms | p99 ms |\n| --- | ---: | ---: | ---: | ---: |");
 
         // Grants committed.
         for net in ["commit", "drawn", "bench"] {
-            registry.create_network(net, net, "smart").await.expect("network");
+            network(&app, net).await;
         }
         let mut lat = Vec::new();
         let t = Instant::now();
         for (i, f) in districts.iter().enumerate() {
-            let p = registry.create_partner("commit", &format!("d{i}"), "city_partner").await.expect("partner");
-            lat.push(grant(&registry, "commit", json!({"partner_id": p.id, "adcodes": [f["properties"]["adcode"]]})).await);
+            let p = partner(&app, "commit", format!("d{i}")).await;
+            lat.push(grant(&app, "commit", json!({"partner_id": p, "adcodes": [f["properties"]["adcode"]]})).await);
         }
         row("grant committed, district by adcode", &stats(lat, t.elapsed().as_secs_f64()));
         let (mut lat_adcode, mut lat_drawn) = (Vec::new(), Vec::new());
         let (mut t_adcode, mut t_drawn) = (0.0, 0.0);
         for (i, f) in cities.iter().enumerate() {
-            let p = registry.create_partner("bench", &format!("c{i}"), "city_partner").await.expect("partner");
-            let d = grant(&registry, "bench", json!({"partner_id": p.id, "adcodes": [f["properties"]["adcode"]]})).await;
+            let p = partner(&app, "bench", format!("c{i}")).await;
+            let d = grant(&app, "bench", json!({"partner_id": p, "adcodes": [f["properties"]["adcode"]]})).await;
             t_adcode += d.as_secs_f64();
             lat_adcode.push(d);
-            let q = registry.create_partner("drawn", &format!("c{i}"), "city_partner").await.expect("partner");
-            let d = grant(&registry, "drawn", json!({"partner_id": q.id, "geometry": f["geometry"]})).await;
+            let q = partner(&app, "drawn", format!("c{i}")).await;
+            let d = grant(&app, "drawn", json!({"partner_id": q, "geometry": f["geometry"]})).await;
             t_drawn += d.as_secs_f64();
             lat_drawn.push(d);
         }
@@ -173,16 +181,16 @@ fn main() {
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}/networks/bench/grants/check", listener.local_addr().expect("addr"));
-        let app = router(registry.clone(), HttpLimits::default());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let http_router = router(app.clone(), HttpLimits::default());
+        tokio::spawn(async move { axum::serve(listener, http_router).await });
         // Every city granted over HTTP, in five networks of their own (605 grants).
         let mut city_grants = Vec::new();
         for round in 0..HTTP_GRANT_ROUNDS {
             let net = format!("http{round}");
-            registry.create_network(&net, &net, "smart").await.expect("network");
+            network(&app, &net).await;
             for (i, f) in cities.iter().enumerate() {
-                let p = registry.create_partner(&net, &format!("c{i}"), "city_partner").await.expect("partner");
-                city_grants.push((net.clone(), json!({"partner_id": p.id, "adcodes": [f["properties"]["adcode"]]}).to_string()));
+                let p = partner(&app, &net, format!("c{i}")).await;
+                city_grants.push((net.clone(), json!({"partner_id": p, "adcodes": [f["properties"]["adcode"]]}).to_string()));
             }
         }
         let base = url.replace("/networks/bench/grants/check", "");
@@ -193,7 +201,7 @@ fn main() {
         }
 
         // Checks.
-        let prober = registry.create_partner("bench", "prober", "city_partner").await.expect("partner").id;
+        let prober = partner(&app, "bench", "prober".into()).await;
         let by_adcode = |fs: &[Value]| fs.iter().map(|f| json!({"partner_id": prober, "adcodes": [f["properties"]["adcode"]]})).collect::<Vec<_>>();
         let by_geometry = |fs: &[Value]| fs.iter().map(|f| json!({"partner_id": prober, "geometry": f["geometry"]})).collect::<Vec<_>>();
         let sets = [
@@ -204,7 +212,7 @@ fn main() {
         ];
         let mut found = Vec::new();
         for (name, bodies) in &sets {
-            let (s, overlaps) = in_process(&registry, bodies, min_secs).await;
+            let (s, overlaps) = in_process(&app, bodies, min_secs).await;
             row(&format!("check in-process, {name}"), &s);
             found.push(format!("{name}: {overlaps} overlapping city grants found in one pass"));
         }

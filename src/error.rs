@@ -1,8 +1,10 @@
 //! The crate's error type. Each variant says which HTTP status it becomes; the mapping
-//! itself (and the problem+json body) lives in `http::problem`, the only place that knows HTTP.
+//! itself (and the problem+json body) lives in `http::problem`, the only place that knows
+//! HTTP. Causes are kept as sources (logged, never sent), not flattened into text.
 
-use crate::domain::grants::ConflictEntry;
-use crate::input::InputError;
+use crate::domain::access::Denied;
+use crate::domain::grants::{SeenConflict, SeenGrantRef};
+use crate::input::{InputError, Unreadable};
 
 /// Everything that can go wrong in a request or command.
 #[derive(Debug, thiserror::Error)]
@@ -10,46 +12,98 @@ pub enum Error {
     /// 400: the request cannot be read at all (malformed JSON, bad query string).
     #[error("{0}")]
     BadRequest(String),
-    /// 422: the request is readable but invalid; every problem is located.
-    #[error("invalid input: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
-    Invalid(Vec<InputError>),
+    /// 401: no token where one is needed, or an unknown or revoked one.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: the caller's role or scope does not allow this.
+    #[error(transparent)]
+    Forbidden(#[from] Denied),
     /// 404: a named thing does not exist.
     #[error("{0}")]
     NotFound(String),
-    /// 409: a grant would break exclusivity; every conflicting grant is listed.
+    /// 405: the route does not take this method.
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// 409: a grant would break exclusivity; every conflicting grant is listed, as the
+    /// caller may see it.
     #[error("{detail}")]
     Conflict {
         /// Human summary.
         detail: String,
         /// Every conflicting grant.
-        conflicts: Vec<ConflictEntry>,
+        conflicts: Vec<SeenConflict>,
         /// Overlaps below the sliver tolerance.
-        warnings: Vec<ConflictEntry>,
+        warnings: Vec<SeenConflict>,
     },
     /// 409: an own outlet would stand outside its partner's grants or inside another
-    /// partner's exclusive grant; the grants concerned are listed.
+    /// partner's exclusive grant; the grants concerned are listed, as the caller may see them.
     #[error("{detail}")]
     Placement {
         /// Human summary.
         detail: String,
         /// The other partners' exclusive grants holding the point.
-        grants: Vec<crate::domain::grants::GrantRef>,
+        grants: Vec<SeenGrantRef>,
     },
-    /// 409: the request clashes with stored state (e.g. a duplicate code).
+    /// 409: the request clashes with stored state (a duplicate code, a closed outlet, a
+    /// revoked grant).
     #[error("{0}")]
     Duplicate(String),
     /// 409: the request needs data the network does not have yet (a demand grid).
     #[error("{0}")]
     NotReady(String),
+    /// 413: the request body is larger than the route takes.
+    #[error("{0}")]
+    TooLarge(String),
+    /// 422: the request is readable but invalid; every problem is located.
+    #[error("invalid input: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<InputError>),
+    /// 503 with `Retry-After`: the service is busy, or the request ran out of time.
+    #[error("{detail}")]
+    Busy {
+        /// Human summary.
+        detail: String,
+        /// Seconds to wait before trying again.
+        retry_after: u64,
+    },
     /// 500: the database failed; details are logged, not sent.
-    #[error("database error: {0}")]
+    #[error("database error")]
     Database(#[from] sqlx::Error),
     /// 500: migrations failed.
-    #[error("migration error: {0}")]
+    #[error("migration error")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// 500: work moved off the async threads failed (it panicked).
+    #[error("a background task failed")]
+    Task(#[from] tokio::task::JoinError),
+    /// 500: a file of ours could not be read or written.
+    #[error("{context}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The system's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// 500: anything else unexpected; details are logged, not sent.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl Error {
+    /// A single located input error.
+    pub fn invalid(pointer: impl Into<String>, detail: impl Into<String>) -> Error {
+        Error::Invalid(vec![InputError::at(pointer, detail)])
+    }
+
+    /// An I/O error with what was being done.
+    pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
+        let context = context.into();
+        move |source| Error::Io { context, source }
+    }
+
+    /// Whether this is the service's fault (logged with its causes) rather than the caller's.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, Error::Database(_) | Error::Migrate(_) | Error::Task(_) | Error::Io { .. } | Error::Internal(_))
+    }
 }
 
 impl From<Vec<InputError>> for Error {
@@ -64,8 +118,8 @@ impl From<InputError> for Error {
     }
 }
 
-impl From<crate::input::Unreadable> for Error {
-    fn from(e: crate::input::Unreadable) -> Error {
+impl From<Unreadable> for Error {
+    fn from(e: Unreadable) -> Error {
         Error::BadRequest(e.0)
     }
 }
@@ -73,13 +127,6 @@ impl From<crate::input::Unreadable> for Error {
 impl From<crate::domain::demand::synthesize::SynthesisError> for Error {
     fn from(e: crate::domain::demand::synthesize::SynthesisError) -> Error {
         Error::Internal(e.to_string())
-    }
-}
-
-impl Error {
-    /// A single located input error.
-    pub fn invalid(pointer: impl Into<String>, detail: impl Into<String>) -> Error {
-        Error::Invalid(vec![InputError::at(pointer, detail)])
     }
 }
 

@@ -65,6 +65,27 @@ pub fn located(e: serde_path_to_error::Error<serde_json::Error>) -> InputError {
     InputError::at(pointer, e.inner().to_string())
 }
 
+/// Applies a JSON Merge Patch (RFC 7396) to `target`: members of `patch` replace those of
+/// `target`, objects merge member by member, and `null` removes a member.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(serde_json::Map::new());
+    }
+    if let Value::Object(map) = target {
+        for (key, value) in patch {
+            if value.is_null() {
+                map.remove(key);
+            } else {
+                merge_patch(map.entry(key.clone()).or_insert(Value::Null), value);
+            }
+        }
+    }
+}
+
 /// A box in WGS84 degrees: `[min_lon, min_lat, max_lon, max_lat]`.
 pub type Bbox = [f64; 4];
 

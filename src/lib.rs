@@ -12,7 +12,7 @@
 //! - [`registry`]: validates requests, decides and stores grants atomically.
 //! - [`http`]: the HTTP API (axum); [`cli`]: the command line; [`seed`]: sample data.
 
-pub mod bench;
+pub mod app;
 pub mod cli;
 pub mod domain;
 pub mod error;
@@ -20,8 +20,6 @@ pub mod geometry;
 pub mod gis;
 pub mod http;
 pub mod input;
-pub mod registry;
-pub mod seed;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -4,6 +4,8 @@
 #[path = "integration/common.rs"]
 mod common;
 
+#[path = "integration/architecture.rs"]
+mod architecture;
 #[path = "integration/api_auth.rs"]
 mod api_auth;
 #[path = "integration/api_compliance.rs"]

@@ -4,8 +4,8 @@
 //! planners track, by year of opening).
 
 use crate::domain::exclusivity::NetworkGrants;
-use crate::domain::grants::ConflictEntry;
-use crate::domain::grants::GrantRef;
+use crate::domain::access::Viewer;
+use crate::domain::grants::{ConflictEntry, GrantRef, SeenGrantRef};
 use crate::domain::outlets::{Outlet, OutletStatus, place};
 use crate::domain::policy::Policy;
 use crate::domain::regions::{Level, RegionSet};
@@ -60,7 +60,8 @@ pub struct Breach {
     /// Human sentence.
     pub detail: String,
     /// Grants involved (the other partner's exclusive grant, the overlapping grant).
-    pub grants: Vec<GrantRef>,
+    #[schema(value_type = Vec<GrantRef>)]
+    pub grants: Vec<SeenGrantRef>,
 }
 
 /// Share of a partner's open outlets by site type among those opened by the end of a year.
@@ -166,6 +167,8 @@ pub struct Inputs<'a> {
     pub expected_sales: Option<&'a HashMap<i64, f64>>,
     /// The day grants must be in force on.
     pub day: NaiveDate,
+    /// Who reads the report: other partners' grants are unnamed for a partner token.
+    pub viewer: Viewer,
 }
 
 fn figure(v: f64) -> Value {
@@ -178,7 +181,7 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
-    fn outlet_breach(&mut self, rule: Rule, (o, partner): (&Outlet, &Partner), (found, required): (Value, Value), detail: String, grants: Vec<GrantRef>) {
+    fn outlet_breach(&mut self, rule: Rule, (o, partner): (&Outlet, &Partner), (found, required): (Value, Value), detail: String, grants: Vec<SeenGrantRef>) {
         self.breaches.push(Breach {
             rule,
             outlet_id: Some(o.id),
@@ -250,14 +253,16 @@ impl Checker<'_> {
             );
         }
         if !placement.foreign_exclusive.is_empty() {
+            let viewer = inputs.viewer;
             let refs: Vec<GrantRef> = placement.foreign_exclusive.iter().map(|g| GrantRef::from(g.as_ref())).collect();
-            let names: Vec<String> = refs.iter().map(|g| format!("grant {} of {}", g.grant_id, g.partner_name)).collect();
+            let names: Vec<String> = refs.iter().map(|g| viewer.name_grant(g.grant_id, g.partner_id, &g.partner_name)).collect();
+            let ids: Vec<Value> = refs.iter().map(|g| if viewer.sees(g.partner_id) { json!(g.grant_id) } else { json!("another partner's") }).collect();
             self.outlet_breach(
                 Rule::InsideOtherExclusiveTerritory,
                 (o, partner),
-                (json!(refs.iter().map(|g| g.grant_id).collect::<Vec<_>>()), json!([])),
+                (json!(ids), json!([])),
                 format!("the outlet stands inside another partner's exclusive territory: {}", names.join(", ")),
-                refs,
+                refs.into_iter().map(|g| viewer.grant_ref(g)).collect(),
             );
         }
         if let Some(sales) = inputs.expected_sales.and_then(|s| s.get(&o.id))
@@ -332,17 +337,23 @@ pub fn check(inputs: &Inputs<'_>) -> Report {
                 _ => None,
             };
             if owner == Some(partner.id) {
+                // Told from the side of the grant its reader may see whole: the first, or,
+                // for a partner token holding only the second, the second.
+                let viewer = inputs.viewer;
+                let first_seen = first.is_some_and(|p| viewer.sees(p));
+                let (own, other, other_partner) = if first_seen || viewer == Viewer::All { (*grant_id, c.grant_id, c.partner_id) } else { (c.grant_id, *grant_id, first.unwrap_or(-1)) };
+                let other_name = inputs.grants.and_then(|g| g.get(other)).map(|g| g.partner_name.clone()).unwrap_or_default();
                 checker.breaches.push(Breach {
                     rule: Rule::ExclusiveOverlap,
                     outlet_id: None,
                     outlet_name: None,
-                    grant_id: Some(*grant_id),
+                    grant_id: Some(own),
                     partner_id: Some(partner.id),
                     partner_name: Some(partner.name.clone()),
                     found: json!({"overlap_km2": c.overlap_km2, "overlap_ratio": c.overlap_ratio}),
                     required: json!({"overlap_km2": 0}),
-                    detail: format!("grant {grant_id} overlaps grant {} of {} by {:.3} km²", c.grant_id, c.partner_name, c.overlap_km2),
-                    grants: inputs.grants.and_then(|g| g.get(c.grant_id)).map(|g| vec![GrantRef::from(g.as_ref())]).unwrap_or_default(),
+                    detail: format!("grant {own} overlaps {} by {:.3} km²", viewer.name_grant(other, other_partner, &other_name), c.overlap_km2),
+                    grants: inputs.grants.and_then(|g| g.get(other)).map(|g| vec![viewer.grant_ref(GrantRef::from(g.as_ref()))]).unwrap_or_default(),
                 });
             }
         }

@@ -188,6 +188,86 @@ impl From<&Grant> for GrantRef {
     }
 }
 
+/// A record as a viewer may see it ([`crate::domain::access::Viewer`]): whole, or, for
+/// another partner's record seen by a partner token, only what the territory rule needs.
+/// Serialised as the one or the other.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Seen<W, A> {
+    /// The record as stored.
+    Whole(W),
+    /// Without its holder, its name or its id.
+    Anonymous(A),
+}
+
+/// A conflict with another partner's grant, as a partner token sees it: the overlap and
+/// the other grant's terms, not whose it is.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnonymousConflict {
+    /// Always true: the holder is not named.
+    pub anonymous: bool,
+    /// Whether the other grant is exclusive.
+    pub exclusive: bool,
+    /// Its validity window.
+    pub valid_from: NaiveDate,
+    /// Its validity window's end, if any.
+    pub valid_to: Option<NaiveDate>,
+    /// Geodesic overlap area, km².
+    pub overlap_km2: f64,
+    /// Overlap area / area of the smaller of the two territories.
+    pub overlap_ratio: f64,
+    /// How the overlap was established.
+    pub basis: Basis,
+    /// For a hierarchy overlap: the adcodes that both territories cover.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adcodes: Option<Vec<String>>,
+    /// The overlap, a GeoJSON MultiPolygon.
+    pub geometry: OverlapGeometry,
+}
+
+impl From<ConflictEntry> for AnonymousConflict {
+    fn from(e: ConflictEntry) -> AnonymousConflict {
+        AnonymousConflict {
+            anonymous: true,
+            exclusive: e.exclusive,
+            valid_from: e.valid_from,
+            valid_to: e.valid_to,
+            overlap_km2: e.overlap_km2,
+            overlap_ratio: e.overlap_ratio,
+            basis: e.basis,
+            adcodes: e.adcodes,
+            geometry: e.geometry,
+        }
+    }
+}
+
+/// Another partner's grant named in a refusal or a breach, as a partner token sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnonymousGrantRef {
+    /// Always true: the holder is not named.
+    pub anonymous: bool,
+    /// Exclusive or not.
+    pub exclusive: bool,
+    /// First day in force.
+    pub valid_from: NaiveDate,
+    /// Last day in force.
+    pub valid_to: Option<NaiveDate>,
+    /// The regions of a grant by adcode.
+    pub adcodes: Option<Vec<String>>,
+}
+
+impl From<GrantRef> for AnonymousGrantRef {
+    fn from(g: GrantRef) -> AnonymousGrantRef {
+        AnonymousGrantRef { anonymous: true, exclusive: g.exclusive, valid_from: g.valid_from, valid_to: g.valid_to, adcodes: g.adcodes }
+    }
+}
+
+/// A conflict as its viewer sees it.
+pub type SeenConflict = Seen<ConflictEntry, AnonymousConflict>;
+
+/// A grant reference as its viewer sees it.
+pub type SeenGrantRef = Seen<GrantRef, AnonymousGrantRef>;
+
 /// The answer to "may this be granted?".
 #[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct Decision {

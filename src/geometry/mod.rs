@@ -4,6 +4,7 @@
 //! Nothing here touches the database or HTTP, so it can be tested on its own.
 
 pub mod clip;
+pub mod coords;
 pub mod geojson_io;
 pub mod interiors;
 pub mod measure;
@@ -16,3 +17,4 @@ pub use geojson_io::{multipolygon_to_geojson, point_to_geojson, raw_geojson};
 pub use measure::area_km2;
 pub use overlap::{Overlap, OverlapGeometry, Shape, SliverTolerance, overlap};
 pub use validate::{CoordSys, GeometryLimits, parse_area, parse_area_text, parse_stored};
+pub use read::PreRead;

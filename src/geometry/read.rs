@@ -15,7 +15,7 @@
 //! fast path). Other numbers go to the standard library's parser, which is correctly
 //! rounded too. Members other than `type` and `coordinates` are skipped by serde_json.
 
-use super::validate::{CoordSys, GeometryLimits, check_lon_lat, ring_problem};
+use super::coords::{CoordSys, GeometryLimits, check_lon_lat, ring_problem};
 use geo::{Coord, LineString, MultiPolygon, Polygon};
 
 /// Reads a geometry object's text: the MultiPolygon (converted to WGS84, not yet checked
@@ -25,6 +25,23 @@ pub fn read_area(text: &str, sys: CoordSys, limits: GeometryLimits) -> Option<(M
     let mut scan = Scan { text, at: 0 };
     let read = scan.area(sys, limits)?;
     scan.peek().is_none().then_some(read)
+}
+
+/// A drawn area a front end read straight from a request's text ([`read_area_member`]),
+/// with the datum and limits it was read under and its GeoJSON text (a slice of the body,
+/// not a copy). Used as is only where the service would read it the same way.
+#[derive(Debug, Clone)]
+pub struct PreRead {
+    /// The MultiPolygon (WGS84, not yet checked for OGC validity).
+    pub area: MultiPolygon<f64>,
+    /// Whether it was written as a MultiPolygon.
+    pub multi: bool,
+    /// The datum its coordinates were converted from.
+    pub sys: CoordSys,
+    /// The limits it was read within.
+    pub limits: GeometryLimits,
+    /// Its GeoJSON text.
+    pub text: bytes::Bytes,
 }
 
 /// Reads the member `name` of the JSON object whose text is `text` as a geometry object

@@ -2,16 +2,35 @@
 //! items and Mapbox vector tiles, all from one [`layer::Layer`] model.
 //!
 //! Collection ids are `regions` and `{net}.{layer}` (e.g. `smart.grants`); the same ids
-//! name the tile layers. [`layers`] builds each layer from the registry and caches it
-//! until the data behind it changes.
+//! name the tile layers. The application's `app::gis` builds each layer from the services
+//! and caches it until the data behind it changes.
 
 pub mod geojson;
 pub mod gpkg;
 pub mod layer;
-pub mod layers;
 pub mod tiles;
 
 use std::fmt;
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// RFC 7946 GeoJSON.
+    GeoJson,
+    /// OGC GeoPackage 1.3.
+    GeoPackage,
+}
+
+impl ExportFormat {
+    /// Parses a file extension (`geojson`, `json`, `gpkg`).
+    pub fn parse(ext: &str) -> Option<ExportFormat> {
+        match ext {
+            "geojson" | "json" => Some(ExportFormat::GeoJson),
+            "gpkg" => Some(ExportFormat::GeoPackage),
+            _ => None,
+        }
+    }
+}
 
 /// The per-network layers, in the order they are listed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,9 +1,12 @@
 //! Extractors whose rejections are problem+json.
 
-use super::problem::{BodyError, json_error};
+use super::problem::json_error;
+use crate::app::ledger::GrantRequest;
 use crate::error::Error;
+use crate::geometry::{CoordSys, GeometryLimits, PreRead};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde_json::value::RawValue;
 
@@ -43,7 +46,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     /// body scanned again, to tell malformed JSON (400) from a wrong shape (422).
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         use axum::response::IntoResponse;
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| BodyError(e).into_response())?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| Error::from(e).into_response())?;
         Json::from_bytes(bytes).map_err(IntoResponse::into_response)
     }
 }
@@ -73,7 +76,7 @@ impl<T: DeserializeOwned> Json<T> {
 /// district's coordinates once to find where they end, and copies them, before they are
 /// read. Any other body, and any error, takes [`Json`]'s path, which names what is wrong.
 #[derive(Debug)]
-pub struct GrantJson(pub Json<crate::registry::GrantRequest>);
+pub struct GrantJson(pub Json<GrantRequest>);
 
 impl FromRequest<super::AppState> for GrantJson {
     type Rejection = axum::response::Response;
@@ -81,9 +84,9 @@ impl FromRequest<super::AppState> for GrantJson {
     async fn from_request(req: Request, state: &super::AppState) -> Result<Self, Self::Rejection> {
         use axum::response::IntoResponse;
         // The datum as the handler's own `Query` reads it; a bad query is left to it.
-        let sys = axum::extract::Query::<super::grants::CoordQuery>::try_from_uri(req.uri()).ok().map(|q| q.0.coord_sys);
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| BodyError(e).into_response())?;
-        if let Some(body) = sys.and_then(|sys| read_geometry_first(&bytes, sys, state.limits)) {
+        let sys = axum::extract::Query::<CoordQuery>::try_from_uri(req.uri()).ok().map(|q| q.0.coord_sys);
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| Error::from(e).into_response())?;
+        if let Some(body) = sys.and_then(|sys| read_geometry_first(&bytes, sys, state.ledger.limits)) {
             return Ok(GrantJson(Json { body, bytes }));
         }
         Json::from_bytes(bytes).map(GrantJson).map_err(IntoResponse::into_response)
@@ -92,11 +95,19 @@ impl FromRequest<super::AppState> for GrantJson {
 
 /// The grant request in `bytes` with its geometry read straight from the body, if the
 /// geometry is plainly right and the rest reads without error.
-fn read_geometry_first(bytes: &Bytes, sys: crate::geometry::CoordSys, limits: crate::geometry::GeometryLimits) -> Option<crate::registry::GrantRequest> {
+fn read_geometry_first(bytes: &Bytes, sys: CoordSys, limits: GeometryLimits) -> Option<GrantRequest> {
     let text = std::str::from_utf8(bytes).ok()?;
-    let (span, mp, multi) = crate::geometry::read::read_area_member(text, "geometry", sys, limits)?;
+    let (span, area, multi) = crate::geometry::read::read_area_member(text, "geometry", sys, limits)?;
     let rest = [&text[..span.start], "null", &text[span.end..]].concat();
-    let mut body: crate::registry::GrantRequest = serde_json::from_str(&rest).ok()?;
-    body.read_geometry = Some(crate::registry::ReadGeometry { area: (mp, multi), sys, limits, text: bytes.slice(span) });
+    let mut body: GrantRequest = serde_json::from_str(&rest).ok()?;
+    body.pre_read = Some(PreRead { area, multi, sys, limits, text: bytes.slice(span) });
     Some(body)
+}
+
+/// `?coord_sys=` of routes that take geometry.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct CoordQuery {
+    /// Datum of the input coordinates: `wgs84` (default), `gcj02` (Amap) or `bd09` (Baidu).
+    #[serde(default)]
+    pub coord_sys: CoordSys,
 }

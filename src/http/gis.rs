@@ -4,11 +4,13 @@
 use super::AppState;
 use super::extract::{Path, Query};
 use crate::input::parse_bbox;
+use crate::app::blocking;
+use crate::domain::access::Caller;
 use crate::error::{Error, Result};
 use crate::gis::geojson::{GEOJSON, chunks};
 use crate::gis::gpkg::{GEOPACKAGE, table_name};
 use crate::gis::tiles::{self, MAX_ZOOM};
-use crate::gis::{Collection, NetworkLayer};
+use crate::gis::{Collection, ExportFormat, NetworkLayer};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
@@ -27,26 +29,6 @@ pub(super) fn router() -> Router<AppState> {
         .route("/tiles/{layer}/{z}/{x}/{file}", get(tile))
 }
 
-/// Export formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExportFormat {
-    /// RFC 7946 GeoJSON.
-    GeoJson,
-    /// OGC GeoPackage 1.3.
-    GeoPackage,
-}
-
-impl ExportFormat {
-    /// Parses a file extension (`geojson`, `json`, `gpkg`).
-    pub fn parse(ext: &str) -> Option<ExportFormat> {
-        match ext {
-            "geojson" | "json" => Some(ExportFormat::GeoJson),
-            "gpkg" => Some(ExportFormat::GeoPackage),
-            _ => None,
-        }
-    }
-}
-
 /// Query of an export: an optional `bbox` (only features meeting it).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -62,14 +44,12 @@ fn split_file(file: &str) -> Result<(&str, ExportFormat)> {
 }
 
 /// Exports a collection's features (those meeting `bbox`, or all) in `format`.
-pub async fn export(app: &AppState, c: &Collection, format: ExportFormat, bbox: Option<[f64; 4]>) -> Result<Response> {
-    let served = app.layer(c).await?;
+pub async fn export(app: &AppState, caller: &Caller, c: &Collection, format: ExportFormat, bbox: Option<[f64; 4]>) -> Result<Response> {
+    let served = app.gis.layer(caller, c).await?;
     let layer = served.layer.clone();
     let positions = {
         let layer = layer.clone();
-        tokio::task::spawn_blocking(move || layer.matching(bbox.map(|[a, b, c, d]| Rect::new((a, b), (c, d))).as_ref()))
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))?
+        blocking(move || layer.matching(bbox.map(|[a, b, c, d]| Rect::new((a, b), (c, d))).as_ref())).await?
     };
     let name = table_name(&layer);
     match format {
@@ -129,25 +109,25 @@ impl<T> futures_core::Stream for ReceiverStream<T> {
     params(("file" = String, Path, description = "`regions.geojson` or `regions.gpkg`"), ExportQuery),
     responses((status = 200, description = "The regions layer as GeoJSON or GeoPackage"), (status = 404, description = "Unknown layer or format")))]
 /// `GET /export/{file}`: the regions layer.
-pub async fn export_regions(State(app): State<AppState>, Path(file): Path<String>, Query(q): Query<ExportQuery>) -> Result<Response> {
+pub async fn export_regions(State(app): State<AppState>, caller: Caller, Path(file): Path<String>, Query(q): Query<ExportQuery>) -> Result<Response> {
     let (stem, format) = split_file(&file)?;
     if stem != "regions" {
         return Err(Error::NotFound(format!("no shared layer `{stem}`: only `regions` (network layers are under /networks/{{net}}/export/)")));
     }
     let bbox = q.bbox.as_deref().map(parse_bbox).transpose()?;
-    export(&app, &Collection::Regions, format, bbox).await
+    export(&app, &caller, &Collection::Regions, format, bbox).await
 }
 
 #[utoipa::path(get, path = "/networks/{net}/export/{file}", tag = "gis",
     params(("net" = String, Path, description = "Network code"), ("file" = String, Path, description = "`LAYER.geojson` or `LAYER.gpkg`; layers: grants, outlets, demand, conflicts, candidates"), ExportQuery),
     responses((status = 200, description = "The layer as GeoJSON or GeoPackage"), (status = 404, description = "Unknown network, layer or format")))]
 /// `GET /networks/{net}/export/{file}`: a network layer.
-pub async fn export_network(State(app): State<AppState>, Path((net, file)): Path<(String, String)>, Query(q): Query<ExportQuery>) -> Result<Response> {
+pub async fn export_network(State(app): State<AppState>, caller: Caller, Path((net, file)): Path<(String, String)>, Query(q): Query<ExportQuery>) -> Result<Response> {
     let (stem, format) = split_file(&file)?;
     let layer = NetworkLayer::parse(stem)
         .ok_or_else(|| Error::NotFound(format!("no layer `{stem}`: layers are grants, outlets, demand, conflicts, candidates")))?;
     let bbox = q.bbox.as_deref().map(parse_bbox).transpose()?;
-    export(&app, &Collection::Network(net, layer), format, bbox).await
+    export(&app, &caller, &Collection::Network(net, layer), format, bbox).await
 }
 
 /// The scheme and authority the client used (`http://127.0.0.1:8080`), for absolute links.
@@ -175,10 +155,10 @@ fn tilejson_type(kind: crate::gis::layer::FieldType) -> &'static str {
     params(("file" = String, Path, description = "`LAYER.json`, e.g. `smart.grants.json`")),
     responses((status = 200, description = "TileJSON 3.0 of the layer's vector tiles"), (status = 404, description = "Unknown layer")))]
 /// `GET /tiles/{layer}.json`: TileJSON of a layer.
-pub async fn tilejson(State(app): State<AppState>, headers: HeaderMap, Path(file): Path<String>) -> Result<Response> {
+pub async fn tilejson(State(app): State<AppState>, caller: Caller, headers: HeaderMap, Path(file): Path<String>) -> Result<Response> {
     let id = file.strip_suffix(".json").ok_or_else(|| Error::NotFound(format!("`{file}`: expected LAYER.json")))?;
     let c = collection(id)?;
-    let served = app.layer(&c).await?;
+    let served = app.gis.layer(&caller, &c).await?;
     let layer = &served.layer;
     let bounds = served.extent().map_or([-180.0, -85.0, 180.0, 85.0], |e| [e.min().x, e.min().y, e.max().x, e.max().y]);
     let fields: serde_json::Map<String, serde_json::Value> =
@@ -203,7 +183,7 @@ pub async fn tilejson(State(app): State<AppState>, headers: HeaderMap, Path(file
     responses((status = 200, description = "A Mapbox vector tile (EPSG:3857) with one layer named after the layer (`grants`, `regions`, ...)", content_type = "application/vnd.mapbox-vector-tile"),
         (status = 400, description = "Not a tile address"), (status = 404, description = "Unknown layer")))]
 /// `GET /tiles/{layer}/{z}/{x}/{y}.mvt`: one vector tile.
-pub async fn tile(State(app): State<AppState>, Path((layer, z, x, file)): Path<(String, u8, u32, String)>) -> Result<Response> {
+pub async fn tile(State(app): State<AppState>, caller: Caller, Path((layer, z, x, file)): Path<(String, u8, u32, String)>) -> Result<Response> {
     let y: u32 = file
         .strip_suffix(".mvt")
         .and_then(|y| y.parse().ok())
@@ -212,11 +192,9 @@ pub async fn tile(State(app): State<AppState>, Path((layer, z, x, file)): Path<(
         return Err(Error::BadRequest(format!("no tile {z}/{x}/{y}: zoom 0..={MAX_ZOOM}, x and y below 2^zoom")));
     }
     let c = collection(&layer)?;
-    let served = app.layer(&c).await?;
+    let served = app.gis.layer(&caller, &c).await?;
     let name = c.layer_name();
-    let bytes = tokio::task::spawn_blocking(move || served.tile(z, x, y, |l| tiles::render(l, name, z, x, y)))
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))?;
+    let bytes = blocking(move || served.tile(z, x, y, |l| tiles::render(l, name, z, x, y))).await?;
     Ok((
         [(header::CONTENT_TYPE, HeaderValue::from_static("application/vnd.mapbox-vector-tile")), (header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))],
         bytes.as_ref().clone(),

@@ -1,14 +1,13 @@
 //! `/networks/{net}/grants`: the exclusivity check, grants, revokes, conflicts, audit.
 
 use super::AppState;
-use super::extract::{GrantJson, Json, Path, Query};
-use super::regions::geojson_response;
-use crate::input::parse_bbox;
+use super::extract::{CoordQuery, GrantJson, Json, Path, Query};
+use super::geojson_response;
+use crate::app::ledger::{CheckAnswer, GrantFilter, GrantRequest, GrantRow, SeenGrant};
+use crate::domain::access::Caller;
+use crate::domain::grants::{SeenConflict, Status};
 use crate::error::{Error, Result};
-use crate::geometry::CoordSys;
-use crate::domain::grants::{ConflictEntry, Status};
-use crate::registry::GrantRequest;
-use crate::store::grants::{GrantFilter, GrantRow};
+use crate::input::parse_bbox;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -28,14 +27,6 @@ pub(super) fn router() -> Router<AppState> {
         .route("/networks/{net}/audit", get(audit))
 }
 
-/// `?coord_sys=` of routes that take geometry.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-pub struct CoordQuery {
-    /// Datum of the input coordinates: `wgs84` (default), `gcj02` (Amap) or `bd09` (Baidu).
-    #[serde(default)]
-    pub coord_sys: CoordSys,
-}
-
 /// A stored grant as a GeoJSON Feature. It borrows the row: the stored GeoJSON text is
 /// copied into the answer, not parsed and written again (a city is tens of KB).
 #[derive(Debug, serde::Serialize)]
@@ -46,7 +37,44 @@ pub struct GrantFeature<'a> {
     properties: GrantProperties<'a>,
     /// Warnings of the decision that made the grant (only in the answer to a grant).
     #[serde(skip_serializing_if = "Option::is_none")]
-    warnings: Option<&'a [ConflictEntry]>,
+    warnings: Option<&'a [SeenConflict]>,
+}
+
+/// Another partner's grant as a partner token sees it in a list: its area and status, no
+/// id, holder or note.
+#[derive(Debug, serde::Serialize)]
+struct AnonymousFeature<'a> {
+    r#type: &'static str,
+    geometry: &'a RawValue,
+    properties: AnonymousProperties<'a>,
+}
+
+/// The properties of an [`AnonymousFeature`].
+#[derive(Debug, serde::Serialize)]
+struct AnonymousProperties<'a> {
+    anonymous: bool,
+    status: &'a str,
+}
+
+/// A listed grant as its viewer sees it. (Borrowed and short-lived: the size difference
+/// between the variants costs nothing worth a box.)
+#[derive(Debug, serde::Serialize)]
+#[allow(clippy::large_enum_variant)]
+#[serde(untagged)]
+enum ListedFeature<'a> {
+    Whole(GrantFeature<'a>),
+    Anonymous(AnonymousFeature<'a>),
+}
+
+fn listed_feature(g: &SeenGrant) -> ListedFeature<'_> {
+    match g {
+        SeenGrant::Whole(row) => ListedFeature::Whole(grant_feature(row)),
+        SeenGrant::Anonymous(a) => ListedFeature::Anonymous(AnonymousFeature {
+            r#type: "Feature",
+            geometry: stored_json(Some(&a.geometry)),
+            properties: AnonymousProperties { anonymous: true, status: &a.status },
+        }),
+    }
 }
 
 /// The properties of a [`GrantFeature`].
@@ -105,7 +133,7 @@ pub fn grant_feature(row: &GrantRow) -> GrantFeature<'_> {
 #[derive(Debug, serde::Serialize)]
 struct GrantCollection<'a> {
     r#type: &'static str,
-    features: Vec<GrantFeature<'a>>,
+    features: Vec<ListedFeature<'a>>,
 }
 
 /// Grants a territory: 201 with the grant, or 409 listing every conflicting grant.
@@ -113,11 +141,10 @@ struct GrantCollection<'a> {
     responses((status = 201, description = "granted: the grant as a Feature (with `warnings`)", content_type = "application/geo+json"),
               (status = 409, description = "refused: problem+json with `conflicts`", content_type = "application/problem+json"),
               (status = 422, description = "invalid input, located", content_type = "application/problem+json")))]
-pub async fn create(State(app): State<AppState>, Path(net): Path<String>, Query(q): Query<CoordQuery>, GrantJson(req): GrantJson) -> Result<Response> {
-    let (proposal, policy) = app.propose(&net, &req.body, q.coord_sys).await?;
-    let (row, decision) = app.grant(&proposal, policy, &req.raw()?).await?;
-    let mut body = grant_feature(&row);
-    body.warnings = Some(&decision.warnings);
+pub async fn create(State(app): State<AppState>, caller: Caller, Path(net): Path<String>, Query(q): Query<CoordQuery>, GrantJson(req): GrantJson) -> Result<Response> {
+    let granted = app.ledger.grant(&caller, &net, &req.body, q.coord_sys, &req.raw()?).await?;
+    let mut body = grant_feature(&granted.row);
+    body.warnings = Some(&granted.warnings);
     let mut response = geojson_response(body);
     *response.status_mut() = StatusCode::CREATED;
     Ok(response)
@@ -126,26 +153,12 @@ pub async fn create(State(app): State<AppState>, Path(net): Path<String>, Query(
 /// Dry run: would this grant be refused? Writes nothing.
 #[utoipa::path(post, path = "/networks/{net}/grants/check", tag = "grants", params(("net" = String, Path), CoordQuery), request_body = GrantRequest,
     responses((status = 200, description = "`{ok, conflicts, warnings}`", body = CheckAnswer), (status = 422, description = "invalid input, located")))]
-pub async fn check(State(app): State<AppState>, Path(net): Path<String>, Query(q): Query<CoordQuery>, GrantJson(req): GrantJson) -> Result<Response> {
-    let (proposal, policy) = app.propose(&net, &req.body, q.coord_sys).await?;
-    let d = app.check(&proposal, policy).await?;
+pub async fn check(State(app): State<AppState>, caller: Caller, Path(net): Path<String>, Query(q): Query<CoordQuery>, GrantJson(req): GrantJson) -> Result<Response> {
+    let answer: CheckAnswer = app.ledger.check(&caller, &net, &req.body, q.coord_sys).await?;
     // Contract systems call this for every grant they prepare: the overlaps' coordinates
     // are written straight into the answer (the same text as serde_json writes, faster).
-    let body = crate::geometry::geojson_io::to_json_bytes(&CheckAnswer { ok: d.ok(), conflicts: d.conflicts, warnings: d.warnings })
-        .map_err(|e| Error::Internal(format!("writing the answer: {e}")))?;
+    let body = crate::geometry::geojson_io::to_json_bytes(&answer).map_err(|e| Error::Internal(format!("writing the answer: {e}")))?;
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
-}
-
-/// Answer of a dry-run check. Serialised from the typed entries: an overlap kept as GeoJSON
-/// text is copied, one kept as an area is written straight into the answer.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct CheckAnswer {
-    /// Whether the grant would be made.
-    pub ok: bool,
-    /// Every grant it would break exclusivity with.
-    pub conflicts: Vec<ConflictEntry>,
-    /// Overlaps below the sliver tolerance.
-    pub warnings: Vec<ConflictEntry>,
 }
 
 /// Filters of `GET /networks/{net}/grants`.
@@ -164,8 +177,7 @@ pub struct GrantQuery {
 /// Lists grants (revoked ones too, unless filtered) as a FeatureCollection.
 #[utoipa::path(get, path = "/networks/{net}/grants", tag = "grants", params(("net" = String, Path), GrantQuery),
     responses((status = 200, description = "FeatureCollection", content_type = "application/geo+json")))]
-pub async fn list(State(app): State<AppState>, Path(net): Path<String>, Query(q): Query<GrantQuery>) -> Result<Response> {
-    app.network(&net).await?;
+pub async fn list(State(app): State<AppState>, caller: Caller, Path(net): Path<String>, Query(q): Query<GrantQuery>) -> Result<Response> {
     let filter = GrantFilter {
         partner_id: q.partner_id,
         active_on: q.active_on.as_deref().map(|d| d.parse().map_err(|_| Error::BadRequest(format!("active_on `{d}`: expected YYYY-MM-DD")))).transpose()?,
@@ -177,15 +189,15 @@ pub async fn list(State(app): State<AppState>, Path(net): Path<String>, Query(q)
             Some(s) => return Err(Error::BadRequest(format!("status `{s}`: expected active or revoked"))),
         },
     };
-    let rows = app.store.list_grants(&net, &filter).await?;
-    Ok(geojson_response(GrantCollection { r#type: "FeatureCollection", features: rows.iter().map(grant_feature).collect() }))
+    let grants = app.ledger.grants(&caller, &net, &filter).await?;
+    Ok(geojson_response(GrantCollection { r#type: "FeatureCollection", features: grants.iter().map(listed_feature).collect() }))
 }
 
 /// One grant.
 #[utoipa::path(get, path = "/networks/{net}/grants/{id}", tag = "grants", params(("net" = String, Path), ("id" = i64, Path)),
     responses((status = 200, description = "Feature", content_type = "application/geo+json"), (status = 404, description = "unknown")))]
-pub async fn one(State(app): State<AppState>, Path((net, id)): Path<(String, i64)>) -> Result<Response> {
-    Ok(geojson_response(grant_feature(&app.store.grant(&net, id).await?)))
+pub async fn one(State(app): State<AppState>, caller: Caller, Path((net, id)): Path<(String, i64)>) -> Result<Response> {
+    Ok(geojson_response(grant_feature(&app.ledger.one(&caller, &net, id).await?)))
 }
 
 /// Body of a revoke.
@@ -200,16 +212,16 @@ pub struct RevokeRequest {
 /// Revokes a grant; it stays, with status `revoked`.
 #[utoipa::path(post, path = "/networks/{net}/grants/{id}/revoke", tag = "grants", params(("net" = String, Path), ("id" = i64, Path)), request_body = RevokeRequest,
     responses((status = 200, description = "the revoked grant"), (status = 404, description = "unknown"), (status = 409, description = "revoked already")))]
-pub async fn revoke(State(app): State<AppState>, Path((net, id)): Path<(String, i64)>, req: Json<RevokeRequest>) -> Result<Response> {
-    let row = app.revoke(&net, id, &req.body.reason).await?;
+pub async fn revoke(State(app): State<AppState>, caller: Caller, Path((net, id)): Path<(String, i64)>, req: Json<RevokeRequest>) -> Result<Response> {
+    let row = app.ledger.revoke(&caller, &net, id, &req.body.reason).await?;
     Ok(geojson_response(grant_feature(&row)))
 }
 
 /// Every conflicting pair among the stored active grants.
 #[utoipa::path(get, path = "/networks/{net}/conflicts", tag = "grants", params(("net" = String, Path)),
     responses((status = 200, description = "`{count, conflicts: [{grant_id, conflicts_with}]}`")))]
-pub async fn conflicts(State(app): State<AppState>, Path(net): Path<String>) -> Result<axum::Json<Value>> {
-    let pairs = app.conflicts(&net).await?;
+pub async fn conflicts(State(app): State<AppState>, caller: Caller, Path(net): Path<String>) -> Result<axum::Json<Value>> {
+    let pairs = app.ledger.conflicts(&caller, &net).await?;
     let list: Vec<Value> = pairs.iter().map(|(a, c)| json!({"grant_id": a, "conflicts_with": c})).collect();
     Ok(axum::Json(json!({"count": list.len(), "conflicts": list})))
 }
@@ -217,7 +229,6 @@ pub async fn conflicts(State(app): State<AppState>, Path(net): Path<String>) -> 
 /// Every grant decision, oldest first.
 #[utoipa::path(get, path = "/networks/{net}/audit", tag = "grants", params(("net" = String, Path)),
     responses((status = 200, description = "`{entries: [...]}`")))]
-pub async fn audit(State(app): State<AppState>, Path(net): Path<String>) -> Result<Response> {
-    app.network(&net).await?;
-    Ok(axum::Json(json!({"entries": app.store.audit(&net).await?})).into_response())
+pub async fn audit(State(app): State<AppState>, caller: Caller, Path(net): Path<String>) -> Result<Response> {
+    Ok(axum::Json(json!({"entries": app.ledger.audit(&caller, &net).await?})).into_response())
 }

@@ -1,5 +1,11 @@
-//! HTTP/JSON API (axum): the routes of `shared/API.md`. Handlers only parse, call the
-//! [`Registry`], and shape responses; errors become problem+json in [`problem`].
+//! HTTP/JSON API (axum): the routes of `docs/api.md`. Handlers only read the request,
+//! call the application ([`App`]) with the [`Caller`](crate::domain::access::Caller) who
+//! asks, and shape the answer; errors become problem+json in [`problem`].
+//!
+//! Two routers: the open one (the map page's files, `/health`, `/openapi.json`) and the
+//! API, where [`auth::authenticate`] makes every matched request's caller first (401
+//! without a valid token where one is needed). What each caller may do and see is decided
+//! by the application, on the decoded, typed request.
 
 pub mod auth;
 pub mod extract;
@@ -14,8 +20,8 @@ pub mod regions;
 pub mod scoring;
 pub mod web;
 
+use crate::app::App;
 use crate::error::Error;
-use crate::registry::Registry;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};
@@ -58,32 +64,25 @@ pub struct ServeOptions {
 }
 
 /// Shared state of every handler.
-pub type AppState = Arc<Registry>;
+pub type AppState = Arc<App>;
 
 async fn not_found() -> Response {
     Error::NotFound("no such route; see /openapi.json".into()).into_response()
 }
 
 async fn method_not_allowed() -> Response {
-    problem::problem(
-        axum::http::StatusCode::METHOD_NOT_ALLOWED,
-        "method-not-allowed",
-        "this route does not take that method; see /openapi.json",
-        serde_json::json!({}),
-    )
+    Error::MethodNotAllowed("this route does not take that method; see /openapi.json".into()).into_response()
 }
 
 /// The whole API as a router, ready for `axum::serve` or `oneshot` in tests.
-pub fn router(registry: AppState, limits: HttpLimits) -> Router {
-    router_with(registry, limits, ServeOptions::default())
+pub fn router(app: AppState, limits: HttpLimits) -> Router {
+    router_with(app, limits, ServeOptions::default())
 }
 
 /// The whole API and the map page with its settings.
-pub fn router_with(registry: AppState, limits: HttpLimits, options: ServeOptions) -> Router {
+pub fn router_with(app: AppState, limits: HttpLimits, options: ServeOptions) -> Router {
     let throttle = auth::Throttle { permits: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent)), timeout: limits.request_timeout };
-    Router::new()
-        .merge(web::router(options.map))
-        .merge(openapi::router())
+    let api = Router::new()
         .merge(regions::router())
         .merge(networks::router())
         .merge(grants::router())
@@ -91,16 +90,27 @@ pub fn router_with(registry: AppState, limits: HttpLimits, options: ServeOptions
         .merge(scoring::router())
         .merge(gis::router())
         .merge(ogc::router())
+        .route_layer(axum::middleware::from_fn_with_state(app.clone(), auth::authenticate));
+    Router::new()
+        .merge(web::router(options.map))
+        .merge(openapi::router())
+        .merge(api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
-        .layer(axum::middleware::from_fn_with_state(registry.clone(), auth::authorize))
         .layer(axum::middleware::from_fn(auth::throttle))
         .layer(axum::Extension(limits))
         .layer(axum::Extension(options.auth))
         .layer(axum::Extension(throttle))
         .layer(TraceLayer::new_for_http())
-        .with_state(registry)
+        .with_state(app)
+}
+
+/// A JSON body served as `application/geo+json`.
+pub fn geojson_response(body: impl serde::Serialize) -> Response {
+    let mut r = axum::Json(body).into_response();
+    r.headers_mut().insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/geo+json"));
+    r
 }
 
 /// Serves the router on a bound listener until `shutdown` completes, then drains.

@@ -8,7 +8,9 @@ use crate::input::parse_bbox;
 use crate::error::{Error, Result};
 use crate::gis::Collection;
 use crate::gis::geojson::{GEOJSON, feature};
-use crate::gis::layers::Served;
+use crate::app::gis::Served;
+use crate::app::blocking;
+use crate::domain::access::Caller;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -115,13 +117,13 @@ fn collection_json(base: &str, served: &Served) -> Value {
     })
 }
 
-async fn collections(State(app): State<AppState>, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>) -> Result<Response> {
+async fn collections(State(app): State<AppState>, caller: Caller, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>) -> Result<Response> {
     only_params(&q, &["f"])?;
     check_format(&q)?;
     let base = format!("{}/ogc", base_url(&headers));
     let mut list = Vec::new();
-    for c in app.collections().await? {
-        list.push(collection_json(&base, &*app.layer(&c).await?));
+    for c in app.gis.collections(&caller).await? {
+        list.push(collection_json(&base, &*app.gis.layer(&caller, &c).await?));
     }
     Ok(json_response(
         json!({
@@ -136,11 +138,11 @@ fn parse_collection(id: &str) -> Result<Collection> {
     Collection::parse(id).ok_or_else(|| Error::NotFound(format!("no collection `{id}`: collections are `regions` and `{{net}}.{{layer}}`; see /ogc/collections")))
 }
 
-async fn collection(State(app): State<AppState>, headers: HeaderMap, Path(id): Path<String>, Query(q): Query<BTreeMap<String, String>>) -> Result<Response> {
+async fn collection(State(app): State<AppState>, caller: Caller, headers: HeaderMap, Path(id): Path<String>, Query(q): Query<BTreeMap<String, String>>) -> Result<Response> {
     only_params(&q, &["f"])?;
     check_format(&q)?;
     let base = format!("{}/ogc", base_url(&headers));
-    let served = app.layer(&parse_collection(&id)?).await?;
+    let served = app.gis.layer(&caller, &parse_collection(&id)?).await?;
     Ok(json_response(collection_json(&base, &served), "application/json"))
 }
 
@@ -151,16 +153,16 @@ fn parse_count(q: &BTreeMap<String, String>, name: &str, min: usize) -> Result<O
         .transpose()
 }
 
-async fn items(State(app): State<AppState>, headers: HeaderMap, Path(id): Path<String>, Query(q): Query<BTreeMap<String, String>>) -> Result<Response> {
+async fn items(State(app): State<AppState>, caller: Caller, headers: HeaderMap, Path(id): Path<String>, Query(q): Query<BTreeMap<String, String>>) -> Result<Response> {
     only_params(&q, &["f", "bbox", "limit", "offset"])?;
     check_format(&q)?;
     let limit = parse_count(&q, "limit", 1)?.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
     let offset = parse_count(&q, "offset", 0)?.unwrap_or(0);
     let bbox = q.get("bbox").map(|b| parse_bbox(b)).transpose()?.map(|[x0, y0, x1, y1]| Rect::new((x0, y0), (x1, y1)));
-    let served = app.layer(&parse_collection(&id)?).await?;
+    let served = app.gis.layer(&caller, &parse_collection(&id)?).await?;
     let layer = served.layer.clone();
     let base = format!("{}/ogc/collections/{id}/items", base_url(&headers));
-    let body = tokio::task::spawn_blocking(move || {
+    let body = blocking(move || {
         let matching = layer.matching(bbox.as_ref());
         let page: Vec<Value> = matching.iter().skip(offset).take(limit).map(|&i| feature(&layer, &layer.feature(i))).collect();
         let returned = page.len();
@@ -187,15 +189,14 @@ async fn items(State(app): State<AppState>, headers: HeaderMap, Path(id): Path<S
             "links": links,
         })
     })
-    .await
-    .map_err(|e| Error::Internal(e.to_string()))?;
+    .await?;
     Ok(json_response(body, GEOJSON))
 }
 
-async fn item(State(app): State<AppState>, headers: HeaderMap, Path((id, fid)): Path<(String, String)>, Query(q): Query<BTreeMap<String, String>>) -> Result<Response> {
+async fn item(State(app): State<AppState>, caller: Caller, headers: HeaderMap, Path((id, fid)): Path<(String, String)>, Query(q): Query<BTreeMap<String, String>>) -> Result<Response> {
     only_params(&q, &["f"])?;
     check_format(&q)?;
-    let served = app.layer(&parse_collection(&id)?).await?;
+    let served = app.gis.layer(&caller, &parse_collection(&id)?).await?;
     let layer = &served.layer;
     let n: i64 = fid.parse().map_err(|_| Error::NotFound(format!("no feature `{fid}` in `{id}` (feature ids are integers)")))?;
     let f = layer.by_id(n).ok_or_else(|| Error::NotFound(format!("no feature {n} in `{id}`")))?;

@@ -22,9 +22,9 @@ use utoipa::OpenApi;
         super::scoring::put_demand, super::scoring::get_demand, super::scoring::score, super::scoring::plan,
         super::gis::export_regions, super::gis::export_network, super::gis::tilejson, super::gis::tile,
     ),
-    components(schemas(crate::registry::GrantRequest, crate::domain::grants::ConflictEntry, crate::input::InputError,
-        crate::domain::network::Partner, super::networks::NewNetwork, super::networks::NewPartner, super::grants::RevokeRequest,
-        crate::domain::outlets::OutletRequest, crate::domain::grants::GrantRef, crate::domain::standard::Facility, super::outlets::CloseRequest,
+    components(schemas(crate::app::ledger::GrantRequest, crate::domain::grants::ConflictEntry, crate::input::InputError,
+        crate::domain::network::Partner, crate::app::catalog::NewNetwork, crate::app::catalog::NewPartner, super::grants::RevokeRequest,
+        crate::domain::outlets::OutletRequest, crate::domain::grants::GrantRef, crate::domain::standard::Facility, crate::app::outlets::CloseRequest,
         crate::geometry::validate::CoordSys, crate::domain::outlets::OutletStatus)),
     modifiers(&BearerAuth)
 )]
@@ -52,7 +52,7 @@ pub(super) fn router() -> Router<AppState> {
 /// Liveness: 200 while the service runs.
 #[utoipa::path(get, path = "/health", tag = "service", responses((status = 200, description = "`{status: ok}`")))]
 pub async fn health(axum::extract::State(app): axum::extract::State<AppState>) -> axum::Json<Value> {
-    axum::Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "regions": app.regions().len()}))
+    axum::Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "regions": app.catalog.regions().len()}))
 }
 
 async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {

@@ -2,14 +2,15 @@
 
 use super::AppState;
 use super::extract::{Json, Path, Query};
-use super::grants::CoordQuery;
-use super::regions::geojson_response;
-use crate::input::parse_bbox;
+use super::extract::CoordQuery;
+use super::geojson_response;
+use crate::app::outlets::{CloseRequest, NamedOutlet, OutletFilter};
+use crate::domain::access::{Caller, Role};
 use crate::domain::compliance::Report;
-use crate::error::{Error, Result};
-use crate::domain::outlets::{Outlet, OutletRequest, OutletStatus};
+use crate::domain::outlets::{OutletRequest, OutletStatus};
 use crate::domain::standard::Standard;
-use crate::store::outlets::OutletFilter;
+use crate::error::Result;
+use crate::input::parse_bbox;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -17,7 +18,6 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::HashMap;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -28,22 +28,15 @@ pub(super) fn router() -> Router<AppState> {
         .route("/networks/{net}/compliance", get(compliance))
 }
 
-/// Outlets as Features, with their partners' names.
-async fn features(app: &AppState, net: &str, outlets: &[Outlet]) -> Result<Vec<Value>> {
-    let names: HashMap<i64, String> = app.store.partners(net).await?.into_iter().map(|p| (p.id, p.name)).collect();
-    Ok(outlets.iter().map(|o| o.feature(o.partner_id.and_then(|id| names.get(&id)).map(String::as_str))).collect())
-}
-
 /// Creates an outlet: 201 Feature; 409 if an own outlet stands outside its partner's
 /// grants or inside another partner's exclusive grant.
 #[utoipa::path(post, path = "/networks/{net}/outlets", tag = "outlets", params(("net" = String, Path), CoordQuery), request_body = OutletRequest,
     responses((status = 201, description = "the outlet as a Feature", content_type = "application/geo+json"),
               (status = 409, description = "outside the partner's grants, or inside another partner's exclusive grant (`grants`)", content_type = "application/problem+json"),
               (status = 422, description = "invalid input, located", content_type = "application/problem+json")))]
-pub async fn create(State(app): State<AppState>, Path(net): Path<String>, Query(q): Query<CoordQuery>, req: Json<OutletRequest>) -> Result<Response> {
-    let outlet = app.create_outlet(&net, &req.body, q.coord_sys).await?;
-    let feature = features(&app, &net, std::slice::from_ref(&outlet)).await?.pop().unwrap_or(Value::Null);
-    let mut response = geojson_response(feature);
+pub async fn create(State(app): State<AppState>, caller: Caller, Path(net): Path<String>, Query(q): Query<CoordQuery>, req: Json<OutletRequest>) -> Result<Response> {
+    let outlet = app.outlets.create(&caller, &net, &req.body, q.coord_sys).await?;
+    let mut response = geojson_response(outlet.feature());
     *response.status_mut() = StatusCode::CREATED;
     Ok(response)
 }
@@ -64,20 +57,18 @@ pub struct OutletQuery {
 /// The network's outlets as a FeatureCollection.
 #[utoipa::path(get, path = "/networks/{net}/outlets", tag = "outlets", params(("net" = String, Path), OutletQuery),
     responses((status = 200, description = "FeatureCollection", content_type = "application/geo+json")))]
-pub async fn list(State(app): State<AppState>, Path(net): Path<String>, Query(q): Query<OutletQuery>) -> Result<Response> {
-    app.network(&net).await?;
+pub async fn list(State(app): State<AppState>, caller: Caller, Path(net): Path<String>, Query(q): Query<OutletQuery>) -> Result<Response> {
     let filter = OutletFilter { partner_id: q.partner_id, competitor: q.competitor, status: q.status, bbox: q.bbox.as_deref().map(parse_bbox).transpose()? };
-    let outlets = app.store.list_outlets(&net, &filter).await?;
-    Ok(geojson_response(json!({"type": "FeatureCollection", "features": features(&app, &net, &outlets).await?})))
+    let outlets = app.outlets.list(&caller, &net, &filter).await?;
+    let features: Vec<Value> = outlets.iter().map(NamedOutlet::feature).collect();
+    Ok(geojson_response(json!({"type": "FeatureCollection", "features": features})))
 }
 
 /// One outlet as a Feature.
 #[utoipa::path(get, path = "/networks/{net}/outlets/{id}", tag = "outlets", params(("net" = String, Path), ("id" = i64, Path)),
     responses((status = 200, description = "Feature", content_type = "application/geo+json"), (status = 404, description = "unknown")))]
-pub async fn one(State(app): State<AppState>, Path((net, id)): Path<(String, i64)>) -> Result<Response> {
-    app.network(&net).await?;
-    let outlet = app.store.outlet(&net, id).await?;
-    Ok(geojson_response(features(&app, &net, &[outlet]).await?.pop().unwrap_or(Value::Null)))
+pub async fn one(State(app): State<AppState>, caller: Caller, Path((net, id)): Path<(String, i64)>) -> Result<Response> {
+    Ok(geojson_response(app.outlets.one(&caller, &net, id).await?.feature()))
 }
 
 /// Updates an open outlet with a JSON Merge Patch (RFC 7396): send only the fields to
@@ -86,40 +77,22 @@ pub async fn one(State(app): State<AppState>, Path((net, id)): Path<(String, i64
     request_body(content = Object, description = "merge patch of the outlet's fields"),
     responses((status = 200, description = "the updated Feature", content_type = "application/geo+json"),
               (status = 409, description = "closed, or the new place breaks the territory rule"), (status = 422, description = "invalid input, located")))]
-pub async fn update(State(app): State<AppState>, Path((net, id)): Path<(String, i64)>, Query(q): Query<CoordQuery>, patch: Json<Value>) -> Result<Response> {
-    let outlet = app.update_outlet(&net, id, &patch.body, q.coord_sys).await?;
-    Ok(geojson_response(features(&app, &net, &[outlet]).await?.pop().unwrap_or(Value::Null)))
-}
-
-/// Body of `POST /networks/{net}/outlets/{id}/close`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CloseRequest {
-    /// Why it closes.
-    pub reason: String,
-    /// Closing date (ISO 8601); default today.
-    #[serde(default)]
-    pub closed_on: Option<String>,
+pub async fn update(State(app): State<AppState>, caller: Caller, Path((net, id)): Path<(String, i64)>, Query(q): Query<CoordQuery>, patch: Json<Value>) -> Result<Response> {
+    Ok(geojson_response(app.outlets.update(&caller, &net, id, &patch.body, q.coord_sys).await?.feature()))
 }
 
 /// Closes an outlet; it is kept with status `closed`.
 #[utoipa::path(post, path = "/networks/{net}/outlets/{id}/close", tag = "outlets", params(("net" = String, Path), ("id" = i64, Path)), request_body = CloseRequest,
     responses((status = 200, description = "the closed outlet", content_type = "application/geo+json"), (status = 409, description = "closed already")))]
-pub async fn close(State(app): State<AppState>, Path((net, id)): Path<(String, i64)>, req: Json<CloseRequest>) -> Result<Response> {
-    let closed_on = match &req.body.closed_on {
-        Some(s) => Some(s.parse().map_err(|_| Error::invalid("/closed_on", format!("`{s}` is not an ISO 8601 date (YYYY-MM-DD)")))?),
-        None => None,
-    };
-    let outlet = app.close_outlet(&net, id, &req.body.reason, closed_on).await?;
-    Ok(geojson_response(features(&app, &net, &[outlet]).await?.pop().unwrap_or(Value::Null)))
+pub async fn close(State(app): State<AppState>, caller: Caller, Path((net, id)): Path<(String, i64)>, req: Json<CloseRequest>) -> Result<Response> {
+    Ok(geojson_response(app.outlets.close(&caller, &net, id, &req.body).await?.feature()))
 }
 
 /// The network's format standard: formats, minima, tiers, roles.
 #[utoipa::path(get, path = "/networks/{net}/standard", tag = "outlets", params(("net" = String, Path)),
     responses((status = 200, description = "the standard", body = Standard)))]
-pub async fn standard(State(app): State<AppState>, Path(net): Path<String>) -> Result<axum::Json<&'static Standard>> {
-    let (_, policy) = app.network(&net).await?;
-    Ok(axum::Json(policy.standard()))
+pub async fn standard(State(app): State<AppState>, caller: Caller, Path(net): Path<String>) -> Result<axum::Json<&'static Standard>> {
+    Ok(axum::Json(app.catalog.enter(&caller, &net, Role::Viewer).await?.policy.standard()))
 }
 
 /// `?partner_id=` of the compliance report.
@@ -132,6 +105,6 @@ pub struct ComplianceQuery {
 /// The network checked against its format standard: every breach, and a summary per partner.
 #[utoipa::path(get, path = "/networks/{net}/compliance", tag = "outlets", params(("net" = String, Path), ComplianceQuery),
     responses((status = 200, description = "the report", body = Report), (status = 404, description = "unknown network or partner")))]
-pub async fn compliance(State(app): State<AppState>, Path(net): Path<String>, Query(q): Query<ComplianceQuery>) -> Result<axum::Json<Report>> {
-    Ok(axum::Json(app.compliance(&net, q.partner_id).await?))
+pub async fn compliance(State(app): State<AppState>, caller: Caller, Path(net): Path<String>, Query(q): Query<ComplianceQuery>) -> Result<axum::Json<Report>> {
+    Ok(axum::Json(app.compliance.report(&caller, &net, q.partner_id).await?))
 }

@@ -16,23 +16,33 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Error::Conflict { .. } | Error::Placement { .. } | Error::Duplicate(_) | Error::NotReady(_) => StatusCode::CONFLICT,
-            Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Database(_) | Error::Migrate(_) | Error::Task(_) | Error::Io { .. } | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn kind(&self) -> &'static str {
         match self {
             Error::BadRequest(_) => "bad-request",
-            Error::Invalid(_) => "invalid-input",
+            Error::Unauthorized(_) => "unauthorized",
+            Error::Forbidden(_) => "forbidden",
             Error::NotFound(_) => "not-found",
+            Error::MethodNotAllowed(_) => "method-not-allowed",
             Error::Conflict { .. } => "exclusivity-conflict",
             Error::Placement { .. } => "outlet-placement",
             Error::Duplicate(_) => "duplicate",
             Error::NotReady(_) => "not-ready",
-            Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => "internal",
+            Error::TooLarge(_) => "payload-too-large",
+            Error::Invalid(_) => "invalid-input",
+            Error::Busy { .. } => "service-unavailable",
+            Error::Database(_) | Error::Migrate(_) | Error::Task(_) | Error::Io { .. } | Error::Internal(_) => "internal",
         }
     }
 }
@@ -66,8 +76,20 @@ pub fn problem(status: StatusCode, kind: &str, detail: &str, extra: impl serde::
 /// The extra members of a refusal: typed, so overlap geometries are copied, not re-parsed.
 #[derive(serde::Serialize)]
 struct Refusal {
-    conflicts: Vec<crate::domain::grants::ConflictEntry>,
-    warnings: Vec<crate::domain::grants::ConflictEntry>,
+    conflicts: Vec<crate::domain::grants::SeenConflict>,
+    warnings: Vec<crate::domain::grants::SeenConflict>,
+}
+
+/// The error and every cause under it, for the log.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 impl IntoResponse for Error {
@@ -84,8 +106,18 @@ impl IntoResponse for Error {
             }
             Error::Conflict { detail, conflicts, warnings } => problem(status, kind, &detail, Refusal { conflicts, warnings }),
             Error::Placement { detail, grants } => problem(status, kind, &detail, json!({ "grants": grants })),
-            Error::Database(_) | Error::Migrate(_) | Error::Internal(_) => {
-                tracing::error!(error = %self, "request failed");
+            Error::Unauthorized(detail) => {
+                let mut r = problem(status, kind, &detail, json!({}));
+                r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"territory\""));
+                r
+            }
+            Error::Busy { detail, retry_after } => {
+                let mut r = problem(status, kind, &detail, json!({}));
+                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+                r
+            }
+            e if e.is_internal() => {
+                tracing::error!(error = %chain(&e), "request failed");
                 problem(status, kind, "the service failed to answer; the error is logged", json!({}))
             }
             other => problem(status, kind, &other.to_string(), json!({})),
@@ -105,17 +137,13 @@ impl From<PathRejection> for Error {
     }
 }
 
-/// A request body that could not be read (too large, or broken).
-#[derive(Debug)]
-pub struct BodyError(pub BytesRejection);
-
-impl IntoResponse for BodyError {
-    fn into_response(self) -> Response {
-        let status = self.0.status();
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
-            problem(status, "payload-too-large", "the request body is larger than the limit", json!({}))
+impl From<BytesRejection> for Error {
+    /// A request body that could not be read: too large (413), or broken (400).
+    fn from(r: BytesRejection) -> Error {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Error::TooLarge("the request body is larger than the limit".into())
         } else {
-            problem(status, "bad-request", &self.0.body_text(), json!({}))
+            Error::BadRequest(r.body_text())
         }
     }
 }

@@ -2,14 +2,15 @@
 
 use super::AppState;
 use super::extract::{Path, Query};
+use super::geojson_response;
 use crate::input::parse_bbox;
 use crate::error::{Error, Result};
+use crate::app::catalog::RegionFilter;
 use crate::domain::regions::{Level, Region};
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
-use axum::{Json, Router};
-use geo::{Intersects, Rect};
+use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -79,21 +80,8 @@ pub async fn list(State(app): State<AppState>, Query(q): Query<RegionQuery>) -> 
         Some(l) => Some(Level::parse(l).ok_or_else(|| Error::BadRequest(format!("level `{l}`: expected province, city or district")))?),
         None => None,
     };
-    let bbox = q.bbox.as_deref().map(parse_bbox).transpose()?.map(|[a, b, c, d]| Rect::new((a, b), (c, d)));
-    app.refresh().await?;
-    let regions = app.regions();
-    let mut selected: Vec<&std::sync::Arc<Region>> = Vec::new();
-    let all = regions.all();
-    for r in all {
-        let keep = level.is_none_or(|l| r.level == l)
-            && q.parent.as_deref().is_none_or(|p| r.parent_adcode.as_deref() == Some(p))
-            && q.q.as_deref().is_none_or(|s| r.name.contains(s) || r.adcode.starts_with(s))
-            && bbox.is_none_or(|b| b.intersects(&r.shape.bbox) && b.intersects(&*r.shape.geometry));
-        if keep {
-            selected.push(r);
-        }
-    }
-    selected.sort_by(|a, b| a.adcode.cmp(&b.adcode));
+    let filter = RegionFilter { level, parent: q.parent, q: q.q, bbox: q.bbox.as_deref().map(parse_bbox).transpose()? };
+    let selected = app.catalog.regions_matching(&filter).await?;
     let features: Vec<RegionFeature<'_>> = selected.iter().map(|r| feature(r)).collect();
     Ok(geojson_response(RegionCollection { r#type: "FeatureCollection", features }))
 }
@@ -103,15 +91,7 @@ pub async fn list(State(app): State<AppState>, Query(q): Query<RegionQuery>) -> 
     params(("adcode" = String, Path, description = "GB/T 2260 code")),
     responses((status = 200, description = "Feature", content_type = "application/geo+json"), (status = 404, description = "unknown adcode")))]
 pub async fn one(State(app): State<AppState>, Path(adcode): Path<String>) -> Result<Response> {
-    app.refresh().await?;
-    let regions = app.regions();
-    let r = regions.get(&adcode).ok_or_else(|| Error::NotFound(format!("no region with adcode `{adcode}`")))?;
-    Ok(geojson_response(feature(r)))
+    let r = app.catalog.region(&adcode).await?;
+    Ok(geojson_response(feature(&r)))
 }
 
-/// A JSON body served as `application/geo+json`.
-pub fn geojson_response(body: impl Serialize) -> Response {
-    let mut r = Json(body).into_response();
-    r.headers_mut().insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/geo+json"));
-    r
-}

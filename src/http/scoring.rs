@@ -2,20 +2,20 @@
 
 use super::AppState;
 use super::extract::{Path, Query};
-use crate::input::{deserialize_located, parse_bbox};
-use super::grants::CoordQuery;
-use super::regions::geojson_response;
-use crate::domain::demand::input;
+use super::extract::CoordQuery;
+use super::geojson_response;
+use crate::app::demand::{GridInfo, Upload};
+use crate::app::scoring::{CandidateSource, PlanOptions, PlanRequest, ScoreRequest, read_candidates};
+use crate::domain::access::Caller;
+use crate::domain::scoring::network::{PlanAnswer, ScoreAnswer, score_geojson};
 use crate::error::{Error, Result};
-use crate::domain::scoring::network::{CandidateInput, PlanAnswer, ScoreAnswer, candidates_from_csv, candidates_from_geojson, score_geojson};
-use crate::store::demand::GridInfo;
+use crate::input::parse_bbox;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{post, put};
-use h3o::CellIndex;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -51,23 +51,20 @@ fn json_body(body: &Bytes) -> Result<Value> {
     responses((status = 200, description = "the stored grid's header", body = GridInfo), (status = 422, description = "bad lines, located")))]
 pub async fn put_demand(
     State(app): State<AppState>,
+    caller: Caller,
     Path(net): Path<String>,
     axum::Extension(limits): axum::Extension<super::HttpLimits>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<axum::Json<GridInfo>> {
-    app.network(&net).await?;
-    let rows = if content_type(&headers) == "text/csv" {
-        let text = utf8(&body)?.to_string();
-        tokio::task::spawn_blocking(move || input::from_csv(&text)).await.map_err(|e| Error::Internal(e.to_string()))?
+    let json;
+    let upload = if content_type(&headers) == "text/csv" {
+        Upload::Csv(utf8(&body)?)
     } else {
-        input::from_json(&json_body(&body)?)
+        json = json_body(&body)?;
+        Upload::Json(&json)
     };
-    let rows = rows.map_err(Error::Invalid)?;
-    if rows.len() > limits.max_import_features {
-        return Err(Error::invalid("", format!("{} cells; one upload takes at most {} (--max-import-features)", rows.len(), limits.max_import_features)));
-    }
-    Ok(axum::Json(app.replace_demand(&net, rows, "upload").await?))
+    Ok(axum::Json(app.demand.upload(&caller, &net, upload, limits.max_import_features, "upload").await?))
 }
 
 /// `?bbox=&limit=` of `GET /demand`.
@@ -82,38 +79,11 @@ pub struct DemandQuery {
 /// The grid's cells as hexagons (`h3`, `demand`), within a box.
 #[utoipa::path(get, path = "/networks/{net}/demand", tag = "scoring", params(("net" = String, Path), DemandQuery),
     responses((status = 200, description = "FeatureCollection of hexagons", content_type = "application/geo+json"), (status = 409, description = "no grid yet")))]
-pub async fn get_demand(State(app): State<AppState>, Path(net): Path<String>, Query(q): Query<DemandQuery>) -> Result<Response> {
-    let (info, grid) = app.grid(&net).await?;
-    let limit = q.limit.unwrap_or(10_000);
-    if limit == 0 || limit > 100_000 {
-        return Err(Error::BadRequest(format!("limit {limit}: use 1 to 100000")));
-    }
+pub async fn get_demand(State(app): State<AppState>, caller: Caller, Path(net): Path<String>, Query(q): Query<DemandQuery>) -> Result<Response> {
     let bbox = q.bbox.as_deref().map(parse_bbox).transpose()?;
-    let (features, matched) = tokio::task::spawn_blocking(move || {
-        let inside = |i: usize| {
-            bbox.is_none_or(|[x0, y0, x1, y1]| {
-                let (lon, lat) = crate::domain::demand::lon_lat(&grid.centres[i]);
-                lon >= x0 && lon <= x1 && lat >= y0 && lat <= y1
-            })
-        };
-        let positions: Vec<usize> = match bbox {
-            Some(b) => grid.ranges_in_box(b).into_iter().flatten().filter(|&i| inside(i)).collect(),
-            None => (0..grid.len()).collect(),
-        };
-        let features: Vec<Value> = positions.iter().take(limit).filter_map(|&i| hexagon(grid.cells[i], grid.demand[i])).collect();
-        (features, positions.len())
-    })
-    .await
-    .map_err(|e| Error::Internal(e.to_string()))?;
-    let returned = features.len();
-    Ok(geojson_response(json!({"type": "FeatureCollection", "grid": info, "numberMatched": matched, "numberReturned": returned, "features": features})))
-}
-
-fn hexagon(raw: u64, demand: f64) -> Option<Value> {
-    let cell = CellIndex::try_from(raw).ok()?;
-    let mut ring: Vec<[f64; 2]> = cell.boundary().iter().map(|ll| [ll.lng(), ll.lat()]).collect();
-    ring.push(*ring.first()?);
-    Some(json!({"type": "Feature", "id": cell.to_string(), "geometry": {"type": "Polygon", "coordinates": [ring]}, "properties": {"h3": cell.to_string(), "demand": demand}}))
+    let cells = app.demand.cells(&caller, &net, bbox, q.limit).await?;
+    let returned = cells.features.len();
+    Ok(geojson_response(json!({"type": "FeatureCollection", "grid": cells.info, "numberMatched": cells.matched, "numberReturned": returned, "features": cells.features})))
 }
 
 /// `?coord_sys=&partner_id=&output=` of `/score`.
@@ -128,17 +98,6 @@ pub struct ScoreQuery {
     pub output: Option<String>,
 }
 
-/// Body of `POST /score` as JSON.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ScoreRequest {
-    /// The partner the candidates are for (its tier's formats; its territory).
-    #[serde(default)]
-    pub partner_id: Option<i64>,
-    /// The candidates.
-    pub candidates: Vec<CandidateInput>,
-}
-
 /// Scores candidates against the network's current outlets: every figure of SCORING.md,
 /// the site-type comparison, the format recommendation and the territory check.
 /// Body: JSON `{partner_id?, candidates}`, a GeoJSON FeatureCollection of Points, or CSV
@@ -147,28 +106,26 @@ pub struct ScoreRequest {
     responses((status = 200, description = "one result per candidate", body = ScoreAnswer), (status = 409, description = "no demand grid yet"), (status = 422, description = "invalid candidates, located")))]
 pub async fn score(
     State(app): State<AppState>,
+    caller: Caller,
     Path(net): Path<String>,
     Query(q): Query<ScoreQuery>,
     axum::Extension(limits): axum::Extension<super::HttpLimits>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    let ctype = content_type(&headers);
-    let (partner_id, candidates) = if ctype == "text/csv" {
-        (q.partner_id, candidates_from_csv(utf8(&body)?)?)
+    let json;
+    let source = if content_type(&headers) == "text/csv" {
+        CandidateSource::Csv(utf8(&body)?)
     } else {
-        let value = json_body(&body)?;
-        if value.get("type").and_then(Value::as_str) == Some("FeatureCollection") {
-            (q.partner_id, candidates_from_geojson(&value)?)
-        } else {
-            let req: ScoreRequest = deserialize_located(&value)?;
-            (req.partner_id.or(q.partner_id), req.candidates)
-        }
+        json = json_body(&body)?;
+        CandidateSource::Json(&json)
     };
+    let (named, candidates) = read_candidates(source)?;
+    let partner_id = named.or(q.partner_id);
     if candidates.len() > limits.max_import_features {
         return Err(Error::invalid("/candidates", format!("{} candidates; one request takes at most {} (--max-import-features)", candidates.len(), limits.max_import_features)));
     }
-    let answer: ScoreAnswer = app.score(&net, partner_id, &candidates, q.coord_sys).await?;
+    let answer: ScoreAnswer = app.scoring.score(&caller, &net, partner_id, &candidates, q.coord_sys).await?;
     let geojson = q.output.as_deref() == Some("geojson") || headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("geo+json"));
     match q.output.as_deref() {
         Some("json" | "geojson") | None => {}
@@ -177,37 +134,12 @@ pub async fn score(
     Ok(if geojson { geojson_response(score_geojson(&answer)) } else { axum::Json(answer).into_response() })
 }
 
-/// Body of `POST /plan`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PlanRequest {
-    /// The partner the sites are for.
-    #[serde(default)]
-    pub partner_id: Option<i64>,
-    /// How many sites to choose at most.
-    pub k: usize,
-    /// The candidates.
-    pub candidates: Vec<CandidateInput>,
-    /// Stop when no candidate gains at least this (default 0).
-    #[serde(default)]
-    pub min_gain: Option<f64>,
-    /// Only candidates the partner may open (inside its grants, outside others' exclusive ones).
-    #[serde(default)]
-    pub within_territory: bool,
-}
-
 /// Chooses up to k candidates greedily (SCORING.md), reporting each step's gain and the
 /// network total after it.
 #[utoipa::path(post, path = "/networks/{net}/plan", tag = "scoring", params(("net" = String, Path), CoordQuery), request_body = PlanRequest,
     responses((status = 200, description = "the greedy choice", body = PlanAnswer), (status = 409, description = "no demand grid yet"), (status = 422, description = "invalid input, located")))]
-pub async fn plan(State(app): State<AppState>, Path(net): Path<String>, Query(q): Query<CoordQuery>, req: super::extract::Json<PlanRequest>) -> Result<axum::Json<PlanAnswer>> {
+pub async fn plan(State(app): State<AppState>, caller: Caller, Path(net): Path<String>, Query(q): Query<CoordQuery>, req: super::extract::Json<PlanRequest>) -> Result<axum::Json<PlanAnswer>> {
     let r = req.body;
-    if r.k == 0 {
-        return Err(Error::invalid("/k", "choose at least one site"));
-    }
-    let min_gain = r.min_gain.unwrap_or(0.0);
-    if !min_gain.is_finite() {
-        return Err(Error::invalid("/min_gain", "must be a finite number"));
-    }
-    Ok(axum::Json(app.plan(&net, r.partner_id, &r.candidates, crate::registry::PlanOptions { k: r.k, min_gain, within_territory: r.within_territory, progress: None }, q.coord_sys).await?))
+    let options = PlanOptions::new(r.k, r.min_gain, r.within_territory)?;
+    Ok(axum::Json(app.scoring.plan(&caller, &net, r.partner_id, &r.candidates, options, q.coord_sys).await?))
 }

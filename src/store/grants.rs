@@ -306,25 +306,34 @@ pub async fn revoke(tx: &mut WriteTx, network: &str, id: i64, reason: &str) -> R
     Ok(Some(seq))
 }
 
+/// One decision as the audit log keeps it.
+#[derive(Debug, Clone, Copy)]
+pub struct Decided<'a> {
+    /// `grant` or `revoke`.
+    pub action: &'a str,
+    /// `granted`, `refused` or `revoked`.
+    pub result: &'a str,
+    /// The grant made or revoked.
+    pub grant_id: Option<i64>,
+    /// The request as received.
+    pub request: &'a serde_json::value::RawValue,
+    /// The conflicts of a refusal.
+    pub conflicts: &'a [ConflictEntry],
+    /// Who decided (`token 3 (name)`, `open`, `cli`).
+    pub actor: &'a str,
+}
+
 /// Records a decision in the audit log.
-pub async fn record(
-    tx: &mut WriteTx,
-    network: &str,
-    action: &str,
-    result: &str,
-    grant_id: Option<i64>,
-    request: &serde_json::value::RawValue,
-    conflicts: &[ConflictEntry],
-) -> Result<()> {
+pub async fn record(tx: &mut WriteTx, network: &str, d: Decided<'_>) -> Result<()> {
     sqlx::query("insert into audit (network, at, action, result, grant_id, request, conflicts, actor) values (?, ?, ?, ?, ?, ?, ?, ?)")
         .bind(network)
         .bind(now())
-        .bind(action)
-        .bind(result)
-        .bind(grant_id)
-        .bind(request.get())
-        .bind(serde_json::to_string(conflicts).map_err(|e| Error::Internal(e.to_string()))?)
-        .bind(crate::domain::access::current_actor())
+        .bind(d.action)
+        .bind(d.result)
+        .bind(d.grant_id)
+        .bind(d.request.get())
+        .bind(serde_json::to_string(d.conflicts).map_err(|e| Error::Internal(e.to_string()))?)
+        .bind(d.actor)
         .execute(&mut **tx)
         .await?;
     Ok(())

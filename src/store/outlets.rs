@@ -184,10 +184,16 @@ impl Store {
 
     /// One outlet of a network, or 404.
     pub async fn outlet(&self, network: &str, id: i64) -> Result<Outlet> {
-        let row: Option<OutletRow> =
-            sqlx::query_as("select * from outlets where network = ? and id = ?").bind(network).bind(id).fetch_optional(&self.pool).await?;
-        row.ok_or_else(|| Error::NotFound(format!("no outlet {id} in network `{network}`")))?.into_outlet()
+        let mut conn = self.pool.acquire().await?;
+        get(&mut conn, network, id).await
     }
+}
+
+/// One outlet of a network read on this connection (inside a write transaction: as it
+/// stands under the write lock), or 404.
+pub async fn get(conn: &mut sqlx::SqliteConnection, network: &str, id: i64) -> Result<Outlet> {
+    let row: Option<OutletRow> = sqlx::query_as("select * from outlets where network = ? and id = ?").bind(network).bind(id).fetch_optional(&mut *conn).await?;
+    row.ok_or_else(|| Error::NotFound(format!("no outlet {id} in network `{network}`")))?.into_outlet()
 }
 
 impl Store {

@@ -1,4 +1,5 @@
-//! The last scoring run of each network (the `candidates` layer).
+//! The last scoring run of each network and owner (the `candidates` layer): owner 0 is the
+//! network's own planners, a partner id a partner token's runs.
 
 use super::{Store, WriteTx, now};
 use crate::error::Result;
@@ -55,14 +56,16 @@ pub struct StoredCandidate {
     pub blocking_grants: Option<String>,
 }
 
-/// Replaces the network's last run with `answer`, in the caller's transaction.
-pub async fn replace(tx: &mut WriteTx, answer: &ScoreAnswer) -> Result<i64> {
+/// Replaces the last run of the network and `owner` with `answer`, in the caller's transaction.
+pub async fn replace(tx: &mut WriteTx, answer: &ScoreAnswer, owner: i64) -> Result<i64> {
     let network = answer.network.as_str();
-    let previous: Option<i64> = sqlx::query_scalar("SELECT run FROM scoring_runs WHERE network = ?").bind(network).fetch_optional(&mut **tx).await?;
+    let previous: Option<i64> =
+        sqlx::query_scalar("SELECT run FROM scoring_runs WHERE network = ? AND owner = ?").bind(network).bind(owner).fetch_optional(&mut **tx).await?;
     let run = previous.unwrap_or(0) + 1;
-    sqlx::query("DELETE FROM scored_candidates WHERE network = ?").bind(network).execute(&mut **tx).await?;
-    sqlx::query("INSERT OR REPLACE INTO scoring_runs (network, run, partner_id, network_total, created_at) VALUES (?, ?, ?, ?, ?)")
+    sqlx::query("DELETE FROM scored_candidates WHERE network = ? AND owner = ?").bind(network).bind(owner).execute(&mut **tx).await?;
+    sqlx::query("INSERT OR REPLACE INTO scoring_runs (network, owner, run, partner_id, network_total, created_at) VALUES (?, ?, ?, ?, ?, ?)")
         .bind(network)
+        .bind(owner)
         .bind(run)
         .bind(answer.partner_id)
         .bind(answer.network_total)
@@ -74,10 +77,11 @@ pub async fn replace(tx: &mut WriteTx, answer: &ScoreAnswer) -> Result<i64> {
         let by_site_type = s.by_site_type.as_ref().map(|b| serde_json::to_string(b).unwrap_or_default());
         let blocking = (!c.territory.blocking_grants.is_empty()).then(|| serde_json::to_string(&c.territory.blocking_grants).unwrap_or_default());
         sqlx::query(
-            "INSERT INTO scored_candidates (network, position, candidate_id, lon, lat, site_type, format, recommended_format, expected_sales, cannibalised, net_gain, competitor_loss, catchment_demand, in_territory, allowed, by_site_type, blocking_grants)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO scored_candidates (network, owner, position, candidate_id, lon, lat, site_type, format, recommended_format, expected_sales, cannibalised, net_gain, competitor_loss, catchment_demand, in_territory, allowed, by_site_type, blocking_grants)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(network)
+        .bind(owner)
         .bind(n as i64 + 1)
         .bind(&s.id)
         .bind(s.location[0])
@@ -101,18 +105,23 @@ pub async fn replace(tx: &mut WriteTx, answer: &ScoreAnswer) -> Result<i64> {
 }
 
 impl Store {
-    /// The header of the network's last scoring run, if any.
-    pub async fn last_run(&self, network: &str) -> Result<Option<RunInfo>> {
-        Ok(sqlx::query_as("SELECT run, partner_id, network_total, created_at FROM scoring_runs WHERE network = ?").bind(network).fetch_optional(&self.pool).await?)
+    /// The header of the last scoring run of the network and `owner`, if any.
+    pub async fn last_run(&self, network: &str, owner: i64) -> Result<Option<RunInfo>> {
+        Ok(sqlx::query_as("SELECT run, partner_id, network_total, created_at FROM scoring_runs WHERE network = ? AND owner = ?")
+            .bind(network)
+            .bind(owner)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
-    /// The candidates of the network's last scoring run, in request order.
-    pub async fn last_candidates(&self, network: &str) -> Result<Vec<StoredCandidate>> {
+    /// The candidates of the last scoring run of the network and `owner`, in request order.
+    pub async fn last_candidates(&self, network: &str, owner: i64) -> Result<Vec<StoredCandidate>> {
         Ok(sqlx::query_as(
             "SELECT position, candidate_id, lon, lat, site_type, format, recommended_format, expected_sales, cannibalised, net_gain, competitor_loss, catchment_demand, in_territory, allowed, by_site_type, blocking_grants
-             FROM scored_candidates WHERE network = ? ORDER BY position",
+             FROM scored_candidates WHERE network = ? AND owner = ? ORDER BY position",
         )
         .bind(network)
+        .bind(owner)
         .fetch_all(&self.pool)
         .await?)
     }

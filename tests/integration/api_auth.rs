@@ -34,14 +34,14 @@ async fn send(app: &TestApp, token: Option<&str>, method: Method, uri: &str, bod
 
 async fn token(app: &TestApp, name: &str, role: Role, network: Option<&str>, partner: Option<i64>) -> (String, i64) {
     let secret = new_token().expect("random");
-    let info = app.registry.store.create_token(name, role, network, partner, &hash_token(&secret)).await.expect("token");
+    let info = app.service.store().create_token(name, role, network, partner, &hash_token(&secret)).await.expect("token");
     (secret, info.id)
 }
 
 /// The same database and registry behind a router with other limits or auth settings.
 fn rebuild(app: &TestApp, limits: HttpLimits, auth: AuthConfig) -> TestApp {
-    let router = router_with(Arc::clone(&app.registry), limits, ServeOptions { auth, ..ServeOptions::default() });
-    TestApp { registry: Arc::clone(&app.registry), router, db: crate::common::TestDb { dir: tempfile::tempdir().expect("dir"), path: app.db.path.clone() } }
+    let router = router_with(Arc::clone(&app.service), limits, ServeOptions { auth, ..ServeOptions::default() });
+    TestApp { service: Arc::clone(&app.service), router, db: crate::common::TestDb { dir: tempfile::tempdir().expect("dir"), path: app.db.path.clone() } }
 }
 
 fn check_body(partner: i64) -> Value {
@@ -125,7 +125,7 @@ async fn a_partner_token_sees_and_acts_only_for_its_partner() {
         assert!(f.get("id").is_none() && f["properties"].get("partner_name").is_none(), "{f}");
         assert!(f["geometry"].is_object(), "other territories stay as geometry");
     }
-    let other: i64 = sqlx::query_scalar("select id from grants where partner_id = 2 limit 1").fetch_one(&app.registry.store.pool).await.expect("a grant of partner 2");
+    let other: i64 = sqlx::query_scalar("select id from grants where partner_id = 2 limit 1").fetch_one(&app.service.store().pool).await.expect("a grant of partner 2");
     send(&app, Some(&p1), Method::GET, &format!("/networks/smart/grants/{other}"), None).await.expect_problem(403);
     send(&app, Some(&p1), Method::POST, &format!("/networks/smart/grants/{other}/revoke"), Some(json!({"reason": "x"}))).await.expect_problem(403);
     send(&app, Some(&p1), Method::GET, "/networks/smart/grants/1", None).await.expect(200);
@@ -135,9 +135,15 @@ async fn a_partner_token_sees_and_acts_only_for_its_partner() {
     for f in outlets.body["features"].as_array().expect("outlets") {
         assert!(f["properties"]["partner_id"] == json!(1) || f["properties"]["competitor"] == json!(true), "{f}");
     }
-    for uri in ["/networks/smart/audit", "/networks/smart/conflicts", "/networks/smart/export/grants.geojson", "/tiles/smart.outlets/8/208/111.mvt", "/networks/smart/compliance"] {
+    for uri in ["/networks/smart/audit", "/networks/smart/conflicts", "/networks/smart/export/conflicts.geojson", "/networks/smart/compliance"] {
         send(&app, Some(&p1), Method::GET, uri, None).await.expect_problem(403);
     }
+    // Its own layers it may load, filtered to its partner (issue 18): grants, outlets.
+    let export = send(&app, Some(&p1), Method::GET, "/networks/smart/export/grants.geojson", None).await;
+    export.expect(200);
+    let exported = export.body["features"].as_array().expect("features");
+    assert!(!exported.is_empty() && exported.iter().all(|f| f["properties"]["partner_id"] == json!(1)), "{}", export.text);
+    send(&app, Some(&p1), Method::GET, "/tiles/smart.outlets/8/208/111.mvt", None).await.expect(200);
     send(&app, Some(&p1), Method::GET, "/networks/smart/compliance?partner_id=1", None).await.expect(200);
     send(&app, Some(&p1), Method::POST, "/networks/smart/partners", Some(json!({"name": "x", "tier": "city_partner"}))).await.expect_problem(403);
 }
@@ -146,7 +152,7 @@ async fn a_partner_token_sees_and_acts_only_for_its_partner() {
 async fn a_partner_token_sees_other_partners_only_as_anonymous_geometry_in_every_answer() {
     let app = app().await;
     crate::api_scoring::upload(&app, "smart").await; // before any token exists
-    let holder: String = sqlx::query_scalar("select name from partners where id = 1").fetch_one(&app.registry.store.pool).await.expect("partner 1");
+    let holder: String = sqlx::query_scalar("select name from partners where id = 1").fetch_one(&app.service.store().pool).await.expect("partner 1");
     // The 武汉 partner (2) asks for 南山区, inside partner 1's exclusive 深圳.
     let (p2, _) = token(&app, "武汉 partner", Role::Admin, None, Some(2)).await;
     let ask = json!({"partner_id": 2, "adcodes": ["440305"]});
@@ -161,10 +167,10 @@ async fn a_partner_token_sees_other_partners_only_as_anonymous_geometry_in_every
         assert!(conflict.get(key).is_none(), "{key} shown: {conflict}");
     }
     assert!(conflict["geometry"].is_object() && conflict["overlap_km2"].as_f64().is_some_and(|k| k > 100.0), "{conflict}");
+    // A partner token never grants, whatever its role (issue 18): refused before any decision.
     let refused = send(&app, Some(&p2), Method::POST, "/networks/smart/grants", Some(ask)).await;
-    refused.expect_problem(409);
+    refused.expect_problem(403);
     assert!(!refused.text.contains(&holder), "the refusal names the holder: {}", refused.text);
-    assert_eq!(refused.body["conflicts"][0]["anonymous"], json!(true), "{}", refused.text);
     // A site in 南山区 is blocked by partner 1's grant, which the score does not name.
     let site = json!({"partner_id": 2, "candidates": [{"id": "sz", "location": {"type": "Point", "coordinates": [113.93, 22.52]}}]});
     let named = send(&app, Some(&planner), Method::POST, "/networks/smart/score", Some(site.clone())).await;
@@ -186,7 +192,7 @@ async fn a_revoked_token_stops_working_at_once() {
     let app = app().await;
     let (t, id) = token(&app, "soon gone", Role::Viewer, None, None).await;
     send(&app, Some(&t), Method::GET, "/networks/smart/grants", None).await.expect(200);
-    app.registry.store.revoke_token(id).await.expect("revoke");
+    app.service.store().revoke_token(id).await.expect("revoke");
     send(&app, Some(&t), Method::GET, "/networks/smart/grants", None).await.expect_problem(401);
 }
 
@@ -227,7 +233,7 @@ async fn tokens_made_and_revoked_by_another_process_count_within_the_stated_boun
         send(&app, Some(&secret), Method::GET, "/networks/smart/grants", None).await.expect(200);
     }
     send(&app, Some(&secret), Method::POST, "/networks/smart/grants/check", Some(check_body(1))).await.expect_problem(403);
-    let id = app.registry.store.tokens().await.expect("tokens")[0].id.to_string();
+    let id = app.service.store().tokens().await.expect("tokens")[0].id.to_string();
     token_cli(&app.db.path, &["revoke", &id]);
     let revoked = std::time::Instant::now();
     let took = answered_within(&app, Some(&secret), "/networks/smart/grants", 401, revoked).await;
@@ -238,7 +244,7 @@ async fn tokens_made_and_revoked_by_another_process_count_within_the_stated_boun
     let (mine, mine_id) = token(&app, "own", Role::Viewer, None, None).await;
     send(&app, Some(&mine), Method::GET, "/networks/smart/grants", None).await.expect(200);
     send(&app, None, Method::GET, "/networks/smart/grants", None).await.expect_problem(401);
-    app.registry.store.revoke_token(mine_id).await.expect("revoke");
+    app.service.store().revoke_token(mine_id).await.expect("revoke");
     send(&app, Some(&mine), Method::GET, "/networks/smart/grants", None).await.expect_problem(401);
 }
 

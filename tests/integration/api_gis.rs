@@ -80,7 +80,7 @@ async fn collections_list_every_layer_of_every_network_with_its_extent() {
 #[tokio::test]
 async fn items_page_with_absolute_next_links_until_every_feature_is_seen() {
     let app = app().await;
-    let total = app.registry.regions().len();
+    let total = app.service.catalog.regions().len();
     let mut url = "/ogc/collections/regions/items?limit=150".to_string();
     let mut seen = Vec::new();
     loop {
@@ -194,7 +194,7 @@ async fn geopackage_exports_are_geopackages_with_a_filled_spatial_index() {
     assert_eq!((app_id, version), (0x4750_4B47, 10300));
     let outlets: i64 = sqlx::query_scalar("SELECT count(*) FROM haima_outlets").fetch_one(&mut conn).await.expect("count");
     let indexed: i64 = sqlx::query_scalar("SELECT count(*) FROM rtree_haima_outlets_geom").fetch_one(&mut conn).await.expect("count");
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM outlets WHERE network = 'haima'").fetch_one(&app.registry.store.pool).await.expect("count");
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM outlets WHERE network = 'haima'").fetch_one(&app.service.store().pool).await.expect("count");
     assert_eq!((outlets, indexed), (stored, stored));
     let (kind, srs): (String, i64) =
         sqlx::query_as("SELECT geometry_type_name, srs_id FROM gpkg_geometry_columns WHERE table_name = 'haima_outlets'").fetch_one(&mut conn).await.expect("geometry column");

@@ -18,7 +18,7 @@ fn showroom(partner: i64, at: [f64; 2]) -> Value {
 }
 
 async fn outlet_count(app: &TestApp) -> i64 {
-    sqlx::query_scalar("select count(*) from outlets").fetch_one(&app.registry.store.pool).await.expect("count")
+    sqlx::query_scalar("select count(*) from outlets").fetch_one(&app.service.store().pool).await.expect("count")
 }
 
 #[tokio::test]
@@ -142,7 +142,7 @@ async fn bad_outlets_are_refused_with_located_errors_and_nothing_written() {
     ];
     for (patch, pointer) in cases {
         let mut body = base.clone();
-        territory::registry::merge_patch(&mut body, &patch);
+        territory::input::merge_patch(&mut body, &patch);
         let r = app.post("/networks/smart/outlets", body).await;
         r.expect_problem(422);
         assert_eq!(r.pointers(), [pointer], "for {patch}: {}", r.text);

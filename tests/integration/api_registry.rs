@@ -77,7 +77,7 @@ async fn thirty_two_racing_partners_for_one_city_exactly_one_wins() {
     assert_eq!(grants, before.0 + 1, "one row stored");
     assert_eq!(audit, before.1 + 32, "every decision audited");
     let stored: i64 = sqlx::query_scalar("select count(*) from grants where adcodes = '[\"441300\"]'")
-        .fetch_one(&app.registry.store.pool)
+        .fetch_one(&app.service.store().pool)
         .await
         .expect("count");
     assert_eq!(stored, 1);
@@ -90,8 +90,7 @@ async fn two_instances_on_one_file_cannot_both_win() {
     let p = first.partner("smart", "甲", "city_partner").await;
     let q = first.partner("smart", "乙", "city_partner").await;
     // A second registry on the same file: a second service instance.
-    let store = territory::store::Store::open(&path).await.expect("open");
-    let second = std::sync::Arc::new(territory::registry::Registry::open(store, GeometryLimits::default()).await.expect("registry"));
+    let second = std::sync::Arc::new(territory::app::App::open(&path, GeometryLimits::default()).await.expect("second instance"));
     let router2 = territory::http::router(second, HttpLimits::default());
     first.post("/networks/smart/grants", json!({"partner_id": p, "adcodes": ["441300"]})).await.expect(201);
     // The second instance has not seen that grant in memory; the decision must still see it.
@@ -124,7 +123,7 @@ async fn a_restart_keeps_every_grant_and_every_decision() {
         for p in &probes {
             answers.push(app.post("/networks/smart/grants/check", p.clone()).await.body);
         }
-        app.registry.store.pool.close().await;
+        app.service.store().pool.close().await;
         (grants, answers)
     };
     let reopened = app_on(crate::common::TestDb { dir: tempfile::tempdir().expect("dir"), path }, HttpLimits::default(), GeometryLimits::default()).await;

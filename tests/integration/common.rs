@@ -10,9 +10,8 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use territory::geometry::GeometryLimits;
+use territory::app::App;
 use territory::http::{HttpLimits, router};
-use territory::registry::Registry;
-use territory::store::Store;
 use tower::ServiceExt;
 
 /// The bundled data folder.
@@ -29,12 +28,11 @@ pub fn template_db() -> &'static Path {
             let path = dir.path().join("template.db");
             let rt = tokio::runtime::Runtime::new().expect("runtime");
             rt.block_on(async {
-                let store = Store::open(&path).await.expect("open");
-                let registry = Registry::open(store.clone(), GeometryLimits::default()).await.expect("registry");
+                let app = App::open(&path, GeometryLimits::default()).await.expect("open");
                 // No demand grid: 3 M cells would make every copy 120 MB; scoring tests upload small grids.
-                territory::seed::seed(&registry, &data_dir(), false).await.expect("seed");
-                sqlx::query("pragma wal_checkpoint(truncate)").execute(&store.pool).await.expect("checkpoint");
-                store.pool.close().await;
+                territory::app::seed::seed(&app, &data_dir(), false).await.expect("seed");
+                sqlx::query("pragma wal_checkpoint(truncate)").execute(&app.store().pool).await.expect("checkpoint");
+                app.store().pool.close().await;
             });
             (dir, path)
         })
@@ -60,10 +58,10 @@ pub fn test_db() -> TestDb {
     TestDb { dir, path }
 }
 
-/// An app (registry + router) on a database file.
+/// An app (the service + its router) on a database file.
 pub struct TestApp {
-    /// The registry behind the router.
-    pub registry: Arc<Registry>,
+    /// The application behind the router.
+    pub service: Arc<App>,
     /// The router.
     pub router: Router,
     /// The database.
@@ -77,9 +75,8 @@ pub async fn app() -> TestApp {
 
 /// Opens the app on a given database with given limits.
 pub async fn app_on(db: TestDb, http: HttpLimits, geometry: GeometryLimits) -> TestApp {
-    let store = Store::open(&db.path).await.expect("open store");
-    let registry = Arc::new(Registry::open(store, geometry).await.expect("open registry"));
-    TestApp { router: router(registry.clone(), http), registry, db }
+    let service = Arc::new(App::open(&db.path, geometry).await.expect("open the app"));
+    TestApp { router: router(service.clone(), http), service, db }
 }
 
 /// A response, kept whole for assertions.
@@ -162,7 +159,7 @@ impl TestApp {
 
     /// Rows in grants and audit: what "writes nothing" is checked against.
     pub async fn counts(&self) -> (i64, i64) {
-        let pool = &self.registry.store.pool;
+        let pool = &self.service.store().pool;
         let g: i64 = sqlx::query_scalar("select count(*) from grants").fetch_one(pool).await.expect("count");
         let a: i64 = sqlx::query_scalar("select count(*) from audit").fetch_one(pool).await.expect("count");
         (g, a)
@@ -173,7 +170,7 @@ impl TestApp {
 pub fn region_geometry(adcode: &str) -> Value {
     static LAYERS: OnceLock<Vec<Value>> = OnceLock::new();
     let layers = LAYERS.get_or_init(|| {
-        territory::seed::LAYERS
+        territory::app::seed::LAYERS
             .iter()
             .map(|l| serde_json::from_str(&std::fs::read_to_string(data_dir().join(l)).expect("read")).expect("json"))
             .collect()
@@ -199,8 +196,8 @@ pub async fn insert_conflicting_grant(app: &TestApp) {
          select network, 2, '[\"440305\"]', (select geometry from regions where adcode = '440305'), 187.0, min_lon, min_lat, max_lon, max_lat, 1, valid_from, 'active', created_at, 100
          from grants where id = 1",
     )
-    .execute(&app.registry.store.pool)
+    .execute(&app.service.store().pool)
     .await
     .expect("bulk row");
-    sqlx::query("update state set value = 100 where key = 'grants_seq'").execute(&app.registry.store.pool).await.expect("seq");
+    sqlx::query("update state set value = 100 where key = 'grants_seq'").execute(&app.service.store().pool).await.expect("seq");
 }

@@ -229,7 +229,7 @@ async fn regions_imported_by_another_process_are_used_without_a_restart() {
     let file = app.db.dir.path().join("province.geojson");
     std::fs::write(&file, layer.to_string()).expect("write layer");
     cli(&app.db.path, &["import", "regions", file.to_str().expect("utf-8")]);
-    tokio::time::sleep(territory::registry::DRY_RUN_STALENESS).await;
+    tokio::time::sleep(territory::app::ledger::DRY_RUN_STALENESS).await;
     app.get("/regions/710000").await.expect(200);
     let p = app.partner("smart", "测试省合伙人", "city_partner").await;
     app.post("/networks/smart/grants", json!({"partner_id": p, "adcodes": ["710000"]})).await.expect(201);

@@ -327,11 +327,16 @@ pub fn sales_with(state: &[[f64; 4]], ranges: &[Range<usize>], ws: &[f64], attra
     Arch::new().dispatch(SalesWith { state, ranges, ws, attraction })
 }
 
+/// The exact decay of a squared chord `s`.
+pub fn exact_decay(s: f64, beta: f64, d_min_km: f64, radius_km: f64) -> f64 {
+    let d = 2.0 * radius_km * (s.sqrt() / 2.0).min(1.0).asin();
+    d.max(d_min_km).powf(-beta)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::demand::chord2_of_km;
-    use crate::domain::scoring::model::exact_decay;
 
     #[test]
     fn the_decay_formula_matches_the_exact_one_to_1e13() {

@@ -13,7 +13,7 @@
 //! formula of the squared chord (no `asin` or `powf` per cell).
 
 use super::ScoringParams;
-use super::kernel::{self, KernelSite};
+use super::kernel::{self, KernelSite, exact_decay};
 use crate::domain::demand::{DemandGrid, UnitVector, chord2, chord2_of_km, unit_vector};
 use serde::Serialize;
 use std::sync::Arc;
@@ -68,12 +68,6 @@ pub struct Evaluation {
 pub struct Reach {
     ranges: Vec<std::ops::Range<usize>>,
     ws: Vec<f64>,
-}
-
-/// The exact decay of a squared chord `s`.
-pub fn exact_decay(s: f64, beta: f64, d_min_km: f64, radius_km: f64) -> f64 {
-    let d = 2.0 * radius_km * (s.sqrt() / 2.0).min(1.0).asin();
-    d.max(d_min_km).powf(-beta)
 }
 
 /// The per-cell state of a set of sales outlets on a grid.

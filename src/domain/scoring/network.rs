@@ -6,7 +6,8 @@ use super::score::{Candidate, CandidateScore, FormatModel, Plan, Scorer};
 use crate::input::InputError;
 use crate::domain::exclusivity::NetworkGrants;
 use crate::geometry::CoordSys;
-use crate::domain::grants::GrantRef;
+use crate::domain::access::Viewer;
+use crate::domain::grants::{GrantRef, SeenGrantRef};
 use crate::domain::outlets::{Outlet, OutletStatus, parse_point, place};
 use crate::domain::policy::Policy;
 use crate::domain::network::Partner;
@@ -137,16 +138,18 @@ pub struct TerritoryCheck {
     /// Whether the partner may open there: inside its territory and not inside another
     /// partner's exclusive grant (without a partner: not inside any exclusive grant).
     pub allowed: bool,
-    /// The exclusive grants of other partners holding the site.
-    pub blocking_grants: Vec<GrantRef>,
+    /// The exclusive grants of other partners holding the site, as the viewer may see them.
+    #[schema(value_type = Vec<GrantRef>)]
+    pub blocking_grants: Vec<SeenGrantRef>,
 }
 
-/// Checks a candidate site (WGS84 `[lon, lat]`) against the grants in force today.
-pub fn territory_check(grants: Option<&NetworkGrants>, partner: Option<&Partner>, [lon, lat]: [f64; 2]) -> TerritoryCheck {
+/// Checks a candidate site (WGS84 `[lon, lat]`) against the grants in force today; the
+/// blocking grants as `viewer` may see them.
+pub fn territory_check(grants: Option<&NetworkGrants>, partner: Option<&Partner>, viewer: Viewer, [lon, lat]: [f64; 2]) -> TerritoryCheck {
     let today = chrono::Utc::now().date_naive();
     let point = geo::Point::new(lon, lat);
     let placement = place(grants, partner.map_or(-1, |p| p.id), point, today);
-    let blocking_grants: Vec<GrantRef> = placement.foreign_exclusive.iter().map(|g| GrantRef::from(g.as_ref())).collect();
+    let blocking_grants: Vec<SeenGrantRef> = placement.foreign_exclusive.iter().map(|g| viewer.grant_ref(GrantRef::from(g.as_ref()))).collect();
     let in_territory = partner.map(|_| !placement.own.is_empty());
     TerritoryCheck { allowed: blocking_grants.is_empty() && in_territory != Some(false), in_territory, blocking_grants }
 }

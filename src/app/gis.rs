@@ -1,24 +1,33 @@
-//! Builds each layer from the registry, and caches it (with its rendered tiles) until the
+//! Every layer as GIS clients read it (`crate::gis`: GeoJSON, GeoPackage, OGC API items,
+//! vector tiles): built from the services, and cached (with its rendered tiles) until the
 //! data behind it changes: regions on import, grants and conflicts on any grant write,
 //! outlets on any outlet write, demand on a new grid, candidates on a new scoring run.
+//!
+//! A partner token reads its own layers: its partner's grants, its partner's outlets with
+//! competitors', its own last scoring run, and demand; never the conflicts of the network.
+//! Each viewer's layer is cached apart.
 
-use super::layer::{DEMAND_FIELDS, Feature, FieldType as T, FieldValue as V, Features, GeometryType, Layer, field};
-use super::{Collection, NetworkLayer};
+use super::catalog::Catalog;
+use super::demand::Demand;
+use super::ledger::{GrantFilter, Ledger};
+use super::lock;
+use crate::domain::access::{Caller, Denied, Role, Viewer};
 use crate::error::{Error, Result};
 use crate::geometry::validate::parse_stored;
-use crate::registry::Registry;
-use crate::store::grants::GrantFilter;
+use crate::gis::layer::{DEMAND_FIELDS, Feature, FieldType as T, FieldValue as V, Features, GeometryType, Layer, field};
+use crate::gis::{Collection, NetworkLayer};
+use crate::store::Store;
 use crate::store::outlets::OutletFilter;
 use geo::{Geometry, MultiPolygon, Point};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// Region fields.
-pub const REGION_FIELDS: &[super::layer::Field] =
+pub const REGION_FIELDS: &[crate::gis::layer::Field] =
     &[field("adcode", T::Text), field("name", T::Text), field("level", T::Text), field("parent_adcode", T::Text), field("area_km2", T::Real)];
 
 /// Grant fields.
-pub const GRANT_FIELDS: &[super::layer::Field] = &[
+pub const GRANT_FIELDS: &[crate::gis::layer::Field] = &[
     field("partner_id", T::Integer),
     field("partner", T::Text),
     field("tier", T::Text),
@@ -34,7 +43,7 @@ pub const GRANT_FIELDS: &[super::layer::Field] = &[
 ];
 
 /// Outlet fields (facility figures follow the standard's keys).
-pub const OUTLET_FIELDS: &[super::layer::Field] = &[
+pub const OUTLET_FIELDS: &[crate::gis::layer::Field] = &[
     field("partner_id", T::Integer),
     field("partner", T::Text),
     field("competitor", T::Boolean),
@@ -63,7 +72,7 @@ pub const OUTLET_FIELDS: &[super::layer::Field] = &[
 ];
 
 /// Conflict fields: the pair of grants and their overlap.
-pub const CONFLICT_FIELDS: &[super::layer::Field] = &[
+pub const CONFLICT_FIELDS: &[crate::gis::layer::Field] = &[
     field("grant_a", T::Integer),
     field("partner_a", T::Text),
     field("grant_b", T::Integer),
@@ -75,7 +84,7 @@ pub const CONFLICT_FIELDS: &[super::layer::Field] = &[
 ];
 
 /// Candidate fields (the best site type's figures).
-pub const CANDIDATE_FIELDS: &[super::layer::Field] = &[
+pub const CANDIDATE_FIELDS: &[crate::gis::layer::Field] = &[
     field("candidate_id", T::Text),
     field("run", T::Integer),
     field("scored_at", T::DateTime),
@@ -137,10 +146,19 @@ impl Served {
     }
 }
 
-/// Layers by collection, each with the version of the data it was built from.
-#[derive(Debug, Default)]
-pub struct LayerCache {
-    layers: Mutex<HashMap<Collection, (String, Arc<Served>)>>,
+/// A layer as one viewer sees it: the collection and whose view (0: the whole network; a
+/// partner id: that partner token's own layer).
+type LayerKey = (Collection, i64);
+
+/// GIS layers and their caches.
+#[derive(Debug)]
+pub struct Gis {
+    store: Store,
+    catalog: Arc<Catalog>,
+    ledger: Arc<Ledger>,
+    demand: Arc<Demand>,
+    /// Layers, each with the version of the data it was built from.
+    layers: Mutex<HashMap<LayerKey, (String, Arc<Served>)>>,
 }
 
 fn text_or_null(s: &str) -> V {
@@ -151,60 +169,74 @@ fn multipolygon_feature(id: i64, mp: MultiPolygon<f64>, values: Vec<V>) -> Featu
     Feature::new(id, Geometry::MultiPolygon(mp), values)
 }
 
-impl Registry {
-    /// Every collection: `regions`, then each layer of each network.
-    pub async fn collections(&self) -> Result<Vec<Collection>> {
+impl Gis {
+    pub(super) fn new(store: Store, catalog: Arc<Catalog>, ledger: Arc<Ledger>, demand: Arc<Demand>) -> Gis {
+        Gis { store, catalog, ledger, demand, layers: Mutex::new(HashMap::new()) }
+    }
+
+    /// Every collection the caller may read: `regions`, then each layer of each network
+    /// it reaches (a partner token: not the network's conflicts).
+    pub async fn collections(&self, caller: &Caller) -> Result<Vec<Collection>> {
         let mut out = vec![Collection::Regions];
-        for n in self.store.networks().await? {
-            out.extend(NetworkLayer::ALL.into_iter().map(|l| Collection::Network(n.code.clone(), l)));
+        for n in self.catalog.networks(caller).await? {
+            let viewer = caller.enter(&n.code, Role::Viewer)?;
+            out.extend(NetworkLayer::ALL.into_iter().filter(|l| readable(viewer, *l)).map(|l| Collection::Network(n.code.clone(), l)));
         }
         Ok(out)
     }
 
-    /// The version of the data behind a collection (changes whenever the layer would).
-    async fn layer_version(&self, c: &Collection) -> Result<String> {
+    /// The version of the data behind a viewer's layer (changes whenever the layer would).
+    async fn layer_version(&self, c: &Collection, viewer: Viewer) -> Result<String> {
         Ok(match c {
             Collection::Regions => {
-                self.refresh().await?;
-                format!("{}@{:p}", self.regions_seq(), Arc::as_ptr(&self.regions()))
+                self.catalog.refresh_regions().await?;
+                format!("{}@{:p}", self.catalog.regions_seq(), Arc::as_ptr(&self.catalog.regions()))
             }
-            Collection::Network(net, NetworkLayer::Grants | NetworkLayer::Conflicts) => {
-                self.network(net).await?;
-                self.store.grants_seq().await?.to_string()
-            }
-            Collection::Network(net, NetworkLayer::Outlets) => {
-                self.network(net).await?;
-                self.store.outlets_version(net).await?
-            }
-            Collection::Network(net, NetworkLayer::Demand) => {
-                self.network(net).await?;
-                self.store.grid_info(net).await?.map_or_else(|| "none".to_string(), |i| i.version.to_string())
-            }
+            Collection::Network(_, NetworkLayer::Grants | NetworkLayer::Conflicts) => self.store.grants_seq().await?.to_string(),
+            Collection::Network(net, NetworkLayer::Outlets) => self.store.outlets_version(net).await?,
+            Collection::Network(net, NetworkLayer::Demand) => self.demand.info(net).await?.map_or_else(|| "none".to_string(), |i| i.version.to_string()),
             Collection::Network(net, NetworkLayer::Candidates) => {
-                self.network(net).await?;
-                self.store.last_run(net).await?.map_or_else(|| "none".to_string(), |r| r.run.to_string())
+                self.store.last_run(net, viewer.owner()).await?.map_or_else(|| "none".to_string(), |r| r.run.to_string())
             }
         })
     }
 
-    /// A collection's layer, built or from the cache; 404 for an unknown network.
-    pub async fn layer(&self, c: &Collection) -> Result<Arc<Served>> {
-        let version = self.layer_version(c).await?;
-        if let Some((v, served)) = self.layer_cache.layers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(c)
+    /// A collection's layer as the caller may see it, built or from the cache; 404 for an
+    /// unknown network, 403 for a network or layer the caller may not read.
+    pub async fn layer(&self, caller: &Caller, c: &Collection) -> Result<Arc<Served>> {
+        let viewer = match c {
+            Collection::Regions => Viewer::All,
+            Collection::Network(net, layer) => {
+                let viewer = self.catalog.enter(caller, net, Role::Viewer).await?.viewer;
+                if !readable(viewer, *layer) {
+                    return Err(Denied(format!("a partner token cannot read `{}` of the whole network", layer.as_str())).into());
+                }
+                // Demand names no partner: every viewer shares the network's layer.
+                if *layer == NetworkLayer::Demand { Viewer::All } else { viewer }
+            }
+        };
+        self.viewed(c, viewer).await
+    }
+
+    /// A layer as `viewer` sees it (no access check: for the services' own use).
+    pub async fn viewed(&self, c: &Collection, viewer: Viewer) -> Result<Arc<Served>> {
+        let key = (c.clone(), viewer.owner());
+        let version = self.layer_version(c, viewer).await?;
+        if let Some((v, served)) = lock(&self.layers).get(&key)
             && *v == version
         {
             return Ok(served.clone());
         }
-        let layer = self.build_layer(c).await?;
+        let layer = self.build_layer(c, viewer).await?;
         let served = Arc::new(Served::new(layer));
-        self.layer_cache.layers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(c.clone(), (version, served.clone()));
+        lock(&self.layers).insert(key, (version, served.clone()));
         Ok(served)
     }
 
-    async fn build_layer(&self, c: &Collection) -> Result<Layer> {
+    async fn build_layer(&self, c: &Collection, viewer: Viewer) -> Result<Layer> {
         let (title, description, geometry_type, fields, features) = match c {
             Collection::Regions => {
-                let regions = self.regions();
+                let regions = self.catalog.regions();
                 let mut features: Vec<Feature> = regions
                     .all()
                     .map(|r| {
@@ -229,7 +261,11 @@ impl Registry {
                 )
             }
             Collection::Network(net, NetworkLayer::Grants) => {
-                let rows = self.store.list_grants(net, &GrantFilter::default()).await?;
+                let own = match viewer {
+                    Viewer::All => None,
+                    Viewer::Partner(p) => Some(p),
+                };
+                let rows = self.ledger.grant_rows(net, &GrantFilter { partner_id: own, ..GrantFilter::default() }).await?;
                 let mut features = Vec::with_capacity(rows.len());
                 for g in rows {
                     let value: serde_json::Value = serde_json::from_str(&g.geometry).map_err(|e| Error::Internal(format!("grant {}: stored geometry: {e}", g.id)))?;
@@ -261,10 +297,11 @@ impl Registry {
                 )
             }
             Collection::Network(net, NetworkLayer::Outlets) => {
-                let partners: HashMap<i64, String> = self.store.partners(net).await?.into_iter().map(|p| (p.id, p.name)).collect();
+                let partners: HashMap<i64, String> = self.catalog.all_partners(net).await?.into_iter().map(|p| (p.id, p.name)).collect();
                 let outlets = self.store.list_outlets(net, &OutletFilter::default()).await?;
                 let mut features: Vec<Feature> = outlets
                     .into_iter()
+                    .filter(|o| o.competitor || o.partner_id.is_some_and(|p| viewer.sees(p)))
                     .map(|o| {
                         let mut values = vec![
                             o.partner_id.map_or(V::Null, V::Integer),
@@ -294,8 +331,8 @@ impl Registry {
                 )
             }
             Collection::Network(net, NetworkLayer::Demand) => {
-                let features = match self.store.grid_info(net).await? {
-                    Some(_) => Features::Cells(self.grid(net).await?.1),
+                let features = match self.demand.info(net).await? {
+                    Some(_) => Features::Cells(self.demand.grid(net).await?.1),
                     None => Features::Listed(Vec::new()),
                 };
                 (
@@ -308,9 +345,9 @@ impl Registry {
             }
             Collection::Network(net, NetworkLayer::Conflicts) => {
                 let grants: HashMap<i64, String> =
-                    self.store.list_grants(net, &GrantFilter::default()).await?.into_iter().map(|g| (g.id, g.partner_name)).collect();
+                    self.ledger.grant_rows(net, &GrantFilter::default()).await?.into_iter().map(|g| (g.id, g.partner_name)).collect();
                 let mut features = Vec::new();
-                for (n, (a, e)) in self.conflicts(net).await?.into_iter().enumerate() {
+                for (n, (a, e)) in self.ledger.conflicts_of(net).await?.into_iter().enumerate() {
                     let mp = e.geometry.area().unwrap_or_else(|| MultiPolygon(Vec::new()));
                     let basis = serde_json::to_value(e.basis).ok().and_then(|b| b.as_str().map(str::to_string));
                     let values = vec![
@@ -334,11 +371,12 @@ impl Registry {
                 )
             }
             Collection::Network(net, NetworkLayer::Candidates) => {
-                let run = self.store.last_run(net).await?;
-                let rows = self.store.last_candidates(net).await?;
-                let features = match run {
+                let features = match self.store.last_run(net, viewer.owner()).await? {
                     None => Vec::new(),
-                    Some(run) => rows
+                    Some(run) => self
+                        .store
+                        .last_candidates(net, viewer.owner())
+                        .await?
                         .into_iter()
                         .map(|c| {
                             let values = vec![
@@ -365,7 +403,10 @@ impl Registry {
                 };
                 (
                     format!("{net} candidates"),
-                    format!("Candidate sites of the last scoring run of network {net}"),
+                    match viewer {
+                        Viewer::All => format!("Candidate sites of the last scoring run of network {net}"),
+                        Viewer::Partner(p) => format!("Candidate sites of partner {p}'s last scoring run in network {net}"),
+                    },
                     GeometryType::Point,
                     CANDIDATE_FIELDS,
                     Features::Listed(features),
@@ -374,4 +415,10 @@ impl Registry {
         };
         Ok(Layer { id: c.to_string(), title, description, geometry_type, fields, features })
     }
+}
+
+/// Whether a viewer may read a network layer: a partner token reads its own layers and
+/// demand, not the conflicts between other partners' grants.
+fn readable(viewer: Viewer, layer: NetworkLayer) -> bool {
+    viewer == Viewer::All || layer != NetworkLayer::Conflicts
 }

@@ -4,15 +4,55 @@
 //! memory. With `--dump DIR` it also writes the same inputs (and the results) for the
 //! Python comparison (`bench/scoring_vs_python.sh`).
 
-use crate::error::{Error, Result};
+use crate::app::{App, blocking};
 use crate::domain::random::SplitMix64;
-use crate::registry::Registry;
+use crate::error::{Error, Result};
 use crate::domain::scoring::network::{format_models, outlet_site, scorer};
 use crate::domain::scoring::score::Candidate;
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
+
+/// `territory bench ...`.
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// Demand synthesis, grid load, scenario, scoring N random candidates, greedy k, peak memory.
+    Scoring {
+        /// Database (with the network's demand grid).
+        #[command(flatten)]
+        db: super::DbArgs,
+        /// Network code.
+        #[arg(long, default_value = "smart")]
+        network: String,
+        /// Random candidates to score.
+        #[arg(long, default_value_t = 10_000)]
+        candidates: usize,
+        /// Sites the greedy plan chooses (0: skip the plan).
+        #[arg(short, long, default_value_t = 50)]
+        k: usize,
+        /// Also time a synthesis of the grid from district population (not stored).
+        #[arg(long)]
+        synthesize: bool,
+        /// Write cells.csv, scenario.json and rust_results.json here for the Python comparison.
+        #[arg(long)]
+        dump: Option<std::path::PathBuf>,
+        /// Seed of the candidate generator.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Times each scoring pass runs; the fastest is reported (the VM is noisy).
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+    },
+}
+
+/// Runs `territory bench ...`.
+pub async fn run(what: BenchCommand) -> anyhow::Result<i32> {
+    let BenchCommand::Scoring { db, network, candidates, k, synthesize, dump, seed, repeat } = what;
+    let app = db.open().await?;
+    scoring(&app, &ScoringBench { network, candidates, k, synthesize, dump, seed, repeat }).await?;
+    Ok(0)
+}
 
 /// Peak resident memory of this process, MiB (Linux `VmHWM`).
 pub fn peak_rss_mib() -> Option<f64> {
@@ -46,16 +86,16 @@ fn line(key: &str, value: impl std::fmt::Display) {
 }
 
 /// Runs the scoring benchmark and prints `key=value` lines.
-pub async fn scoring(registry: &Registry, b: &ScoringBench) -> Result<()> {
-    let (_, policy) = registry.network(&b.network).await?;
+pub async fn scoring(app: &App, b: &ScoringBench) -> Result<()> {
+    let (_, policy) = app.catalog.network(&b.network).await?;
     line("machine", format!("{} cpus, {}", std::thread::available_parallelism().map_or(0, |n| n.get()), cpu_model()));
     if b.synthesize {
         let settings = crate::domain::demand::synthesize::bundled_settings()?;
-        let regions = registry.regions();
+        let regions = app.catalog.regions();
         let resolution = h3o::Resolution::try_from(policy.scoring.resolution).map_err(|e| Error::Internal(e.to_string()))?;
         let t = Instant::now();
         let (rows, report) =
-            crate::domain::demand::synthesize::synthesize(&regions, crate::registry::POPULATION_2010, &settings, policy.scoring.purchase_rate, resolution, |_, _| {})?;
+            crate::domain::demand::synthesize::synthesize(&regions, crate::app::demand::POPULATION_2010, &settings, policy.scoring.purchase_rate, resolution, |_, _| {})?;
         line("synthesis_seconds", format!("{:.3}", t.elapsed().as_secs_f64()));
         line("synthesis_cells", rows.len());
         line("synthesis_districts", report.districts);
@@ -65,13 +105,13 @@ pub async fn scoring(registry: &Registry, b: &ScoringBench) -> Result<()> {
         line("grid_heap_mib", format!("{:.1}", grid.heap_bytes() as f64 / 1048576.0));
     }
     let t = Instant::now();
-    let (info, grid) = registry.grid(&b.network).await?;
+    let (info, grid) = app.demand.grid(&b.network).await?;
     line("grid_load_seconds", format!("{:.3}", t.elapsed().as_secs_f64()));
     line("grid_cells", info.cell_count);
     line("grid_heap_mib", format!("{:.1}", grid.heap_bytes() as f64 / 1048576.0));
     line("grid_bytes_per_cell", grid.heap_bytes() / grid.len().max(1));
     let t = Instant::now();
-    let (scenario, outlets) = registry.scenario(&b.network).await?;
+    let (scenario, outlets) = app.scoring.scenario(&b.network).await?;
     line("scenario_seconds", format!("{:.3}", t.elapsed().as_secs_f64()));
     line("outlets", outlets.len());
     line("scenario_heap_mib", format!("{:.1}", scenario.heap_bytes() as f64 / 1048576.0));
@@ -108,13 +148,12 @@ pub async fn scoring(registry: &Registry, b: &ScoringBench) -> Result<()> {
         let cands = candidates.clone();
         let k = b.k;
         let s4 = s.clone();
-        let (secs, steps) = tokio::task::spawn_blocking(move || {
+        let (secs, steps) = blocking(move || {
             let t = Instant::now();
             let plan = s4.plan(sc, &cands, k, 0.0);
             (t.elapsed().as_secs_f64(), plan.steps.len())
         })
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))?;
+        .await?;
         line("plan_k", b.k);
         line("plan_steps", steps);
         line("plan_seconds", format!("{secs:.3}"));
@@ -138,7 +177,7 @@ async fn timed_scoring(
     repeat: usize,
 ) -> Result<(f64, Vec<Option<crate::domain::scoring::score::CandidateScore>>)> {
     let (s, sc) = (scorer.clone(), scenario.clone());
-    tokio::task::spawn_blocking(move || {
+    blocking(move || {
         let mut fastest = f64::INFINITY;
         let mut scores = Vec::new();
         for _ in 0..repeat.max(1) {
@@ -149,7 +188,6 @@ async fn timed_scoring(
         (fastest, scores)
     })
     .await
-    .map_err(|e| Error::Internal(e.to_string()))
 }
 
 fn cpu_model() -> String {
@@ -167,7 +205,7 @@ fn without_nulls(mut v: Value) -> Value {
 }
 
 fn io(e: std::io::Error) -> Error {
-    Error::Internal(format!("dump: {e}"))
+    Error::Io { context: "writing the bench dump".into(), source: e }
 }
 
 /// Writes `cells.csv`, `scenario.json` and `rust_results.json` (see tests/oracle/huff_reference.py).

@@ -1,0 +1,71 @@
+//! The network against its format standard (`domain::compliance`), fed with what the
+//! store holds, and built for what the caller may see.
+
+use super::blocking;
+use super::catalog::Catalog;
+use super::ledger::Ledger;
+use super::scoring::Scoring;
+use crate::domain::access::{Caller, Role, Viewer};
+use crate::domain::compliance::{self, Report};
+use crate::domain::scoring::network::outlet_sales;
+use crate::error::{Error, Result};
+use crate::store::Store;
+use std::sync::Arc;
+
+/// Compliance reports.
+#[derive(Debug)]
+pub struct Compliance {
+    store: Store,
+    catalog: Arc<Catalog>,
+    ledger: Arc<Ledger>,
+    scoring: Arc<Scoring>,
+}
+
+impl Compliance {
+    pub(super) fn new(store: Store, catalog: Arc<Catalog>, ledger: Arc<Ledger>, scoring: Arc<Scoring>) -> Compliance {
+        Compliance { store, catalog, ledger, scoring }
+    }
+
+    /// The network checked against its format standard, for all partners or one. A
+    /// partner token sees its own partner's report only, other partners' grants in it
+    /// unnamed.
+    pub async fn report(&self, caller: &Caller, network: &str, partner_id: Option<i64>) -> Result<Report> {
+        let entered = self.catalog.enter(caller, network, Role::Viewer).await?;
+        let (policy, viewer) = (entered.policy, entered.viewer);
+        if let Viewer::Partner(p) = viewer
+            && partner_id != Some(p)
+        {
+            return Err(crate::domain::access::Denied(format!("a partner token sees its own compliance: add ?partner_id={p}")).into());
+        }
+        // With a grid, the scenario lists the outlets it was built from; without, list them here.
+        let (outlets, expected_sales) = match self.store.grid_info(network).await? {
+            Some(_) => {
+                let (scenario, outlets) = self.scoring.scenario(network).await?;
+                let for_sales = outlets.clone();
+                let sales = blocking(move || outlet_sales(&scenario, policy, &for_sales)).await?;
+                (outlets, Some(sales))
+            }
+            None => (self.store.list_outlets(network, &Default::default()).await?, None),
+        };
+        let partners = match partner_id {
+            Some(id) => vec![self.catalog.partner(network, id).await?.ok_or_else(|| Error::NotFound(format!("no partner {id} in network `{network}`")))?],
+            None => self.catalog.all_partners(network).await?,
+        };
+        let conflicts = self.ledger.conflicts_of(network).await?;
+        let regions = self.catalog.regions();
+        let index = self.ledger.index();
+        let inputs = compliance::Inputs {
+            network,
+            policy,
+            partners: &partners,
+            outlets: &outlets,
+            grants: index.network(network),
+            regions: &regions,
+            conflicts: &conflicts,
+            expected_sales: expected_sales.as_ref(),
+            day: chrono::Utc::now().date_naive(),
+            viewer,
+        };
+        Ok(compliance::check(&inputs))
+    }
+}

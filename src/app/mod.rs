@@ -1,0 +1,109 @@
+//! The application layer: one service per concern, composed in [`App`]. The front ends
+//! (HTTP, CLI) call these services with the [`Caller`](crate::domain::access::Caller) who
+//! asks; each service checks what the caller may do where it acts, builds its answer for
+//! what the caller may see, and is the only code that touches the store.
+//!
+//! - [`access`]: tokens, and who a request's token makes its caller.
+//! - [`catalog`]: regions, networks, partners (cached; the database consulted on a miss).
+//! - [`ledger`]: the grant index, its sync with the database, the one write-transaction
+//!   protocol, and propose / check / grant / revoke / conflicts / batch checks.
+//! - [`outlets`]: outlets placed by the territory rule, created, updated, closed, imported.
+//! - [`demand`]: demand grids, uploaded or synthesised.
+//! - [`scoring`]: scenarios, scores and plans, and each caller's last scoring run.
+//! - [`compliance`]: the network against its standard.
+//! - [`gis`]: every layer as exports, OGC API collections and vector tiles, with its cache.
+//! - [`seed`]: the bundled sample data for a fresh database.
+
+pub mod access;
+pub mod catalog;
+pub mod compliance;
+pub mod demand;
+pub mod gis;
+pub mod ledger;
+pub mod outlets;
+pub mod scoring;
+pub mod seed;
+
+use crate::error::Result;
+use crate::geometry::GeometryLimits;
+use crate::store::Store;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// The application: its services, sharing one store.
+#[derive(Debug)]
+pub struct App {
+    /// Tokens and callers.
+    pub access: access::Access,
+    /// Regions, networks, partners.
+    pub catalog: Arc<catalog::Catalog>,
+    /// Grants and the exclusivity rule.
+    pub ledger: Arc<ledger::Ledger>,
+    /// Outlets.
+    pub outlets: Arc<outlets::Outlets>,
+    /// Demand grids.
+    pub demand: Arc<demand::Demand>,
+    /// Scores and plans.
+    pub scoring: Arc<scoring::Scoring>,
+    /// Compliance reports.
+    pub compliance: compliance::Compliance,
+    /// GIS layers.
+    pub gis: gis::Gis,
+    store: Store,
+}
+
+impl App {
+    /// Opens (creating and migrating if needed) the database file at `path` and builds the
+    /// caches from it.
+    pub async fn open(path: &Path, limits: GeometryLimits) -> Result<App> {
+        App::on(Store::open(path).await?, limits).await
+    }
+
+    /// The application on an open store.
+    pub async fn on(store: Store, limits: GeometryLimits) -> Result<App> {
+        let catalog = Arc::new(catalog::Catalog::new(store.clone()));
+        let ledger = Arc::new(ledger::Ledger::new(store.clone(), catalog.clone(), limits));
+        ledger.reload().await?;
+        let outlets = Arc::new(outlets::Outlets::new(store.clone(), catalog.clone(), ledger.clone()));
+        let demand = Arc::new(demand::Demand::new(store.clone(), catalog.clone()));
+        let scoring = Arc::new(scoring::Scoring::new(store.clone(), catalog.clone(), ledger.clone(), demand.clone()));
+        let compliance = compliance::Compliance::new(store.clone(), catalog.clone(), ledger.clone(), scoring.clone());
+        let gis = gis::Gis::new(store.clone(), catalog.clone(), ledger.clone(), demand.clone());
+        Ok(App { access: access::Access::new(store.clone()), catalog, ledger, outlets, demand, scoring, compliance, gis, store })
+    }
+
+    /// Writes a consistent copy of the database to the new file `to`, while this and other
+    /// processes keep using it (`Store::backup`). Admins with no scope.
+    pub async fn backup(&self, caller: &crate::domain::access::Caller, to: &Path) -> Result<u64> {
+        caller.governs_all()?;
+        self.store.backup(to).await
+    }
+
+    /// The store, for tests and benchmarks that look at the database directly. The front
+    /// ends never use it (ARCHITECTURE.md; `tests/integration/architecture.rs` checks).
+    #[doc(hidden)]
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+/// Runs CPU work off the async threads.
+pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    Ok(tokio::task::spawn_blocking(work).await?)
+}
+
+/// Locks a mutex; a panic of another holder leaves data that is still whole (every
+/// critical section here replaces values, never half-writes them), so poisoning is ignored.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Reads under a lock (see [`lock`] on poisoning).
+pub(crate) fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Writes under a lock (see [`lock`] on poisoning).
+pub(crate) fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(PoisonError::into_inner)
+}

@@ -1,0 +1,248 @@
+//! Outlets: validated against the network's policy and standard, placed by the territory
+//! rule inside the ledger's write protocol, and kept as history when closed.
+
+use super::catalog::Catalog;
+use super::ledger::Ledger;
+use crate::domain::access::{Caller, Role, Viewer};
+use crate::domain::grants::GrantRef;
+use crate::domain::outlets::{self, ImportSource, Outlet, OutletRequest, OutletStatus, place};
+use crate::error::{Error, Result};
+use crate::geometry::CoordSys;
+use crate::input::{deserialize_located, merge_patch, parse_date};
+use crate::store::outlets::{self as outlet_rows};
+use crate::store::Store;
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub use crate::store::outlets::OutletFilter;
+
+/// Body of `POST /networks/{net}/outlets/{id}/close`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloseRequest {
+    /// Why it closes.
+    pub reason: String,
+    /// Closing date (ISO 8601); default today.
+    #[serde(default)]
+    pub closed_on: Option<String>,
+}
+
+/// An outlet with its partner's name, as answers show it.
+#[derive(Debug, Clone)]
+pub struct NamedOutlet {
+    /// The outlet.
+    pub outlet: Outlet,
+    /// Its partner's name (none for a competitor's).
+    pub partner_name: Option<String>,
+}
+
+impl NamedOutlet {
+    /// The outlet as a GeoJSON Feature.
+    pub fn feature(&self) -> Value {
+        self.outlet.feature(self.partner_name.as_deref())
+    }
+}
+
+/// Outlets.
+#[derive(Debug)]
+pub struct Outlets {
+    store: Store,
+    catalog: Arc<Catalog>,
+    ledger: Arc<Ledger>,
+}
+
+impl Outlets {
+    pub(super) fn new(store: Store, catalog: Arc<Catalog>, ledger: Arc<Ledger>) -> Outlets {
+        Outlets { store, catalog, ledger }
+    }
+
+    /// Validates an outlet request against the network's policy and standard.
+    async fn validate(&self, network: &str, req: &OutletRequest, sys: CoordSys) -> Result<Outlet> {
+        let (_, policy) = self.catalog.network(network).await?;
+        let partner_known = match req.partner_id {
+            Some(id) => self.catalog.partner(network, id).await?.is_some(),
+            None => false,
+        };
+        Ok(outlets::validate(network, req, policy, partner_known, sys)?)
+    }
+
+    /// Refuses an own, open outlet that stands outside its partner's grants in force on
+    /// `day`, or inside another partner's exclusive grant (both 409, naming the grants as
+    /// `viewer` may see them).
+    fn check_placement(&self, viewer: Viewer, o: &Outlet, day: NaiveDate) -> Result<()> {
+        let (Some(partner_id), false, OutletStatus::Open) = (o.partner_id, o.competitor, o.status) else { return Ok(()) };
+        let index = self.ledger.index();
+        let placement = place(index.network(&o.network), partner_id, o.location, day);
+        let (lon, lat) = (o.location.x(), o.location.y());
+        let refs: Vec<GrantRef> = placement.foreign_exclusive.iter().map(|g| GrantRef::from(g.as_ref())).collect();
+        let names: Vec<String> = refs.iter().map(|g| viewer.name_grant(g.grant_id, g.partner_id, &g.partner_name)).collect();
+        let grants = refs.into_iter().map(|g| viewer.grant_ref(g)).collect();
+        if placement.own.is_empty() {
+            return Err(Error::Placement { detail: format!("the outlet at ({lon}, {lat}) stands outside every grant of partner {partner_id} in force on {day}"), grants });
+        }
+        if !placement.foreign_exclusive.is_empty() {
+            return Err(Error::Placement {
+                detail: format!("the outlet at ({lon}, {lat}) stands inside another partner's exclusive territory: {}", names.join(", ")),
+                grants,
+            });
+        }
+        Ok(())
+    }
+
+    /// Stores validated outlets in one transaction of the ledger's protocol, all or
+    /// nothing: each own outlet must stand inside an active grant of its partner in force
+    /// on the later of today and its opening date, and not inside another partner's
+    /// exclusive grant.
+    async fn store_all(&self, viewer: Viewer, outlets: &[Outlet]) -> Result<Vec<Outlet>> {
+        let mut tx = self.ledger.begin().await?;
+        let today = chrono::Utc::now().date_naive();
+        let mut stored = Vec::with_capacity(outlets.len());
+        for (i, o) in outlets.iter().enumerate() {
+            self.check_placement(viewer, o, o.opened_on.map_or(today, |d| d.max(today))).map_err(|e| match e {
+                Error::Placement { detail, grants } if outlets.len() > 1 => Error::Placement { detail: format!("outlet {i} (`{}`): {detail}", o.name), grants },
+                e => e,
+            })?;
+            stored.push(outlet_rows::insert(&mut tx, o).await?);
+        }
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    /// Creates one outlet. Admins; a partner token only its own partner's.
+    pub async fn create(&self, caller: &Caller, network: &str, req: &OutletRequest, sys: CoordSys) -> Result<NamedOutlet> {
+        let viewer = caller.enter(network, Role::Admin)?;
+        viewer.acts_for(req.partner_id, "this outlet")?;
+        let outlet = self.validate(network, req, sys).await?;
+        let stored = self.store_all(viewer, &[outlet]).await?.pop().ok_or_else(|| Error::Internal("insert returned no outlet".into()))?;
+        self.named(network, stored).await
+    }
+
+    /// Imports outlets from file rows, all or nothing: every row is validated first (every
+    /// problem located by feature or line), then all are placed and stored in one transaction.
+    pub async fn import(&self, caller: &Caller, network: &str, rows: &[(ImportSource, Value)], sys: CoordSys) -> Result<Vec<Outlet>> {
+        let viewer = caller.enter(network, Role::Admin)?;
+        self.catalog.network(network).await?;
+        let mut outlets = Vec::with_capacity(rows.len());
+        let mut errors = Vec::new();
+        for (source, body) in rows {
+            let result = match deserialize_located::<OutletRequest>(body) {
+                Ok(req) => {
+                    viewer.acts_for(req.partner_id, "an imported outlet")?;
+                    self.validate(network, &req, sys).await
+                }
+                Err(e) => Err(e.into()),
+            };
+            match result {
+                Ok(o) => outlets.push(o),
+                Err(Error::Invalid(e)) => errors.extend(e.into_iter().map(|e| source.locate(e))),
+                Err(e) => return Err(e),
+            }
+        }
+        if rows.is_empty() {
+            errors.push(crate::input::InputError::at("", "the file holds no outlet"));
+        }
+        if !errors.is_empty() {
+            return Err(Error::Invalid(errors));
+        }
+        self.store_all(viewer, &outlets).await
+    }
+
+    /// Updates an open outlet with a JSON Merge Patch (RFC 7396) over its request form;
+    /// the result is validated and placed like a new outlet. The outlet is read, and its
+    /// state checked, inside the write transaction: a close racing the update wins or
+    /// loses whole, never reopened by it.
+    pub async fn update(&self, caller: &Caller, network: &str, id: i64, patch: &Value, sys: CoordSys) -> Result<NamedOutlet> {
+        let viewer = caller.enter(network, Role::Admin)?;
+        self.catalog.network(network).await?;
+        if !patch.is_object() {
+            return Err(Error::invalid("", "a merge patch is a JSON object of the fields to change"));
+        }
+        let mut tx = self.ledger.begin().await?;
+        let existing = outlet_rows::get(&mut tx, network, id).await?;
+        viewer.acts_for(existing.partner_id, &format!("outlet {id}"))?;
+        if existing.status == OutletStatus::Closed {
+            return Err(Error::Duplicate(format!("outlet {id} is closed; closed outlets are kept as they were")));
+        }
+        let mut merged = serde_json::to_value(existing.as_request()).map_err(|e| Error::Internal(e.to_string()))?;
+        merge_patch(&mut merged, patch);
+        let req: OutletRequest = deserialize_located(&merged)?;
+        viewer.acts_for(req.partner_id, "the updated outlet")?;
+        // Only a location given in the patch is in `sys`; the stored one is WGS84 already.
+        let sys = if patch.get("location").is_some() { sys } else { CoordSys::Wgs84 };
+        let mut outlet = self.validate(network, &req, sys).await?;
+        outlet.id = id;
+        let today = chrono::Utc::now().date_naive();
+        self.check_placement(viewer, &outlet, outlet.opened_on.map_or(today, |d| d.max(today)))?;
+        let stored = outlet_rows::replace(&mut tx, id, &outlet).await?;
+        tx.commit().await?;
+        self.named(network, stored).await
+    }
+
+    /// Closes an open outlet (kept as history); its state is checked inside the write
+    /// transaction.
+    pub async fn close(&self, caller: &Caller, network: &str, id: i64, req: &CloseRequest) -> Result<NamedOutlet> {
+        let viewer = caller.enter(network, Role::Admin)?;
+        self.catalog.network(network).await?;
+        let closed_on = req.closed_on.as_deref().map(|s| parse_date(s, "/closed_on")).transpose()?;
+        let mut tx = self.store.begin_write().await?;
+        let mut outlet = outlet_rows::get(&mut tx, network, id).await?;
+        viewer.acts_for(outlet.partner_id, &format!("outlet {id}"))?;
+        if outlet.status == OutletStatus::Closed {
+            return Err(Error::Duplicate(format!("outlet {id} is closed already")));
+        }
+        let closed_on = closed_on.unwrap_or_else(|| chrono::Utc::now().date_naive());
+        if let Some(opened) = outlet.opened_on
+            && closed_on < opened
+        {
+            return Err(Error::invalid("/closed_on", format!("{closed_on} is before the opening date {opened}")));
+        }
+        outlet.status = OutletStatus::Closed;
+        outlet.closed_on = Some(closed_on);
+        outlet.close_reason = Some(req.reason.clone());
+        let stored = outlet_rows::replace(&mut tx, id, &outlet).await?;
+        tx.commit().await?;
+        self.named(network, stored).await
+    }
+
+    /// Outlets with these filters; a partner token sees its own and competitors' only.
+    pub async fn list(&self, caller: &Caller, network: &str, filter: &OutletFilter) -> Result<Vec<NamedOutlet>> {
+        let viewer = caller.enter(network, Role::Viewer)?;
+        self.catalog.network(network).await?;
+        let names = self.names(network).await?;
+        let outlets = self.store.list_outlets(network, filter).await?;
+        Ok(outlets
+            .into_iter()
+            .filter(|o| o.competitor || o.partner_id.is_some_and(|p| viewer.sees(p)))
+            .map(|o| NamedOutlet { partner_name: o.partner_id.and_then(|p| names.get(&p).cloned()), outlet: o })
+            .collect())
+    }
+
+    /// One outlet; a partner token reads only its own (403).
+    pub async fn one(&self, caller: &Caller, network: &str, id: i64) -> Result<NamedOutlet> {
+        let viewer = caller.enter(network, Role::Viewer)?;
+        self.catalog.network(network).await?;
+        let outlet = self.store.outlet(network, id).await?;
+        viewer.acts_for(outlet.partner_id, &format!("outlet {id}"))?;
+        self.named(network, outlet).await
+    }
+
+    /// Every outlet of a network, for the services' own use (no access check).
+    pub async fn all(&self, network: &str) -> Result<Vec<Outlet>> {
+        self.store.list_outlets(network, &OutletFilter::default()).await
+    }
+
+    async fn names(&self, network: &str) -> Result<HashMap<i64, String>> {
+        Ok(self.catalog.all_partners(network).await?.into_iter().map(|p| (p.id, p.name)).collect())
+    }
+
+    async fn named(&self, network: &str, outlet: Outlet) -> Result<NamedOutlet> {
+        let partner_name = match outlet.partner_id {
+            Some(p) => self.catalog.partner(network, p).await?.map(|p| p.name),
+            None => None,
+        };
+        Ok(NamedOutlet { outlet, partner_name })
+    }
+}

@@ -1,0 +1,249 @@
+//! Scores and plans: candidates read from whatever a front end received, scored on the
+//! scenario of the network's open outlets (cached until the grid or an outlet changes),
+//! each with its territory check for the partner; each caller's last run kept as its own
+//! `candidates` layer.
+
+use super::catalog::Catalog;
+use super::demand::Demand;
+use super::ledger::Ledger;
+use super::{blocking, lock};
+use crate::domain::access::{Caller, Role, Viewer};
+use crate::domain::network::Partner;
+use crate::domain::outlets::Outlet;
+use crate::domain::scoring::model::Scenario;
+use crate::domain::scoring::network::{
+    self as on_network, CandidateInput, ExcludedCandidate, PlanAnswer, ScoreAnswer, ScoredCandidate, candidates_from_csv, candidates_from_geojson,
+};
+use crate::error::{Error, Result};
+use crate::geometry::CoordSys;
+use crate::input::deserialize_located;
+use crate::store::Store;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+pub use crate::store::scoring_runs::{RunInfo, StoredCandidate};
+
+/// Candidates as they arrived.
+#[derive(Debug, Clone, Copy)]
+pub enum CandidateSource<'a> {
+    /// CSV `id,lon,lat,site_type,format`.
+    Csv(&'a str),
+    /// JSON: `{"partner_id"?, "candidates": [...]}` or a GeoJSON FeatureCollection of Points.
+    Json(&'a Value),
+}
+
+/// Body of `POST /score` as JSON.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreRequest {
+    /// The partner the candidates are for (its tier's formats; its territory).
+    #[serde(default)]
+    pub partner_id: Option<i64>,
+    /// The candidates.
+    pub candidates: Vec<CandidateInput>,
+}
+
+/// Reads candidates from any of the forms front ends receive; the partner a JSON body
+/// names, if any. Every problem is located.
+pub fn read_candidates(source: CandidateSource<'_>) -> Result<(Option<i64>, Vec<CandidateInput>)> {
+    match source {
+        CandidateSource::Csv(text) => Ok((None, candidates_from_csv(text)?)),
+        CandidateSource::Json(value) if value.get("type").and_then(Value::as_str) == Some("FeatureCollection") => Ok((None, candidates_from_geojson(value)?)),
+        CandidateSource::Json(value) => {
+            let req: ScoreRequest = deserialize_located(value)?;
+            Ok((req.partner_id, req.candidates))
+        }
+    }
+}
+
+/// Body of `POST /plan`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanRequest {
+    /// The partner the sites are for.
+    #[serde(default)]
+    pub partner_id: Option<i64>,
+    /// How many sites to choose at most.
+    pub k: usize,
+    /// The candidates.
+    pub candidates: Vec<CandidateInput>,
+    /// Stop when no candidate gains at least this (default 0).
+    #[serde(default)]
+    pub min_gain: Option<f64>,
+    /// Only candidates the partner may open (inside its grants, outside others' exclusive ones).
+    #[serde(default)]
+    pub within_territory: bool,
+}
+
+/// Called after each step of a plan with (steps done, k).
+pub type StepProgress = Arc<dyn Fn(usize, usize) + Send + Sync>;
+
+/// How a plan chooses, validated ([`PlanOptions::new`]).
+#[derive(Clone)]
+pub struct PlanOptions {
+    k: usize,
+    min_gain: f64,
+    within_territory: bool,
+    progress: Option<StepProgress>,
+}
+
+impl PlanOptions {
+    /// At most `k` sites (at least one), each gaining at least `min_gain` (finite);
+    /// with `within_territory`, only sites the partner may open.
+    pub fn new(k: usize, min_gain: Option<f64>, within_territory: bool) -> Result<PlanOptions> {
+        if k == 0 {
+            return Err(Error::invalid("/k", "choose at least one site"));
+        }
+        let min_gain = min_gain.unwrap_or(0.0);
+        if !min_gain.is_finite() {
+            return Err(Error::invalid("/min_gain", "must be a finite number"));
+        }
+        Ok(PlanOptions { k, min_gain, within_territory, progress: None })
+    }
+
+    /// Told after each step (the CLI's progress bar).
+    pub fn with_progress(self, progress: StepProgress) -> PlanOptions {
+        PlanOptions { progress: Some(progress), ..self }
+    }
+}
+
+/// What a cached scenario was built from: grid version, outlet count, last outlet change.
+type ScenarioKey = (i64, i64, Option<String>);
+
+/// Scores and plans.
+#[derive(Debug)]
+pub struct Scoring {
+    store: Store,
+    catalog: Arc<Catalog>,
+    ledger: Arc<Ledger>,
+    demand: Arc<Demand>,
+    /// The scenario of each network's current outlets, keyed by grid version and outlet state.
+    scenarios: Mutex<HashMap<String, (ScenarioKey, Arc<Scenario>)>>,
+}
+
+impl Scoring {
+    pub(super) fn new(store: Store, catalog: Arc<Catalog>, ledger: Arc<Ledger>, demand: Arc<Demand>) -> Scoring {
+        Scoring { store, catalog, ledger, demand, scenarios: Mutex::new(HashMap::new()) }
+    }
+
+    /// The scenario of the network's current open outlets on its grid (cached until the
+    /// grid or an outlet changes), and those outlets.
+    pub async fn scenario(&self, network: &str) -> Result<(Arc<Scenario>, Vec<Outlet>)> {
+        let (_, policy) = self.catalog.network(network).await?;
+        let (info, grid) = self.demand.grid(network).await?;
+        let outlets = self.store.list_outlets(network, &Default::default()).await?;
+        let key: ScenarioKey = (info.version, outlets.len() as i64, outlets.iter().map(|o| o.updated_at.clone()).max());
+        let cached = lock(&self.scenarios).get(network).filter(|(k, _)| *k == key).map(|(_, s)| s.clone());
+        if let Some(s) = cached {
+            return Ok((s, outlets));
+        }
+        let for_build = outlets.clone();
+        let scenario = blocking(move || {
+            let mut s = Scenario::new(grid, &policy.scoring);
+            on_network::add_outlets(&mut s, policy, &for_build);
+            s
+        })
+        .await?;
+        let scenario = Arc::new(scenario);
+        lock(&self.scenarios).insert(network.to_string(), (key, scenario.clone()));
+        Ok((scenario, outlets))
+    }
+
+    /// The partner a scoring request is for: the one named, or a partner token's own; a
+    /// partner token may not name another.
+    async fn partner(&self, viewer: Viewer, network: &str, asked: Option<i64>) -> Result<Option<Partner>> {
+        let partner_id = viewer.partner_or_own(asked);
+        if let Viewer::Partner(_) = viewer {
+            viewer.acts_for(partner_id, "this request")?;
+        }
+        match partner_id {
+            Some(id) => Ok(Some(self.catalog.partner(network, id).await?.ok_or_else(|| Error::invalid("/partner_id", format!("no partner {id} in network `{network}`")))?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Scores candidates against the network's current outlets (`docs/scoring.md`), each
+    /// with its territory check for the partner, and keeps them as the caller's last run
+    /// (its `candidates` layer: HQ's, or a partner token's own). Planners and admins.
+    pub async fn score(&self, caller: &Caller, network: &str, partner_id: Option<i64>, inputs: &[CandidateInput], sys: CoordSys) -> Result<ScoreAnswer> {
+        let entered = self.catalog.enter(caller, network, Role::Planner).await?;
+        let (policy, viewer) = (entered.policy, entered.viewer);
+        let partner = self.partner(viewer, network, partner_id).await?;
+        let candidates = on_network::parse_candidates(inputs, policy, sys)?;
+        let (scenario, _) = self.scenario(network).await?;
+        let scorer_partner = partner.clone();
+        let (scores, total) = blocking(move || {
+            let scorer = on_network::scorer(policy, scorer_partner.as_ref());
+            (scorer.score_all(&scenario, &candidates), scenario.own_total())
+        })
+        .await?;
+        let out = {
+            let index = self.ledger.index();
+            let mut out = Vec::with_capacity(scores.len());
+            for score in scores {
+                let score = score.ok_or_else(|| Error::Internal("a validated candidate could not be scored".into()))?;
+                let territory = on_network::territory_check(index.network(network), partner.as_ref(), viewer, score.location);
+                out.push(ScoredCandidate { score, territory });
+            }
+            out
+        };
+        let answer = ScoreAnswer { network: network.to_string(), partner_id: partner.map(|p| p.id), network_total: total, candidates: out };
+        let mut tx = self.store.begin_write().await?;
+        crate::store::scoring_runs::replace(&mut tx, &answer, viewer.owner()).await?;
+        tx.commit().await?;
+        Ok(answer)
+    }
+
+    /// Chooses up to `k` candidates greedily; with `within_territory`, only those the
+    /// partner may open (inside its grants, outside others' exclusive ones). Planners.
+    pub async fn plan(&self, caller: &Caller, network: &str, partner_id: Option<i64>, inputs: &[CandidateInput], options: PlanOptions, sys: CoordSys) -> Result<PlanAnswer> {
+        let PlanOptions { k, min_gain, within_territory, progress } = options;
+        let entered = self.catalog.enter(caller, network, Role::Planner).await?;
+        let (policy, viewer) = (entered.policy, entered.viewer);
+        let partner = self.partner(viewer, network, partner_id).await?;
+        if within_territory && partner.is_none() {
+            return Err(Error::invalid("/within_territory", "restricting a plan to a territory needs `partner_id`"));
+        }
+        let mut candidates = on_network::parse_candidates(inputs, policy, sys)?;
+        let mut excluded = Vec::new();
+        if within_territory {
+            let index = self.ledger.index();
+            let (kept, left_out): (Vec<_>, Vec<_>) = candidates
+                .into_iter()
+                .map(|c| {
+                    let t = on_network::territory_check(index.network(network), partner.as_ref(), viewer, [c.lon, c.lat]);
+                    (c, t)
+                })
+                .partition(|(_, t)| t.allowed);
+            excluded = left_out.into_iter().map(|(c, territory)| ExcludedCandidate { id: c.id, territory }).collect();
+            candidates = kept.into_iter().map(|(c, _)| c).collect();
+        }
+        let (scenario, _) = self.scenario(network).await?;
+        let planned_for = partner.as_ref().map(|p| p.id);
+        let plan = blocking(move || {
+            let scorer = on_network::scorer(policy, partner.as_ref());
+            let progress = |done: usize| {
+                if let Some(p) = &progress {
+                    p(done, k)
+                }
+            };
+            scorer.plan_with_progress((*scenario).clone(), &candidates, k, min_gain, &progress)
+        })
+        .await?;
+        Ok(PlanAnswer { network: network.to_string(), partner_id: planned_for, plan, excluded })
+    }
+
+    /// The caller's last scoring run and its candidates (the `candidates` layer's data).
+    pub async fn last_run(&self, viewer: Viewer, network: &str) -> Result<Option<(RunInfo, Vec<StoredCandidate>)>> {
+        let owner = viewer.owner();
+        let Some(run) = self.store.last_run(network, owner).await? else { return Ok(None) };
+        Ok(Some((run, self.store.last_candidates(network, owner).await?)))
+    }
+
+    /// Version of a caller's last run (changes with every run).
+    pub async fn run_version(&self, viewer: Viewer, network: &str) -> Result<String> {
+        Ok(self.store.last_run(network, viewer.owner()).await?.map_or_else(|| "none".to_string(), |r| r.run.to_string()))
+    }
+}

@@ -1,0 +1,133 @@
+//! `territory import regions | demand | outlets`: all or nothing, every bad feature or
+//! line named.
+
+use super::{CoordSysArg, DbArgs, is_csv, print_refusal, progress_bar, read_text, refused};
+use crate::app::demand::Upload;
+use crate::app::seed::read_json;
+use crate::domain::access::Caller;
+use crate::domain::grants::Seen;
+use crate::domain::outlets::{rows_from_csv, rows_from_geojson};
+use crate::error::Error;
+use crate::input::InputError;
+use clap::Subcommand;
+use serde_json::Value;
+use std::path::PathBuf;
+
+/// `territory import ...`.
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// A region layer: GeoJSON FeatureCollection with `adcode`, `name`, `level`,
+    /// `parent_adcode`. Refused whole if any feature is invalid.
+    Regions {
+        /// Database.
+        #[command(flatten)]
+        db: DbArgs,
+        /// The layer file.
+        file: PathBuf,
+    },
+    /// A network's demand grid: CSV `h3,demand` or JSON `{"cells": [{"h3", "demand"}]}`.
+    /// Refused whole if any line is bad (invalid cell, mixed resolution, duplicate,
+    /// negative or non-finite demand).
+    Demand {
+        /// Database.
+        #[command(flatten)]
+        db: DbArgs,
+        /// Network code.
+        #[arg(long)]
+        network: String,
+        /// `.csv` or `.json` file.
+        file: PathBuf,
+    },
+    /// Outlets of a network: a GeoJSON FeatureCollection of Points (properties as in
+    /// `POST /networks/{net}/outlets`) or CSV (`name,lon,lat,site_type,partner_id,format,...`).
+    /// Refused whole if any row is invalid or misplaced.
+    Outlets {
+        /// Database.
+        #[command(flatten)]
+        db: DbArgs,
+        /// Network code.
+        #[arg(long)]
+        network: String,
+        /// Datum of the file's coordinates.
+        #[arg(long, value_enum, default_value = "wgs84")]
+        coord_sys: CoordSysArg,
+        /// `.geojson`/`.json` or `.csv` file.
+        file: PathBuf,
+    },
+}
+
+/// JSON text, or the located reason it is not.
+fn json_text(text: &str) -> Result<Value, Vec<InputError>> {
+    serde_json::from_str(text).map_err(|e| vec![InputError::at(format!("line {} column {}", e.line(), e.column()), format!("not JSON: {e}"))])
+}
+
+/// Runs an import.
+pub async fn run(what: ImportCommand) -> anyhow::Result<i32> {
+    let cli = Caller::cli();
+    match what {
+        ImportCommand::Regions { db, file } => {
+            let app = db.open().await?;
+            let collection = read_json(&file)?;
+            let n = collection.get("features").and_then(Value::as_array).map_or(0, Vec::len);
+            let bar = progress_bar(n as u64, &file.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default());
+            let summary = app.catalog.import_regions(&cli, &collection, |i| bar.set_position(i as u64 + 1)).await;
+            bar.finish();
+            match refused(summary, &file)? {
+                Ok(s) => {
+                    println!("imported {} regions from {}; {} in the database", s.stored, file.display(), s.total);
+                    Ok(0)
+                }
+                Err(code) => Ok(code),
+            }
+        }
+        ImportCommand::Demand { db, network, file } => {
+            let app = db.open().await?;
+            let text = read_text(&file)?;
+            let json;
+            let upload = if is_csv(&file) {
+                Upload::Csv(&text)
+            } else {
+                json = match json_text(&text) {
+                    Ok(v) => v,
+                    Err(errors) => return Ok(print_refusal(&errors, &file)),
+                };
+                Upload::Json(&json)
+            };
+            let info = app.demand.upload(&cli, &network, upload, usize::MAX, &format!("import of {}", file.display())).await;
+            match refused(info, &file)? {
+                Ok(info) => {
+                    println!("stored {} cells (resolution {}, total {:.1} units/year) for network {network}", info.cell_count, info.resolution, info.total);
+                    Ok(0)
+                }
+                Err(code) => Ok(code),
+            }
+        }
+        ImportCommand::Outlets { db, network, coord_sys, file } => {
+            let app = db.open().await?;
+            let text = read_text(&file)?;
+            let rows = if is_csv(&file) { rows_from_csv(&text) } else { json_text(&text).and_then(|v| rows_from_geojson(&v)) };
+            let rows = match rows {
+                Ok(r) => r,
+                Err(errors) => return Ok(print_refusal(&errors, &file)),
+            };
+            match app.outlets.import(&cli, &network, &rows, coord_sys.into()).await {
+                Ok(stored) => {
+                    println!("imported {} outlets into network {network}", stored.len());
+                    Ok(0)
+                }
+                Err(Error::Invalid(errors)) => Ok(print_refusal(&errors, &file)),
+                Err(Error::Placement { detail, grants }) => {
+                    eprintln!("refused: {detail}; nothing was imported");
+                    for g in grants {
+                        match g {
+                            Seen::Whole(g) => eprintln!("  grant {} of {} (partner {}), exclusive", g.grant_id, g.partner_name, g.partner_id),
+                            Seen::Anonymous(_) => eprintln!("  an exclusive grant of another partner"),
+                        }
+                    }
+                    Ok(2)
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! `territory score` and `territory plan`: candidate sites from a file, scored on the
+//! network, or chosen greedily.
+
+use super::{CoordSysArg, DbArgs, is_csv, progress_bar, read_text, refused};
+use crate::app::scoring::{CandidateSource, PlanOptions, read_candidates};
+use crate::domain::access::Caller;
+use crate::domain::scoring::network::{CandidateInput, score_geojson};
+use crate::error::{Error, Result};
+use clap::Args;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// Candidates and where to score them.
+#[derive(Debug, Args)]
+pub struct CandidateArgs {
+    /// Database.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Network code.
+    #[arg(long)]
+    pub network: String,
+    /// The partner the candidates are for.
+    #[arg(long)]
+    pub partner_id: Option<i64>,
+    /// Datum of the file's coordinates.
+    #[arg(long, value_enum, default_value = "wgs84")]
+    pub coord_sys: CoordSysArg,
+    /// Candidates: `.json` (`{"candidates": [...]}`), `.geojson` or `.csv`.
+    pub file: PathBuf,
+}
+
+/// `territory score`.
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// Candidates.
+    #[command(flatten)]
+    pub candidates: CandidateArgs,
+    /// Print a GeoJSON FeatureCollection of the scored points (for QGIS).
+    #[arg(long)]
+    pub geojson: bool,
+}
+
+/// `territory plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Candidates.
+    #[command(flatten)]
+    pub candidates: CandidateArgs,
+    /// How many sites to choose at most.
+    #[arg(short, long)]
+    pub k: usize,
+    /// Stop when no candidate gains at least this.
+    #[arg(long, default_value_t = 0.0)]
+    pub min_gain: f64,
+    /// Only candidates inside the partner's territory (and outside others' exclusive ones).
+    #[arg(long)]
+    pub within_territory: bool,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The candidates of a file and the partner it names, if any.
+fn read_file(file: &Path) -> Result<(Option<i64>, Vec<CandidateInput>)> {
+    let text = read_text(file)?;
+    if is_csv(file) {
+        return read_candidates(CandidateSource::Csv(&text));
+    }
+    let value: Value = serde_json::from_str(&text).map_err(|e| Error::invalid(format!("line {} column {}", e.line(), e.column()), format!("not JSON: {e}")))?;
+    read_candidates(CandidateSource::Json(&value))
+}
+
+/// Scores the candidates; prints JSON or GeoJSON.
+pub async fn score(args: ScoreArgs) -> anyhow::Result<i32> {
+    let c = &args.candidates;
+    let app = c.db.open().await?;
+    let (named, inputs) = match refused(read_file(&c.file), &c.file)? {
+        Ok(i) => i,
+        Err(code) => return Ok(code),
+    };
+    let answer = app.scoring.score(&Caller::cli(), &c.network, c.partner_id.or(named), &inputs, c.coord_sys.into()).await;
+    let answer = match refused(answer, &c.file)? {
+        Ok(a) => a,
+        Err(code) => return Ok(code),
+    };
+    let out = if args.geojson { score_geojson(&answer) } else { serde_json::to_value(&answer)? };
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(0)
+}
+
+/// Chooses up to k candidates; prints each step (or JSON).
+pub async fn plan(args: PlanArgs) -> anyhow::Result<i32> {
+    let c = &args.candidates;
+    let app = c.db.open().await?;
+    let (named, inputs) = match refused(read_file(&c.file), &c.file)? {
+        Ok(i) => i,
+        Err(code) => return Ok(code),
+    };
+    let options = match refused(PlanOptions::new(args.k, Some(args.min_gain), args.within_territory), &c.file)? {
+        Ok(o) => o,
+        Err(code) => return Ok(code),
+    };
+    let bar = progress_bar(args.k as u64, "plan steps");
+    let on_step = bar.clone();
+    let options = options.with_progress(std::sync::Arc::new(move |done, _| on_step.set_position(done as u64)));
+    let answer = app.scoring.plan(&Caller::cli(), &c.network, c.partner_id.or(named), &inputs, options, c.coord_sys.into()).await;
+    bar.finish_and_clear();
+    let answer = match refused(answer, &c.file)? {
+        Ok(a) => a,
+        Err(code) => return Ok(code),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+        return Ok(0);
+    }
+    println!("network total before: {:.1} units/year", answer.plan.network_total_before);
+    for s in &answer.plan.steps {
+        println!("step {}: {} as {} gains {:.1} → network total {:.1}", s.step, s.candidate, s.site_type, s.gain, s.network_total);
+    }
+    for e in &answer.excluded {
+        println!("left out (outside the territory): {}", e.id);
+    }
+    println!("stopped: {:?}", answer.plan.stopped);
+    Ok(0)
+}
