@@ -6,6 +6,8 @@ mod common;
 
 #[path = "integration/architecture.rs"]
 mod architecture;
+#[path = "integration/api_access.rs"]
+mod api_access;
 #[path = "integration/api_auth.rs"]
 mod api_auth;
 #[path = "integration/api_compliance.rs"]

@@ -118,9 +118,9 @@ impl Caller {
     pub fn governs_all(&self) -> Result<(), Denied> {
         self.has(Role::Admin)?;
         match (&self.network, self.partner) {
+            (_, Some(p)) => Err(Denied(format!("a partner token (partner {p}) never creates networks or imports regions"))),
+            (Some(n), None) => Err(Denied(format!("the token is limited to network `{n}`"))),
             (None, None) => Ok(()),
-            (Some(n), _) => Err(Denied(format!("the token is limited to network `{n}`"))),
-            (None, Some(p)) => Err(Denied(format!("a partner token (partner {p}) cannot do this"))),
         }
     }
 

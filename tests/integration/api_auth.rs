@@ -13,7 +13,7 @@ use territory::domain::access::{Role, hash_token, new_token};
 use territory::http::{HttpLimits, ServeOptions, auth::AuthConfig, router_with};
 use tower::ServiceExt;
 
-async fn send(app: &TestApp, token: Option<&str>, method: Method, uri: &str, body: Option<Value>) -> Reply {
+pub(crate) async fn send(app: &TestApp, token: Option<&str>, method: Method, uri: &str, body: Option<Value>) -> Reply {
     let mut req = Request::builder().method(method).uri(uri).header(header::CONTENT_TYPE, "application/json");
     if let Some(t) = token {
         req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
@@ -32,7 +32,7 @@ async fn send(app: &TestApp, token: Option<&str>, method: Method, uri: &str, bod
     Reply { status, content_type, body, text }
 }
 
-async fn token(app: &TestApp, name: &str, role: Role, network: Option<&str>, partner: Option<i64>) -> (String, i64) {
+pub(crate) async fn token(app: &TestApp, name: &str, role: Role, network: Option<&str>, partner: Option<i64>) -> (String, i64) {
     let secret = new_token().expect("random");
     let info = app.service.store().create_token(name, role, network, partner, &hash_token(&secret)).await.expect("token");
     (secret, info.id)
