@@ -17,12 +17,12 @@
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use territory::geometry::{CoordSys, GeometryLimits};
-use territory::http::{HttpLimits, router};
 use territory::app::App;
 use territory::app::catalog::{NewNetwork, NewPartner};
 use territory::app::ledger::GrantRequest;
 use territory::domain::access::Caller;
+use territory::geometry::{CoordSys, GeometryLimits};
+use territory::http::{HttpLimits, router};
 
 struct Stats {
     n: usize,
@@ -149,7 +149,10 @@ fn main() {
         }
         eprintln!("imported regions in {:.1} s", t.elapsed().as_secs_f64());
         let regions = app.catalog.regions();
-        let districts: Vec<Value> = features("districts.geojson").into_iter().filter(|f| regions.get(f["properties"]["adcode"].as_str().unwrap_or("")).is_some_and(|r| r.level == territory::domain::regions::Level::District)).collect();
+        let districts: Vec<Value> = features("districts.geojson")
+            .into_iter()
+            .filter(|f| regions.get(f["properties"]["adcode"].as_str().unwrap_or("")).is_some_and(|r| r.level == territory::domain::regions::Level::District))
+            .collect();
         let cities = features("cities.geojson");
         println!("| scenario | requests | per second | p50 ms | p99 ms |\n| --- | ---: | ---: | ---: | ---: |");
 

@@ -3,9 +3,9 @@
 //! measured both ways in the same run: clipping (geo's `BooleanOps`) and the decision's
 //! path (one sweep recording where the boundaries meet, the relation told from those
 //! nodes, a partial overlap walked from them).
+use geo::{BooleanOps, Intersects};
 use std::sync::Arc;
 use std::time::Instant;
-use geo::{BooleanOps, Intersects};
 use territory::geometry::overlap::{Overlap, SliverTolerance, covering};
 use territory::geometry::{self, CoordSys, GeometryLimits, Shape};
 
@@ -64,7 +64,15 @@ fn main() {
         println!("{what}: {hits} interior-intersecting pairs with the cities over {} features, {covered} of them covered", features.len());
         println!(
             "per {what} check (µs): parse+validate+area {:.0}, edges (if not kept from validation) {:.0}, interior tests {:.0} ({:.1} candidates), overlap by clipping {:.0} + area {:.0} ({:.2} hits), overlap as decided (sweep, relation from the nodes, walk of the partial ones, area) {:.0}, overlap json {:.0}",
-            t_parse / n * 1e6, t_shape / n * 1e6, t_inter / n * 1e6, cands as f64 / n, t_clip / n * 1e6, t_area / n * 1e6, hits as f64 / n, t_decided / n * 1e6, t_json / n * 1e6
+            t_parse / n * 1e6,
+            t_shape / n * 1e6,
+            t_inter / n * 1e6,
+            cands as f64 / n,
+            t_clip / n * 1e6,
+            t_area / n * 1e6,
+            hits as f64 / n,
+            t_decided / n * 1e6,
+            t_json / n * 1e6
         );
     }
 }

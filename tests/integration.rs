@@ -4,8 +4,6 @@
 #[path = "integration/common.rs"]
 mod common;
 
-#[path = "integration/architecture.rs"]
-mod architecture;
 #[path = "integration/api_access.rs"]
 mod api_access;
 #[path = "integration/api_auth.rs"]
@@ -20,10 +18,12 @@ mod api_grants;
 mod api_input;
 #[path = "integration/api_outlets.rs"]
 mod api_outlets;
-#[path = "integration/api_scoring.rs"]
-mod api_scoring;
 #[path = "integration/api_registry.rs"]
 mod api_registry;
+#[path = "integration/api_scoring.rs"]
+mod api_scoring;
+#[path = "integration/architecture.rs"]
+mod architecture;
 #[path = "integration/binary.rs"]
 mod binary;
 #[path = "integration/crash.rs"]

@@ -155,8 +155,7 @@ impl Catalog {
                 n
             }
         };
-        let policy = policy::find(&network.policy)
-            .ok_or_else(|| Error::Internal(format!("network `{code}` names unknown policy `{}`", network.policy)))?;
+        let policy = policy::find(&network.policy).ok_or_else(|| Error::Internal(format!("network `{code}` names unknown policy `{}`", network.policy)))?;
         Ok((network, policy))
     }
 

@@ -129,7 +129,13 @@ impl Demand {
 
     /// Synthesises a network's grid from district population (`domain::demand::synthesize`)
     /// and stores it. Only a governing caller.
-    pub async fn synthesize(&self, caller: &Caller, network: &str, population_csv: &str, progress: impl Fn(usize, usize) + Sync + Send + 'static) -> Result<(GridInfo, SynthesisReport)> {
+    pub async fn synthesize(
+        &self,
+        caller: &Caller,
+        network: &str,
+        population_csv: &str,
+        progress: impl Fn(usize, usize) + Sync + Send + 'static,
+    ) -> Result<(GridInfo, SynthesisReport)> {
         caller.governs(network)?;
         let (_, policy) = self.catalog.network(network).await?;
         let settings = synthesize::bundled_settings()?;
@@ -174,5 +180,7 @@ fn hexagon(raw: u64, demand: f64) -> Option<Value> {
     let cell = CellIndex::try_from(raw).ok()?;
     let mut ring: Vec<[f64; 2]> = cell.boundary().iter().map(|ll| [ll.lng(), ll.lat()]).collect();
     ring.push(*ring.first()?);
-    Some(json!({"type": "Feature", "id": cell.to_string(), "geometry": {"type": "Polygon", "coordinates": [ring]}, "properties": {"h3": cell.to_string(), "demand": demand}}))
+    Some(
+        json!({"type": "Feature", "id": cell.to_string(), "geometry": {"type": "Polygon", "coordinates": [ring]}, "properties": {"h3": cell.to_string(), "demand": demand}}),
+    )
 }

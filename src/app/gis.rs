@@ -14,7 +14,7 @@ use super::lock;
 use crate::domain::access::{Caller, Denied, Role, Viewer};
 use crate::error::{Error, Result};
 use crate::geometry::validate::parse_stored;
-use crate::gis::layer::{DEMAND_FIELDS, Feature, FieldType as T, FieldValue as V, Features, GeometryType, Layer, field};
+use crate::gis::layer::{DEMAND_FIELDS, Feature, Features, FieldType as T, FieldValue as V, GeometryType, Layer, field};
 use crate::gis::{Collection, NetworkLayer};
 use crate::store::Store;
 use crate::store::outlets::OutletFilter;
@@ -268,7 +268,8 @@ impl Gis {
                 let rows = self.ledger.grant_rows(net, &GrantFilter { partner_id: own, ..GrantFilter::default() }).await?;
                 let mut features = Vec::with_capacity(rows.len());
                 for g in rows {
-                    let value: serde_json::Value = serde_json::from_str(&g.geometry).map_err(|e| Error::Internal(format!("grant {}: stored geometry: {e}", g.id)))?;
+                    let value: serde_json::Value =
+                        serde_json::from_str(&g.geometry).map_err(|e| Error::Internal(format!("grant {}: stored geometry: {e}", g.id)))?;
                     let mp = parse_stored(&value).map_err(|_| Error::Internal(format!("grant {}: stored geometry is invalid", g.id)))?;
                     let adcodes = g.adcodes.as_deref().and_then(|a| serde_json::from_str::<Vec<String>>(a).ok()).map(|a| a.join(","));
                     let values = vec![
@@ -335,13 +336,7 @@ impl Gis {
                     Some(_) => Features::Cells(self.demand.grid(net).await?.1),
                     None => Features::Listed(Vec::new()),
                 };
-                (
-                    format!("{net} demand"),
-                    format!("Demand of network {net} per H3 cell, new cars per year"),
-                    GeometryType::Polygon,
-                    DEMAND_FIELDS,
-                    features,
-                )
+                (format!("{net} demand"), format!("Demand of network {net} per H3 cell, new cars per year"), GeometryType::Polygon, DEMAND_FIELDS, features)
             }
             Collection::Network(net, NetworkLayer::Conflicts) => {
                 let grants: HashMap<i64, String> =

@@ -270,7 +270,8 @@ impl Ledger {
                 if other == code {
                     errors.push(InputError::at(format!("{base}/{i}"), format!("`{code}` is listed twice")));
                 } else if regions.is_ancestor(other, code) || regions.is_ancestor(code, other) {
-                    errors.push(InputError::at(format!("{base}/{i}"), format!("`{code}` and `{other}` (at {j}) overlap in the hierarchy; list each area once")));
+                    errors
+                        .push(InputError::at(format!("{base}/{i}"), format!("`{code}` and `{other}` (at {j}) overlap in the hierarchy; list each area once")));
                 }
             }
         }
@@ -405,7 +406,12 @@ impl Ledger {
             None => geometry::raw_geojson(&shape.geometry),
         };
         let (row, seq) = grant_rows::insert(&mut tx, &proposal, geometry.get().to_string()).await?;
-        grant_rows::record(&mut tx, network, Decided { action: "grant", result: "granted", grant_id: Some(row.id), request, conflicts: &[], actor: &caller.actor }).await?;
+        grant_rows::record(
+            &mut tx,
+            network,
+            Decided { action: "grant", result: "granted", grant_id: Some(row.id), request, conflicts: &[], actor: &caller.actor },
+        )
+        .await?;
         tx.commit().await?;
         self.applied(vec![proposal.into_grant(row.id, row.created_at.clone())], seq);
         Ok(Granted { row, warnings: seen(Viewer::All, decision.warnings) })
@@ -421,8 +427,12 @@ impl Ledger {
             return Err(Error::Duplicate(format!("grant {id} is revoked already")));
         };
         let request = serde_json::value::to_raw_value(&serde_json::json!({"grant_id": id, "reason": reason})).map_err(|e| Error::Internal(e.to_string()))?;
-        grant_rows::record(&mut tx, network, Decided { action: "revoke", result: "revoked", grant_id: Some(id), request: &request, conflicts: &[], actor: &caller.actor })
-            .await?;
+        grant_rows::record(
+            &mut tx,
+            network,
+            Decided { action: "revoke", result: "revoked", grant_id: Some(id), request: &request, conflicts: &[], actor: &caller.actor },
+        )
+        .await?;
         tx.commit().await?;
         let row = self.store.grant(network, id).await?;
         self.applied(vec![row.clone().into_grant()?], seq);

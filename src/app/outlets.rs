@@ -9,8 +9,8 @@ use crate::domain::outlets::{self, ImportSource, Outlet, OutletRequest, OutletSt
 use crate::error::{Error, Result};
 use crate::geometry::CoordSys;
 use crate::input::{deserialize_located, merge_patch, parse_date};
-use crate::store::outlets::{self as outlet_rows};
 use crate::store::Store;
+use crate::store::outlets::{self as outlet_rows};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::Value;
@@ -81,7 +81,10 @@ impl Outlets {
         let names: Vec<String> = refs.iter().map(|g| viewer.name_grant(g.grant_id, g.partner_id, &g.partner_name)).collect();
         let grants = refs.into_iter().map(|g| viewer.grant_ref(g)).collect();
         if placement.own.is_empty() {
-            return Err(Error::Placement { detail: format!("the outlet at ({lon}, {lat}) stands outside every grant of partner {partner_id} in force on {day}"), grants });
+            return Err(Error::Placement {
+                detail: format!("the outlet at ({lon}, {lat}) stands outside every grant of partner {partner_id} in force on {day}"),
+                grants,
+            });
         }
         if !placement.foreign_exclusive.is_empty() {
             return Err(Error::Placement {

@@ -159,7 +159,9 @@ impl Scoring {
             viewer.acts_for(partner_id, "this request")?;
         }
         match partner_id {
-            Some(id) => Ok(Some(self.catalog.partner(network, id).await?.ok_or_else(|| Error::invalid("/partner_id", format!("no partner {id} in network `{network}`")))?)),
+            Some(id) => Ok(Some(
+                self.catalog.partner(network, id).await?.ok_or_else(|| Error::invalid("/partner_id", format!("no partner {id} in network `{network}`")))?,
+            )),
             None => Ok(None),
         }
     }
@@ -198,7 +200,15 @@ impl Scoring {
 
     /// Chooses up to `k` candidates greedily; with `within_territory`, only those the
     /// partner may open (inside its grants, outside others' exclusive ones). Planners.
-    pub async fn plan(&self, caller: &Caller, network: &str, partner_id: Option<i64>, inputs: &[CandidateInput], options: PlanOptions, sys: CoordSys) -> Result<PlanAnswer> {
+    pub async fn plan(
+        &self,
+        caller: &Caller,
+        network: &str,
+        partner_id: Option<i64>,
+        inputs: &[CandidateInput],
+        options: PlanOptions,
+        sys: CoordSys,
+    ) -> Result<PlanAnswer> {
         let PlanOptions { k, min_gain, within_territory, progress } = options;
         let entered = self.catalog.enter(caller, network, Role::Planner).await?;
         let (policy, viewer) = (entered.policy, entered.viewer);

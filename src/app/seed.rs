@@ -54,14 +54,26 @@ pub async fn seed(app: &App, data_dir: &Path, demand: bool) -> Result<()> {
     let core = app.catalog.create_partner(&cli, &haima.code, &partner("广州海马区域核心经销商".into(), "regional_core")).await?;
     grant(app, &haima.code, core.id, json!({"adcodes": ["440100"], "valid_from": "2024-01-01", "note": "Guangzhou, exclusive"})).await?;
     let regional = app.catalog.create_partner(&cli, &haima.code, &partner("长沙海马区域经销商".into(), "regional")).await?;
-    grant(app, &haima.code, regional.id, json!({"adcodes": ["430100"], "exclusive": true, "valid_from": "2024-01-01", "valid_to": "2030-12-31", "note": "Changsha, exclusive by contract"})).await?;
+    grant(
+        app,
+        &haima.code,
+        regional.id,
+        json!({"adcodes": ["430100"], "exclusive": true, "valid_from": "2024-01-01", "valid_to": "2030-12-31", "note": "Changsha, exclusive by contract"}),
+    )
+    .await?;
     let xiangtan = grant(app, &haima.code, regional.id, json!({"adcodes": ["430300"], "valid_from": "2024-01-01", "note": "Xiangtan, not exclusive"})).await?;
     grant(app, &haima.code, regional.id, json!({"adcodes": ["430900"], "valid_from": "2025-01-01", "note": "Yiyang, not exclusive"})).await?;
     let dealer = app.catalog.create_partner(&cli, &haima.code, &partner("株洲海马经销商".into(), "dealer")).await?;
     grant(app, &haima.code, dealer.id, json!({"adcodes": ["430200"], "valid_from": "2024-06-01", "note": "Zhuzhou, not exclusive"})).await?;
     let dealer2 = app.catalog.create_partner(&cli, &haima.code, &partner("湘潭海马经销商".into(), "dealer")).await?;
     grant(app, &haima.code, dealer2.id, json!({"adcodes": ["430200"], "valid_from": "2024-06-01", "note": "Zhuzhou shared with another dealer"})).await?;
-    import_outlets(app, &haima.code, &data_dir.join("sample/haima_outlets.csv"), &[("广州海马区域核心经销商", 6), ("长沙海马区域经销商", 7), ("株洲海马经销商", 8), ("湘潭海马经销商", 9)]).await?;
+    import_outlets(
+        app,
+        &haima.code,
+        &data_dir.join("sample/haima_outlets.csv"),
+        &[("广州海马区域核心经销商", 6), ("长沙海马区域经销商", 7), ("株洲海马经销商", 8), ("湘潭海马经销商", 9)],
+    )
+    .await?;
     app.ledger.revoke(&cli, &haima.code, xiangtan, "Xiangtan not renewed").await?;
     if demand {
         seed_demand(app, &[&smart.code, &haima.code]).await?;

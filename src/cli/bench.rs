@@ -6,9 +6,9 @@
 
 use crate::app::{App, blocking};
 use crate::domain::random::SplitMix64;
-use crate::error::{Error, Result};
 use crate::domain::scoring::network::{format_models, outlet_site, scorer};
 use crate::domain::scoring::score::Candidate;
+use crate::error::{Error, Result};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::Path;
@@ -94,8 +94,14 @@ pub async fn scoring(app: &App, b: &ScoringBench) -> Result<()> {
         let regions = app.catalog.regions();
         let resolution = h3o::Resolution::try_from(policy.scoring.resolution).map_err(|e| Error::Internal(e.to_string()))?;
         let t = Instant::now();
-        let (rows, report) =
-            crate::domain::demand::synthesize::synthesize(&regions, crate::app::demand::POPULATION_2010, &settings, policy.scoring.purchase_rate, resolution, |_, _| {})?;
+        let (rows, report) = crate::domain::demand::synthesize::synthesize(
+            &regions,
+            crate::app::demand::POPULATION_2010,
+            &settings,
+            policy.scoring.purchase_rate,
+            resolution,
+            |_, _| {},
+        )?;
         line("synthesis_seconds", format!("{:.3}", t.elapsed().as_secs_f64()));
         line("synthesis_cells", rows.len());
         line("synthesis_districts", report.districts);

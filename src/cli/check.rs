@@ -89,7 +89,8 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<i32> {
         for a in &answers {
             for c in &a.conflicts {
                 let Seen::Whole(c) = c else { continue };
-                let with = if c.grant_id < 0 { c.partner_name.clone() } else { format!("grant {} of {} (partner {})", c.grant_id, c.partner_name, c.partner_id) };
+                let with =
+                    if c.grant_id < 0 { c.partner_name.clone() } else { format!("grant {} of {} (partner {})", c.grant_id, c.partner_name, c.partner_id) };
                 println!("CONFLICT {}: overlaps {with}: {:.3} km², {:.1}% of the smaller ({:?})", a.label, c.overlap_km2, c.overlap_ratio * 100.0, c.basis);
             }
             for w in &a.warnings {

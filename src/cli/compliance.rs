@@ -42,7 +42,15 @@ pub async fn run(args: ComplianceArgs) -> anyhow::Result<i32> {
             println!("BREACH {:?} {what} ({}): {}; found {} required {}", b.rule, b.partner_name.as_deref().unwrap_or(""), b.detail, b.found, b.required);
         }
         for p in &report.partners {
-            println!("partner {} {} ({}): {} open outlet(s), {} breach(es); {}", p.partner_id, p.partner_name, p.tier, p.mix.outlets, p.breaches, shares(&p.mix.site_type_share));
+            println!(
+                "partner {} {} ({}): {} open outlet(s), {} breach(es); {}",
+                p.partner_id,
+                p.partner_name,
+                p.tier,
+                p.mix.outlets,
+                p.breaches,
+                shares(&p.mix.site_type_share)
+            );
         }
         for y in &report.mix.mix_by_year {
             println!("network mix at the end of {}: {} open outlet(s): {}", y.year, y.outlets, shares(&y.share));

@@ -58,7 +58,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let app = App::open(&args.db.db, limits).await?;
     if !app.access.any_active().await? {
         if args.listen.ip().is_loopback() {
-            tracing::warn!("no access token exists: the service runs OPEN to anyone on this machine (create one with `territory token create --role admin --name NAME`)");
+            tracing::warn!(
+                "no access token exists: the service runs OPEN to anyone on this machine (create one with `territory token create --role admin --name NAME`)"
+            );
             eprintln!("warning: no access token exists; the service runs open on loopback");
         } else {
             anyhow::bail!(

@@ -3,13 +3,13 @@
 //! partner counts outlets by format, role and site type (the mall vs auto-city mix
 //! planners track, by year of opening).
 
-use crate::domain::exclusivity::NetworkGrants;
 use crate::domain::access::Viewer;
+use crate::domain::exclusivity::NetworkGrants;
 use crate::domain::grants::{ConflictEntry, GrantRef, SeenGrantRef};
+use crate::domain::network::Partner;
 use crate::domain::outlets::{Outlet, OutletStatus, place};
 use crate::domain::policy::Policy;
 use crate::domain::regions::{Level, RegionSet};
-use crate::domain::network::Partner;
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -212,7 +212,8 @@ impl Checker<'_> {
         }
         if format.needs_anchor {
             let city = inputs.regions.containing(o.location, Level::City);
-            let in_city = |other: &&&Outlet| city.is_some_and(|c| inputs.regions.containing(other.location, Level::City).is_some_and(|oc| oc.adcode == c.adcode));
+            let in_city =
+                |other: &&&Outlet| city.is_some_and(|c| inputs.regions.containing(other.location, Level::City).is_some_and(|oc| oc.adcode == c.adcode));
             let anchored = own_outlets
                 .iter()
                 .filter(|other| other.id != o.id && other.format.as_ref().is_some_and(|f| standard.anchor_formats.contains(f)))
@@ -341,7 +342,8 @@ pub fn check(inputs: &Inputs<'_>) -> Report {
                 // for a partner token holding only the second, the second.
                 let viewer = inputs.viewer;
                 let first_seen = first.is_some_and(|p| viewer.sees(p));
-                let (own, other, other_partner) = if first_seen || viewer == Viewer::All { (*grant_id, c.grant_id, c.partner_id) } else { (c.grant_id, *grant_id, first.unwrap_or(-1)) };
+                let (own, other, other_partner) =
+                    if first_seen || viewer == Viewer::All { (*grant_id, c.grant_id, c.partner_id) } else { (c.grant_id, *grant_id, first.unwrap_or(-1)) };
                 let other_name = inputs.grants.and_then(|g| g.get(other)).map(|g| g.partner_name.clone()).unwrap_or_default();
                 checker.breaches.push(Breach {
                     rule: Rule::ExclusiveOverlap,

@@ -10,9 +10,9 @@
 //! and kept current through `state.grants_seq` (see `store::grants`): it narrows the
 //! candidates (adcode maps, an R-tree of bounding boxes); the exact test uses geometry.
 
-use crate::geometry::{self, Overlap, OverlapGeometry, SliverTolerance};
 use crate::domain::grants::{Basis, ConflictEntry, Decision, Grant, Proposal, Territory, Validity};
 use crate::domain::regions::RegionSet;
+use crate::geometry::{self, Overlap, OverlapGeometry, SliverTolerance};
 use geo::{BooleanOps, MultiPolygon, Orient, orient::Direction};
 use rstar::{AABB, RTree, primitives::GeomWithData, primitives::Rectangle};
 use std::collections::{BTreeSet, HashMap};
@@ -227,8 +227,7 @@ pub fn regions_geojson(codes: &[String], union: &MultiPolygon<f64>, regions: &Re
 
 /// Every conflicting pair among a set of grants (for `GET /conflicts` and bulk checks).
 pub fn conflicts_among(grants: &[Arc<Grant>], regions: &RegionSet, tolerance: SliverTolerance) -> Vec<(i64, ConflictEntry)> {
-    let tree: RTree<BoxEntry> =
-        RTree::bulk_load(grants.iter().enumerate().map(|(i, g)| box_entry(&g.territory, i as i64)).collect());
+    let tree: RTree<BoxEntry> = RTree::bulk_load(grants.iter().enumerate().map(|(i, g)| box_entry(&g.territory, i as i64)).collect());
     let mut out = Vec::new();
     for (i, a) in grants.iter().enumerate() {
         let (min, max) = (a.territory.shape.bbox.min(), a.territory.shape.bbox.max());

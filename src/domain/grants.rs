@@ -1,7 +1,7 @@
 //! Grants: territories granted to partners, and what a conflict between two of them is.
 
-use chrono::NaiveDate;
 use crate::geometry::{OverlapGeometry, Shape};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 /// Whether a grant is in force.

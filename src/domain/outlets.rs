@@ -2,13 +2,13 @@
 //! that places them: an own outlet stands inside an active grant of its partner and not
 //! inside another partner's exclusive grant.
 
-use crate::input::InputError;
 use crate::domain::exclusivity::NetworkGrants;
-use crate::geometry::CoordSys;
-use crate::geometry::validate::check_position;
 use crate::domain::grants::Grant;
 use crate::domain::policy::Policy;
 use crate::domain::standard::{COUNT_FIGURES, Facility};
+use crate::geometry::CoordSys;
+use crate::geometry::validate::check_position;
+use crate::input::InputError;
 use chrono::NaiveDate;
 use geo::coordinate_position::CoordPos;
 use geo::{Coord, CoordinatePosition, Point};
@@ -209,7 +209,10 @@ pub fn validate(network: &str, req: &OutletRequest, policy: &Policy, partner_kno
         Some(code) => match standard.format(code) {
             Some(f) => Some(f),
             None => {
-                errors.push(InputError::at("/format", format!("unknown format `{code}`; formats of standard `{}`: {:?}", standard.code, standard.format_codes())));
+                errors.push(InputError::at(
+                    "/format",
+                    format!("unknown format `{code}`; formats of standard `{}`: {:?}", standard.code, standard.format_codes()),
+                ));
                 None
             }
         },

@@ -2,9 +2,9 @@
 //! grants, and the sliver tolerance. Bundled policies are readable files in
 //! `data/policies/`, compiled into the binary so a fresh checkout needs nothing else.
 
-use crate::geometry::SliverTolerance;
 use crate::domain::scoring::ScoringParams;
 use crate::domain::standard::Standard;
+use crate::geometry::SliverTolerance;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -100,10 +100,7 @@ impl Policy {
     }
 }
 
-const BUNDLED: &[(&str, &str)] = &[
-    ("smart", include_str!("../../data/policies/smart.json")),
-    ("haima", include_str!("../../data/policies/haima.json")),
-];
+const BUNDLED: &[(&str, &str)] = &[("smart", include_str!("../../data/policies/smart.json")), ("haima", include_str!("../../data/policies/haima.json"))];
 
 /// The bundled policies, parsed once.
 pub fn bundled() -> &'static BTreeMap<String, Policy> {
@@ -112,8 +109,7 @@ pub fn bundled() -> &'static BTreeMap<String, Policy> {
         BUNDLED
             .iter()
             .map(|(code, text)| {
-                let policy: Policy = serde_json::from_str(text)
-                    .unwrap_or_else(|e| panic!("bundled policy {code} is malformed: {e}"));
+                let policy: Policy = serde_json::from_str(text).unwrap_or_else(|e| panic!("bundled policy {code} is malformed: {e}"));
                 let standard = crate::domain::standard::find(&policy.standard)
                     .unwrap_or_else(|| panic!("bundled policy {code} names unknown standard {}", policy.standard));
                 if let Err(e) = policy.scoring.check() {

@@ -1,8 +1,8 @@
 //! Administrative regions (GB/T 2260): the hierarchy province → city → district, with
 //! their boundaries, and the validation of region layers on import.
 
-use crate::input::InputError;
 use crate::geometry::{self, CoordSys, GeometryLimits};
+use crate::input::InputError;
 use geo::MultiPolygon;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -174,11 +174,7 @@ fn prop_string(props: &Value, key: &str) -> Option<String> {
 /// directly administered cities appear in the city and district layers alike) is the same
 /// unit again: it is skipped when the unit is in `known` or earlier in the file, otherwise
 /// stored at its own level with no parent.
-pub fn parse_layer(
-    collection: &Value,
-    known: &HashSet<String>,
-    mut progress: impl FnMut(usize),
-) -> Result<Vec<RegionInput>, Vec<FeatureError>> {
+pub fn parse_layer(collection: &Value, known: &HashSet<String>, mut progress: impl FnMut(usize)) -> Result<Vec<RegionInput>, Vec<FeatureError>> {
     let top = |detail: &str| vec![FeatureError { feature: 0, adcode: None, problems: vec![InputError { pointer: "".into(), detail: detail.into() }] }];
     if collection.get("type").and_then(Value::as_str) != Some("FeatureCollection") {
         return Err(top("a GeoJSON FeatureCollection is expected"));
@@ -189,10 +185,7 @@ pub fn parse_layer(
     let mut seen: HashSet<String> = HashSet::new();
     let mut out = Vec::new();
     let mut bad = Vec::new();
-    let in_file: HashSet<String> = features
-        .iter()
-        .filter_map(|f| f.get("properties").and_then(|p| prop_string(p, "adcode")))
-        .collect();
+    let in_file: HashSet<String> = features.iter().filter_map(|f| f.get("properties").and_then(|p| prop_string(p, "adcode"))).collect();
     for (i, feature) in features.iter().enumerate() {
         progress(i);
         let base = format!("/features/{i}");
@@ -223,9 +216,7 @@ pub fn parse_layer(
         };
         let parent = prop_string(&props, "parent_adcode");
         match (level, &parent) {
-            (Some(Level::Province), Some(p)) => {
-                problem(format!("{base}/properties/parent_adcode"), format!("a province has no parent, found `{p}`"))
-            }
+            (Some(Level::Province), Some(p)) => problem(format!("{base}/properties/parent_adcode"), format!("a province has no parent, found `{p}`")),
             (Some(Level::City | Level::District), None) => {
                 problem(format!("{base}/properties/parent_adcode"), "missing: a city or district needs its parent".into())
             }

@@ -46,8 +46,19 @@ pub const COUNT_FIGURES: [&str; 5] = ["bays_mech", "bays_body", "bays_paint", "p
 impl Facility {
     /// The figures' keys, in API order.
     pub const KEYS: [&'static str; 13] = [
-        "land_m2", "building_m2", "showroom_m2", "frontage_m", "depth_m", "height_m", "workshop_m2", "bays_mech", "bays_body", "bays_paint",
-        "paint_booths", "parts_m2", "staff",
+        "land_m2",
+        "building_m2",
+        "showroom_m2",
+        "frontage_m",
+        "depth_m",
+        "height_m",
+        "workshop_m2",
+        "bays_mech",
+        "bays_body",
+        "bays_paint",
+        "paint_booths",
+        "parts_m2",
+        "staff",
     ];
 
     /// Every figure with its key, in API order.
@@ -233,10 +244,7 @@ impl Standard {
     }
 }
 
-const BUNDLED: &[(&str, &str)] = &[
-    ("smart", include_str!("../../data/standards/smart.json")),
-    ("haima", include_str!("../../data/standards/haima.json")),
-];
+const BUNDLED: &[(&str, &str)] = &[("smart", include_str!("../../data/standards/smart.json")), ("haima", include_str!("../../data/standards/haima.json"))];
 
 /// The bundled standards, parsed and checked once.
 pub fn bundled() -> &'static BTreeMap<String, Standard> {

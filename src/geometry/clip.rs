@@ -21,8 +21,8 @@
 
 use super::interiors::{Grouped, Meeting, Relation, contains_strictly};
 use super::segments::Segment;
-use geo::kernels::{Kernel, Orientation, RobustKernel};
 use geo::coordinate_position::CoordPos;
+use geo::kernels::{Kernel, Orientation, RobustKernel};
 use geo::{Coord, CoordinatePosition, LineString, MultiPolygon, Polygon};
 
 /// Two nodes closer than this along one edge (as a share of its length) are not ordered by
@@ -56,10 +56,12 @@ impl Rings {
         let mut first = 0usize;
         while first < by_rank.len() {
             let n = edges[by_rank[first] as usize].ring_edges.max(1) as usize;
-            let bbox = by_rank[first..first + n].iter().map(|&k| edges[k as usize].bounds()).fold(
-                [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY],
-                |[x0, y0, x1, y1], [a, b, c, d]| [x0.min(a), y0.min(c), x1.max(b), y1.max(d)],
-            );
+            let bbox = by_rank[first..first + n]
+                .iter()
+                .map(|&k| edges[k as usize].bounds())
+                .fold([f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY], |[x0, y0, x1, y1], [a, b, c, d]| {
+                    [x0.min(a), y0.min(c), x1.max(b), y1.max(d)]
+                });
             ring_of_rank[first..first + n].fill(rings.len() as u32);
             rings.push((first as u32, n as u32, bbox));
             first += n;
@@ -278,7 +280,12 @@ fn nodes(a: &Side, b: &Side, meeting: &Meeting) -> Option<(Vec<Node>, Vec<usize>
             let node = match meeting.crossings.get(id as usize) {
                 Some(c) => {
                     let rb = b.edges[c.b as usize].rank;
-                    Node { point: c.point, a: Pass { arriving: rank, leaving: rank, along }, b: Pass { arriving: rb, leaving: rb, along: c.tb }, a_enters: Some(c.a_enters) }
+                    Node {
+                        point: c.point,
+                        a: Pass { arriving: rank, leaving: rank, along },
+                        b: Pass { arriving: rb, leaving: rb, along: c.tb },
+                        a_enters: Some(c.a_enters),
+                    }
                 }
                 None if along == last_along => {
                     // The same touch found again (with another pair of edges): the same node,
@@ -518,7 +525,11 @@ mod tests {
     fn clipped(a: &MultiPolygon<f64>, b: &MultiPolygon<f64>) -> Option<MultiPolygon<f64>> {
         let (ea, eb) = (super::super::segments::segments(a), super::super::segments::segments(b));
         let (ra, rb) = (Rings::new(&ea), Rings::new(&eb));
-        let span = |e: &[Segment]| e.iter().fold([f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY], |[x0, y0, x1, y1], s| [x0.min(s.min_x()), y0.min(s.min_y()), x1.max(s.max_x()), y1.max(s.max_y())]);
+        let span = |e: &[Segment]| {
+            e.iter().fold([f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY], |[x0, y0, x1, y1], s| {
+                [x0.min(s.min_x()), y0.min(s.min_y()), x1.max(s.max_x()), y1.max(s.max_y())]
+            })
+        };
         let runs = super::super::segments::touch_free(&ea) && super::super::segments::touch_free(&eb);
         let meeting = super::super::interiors::meeting((&ea, span(&ea), f64::INFINITY), (&eb, span(&eb), f64::INFINITY), runs);
         intersection((&ea, &ra), (&eb, &rb), &meeting)

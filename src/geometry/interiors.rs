@@ -24,8 +24,8 @@
 //! needs: a covered area is its own overlap, with no clipping.
 
 use super::segments::{Segment, segments};
-use geo::line_intersection::{LineIntersection, line_intersection};
 use geo::kernels::{Kernel, Orientation, RobustKernel};
+use geo::line_intersection::{LineIntersection, line_intersection};
 use geo::{Coord, MultiPolygon};
 
 /// A stretch of boundary both areas share: its two ends.
@@ -263,7 +263,9 @@ pub fn meeting((a, box_a, widest_a): (&[Segment], [f64; 4], f64), (b, box_b, wid
         match meet(&a[ka as usize], &b[kb as usize]) {
             None => {}
             Some(LineIntersection::SinglePoint { intersection, .. }) => meeting.touches.push(Touch { a: ka, b: kb, point: intersection }),
-            Some(LineIntersection::Collinear { intersection }) => meeting.touches.extend([intersection.start, intersection.end].map(|point| Touch { a: ka, b: kb, point })),
+            Some(LineIntersection::Collinear { intersection }) => {
+                meeting.touches.extend([intersection.start, intersection.end].map(|point| Touch { a: ka, b: kb, point }))
+            }
         }
     }
     for &(ka, kb) in &twins {

@@ -95,9 +95,7 @@ pub fn area_km2(mp: &MultiPolygon<f64>) -> f64 {
 
 /// [`area_km2`] with `t` giving each latitude's `tan(β/2)`.
 fn area_with(mp: &MultiPolygon<f64>, t: &mut impl FnMut(f64) -> f64) -> f64 {
-    mp.0.iter()
-        .map(|p| ring_area_km2(p.exterior(), t).abs() - p.interiors().iter().map(|h| ring_area_km2(h, t).abs()).sum::<f64>())
-        .sum()
+    mp.0.iter().map(|p| ring_area_km2(p.exterior(), t).abs() - p.interiors().iter().map(|h| ring_area_km2(h, t).abs()).sum::<f64>()).sum()
 }
 
 /// The `tan(β/2)` of the latitudes of one area's vertices, kept to measure its overlaps:
@@ -154,8 +152,7 @@ pub fn area_km2_using(mp: &MultiPolygon<f64>, kept: &Latitudes) -> f64 {
 
 /// The bounding rectangle, or a degenerate one at the origin for an empty geometry.
 pub fn bbox(mp: &MultiPolygon<f64>) -> Rect<f64> {
-    mp.bounding_rect()
-        .unwrap_or_else(|| Rect::new((0.0, 0.0), (0.0, 0.0)))
+    mp.bounding_rect().unwrap_or_else(|| Rect::new((0.0, 0.0), (0.0, 0.0)))
 }
 
 #[cfg(test)]

@@ -16,5 +16,5 @@ pub mod validate;
 pub use geojson_io::{multipolygon_to_geojson, point_to_geojson, raw_geojson};
 pub use measure::area_km2;
 pub use overlap::{Overlap, OverlapGeometry, Shape, SliverTolerance, overlap};
-pub use validate::{CoordSys, GeometryLimits, parse_area, parse_area_text, parse_stored};
 pub use read::PreRead;
+pub use validate::{CoordSys, GeometryLimits, parse_area, parse_area_text, parse_stored};

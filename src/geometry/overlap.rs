@@ -203,7 +203,16 @@ impl Shape {
     /// Prepares an area whose geodesic area is already known.
     pub fn with_area(geometry: std::sync::Arc<MultiPolygon<f64>>, area_km2: f64) -> Shape {
         let bbox = super::measure::bbox(&geometry);
-        Shape { geometry, edges: Default::default(), rings: Default::default(), touch_free: Default::default(), latitudes: None, bbox, area_km2, geojson: Default::default() }
+        Shape {
+            geometry,
+            edges: Default::default(),
+            rings: Default::default(),
+            touch_free: Default::default(),
+            latitudes: None,
+            bbox,
+            area_km2,
+            geojson: Default::default(),
+        }
     }
 
     /// The edges, sorted by min x (built once).

@@ -95,7 +95,8 @@ struct Reader {
 }
 
 /// Exact powers of ten, for the fast path of [`Scan::number`].
-const POWERS_OF_TEN: [f64; 23] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
+const POWERS_OF_TEN: [f64; 23] =
+    [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
 
 /// The digits of a number read so far.
 #[derive(Default)]
@@ -134,7 +135,17 @@ impl<'t> Scan<'t> {
     /// with whether it was a MultiPolygon.
     fn area(&mut self, sys: CoordSys, limits: GeometryLimits) -> Option<(MultiPolygon<f64>, bool)> {
         let origin = Coord { x: 0.0, y: 0.0 };
-        let mut reader = Reader { sys, limits, positions: Vec::new(), ring_ends: Vec::new(), polygon_ends: Vec::new(), depth: None, ring_start: 0, first_raw: origin, last_raw: origin };
+        let mut reader = Reader {
+            sys,
+            limits,
+            positions: Vec::new(),
+            ring_ends: Vec::new(),
+            polygon_ends: Vec::new(),
+            depth: None,
+            ring_start: 0,
+            first_raw: origin,
+            last_raw: origin,
+        };
         let kind = self.geometry(&mut reader)?;
         let multi = match (kind, reader.depth) {
             ("Polygon", Some(2)) => false,

@@ -179,7 +179,8 @@ fn ordered_bits(x: f64) -> u64 {
 pub fn touch_free(segs: &[Segment]) -> bool {
     let mut free = true;
     for_each_pair(segs, |s, t| {
-        free = (s.adjacent(t) && s.only_shares_its_vertex_with(t)) || only_as_neighbours(s, t, geo::line_intersection::line_intersection(s.line, t.line).as_ref());
+        free =
+            (s.adjacent(t) && s.only_shares_its_vertex_with(t)) || only_as_neighbours(s, t, geo::line_intersection::line_intersection(s.line, t.line).as_ref());
         free
     });
     free

@@ -10,14 +10,14 @@
 //!    `Validation`);
 //! 6. winding normalised to RFC 7946 (exterior counter-clockwise, holes clockwise).
 
+pub use super::coords::{CoordSys, GeometryLimits, check_lon_lat, check_position, ring_problem};
 use super::overlap::Shape;
 use super::segments::{Segment, for_each_pair, only_as_neighbours, segments};
-use geo::line_intersection::{LineIntersection, line_intersection};
+pub use crate::input::InputError;
 use geo::coordinate_position::CoordPos;
+use geo::line_intersection::{LineIntersection, line_intersection};
 use geo::{Coord, CoordinatePosition, LineString, MultiPolygon, Orient, Polygon, orient::Direction};
 use serde_json::Value;
-pub use super::coords::{CoordSys, GeometryLimits, check_lon_lat, check_position, ring_problem};
-pub use crate::input::InputError;
 
 struct Parser<'a> {
     base: &'a str,
@@ -47,11 +47,7 @@ impl Parser<'_> {
             return None;
         };
         let before = self.errors.len();
-        let coords: Vec<Coord<f64>> = arr
-            .iter()
-            .enumerate()
-            .filter_map(|(i, p)| self.position(p, path, i, sys))
-            .collect();
+        let coords: Vec<Coord<f64>> = arr.iter().enumerate().filter_map(|(i, p)| self.position(p, path, i, sys)).collect();
         if self.errors.len() > before {
             return None;
         }
@@ -73,11 +69,7 @@ impl Parser<'_> {
             self.err(path, "a polygon needs an exterior ring");
             return None;
         }
-        let parsed: Vec<Option<LineString<f64>>> = rings
-            .iter()
-            .enumerate()
-            .map(|(i, r)| self.ring(r, &format!("{path}/{i}"), sys))
-            .collect();
+        let parsed: Vec<Option<LineString<f64>>> = rings.iter().enumerate().map(|(i, r)| self.ring(r, &format!("{path}/{i}"), sys)).collect();
         let mut rings: Vec<LineString<f64>> = parsed.into_iter().collect::<Option<_>>()?;
         let exterior = rings.remove(0);
         Some(Polygon::new(exterior, rings))
@@ -115,12 +107,7 @@ pub fn drawn_shape((mp, is_multi): (MultiPolygon<f64>, bool), base: &str) -> Res
 /// Parses a GeoJSON Polygon or MultiPolygon geometry object into a valid, RFC 7946-oriented
 /// `MultiPolygon` in WGS84, or returns every problem found, located under `base` (a JSON
 /// pointer prefix such as `/geometry`).
-pub fn parse_area(
-    value: &Value,
-    base: &str,
-    sys: CoordSys,
-    limits: GeometryLimits,
-) -> Result<MultiPolygon<f64>, Vec<InputError>> {
+pub fn parse_area(value: &Value, base: &str, sys: CoordSys, limits: GeometryLimits) -> Result<MultiPolygon<f64>, Vec<InputError>> {
     let (mp, is_multi) = parse_structure(value, base, sys, limits)?;
     validate_keeping_edges(mp, base, is_multi).map(|(mp, _)| mp)
 }
@@ -131,12 +118,7 @@ pub fn parse_stored(value: &Value) -> Result<MultiPolygon<f64>, Vec<InputError>>
     parse_structure(value, "", CoordSys::Wgs84, limits).map(|(mp, _)| mp)
 }
 
-fn parse_structure(
-    value: &Value,
-    base: &str,
-    sys: CoordSys,
-    limits: GeometryLimits,
-) -> Result<(MultiPolygon<f64>, bool), Vec<InputError>> {
+fn parse_structure(value: &Value, base: &str, sys: CoordSys, limits: GeometryLimits) -> Result<(MultiPolygon<f64>, bool), Vec<InputError>> {
     let mut p = Parser { base, errors: Vec::new(), vertices: 0 };
     let Some(obj) = value.as_object() else {
         p.err("", "a GeoJSON geometry object is expected");
@@ -154,11 +136,7 @@ fn parse_structure(
                 p.err("/coordinates", "MultiPolygon coordinates must be an array of polygons");
                 return Err(p.errors);
             };
-            parts
-                .iter()
-                .enumerate()
-                .filter_map(|(i, part)| p.polygon(part, &format!("/coordinates/{i}"), sys))
-                .collect()
+            parts.iter().enumerate().filter_map(|(i, part)| p.polygon(part, &format!("/coordinates/{i}"), sys)).collect()
         }
         Some(other) => {
             p.err("/type", format!("`{other}` is not an area: expected Polygon or MultiPolygon"));
@@ -231,7 +209,11 @@ fn validate_keeping_edges(mp: MultiPolygon<f64>, base: &str, is_multi: bool) -> 
             }
             _ => {
                 let at = hit_point(&hit);
-                add(&mut errors, poly_base(second.part), format!("polygons {} and {} of the MultiPolygon overlap or share an edge near [{}, {}]", first.part, second.part, at.x, at.y));
+                add(
+                    &mut errors,
+                    poly_base(second.part),
+                    format!("polygons {} and {} of the MultiPolygon overlap or share an edge near [{}, {}]", first.part, second.part, at.x, at.y),
+                );
             }
         }
         true
@@ -249,7 +231,11 @@ fn validate_keeping_edges(mp: MultiPolygon<f64>, base: &str, is_multi: bool) -> 
             }
             for (k, other) in polygon.interiors().iter().enumerate() {
                 if k != h && position_of_ring(hole, &Polygon::new(other.clone(), vec![])) == Some(CoordPos::Inside) {
-                    add(&mut errors, format!("{}/{}", poly_base(p as u32), h + 1), format!("{} lies inside {}", ring_name(h as u32 + 1), ring_name(k as u32 + 1)));
+                    add(
+                        &mut errors,
+                        format!("{}/{}", poly_base(p as u32), h + 1),
+                        format!("{} lies inside {}", ring_name(h as u32 + 1), ring_name(k as u32 + 1)),
+                    );
                 }
             }
         }

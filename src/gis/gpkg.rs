@@ -87,10 +87,7 @@ fn rtree_triggers(t: &str, c: &str) -> Vec<String> {
             "CREATE TRIGGER {} AFTER UPDATE ON {tq} WHEN OLD.fid != NEW.fid AND (NEW.{cq} ISNULL OR ST_IsEmpty(NEW.{cq})) BEGIN DELETE FROM {rq} WHERE id IN (OLD.fid, NEW.fid); END",
             quote(&format!("{rt}_update4"))
         ),
-        format!(
-            "CREATE TRIGGER {} AFTER DELETE ON {tq} WHEN old.{cq} NOT NULL BEGIN DELETE FROM {rq} WHERE id = OLD.fid; END",
-            quote(&format!("{rt}_delete"))
-        ),
+        format!("CREATE TRIGGER {} AFTER DELETE ON {tq} WHEN old.{cq} NOT NULL BEGIN DELETE FROM {rq} WHERE id = OLD.fid; END", quote(&format!("{rt}_delete"))),
     ]
 }
 
@@ -113,11 +110,8 @@ pub async fn write(layer: &Layer, positions: &[usize], path: &Path, mut on_row: 
     if path.exists() {
         return Err(Error::invalid("/output", format!("{} exists already", path.display())));
     }
-    let options = SqliteConnectOptions::new()
-        .filename(path)
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Delete)
-        .synchronous(SqliteSynchronous::Off);
+    let options =
+        SqliteConnectOptions::new().filename(path).create_if_missing(true).journal_mode(SqliteJournalMode::Delete).synchronous(SqliteSynchronous::Off);
     let mut conn = SqliteConnection::connect_with(&options).await?;
     exec(&mut conn, format!("PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {USER_VERSION};")).await?;
     let mut tx = conn.begin().await?;
@@ -221,4 +215,3 @@ fn tempfile_dir() -> Result<std::path::PathBuf> {
     std::fs::create_dir_all(&dir).map_err(|e| Error::Internal(format!("temporary directory {}: {e}", dir.display())))?;
     Ok(dir)
 }
-

@@ -189,10 +189,9 @@ fn cell_radius_deg(grid: &DemandGrid) -> f64 {
 pub fn union(a: Option<Rect<f64>>, b: Rect<f64>) -> Rect<f64> {
     match a {
         None => b,
-        Some(a) => Rect::new(
-            coord! {x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y)},
-            coord! {x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y)},
-        ),
+        Some(a) => {
+            Rect::new(coord! {x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y)}, coord! {x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y)})
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 //! zoom 7 (cities from 5); demand cells are summed into coarser H3 cells at low zoom so
 //! that a hexagon is never smaller than a few pixels.
 
-use super::layer::{DEMAND_FIELDS, Feature, FieldValue, Features, Layer, cell_feature};
+use super::layer::{DEMAND_FIELDS, Feature, Features, FieldValue, Layer, cell_feature};
 use crate::domain::demand::DemandGrid;
 use geo::{BooleanOps, Coord, Geometry, MapCoords, MultiPolygon, Rect, Simplify, coord};
 use geozero::ToMvt;
@@ -109,9 +109,8 @@ fn prepare(g: &Geometry<f64>, clip: &Rect<f64>, tolerance: f64) -> Option<Geomet
         _ => return None,
     };
     let simplified: MultiPolygon<f64> = polygons.simplify(tolerance);
-    let inside = geo::BoundingRect::bounding_rect(&simplified).is_some_and(|r| {
-        r.min().x >= clip.min().x && r.min().y >= clip.min().y && r.max().x <= clip.max().x && r.max().y <= clip.max().y
-    });
+    let inside = geo::BoundingRect::bounding_rect(&simplified)
+        .is_some_and(|r| r.min().x >= clip.min().x && r.min().y >= clip.min().y && r.max().x <= clip.max().x && r.max().y <= clip.max().y);
     let clipped = if inside { simplified } else { simplified.intersection(&MultiPolygon(vec![clip.to_polygon()])) };
     let min_area = tolerance * tolerance;
     let kept: Vec<geo::Polygon<f64>> = clipped

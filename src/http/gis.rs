@@ -3,7 +3,6 @@
 
 use super::AppState;
 use super::extract::{Path, Query};
-use crate::input::parse_bbox;
 use crate::app::blocking;
 use crate::domain::access::Caller;
 use crate::error::{Error, Result};
@@ -11,6 +10,7 @@ use crate::gis::geojson::{GEOJSON, chunks};
 use crate::gis::gpkg::{GEOPACKAGE, table_name};
 use crate::gis::tiles::{self, MAX_ZOOM};
 use crate::gis::{Collection, ExportFormat, NetworkLayer};
+use crate::input::parse_bbox;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
@@ -56,23 +56,14 @@ pub async fn export(app: &AppState, caller: &Caller, c: &Collection, format: Exp
         ExportFormat::GeoJson => {
             let stream = futures_stream(chunks(layer, positions));
             Ok((
-                [
-                    (header::CONTENT_TYPE, HeaderValue::from_static(GEOJSON)),
-                    (header::CONTENT_DISPOSITION, attachment(&format!("{name}.geojson"))),
-                ],
+                [(header::CONTENT_TYPE, HeaderValue::from_static(GEOJSON)), (header::CONTENT_DISPOSITION, attachment(&format!("{name}.geojson")))],
                 Body::from_stream(stream),
             )
                 .into_response())
         }
         ExportFormat::GeoPackage => {
             let bytes = crate::gis::gpkg::to_bytes(&layer, &positions).await?;
-            Ok((
-                [
-                    (header::CONTENT_TYPE, HeaderValue::from_static(GEOPACKAGE)),
-                    (header::CONTENT_DISPOSITION, attachment(&format!("{name}.gpkg"))),
-                ],
-                bytes,
-            )
+            Ok(([(header::CONTENT_TYPE, HeaderValue::from_static(GEOPACKAGE)), (header::CONTENT_DISPOSITION, attachment(&format!("{name}.gpkg")))], bytes)
                 .into_response())
         }
     }
@@ -122,10 +113,15 @@ pub async fn export_regions(State(app): State<AppState>, caller: Caller, Path(fi
     params(("net" = String, Path, description = "Network code"), ("file" = String, Path, description = "`LAYER.geojson` or `LAYER.gpkg`; layers: grants, outlets, demand, conflicts, candidates"), ExportQuery),
     responses((status = 200, description = "The layer as GeoJSON or GeoPackage"), (status = 404, description = "Unknown network, layer or format")))]
 /// `GET /networks/{net}/export/{file}`: a network layer.
-pub async fn export_network(State(app): State<AppState>, caller: Caller, Path((net, file)): Path<(String, String)>, Query(q): Query<ExportQuery>) -> Result<Response> {
+pub async fn export_network(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path((net, file)): Path<(String, String)>,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response> {
     let (stem, format) = split_file(&file)?;
-    let layer = NetworkLayer::parse(stem)
-        .ok_or_else(|| Error::NotFound(format!("no layer `{stem}`: layers are grants, outlets, demand, conflicts, candidates")))?;
+    let layer =
+        NetworkLayer::parse(stem).ok_or_else(|| Error::NotFound(format!("no layer `{stem}`: layers are grants, outlets, demand, conflicts, candidates")))?;
     let bbox = q.bbox.as_deref().map(parse_bbox).transpose()?;
     export(&app, &caller, &Collection::Network(net, layer), format, bbox).await
 }
@@ -138,7 +134,8 @@ pub fn base_url(headers: &HeaderMap) -> String {
 }
 
 fn collection(layer: &str) -> Result<Collection> {
-    Collection::parse(layer).ok_or_else(|| Error::NotFound(format!("no layer `{layer}`: layers are `regions` and `{{net}}.{{grants|outlets|demand|conflicts|candidates}}`")))
+    Collection::parse(layer)
+        .ok_or_else(|| Error::NotFound(format!("no layer `{layer}`: layers are `regions` and `{{net}}.{{grants|outlets|demand|conflicts|candidates}}`")))
 }
 
 /// The TileJSON name of a field type (`Number`, `Boolean` or `String`).
@@ -161,8 +158,7 @@ pub async fn tilejson(State(app): State<AppState>, caller: Caller, headers: Head
     let served = app.gis.layer(&caller, &c).await?;
     let layer = &served.layer;
     let bounds = served.extent().map_or([-180.0, -85.0, 180.0, 85.0], |e| [e.min().x, e.min().y, e.max().x, e.max().y]);
-    let fields: serde_json::Map<String, serde_json::Value> =
-        layer.fields.iter().map(|f| (f.name.to_string(), json!(tilejson_type(f.kind)))).collect();
+    let fields: serde_json::Map<String, serde_json::Value> = layer.fields.iter().map(|f| (f.name.to_string(), json!(tilejson_type(f.kind)))).collect();
     let base = base_url(&headers);
     let body = json!({
         "tilejson": "3.0.0",
@@ -184,10 +180,7 @@ pub async fn tilejson(State(app): State<AppState>, caller: Caller, headers: Head
         (status = 400, description = "Not a tile address"), (status = 404, description = "Unknown layer")))]
 /// `GET /tiles/{layer}/{z}/{x}/{y}.mvt`: one vector tile.
 pub async fn tile(State(app): State<AppState>, caller: Caller, Path((layer, z, x, file)): Path<(String, u8, u32, String)>) -> Result<Response> {
-    let y: u32 = file
-        .strip_suffix(".mvt")
-        .and_then(|y| y.parse().ok())
-        .ok_or_else(|| Error::BadRequest(format!("`{file}`: expected {{y}}.mvt")))?;
+    let y: u32 = file.strip_suffix(".mvt").and_then(|y| y.parse().ok()).ok_or_else(|| Error::BadRequest(format!("`{file}`: expected {{y}}.mvt")))?;
     if !tiles::valid_tile(z, x, y) {
         return Err(Error::BadRequest(format!("no tile {z}/{x}/{y}: zoom 0..={MAX_ZOOM}, x and y below 2^zoom")));
     }

@@ -8,11 +8,11 @@ use crate::domain::access::Caller;
 use crate::domain::grants::{SeenConflict, Status};
 use crate::error::{Error, Result};
 use crate::input::parse_bbox;
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -141,7 +141,13 @@ struct GrantCollection<'a> {
     responses((status = 201, description = "granted: the grant as a Feature (with `warnings`)", content_type = "application/geo+json"),
               (status = 409, description = "refused: problem+json with `conflicts`", content_type = "application/problem+json"),
               (status = 422, description = "invalid input, located", content_type = "application/problem+json")))]
-pub async fn create(State(app): State<AppState>, caller: Caller, Path(net): Path<String>, Query(q): Query<CoordQuery>, GrantJson(req): GrantJson) -> Result<Response> {
+pub async fn create(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(net): Path<String>,
+    Query(q): Query<CoordQuery>,
+    GrantJson(req): GrantJson,
+) -> Result<Response> {
     let granted = app.ledger.grant(&caller, &net, &req.body, q.coord_sys, &req.raw()?).await?;
     let mut body = grant_feature(&granted.row);
     body.warnings = Some(&granted.warnings);
@@ -153,7 +159,13 @@ pub async fn create(State(app): State<AppState>, caller: Caller, Path(net): Path
 /// Dry run: would this grant be refused? Writes nothing.
 #[utoipa::path(post, path = "/networks/{net}/grants/check", tag = "grants", params(("net" = String, Path), CoordQuery), request_body = GrantRequest,
     responses((status = 200, description = "`{ok, conflicts, warnings}`", body = CheckAnswer), (status = 422, description = "invalid input, located")))]
-pub async fn check(State(app): State<AppState>, caller: Caller, Path(net): Path<String>, Query(q): Query<CoordQuery>, GrantJson(req): GrantJson) -> Result<Response> {
+pub async fn check(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(net): Path<String>,
+    Query(q): Query<CoordQuery>,
+    GrantJson(req): GrantJson,
+) -> Result<Response> {
     let answer: CheckAnswer = app.ledger.check(&caller, &net, &req.body, q.coord_sys).await?;
     // Contract systems call this for every grant they prepare: the overlaps' coordinates
     // are written straight into the answer (the same text as serde_json writes, faster).

@@ -55,7 +55,12 @@ pub async fn get_network(State(app): State<AppState>, caller: Caller, Path(net):
 /// Creates a partner.
 #[utoipa::path(post, path = "/networks/{net}/partners", tag = "networks", params(("net" = String, Path)), request_body = NewPartner,
     responses((status = 201, description = "created", body = Partner), (status = 404, description = "unknown network"), (status = 422, description = "invalid")))]
-pub async fn create_partner(State(app): State<AppState>, caller: Caller, Path(net): Path<String>, body: Json<NewPartner>) -> Result<(StatusCode, axum::Json<Partner>)> {
+pub async fn create_partner(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(net): Path<String>,
+    body: Json<NewPartner>,
+) -> Result<(StatusCode, axum::Json<Partner>)> {
     let p = app.catalog.create_partner(&caller, &net, &body.body).await?;
     Ok((StatusCode::CREATED, axum::Json(p)))
 }

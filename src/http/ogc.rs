@@ -4,13 +4,13 @@
 use super::AppState;
 use super::extract::{Path, Query};
 use super::gis::base_url;
-use crate::input::parse_bbox;
+use crate::app::blocking;
+use crate::app::gis::Served;
+use crate::domain::access::Caller;
 use crate::error::{Error, Result};
 use crate::gis::Collection;
 use crate::gis::geojson::{GEOJSON, feature};
-use crate::app::gis::Served;
-use crate::app::blocking;
-use crate::domain::access::Caller;
+use crate::input::parse_bbox;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -135,10 +135,17 @@ async fn collections(State(app): State<AppState>, caller: Caller, headers: Heade
 }
 
 fn parse_collection(id: &str) -> Result<Collection> {
-    Collection::parse(id).ok_or_else(|| Error::NotFound(format!("no collection `{id}`: collections are `regions` and `{{net}}.{{layer}}`; see /ogc/collections")))
+    Collection::parse(id)
+        .ok_or_else(|| Error::NotFound(format!("no collection `{id}`: collections are `regions` and `{{net}}.{{layer}}`; see /ogc/collections")))
 }
 
-async fn collection(State(app): State<AppState>, caller: Caller, headers: HeaderMap, Path(id): Path<String>, Query(q): Query<BTreeMap<String, String>>) -> Result<Response> {
+async fn collection(
+    State(app): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Result<Response> {
     only_params(&q, &["f"])?;
     check_format(&q)?;
     let base = format!("{}/ogc", base_url(&headers));
@@ -146,14 +153,19 @@ async fn collection(State(app): State<AppState>, caller: Caller, headers: Header
     Ok(json_response(collection_json(&base, &served), "application/json"))
 }
 
-
 fn parse_count(q: &BTreeMap<String, String>, name: &str, min: usize) -> Result<Option<usize>> {
     q.get(name)
         .map(|v| v.parse::<usize>().ok().filter(|n| *n >= min).ok_or_else(|| Error::BadRequest(format!("{name}=`{v}`: expected an integer >= {min}"))))
         .transpose()
 }
 
-async fn items(State(app): State<AppState>, caller: Caller, headers: HeaderMap, Path(id): Path<String>, Query(q): Query<BTreeMap<String, String>>) -> Result<Response> {
+async fn items(
+    State(app): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Result<Response> {
     only_params(&q, &["f", "bbox", "limit", "offset"])?;
     check_format(&q)?;
     let limit = parse_count(&q, "limit", 1)?.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
@@ -193,7 +205,13 @@ async fn items(State(app): State<AppState>, caller: Caller, headers: HeaderMap, 
     Ok(json_response(body, GEOJSON))
 }
 
-async fn item(State(app): State<AppState>, caller: Caller, headers: HeaderMap, Path((id, fid)): Path<(String, String)>, Query(q): Query<BTreeMap<String, String>>) -> Result<Response> {
+async fn item(
+    State(app): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((id, fid)): Path<(String, String)>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Result<Response> {
     only_params(&q, &["f"])?;
     check_format(&q)?;
     let served = app.gis.layer(&caller, &parse_collection(&id)?).await?;
@@ -202,10 +220,8 @@ async fn item(State(app): State<AppState>, caller: Caller, headers: HeaderMap, P
     let f = layer.by_id(n).ok_or_else(|| Error::NotFound(format!("no feature {n} in `{id}`")))?;
     let mut body = feature(layer, &f);
     let base = format!("{}/ogc/collections/{id}", base_url(&headers));
-    body["links"] = json!([
-        link(format!("{base}/items/{n}"), "self", GEOJSON, "This feature"),
-        link(base, "collection", "application/json", "The collection"),
-    ]);
+    body["links"] =
+        json!([link(format!("{base}/items/{n}"), "self", GEOJSON, "This feature"), link(base, "collection", "application/json", "The collection"),]);
     Ok(json_response(body, GEOJSON))
 }
 

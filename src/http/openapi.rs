@@ -39,7 +39,12 @@ impl utoipa::Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("`territory token create`; not needed on loopback while no token exists")).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("`territory token create`; not needed on loopback while no token exists"))
+                    .build(),
+            ),
         );
         openapi.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
     }

@@ -1,8 +1,8 @@
 //! `/networks/{net}/outlets`, the network's format standard and its compliance report.
 
 use super::AppState;
-use super::extract::{Json, Path, Query};
 use super::extract::CoordQuery;
+use super::extract::{Json, Path, Query};
 use super::geojson_response;
 use crate::app::outlets::{CloseRequest, NamedOutlet, OutletFilter};
 use crate::domain::access::{Caller, Role};
@@ -34,7 +34,13 @@ pub(super) fn router() -> Router<AppState> {
     responses((status = 201, description = "the outlet as a Feature", content_type = "application/geo+json"),
               (status = 409, description = "outside the partner's grants, or inside another partner's exclusive grant (`grants`)", content_type = "application/problem+json"),
               (status = 422, description = "invalid input, located", content_type = "application/problem+json")))]
-pub async fn create(State(app): State<AppState>, caller: Caller, Path(net): Path<String>, Query(q): Query<CoordQuery>, req: Json<OutletRequest>) -> Result<Response> {
+pub async fn create(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(net): Path<String>,
+    Query(q): Query<CoordQuery>,
+    req: Json<OutletRequest>,
+) -> Result<Response> {
     let outlet = app.outlets.create(&caller, &net, &req.body, q.coord_sys).await?;
     let mut response = geojson_response(outlet.feature());
     *response.status_mut() = StatusCode::CREATED;
@@ -77,7 +83,13 @@ pub async fn one(State(app): State<AppState>, caller: Caller, Path((net, id)): P
     request_body(content = Object, description = "merge patch of the outlet's fields"),
     responses((status = 200, description = "the updated Feature", content_type = "application/geo+json"),
               (status = 409, description = "closed, or the new place breaks the territory rule"), (status = 422, description = "invalid input, located")))]
-pub async fn update(State(app): State<AppState>, caller: Caller, Path((net, id)): Path<(String, i64)>, Query(q): Query<CoordQuery>, patch: Json<Value>) -> Result<Response> {
+pub async fn update(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path((net, id)): Path<(String, i64)>,
+    Query(q): Query<CoordQuery>,
+    patch: Json<Value>,
+) -> Result<Response> {
     Ok(geojson_response(app.outlets.update(&caller, &net, id, &patch.body, q.coord_sys).await?.feature()))
 }
 

@@ -3,21 +3,20 @@
 use super::AppState;
 use super::extract::{Path, Query};
 use super::geojson_response;
-use crate::input::parse_bbox;
-use crate::error::{Error, Result};
 use crate::app::catalog::RegionFilter;
 use crate::domain::regions::{Level, Region};
+use crate::error::{Error, Result};
+use crate::input::parse_bbox;
+use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
-use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/regions", get(list)).route("/regions/{adcode}", get(one))
 }
-
 
 /// A region as a GeoJSON Feature; the boundary is the text serialised when it was loaded.
 #[derive(Serialize)]
@@ -94,4 +93,3 @@ pub async fn one(State(app): State<AppState>, Path(adcode): Path<String>) -> Res
     let r = app.catalog.region(&adcode).await?;
     Ok(geojson_response(feature(&r)))
 }
-

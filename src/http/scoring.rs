@@ -1,8 +1,8 @@
 //! `/networks/{net}/demand`, `/score` and `/plan`.
 
 use super::AppState;
-use super::extract::{Path, Query};
 use super::extract::CoordQuery;
+use super::extract::{Path, Query};
 use super::geojson_response;
 use crate::app::demand::{GridInfo, Upload};
 use crate::app::scoring::{CandidateSource, PlanOptions, PlanRequest, ScoreRequest, read_candidates};
@@ -83,7 +83,9 @@ pub async fn get_demand(State(app): State<AppState>, caller: Caller, Path(net): 
     let bbox = q.bbox.as_deref().map(parse_bbox).transpose()?;
     let cells = app.demand.cells(&caller, &net, bbox, q.limit).await?;
     let returned = cells.features.len();
-    Ok(geojson_response(json!({"type": "FeatureCollection", "grid": cells.info, "numberMatched": cells.matched, "numberReturned": returned, "features": cells.features})))
+    Ok(geojson_response(
+        json!({"type": "FeatureCollection", "grid": cells.info, "numberMatched": cells.matched, "numberReturned": returned, "features": cells.features}),
+    ))
 }
 
 /// `?coord_sys=&partner_id=&output=` of `/score`.
@@ -123,7 +125,10 @@ pub async fn score(
     let (named, candidates) = read_candidates(source)?;
     let partner_id = named.or(q.partner_id);
     if candidates.len() > limits.max_import_features {
-        return Err(Error::invalid("/candidates", format!("{} candidates; one request takes at most {} (--max-import-features)", candidates.len(), limits.max_import_features)));
+        return Err(Error::invalid(
+            "/candidates",
+            format!("{} candidates; one request takes at most {} (--max-import-features)", candidates.len(), limits.max_import_features),
+        ));
     }
     let answer: ScoreAnswer = app.scoring.score(&caller, &net, partner_id, &candidates, q.coord_sys).await?;
     let geojson = q.output.as_deref() == Some("geojson") || headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("geo+json"));
@@ -138,7 +143,13 @@ pub async fn score(
 /// network total after it.
 #[utoipa::path(post, path = "/networks/{net}/plan", tag = "scoring", params(("net" = String, Path), CoordQuery), request_body = PlanRequest,
     responses((status = 200, description = "the greedy choice", body = PlanAnswer), (status = 409, description = "no demand grid yet"), (status = 422, description = "invalid input, located")))]
-pub async fn plan(State(app): State<AppState>, caller: Caller, Path(net): Path<String>, Query(q): Query<CoordQuery>, req: super::extract::Json<PlanRequest>) -> Result<axum::Json<PlanAnswer>> {
+pub async fn plan(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(net): Path<String>,
+    Query(q): Query<CoordQuery>,
+    req: super::extract::Json<PlanRequest>,
+) -> Result<axum::Json<PlanAnswer>> {
     let r = req.body;
     let options = PlanOptions::new(r.k, r.min_gain, r.within_territory)?;
     Ok(axum::Json(app.scoring.plan(&caller, &net, r.partner_id, &r.candidates, options, q.coord_sys).await?))

@@ -34,17 +34,25 @@ pub const ASSETS: &[Asset] = &[
     Asset { path: "app.js", content_type: "text/javascript; charset=utf-8", bytes: include_bytes!("../../web/app.js") },
     Asset { path: "i18n.js", content_type: "text/javascript; charset=utf-8", bytes: include_bytes!("../../web/i18n.js") },
     Asset { path: "app.css", content_type: "text/css; charset=utf-8", bytes: include_bytes!("../../web/app.css") },
-    Asset { path: "vendor/maplibre-gl/maplibre-gl.js", content_type: "text/javascript; charset=utf-8", bytes: include_bytes!("../../web/vendor/maplibre-gl/maplibre-gl.js") },
-    Asset { path: "vendor/maplibre-gl/maplibre-gl.css", content_type: "text/css; charset=utf-8", bytes: include_bytes!("../../web/vendor/maplibre-gl/maplibre-gl.css") },
-    Asset { path: "vendor/maplibre-gl/LICENSE.txt", content_type: "text/plain; charset=utf-8", bytes: include_bytes!("../../web/vendor/maplibre-gl/LICENSE.txt") },
+    Asset {
+        path: "vendor/maplibre-gl/maplibre-gl.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../web/vendor/maplibre-gl/maplibre-gl.js"),
+    },
+    Asset {
+        path: "vendor/maplibre-gl/maplibre-gl.css",
+        content_type: "text/css; charset=utf-8",
+        bytes: include_bytes!("../../web/vendor/maplibre-gl/maplibre-gl.css"),
+    },
+    Asset {
+        path: "vendor/maplibre-gl/LICENSE.txt",
+        content_type: "text/plain; charset=utf-8",
+        bytes: include_bytes!("../../web/vendor/maplibre-gl/LICENSE.txt"),
+    },
 ];
 
 pub(super) fn router<S: Clone + Send + Sync + 'static>(config: MapConfig) -> Router<S> {
-    Router::new()
-        .route("/", get(index))
-        .route("/assets/{*path}", get(asset))
-        .route("/map/config", get(map_config))
-        .layer(Extension(config))
+    Router::new().route("/", get(index)).route("/assets/{*path}", get(asset)).route("/map/config", get(map_config)).layer(Extension(config))
 }
 
 async fn index() -> Response {

@@ -17,8 +17,8 @@
 //! of the database or its `-shm`/`-wal` files, whoever made it (SQLite's "How To Corrupt An
 //! SQLite Database File", §2.2).
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::ConnectOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

@@ -3,10 +3,10 @@
 //! instance whose index is behind reloads the rows changed since (`changed_since`).
 
 use super::{Store, WriteTx, now};
-use crate::error::{Error, Result};
-use crate::geometry::parse_stored;
 use crate::domain::grants::{ConflictEntry, Grant, Proposal, Status, Territory, Validity};
+use crate::error::{Error, Result};
 use crate::geometry::Shape;
+use crate::geometry::parse_stored;
 use chrono::NaiveDate;
 use serde::Serialize;
 use serde_json::Value;
@@ -201,10 +201,8 @@ impl Store {
 
 /// Grant rows written after `seq` (new or revoked), any network.
 pub async fn changed_since(conn: &mut SqliteConnection, seq: i64) -> Result<Vec<Grant>> {
-    let rows: Vec<GrantRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT_GRANT} where g.seq > ? order by g.id")))
-        .bind(seq)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows: Vec<GrantRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT_GRANT} where g.seq > ? order by g.id"))).bind(seq).fetch_all(&mut *conn).await?;
     rows.into_iter().map(GrantRow::into_grant).collect()
 }
 
@@ -219,19 +217,16 @@ pub struct Seqs {
 
 /// The current counters, read on this connection (in one statement: one snapshot).
 pub async fn current_seqs(conn: &mut SqliteConnection) -> Result<Seqs> {
-    let (grants, regions): (i64, i64) = sqlx::query_as(
-        "select (select value from state where key = 'grants_seq'), (select value from state where key = 'regions_seq')",
-    )
-    .fetch_one(&mut *conn)
-    .await?;
+    let (grants, regions): (i64, i64) =
+        sqlx::query_as("select (select value from state where key = 'grants_seq'), (select value from state where key = 'regions_seq')")
+            .fetch_one(&mut *conn)
+            .await?;
     Ok(Seqs { grants, regions })
 }
 
 /// Bumps `grants_seq` and returns the new value.
 async fn bump_seq(tx: &mut WriteTx) -> Result<i64> {
-    Ok(sqlx::query_scalar("update state set value = value + 1 where key = 'grants_seq' returning value")
-        .fetch_one(&mut **tx)
-        .await?)
+    Ok(sqlx::query_scalar("update state set value = value + 1 where key = 'grants_seq' returning value").fetch_one(&mut **tx).await?)
 }
 
 /// Stores a granted proposal whose geometry serialises to `geometry` (GeoJSON text);
@@ -287,11 +282,8 @@ pub async fn insert(tx: &mut WriteTx, p: &Proposal, geometry: String) -> Result<
 
 /// Revokes an active grant; returns the new `grants_seq`, or `None` if it was not active.
 pub async fn revoke(tx: &mut WriteTx, network: &str, id: i64, reason: &str) -> Result<Option<i64>> {
-    let active: Option<i64> = sqlx::query_scalar("select id from grants where network = ? and id = ? and status = 'active'")
-        .bind(network)
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let active: Option<i64> =
+        sqlx::query_scalar("select id from grants where network = ? and id = ? and status = 'active'").bind(network).bind(id).fetch_optional(&mut **tx).await?;
     if active.is_none() {
         return Ok(None);
     }

@@ -1,8 +1,8 @@
 //! Networks and partners tables.
 
 use super::{Store, now};
-use crate::error::{Error, Result};
 use crate::domain::network::{Network, Partner};
+use crate::error::{Error, Result};
 
 fn unique_violation(e: sqlx::Error, what: String) -> Error {
     match &e {
@@ -52,18 +52,11 @@ impl Store {
 
     /// Partners of a network.
     pub async fn partners(&self, network: &str) -> Result<Vec<Partner>> {
-        Ok(sqlx::query_as("select * from partners where network = ? order by id")
-            .bind(network)
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(sqlx::query_as("select * from partners where network = ? order by id").bind(network).fetch_all(&self.pool).await?)
     }
 
     /// One partner of a network, or `None`.
     pub async fn partner(&self, network: &str, id: i64) -> Result<Option<Partner>> {
-        Ok(sqlx::query_as("select * from partners where network = ? and id = ?")
-            .bind(network)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(sqlx::query_as("select * from partners where network = ? and id = ?").bind(network).bind(id).fetch_optional(&self.pool).await?)
     }
 }

@@ -1,9 +1,9 @@
 //! Outlets table.
 
 use super::{Store, WriteTx, now};
-use crate::error::{Error, Result};
 use crate::domain::outlets::{Outlet, OutletStatus};
 use crate::domain::standard::Facility;
+use crate::error::{Error, Result};
 use chrono::NaiveDate;
 use geo::Point;
 use sqlx::FromRow;

@@ -1,9 +1,9 @@
 //! Regions table.
 
 use super::{Store, WriteTx};
+use crate::domain::regions::{Level, Region};
 use crate::error::Result;
 use crate::geometry::parse_stored;
-use crate::domain::regions::{Level, Region};
 use sqlx::{Row, SqliteConnection};
 use std::collections::HashSet;
 
@@ -23,7 +23,6 @@ pub async fn load(conn: &mut SqliteConnection) -> Result<Vec<Region>> {
 }
 
 impl Store {
-
     /// Adcodes of every stored region.
     pub async fn region_codes(&self) -> Result<HashSet<String>> {
         let codes: Vec<String> = sqlx::query_scalar("select adcode from regions").fetch_all(&self.pool).await?;

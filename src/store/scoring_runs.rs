@@ -2,8 +2,8 @@
 //! network's own planners, a partner id a partner token's runs.
 
 use super::{Store, WriteTx, now};
-use crate::error::Result;
 use crate::domain::scoring::network::ScoreAnswer;
+use crate::error::Result;
 use sqlx::FromRow;
 
 /// A run's header.

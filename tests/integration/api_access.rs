@@ -38,7 +38,9 @@ async fn percent_encoded_ids_and_parameter_names_meet_the_same_checks() {
     assert!(!features.is_empty() && features.iter().all(|f| f["properties"]["partner_id"] == json!(1)), "{}", items.text);
     assert!(!items.text.contains(&other), "another partner named: {}", items.text);
     // A token of another network is refused, however the id is spelled.
-    for uri in ["/ogc/collections/smart%2Egrants/items", "/tiles/smart%2Egrants/8/208/111.mvt", "/tiles/smart%2Egrants.json", "/ogc/collections/smart%2Eoutlets"] {
+    for uri in
+        ["/ogc/collections/smart%2Egrants/items", "/tiles/smart%2Egrants/8/208/111.mvt", "/tiles/smart%2Egrants.json", "/ogc/collections/smart%2Eoutlets"]
+    {
         send(&app, Some(&haima), Method::GET, uri, None).await.expect_problem(403);
     }
     // `partner%5Fid` is `partner_id`: another partner's compliance stays closed.
@@ -58,7 +60,10 @@ async fn a_partner_token_never_acts_for_another_partner_whatever_the_body_says()
     let bodies = [
         ("/networks/smart/grants/check", json!({"partner_id": 2, "adcodes": ["420102"]})),
         ("/networks/smart/score", json!({"partner_id": 2, "candidates": candidate})),
-        ("/networks/smart/score?partner_id=2", json!({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"id": "a"}, "geometry": point(JIUJIANG)}]})),
+        (
+            "/networks/smart/score?partner_id=2",
+            json!({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"id": "a"}, "geometry": point(JIUJIANG)}]}),
+        ),
         ("/networks/smart/plan", json!({"partner_id": 2, "k": 1, "candidates": candidate})),
         ("/networks/smart/outlets", showroom(2, WUHAN)),
         ("/networks/smart/outlets", json!({"competitor": true, "brand": "BYD", "name": "比亚迪", "location": point(WUHAN), "site_type": "mall"})),
@@ -71,7 +76,9 @@ async fn a_partner_token_never_acts_for_another_partner_whatever_the_body_says()
     let own = send(&app, Some(&p1), Method::POST, "/networks/smart/outlets", Some(showroom(1, [114.05, 22.55]))).await;
     own.expect(201);
     let id = own.body["id"].as_i64().expect("id");
-    send(&app, Some(&p1), Method::PATCH, &format!("/networks/smart/outlets/{id}"), Some(json!({"partner_id": 2, "location": point(WUHAN)}))).await.expect_problem(403);
+    send(&app, Some(&p1), Method::PATCH, &format!("/networks/smart/outlets/{id}"), Some(json!({"partner_id": 2, "location": point(WUHAN)})))
+        .await
+        .expect_problem(403);
     let after = send(&app, Some(&p1), Method::GET, &format!("/networks/smart/outlets/{id}"), None).await;
     assert_eq!(after.body["properties"]["partner_id"], json!(1), "the outlet stays its partner's");
     // Scoring with no partner named acts for its own.
@@ -144,10 +151,8 @@ async fn an_update_racing_a_close_never_reopens_the_outlet() {
         let id = made.body["id"].as_i64().expect("id");
         let uri = format!("/networks/smart/outlets/{id}");
         let close = format!("{uri}/close");
-        let (patched, closed) = tokio::join!(
-            app.call(Method::PATCH, &uri, Some(json!({"note": format!("round {round}")}))),
-            app.post(&close, json!({"reason": "race"})),
-        );
+        let (patched, closed) =
+            tokio::join!(app.call(Method::PATCH, &uri, Some(json!({"note": format!("round {round}")}))), app.post(&close, json!({"reason": "race"})),);
         closed.expect(200);
         assert!(matches!(patched.status.as_u16(), 200 | 409), "{}", patched.text);
         let now = app.get(&uri).await;
@@ -173,19 +178,15 @@ async fn no_route_shows_partner_a_anything_of_partner_b() {
     let b_outlet = app.post("/networks/smart/outlets", outlet).await;
     b_outlet.expect(201);
     let b_outlet = b_outlet.body["id"].as_i64().expect("outlet id");
-    let b_grant_ids: Vec<i64> = sqlx::query_scalar("select id from grants where partner_id = ?").bind(b).fetch_all(&app.service.store().pool).await.expect("ids");
+    let b_grant_ids: Vec<i64> =
+        sqlx::query_scalar("select id from grants where partner_id = ?").bind(b).fetch_all(&app.service.store().pool).await.expect("ids");
     let (a, _) = token(&app, "深圳 admin", Role::Admin, None, Some(1)).await;
 
     let spec = app.get("/openapi.json").await.body;
     let mut calls: Vec<(Method, String, Option<Value>)> = Vec::new();
     for (path, item) in spec["paths"].as_object().expect("paths") {
         for method in item.as_object().expect("methods").keys() {
-            let uri = path
-                .replace("{net}", "smart")
-                .replace("{adcode}", "420100")
-                .replace("{layer}", "smart.grants")
-                .replace("{z}", "8")
-                .replace("{x}", "208");
+            let uri = path.replace("{net}", "smart").replace("{adcode}", "420100").replace("{layer}", "smart.grants").replace("{z}", "8").replace("{x}", "208");
             let uri = match path.as_str() {
                 p if p.contains("/grants/{id}") => uri.replace("{id}", &b_grant.to_string()),
                 p if p.contains("/outlets/{id}") => uri.replace("{id}", &b_outlet.to_string()),
@@ -210,7 +211,12 @@ async fn no_route_shows_partner_a_anything_of_partner_b() {
             calls.push((method, uri, body));
         }
     }
-    for uri in ["/ogc/collections", "/ogc/collections/smart.grants/items?limit=1000", "/ogc/collections/smart.outlets/items", "/ogc/collections/smart.candidates/items"] {
+    for uri in [
+        "/ogc/collections",
+        "/ogc/collections/smart.grants/items?limit=1000",
+        "/ogc/collections/smart.outlets/items",
+        "/ogc/collections/smart.candidates/items",
+    ] {
         calls.push((Method::GET, uri.to_string(), None));
     }
     assert!(calls.len() > 30, "the walk covers the API ({} calls)", calls.len());

@@ -125,7 +125,8 @@ async fn a_partner_token_sees_and_acts_only_for_its_partner() {
         assert!(f.get("id").is_none() && f["properties"].get("partner_name").is_none(), "{f}");
         assert!(f["geometry"].is_object(), "other territories stay as geometry");
     }
-    let other: i64 = sqlx::query_scalar("select id from grants where partner_id = 2 limit 1").fetch_one(&app.service.store().pool).await.expect("a grant of partner 2");
+    let other: i64 =
+        sqlx::query_scalar("select id from grants where partner_id = 2 limit 1").fetch_one(&app.service.store().pool).await.expect("a grant of partner 2");
     send(&app, Some(&p1), Method::GET, &format!("/networks/smart/grants/{other}"), None).await.expect_problem(403);
     send(&app, Some(&p1), Method::POST, &format!("/networks/smart/grants/{other}/revoke"), Some(json!({"reason": "x"}))).await.expect_problem(403);
     send(&app, Some(&p1), Method::GET, "/networks/smart/grants/1", None).await.expect(200);
@@ -255,7 +256,8 @@ async fn each_limit_answers_with_a_clear_problem() {
     let few = rebuild(&app, HttpLimits { max_import_features: 2, ..HttpLimits::default() }, AuthConfig::default());
     let cells = crate::api_scoring::fixture_cells();
     let csv: String = std::iter::once("h3,demand\n".to_string()).chain(cells.iter().take(3).map(|(h, d)| format!("{h},{d}\n"))).collect();
-    let req = Request::builder().method(Method::PUT).uri("/networks/smart/demand").header(header::CONTENT_TYPE, "text/csv").body(Body::from(csv)).expect("request");
+    let req =
+        Request::builder().method(Method::PUT).uri("/networks/smart/demand").header(header::CONTENT_TYPE, "text/csv").body(Body::from(csv)).expect("request");
     let res = few.router.clone().oneshot(req).await.expect("infallible");
     assert_eq!(res.status().as_u16(), 422);
     let text = String::from_utf8_lossy(&res.into_body().collect().await.expect("body").to_bytes()).to_string();

@@ -141,10 +141,11 @@ async fn the_sample_haima_network_shows_its_deliberate_breaches() {
         *rules.entry(b["rule"].as_str().expect("rule").to_string()).or_default() += 1;
         assert!(b["detail"].as_str().is_some_and(|d| !d.is_empty()));
     }
-    let expected: BTreeMap<String, usize> = [("facility_below_minimum", 2), ("format_not_allowed_for_tier", 2), ("missing_anchor_store", 1), ("outside_territory", 1)]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+    let expected: BTreeMap<String, usize> =
+        [("facility_below_minimum", 2), ("format_not_allowed_for_tier", 2), ("missing_anchor_store", 1), ("outside_territory", 1)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
     assert_eq!(rules, expected, "{}", r.text);
     let one = app.get("/networks/haima/compliance?partner_id=6").await;
     assert_eq!(one.body["compliant"], json!(true), "the Guangzhou core dealer meets the standard: {}", one.text);
@@ -173,5 +174,8 @@ async fn the_network_standard_is_served_from_the_bundled_file() {
     assert_eq!(flagship["minima"]["frontage_m"], json!(30.0));
     assert_eq!(r.body["tiers"]["dealer"], json!(["elite", "function"]));
     let smart = app.get("/networks/smart/standard").await;
-    assert_eq!(smart.body["roles"].as_array().map(|r| r.iter().map(|x| x["code"].clone()).collect::<Vec<_>>()), Some(vec![json!("sales_touchpoint"), json!("delivery_node")]));
+    assert_eq!(
+        smart.body["roles"].as_array().map(|r| r.iter().map(|x| x["code"].clone()).collect::<Vec<_>>()),
+        Some(vec![json!("sales_touchpoint"), json!("delivery_node")])
+    );
 }

@@ -3,7 +3,7 @@
 //! here; GDAL and QGIS read them in `gis_clients.rs`).
 
 use crate::api_scoring::upload;
-use crate::common::{insert_conflicting_grant, TestApp, app, rect};
+use crate::common::{TestApp, app, insert_conflicting_grant, rect};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use geozero::mvt::{Message, Tile};
@@ -38,7 +38,12 @@ fn golden(name: &str, actual: &Value) {
         std::fs::write(&path, serde_json::to_string_pretty(actual).expect("json") + "\n").expect("write golden");
     }
     let expected: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).expect("golden json");
-    assert_eq!(actual, &expected, "{name} differs from its golden file (UPDATE_GOLDEN=1 to accept):\n{}", serde_json::to_string_pretty(actual).unwrap_or_default());
+    assert_eq!(
+        actual,
+        &expected,
+        "{name} differs from its golden file (UPDATE_GOLDEN=1 to accept):\n{}",
+        serde_json::to_string_pretty(actual).unwrap_or_default()
+    );
 }
 
 #[tokio::test]
@@ -130,7 +135,12 @@ async fn a_bbox_returns_the_features_meeting_it_and_bad_parameters_are_400() {
     let (s, _, page) = get_json(&app, "/ogc/collections/regions/items?limit=1000000").await;
     assert_eq!(s, StatusCode::OK);
     assert!(page["links"][0]["href"].as_str().expect("self").contains("limit=10000"));
-    for uri in ["/ogc/collections/nowhere.grants", "/ogc/collections/smart.roads/items", "/ogc/collections/smart.grants/items/999999", "/ogc/collections/smart.grants/items/abc"] {
+    for uri in [
+        "/ogc/collections/nowhere.grants",
+        "/ogc/collections/smart.roads/items",
+        "/ogc/collections/smart.grants/items/999999",
+        "/ogc/collections/smart.grants/items/abc",
+    ] {
         app.get(uri).await.expect_problem(404);
     }
 }
@@ -196,8 +206,10 @@ async fn geopackage_exports_are_geopackages_with_a_filled_spatial_index() {
     let indexed: i64 = sqlx::query_scalar("SELECT count(*) FROM rtree_haima_outlets_geom").fetch_one(&mut conn).await.expect("count");
     let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM outlets WHERE network = 'haima'").fetch_one(&app.service.store().pool).await.expect("count");
     assert_eq!((outlets, indexed), (stored, stored));
-    let (kind, srs): (String, i64) =
-        sqlx::query_as("SELECT geometry_type_name, srs_id FROM gpkg_geometry_columns WHERE table_name = 'haima_outlets'").fetch_one(&mut conn).await.expect("geometry column");
+    let (kind, srs): (String, i64) = sqlx::query_as("SELECT geometry_type_name, srs_id FROM gpkg_geometry_columns WHERE table_name = 'haima_outlets'")
+        .fetch_one(&mut conn)
+        .await
+        .expect("geometry column");
     assert_eq!((kind.as_str(), srs), ("POINT", 4326));
     // The first geometry blob: GP header, version 0, srs 4326, then WKB Point.
     let blob: Vec<u8> = sqlx::query_scalar("SELECT geom FROM haima_outlets ORDER BY fid LIMIT 1").fetch_one(&mut conn).await.expect("geom");
@@ -256,10 +268,7 @@ async fn vector_tiles_carry_the_layer_with_exterior_rings_as_mvt_wants_them() {
     let levels = |t: &Tile| -> std::collections::BTreeSet<String> {
         let l = &t.layers[0];
         let k = l.keys.iter().position(|k| k == "level").expect("level key") as u32;
-        l.features
-            .iter()
-            .filter_map(|f| f.tags.chunks(2).find(|kv| kv[0] == k).and_then(|kv| l.values[kv[1] as usize].string_value.clone()))
-            .collect()
+        l.features.iter().filter_map(|f| f.tags.chunks(2).find(|kv| kv[0] == k).and_then(|kv| l.values[kv[1] as usize].string_value.clone())).collect()
     };
     let (_, _, z6) = get_bytes(&app, "/tiles/regions/6/52/27.mvt").await;
     let (_, _, z8) = get_bytes(&app, "/tiles/regions/8/208/111.mvt").await;

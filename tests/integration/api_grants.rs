@@ -1,6 +1,6 @@
 //! Grants through the router: the exclusivity rule, conflicts, revokes, audit.
 
-use crate::common::{insert_conflicting_grant, app, rect, region_geometry};
+use crate::common::{app, insert_conflicting_grant, rect, region_geometry};
 use axum::http::Method;
 use serde_json::json;
 

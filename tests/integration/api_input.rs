@@ -77,7 +77,9 @@ async fn out_of_range_and_non_numeric_coordinates_are_located() {
     let text = json!({"type": "Polygon", "coordinates": [[[114.0, 22.0], ["NaN", 22.0], [114.1, 22.1], [114.0, 22.0]]]});
     assert_eq!(refused(&app, with_geometry(text), 422).await, ["/geometry/coordinates/0/1"]);
     // JSON has no NaN; a literal NaN is malformed JSON.
-    let r = app.raw(Method::POST, "/networks/smart/grants", r#"{"partner_id":1,"geometry":{"type":"Polygon","coordinates":[[[NaN,1],[1,1],[1,0],[NaN,1]]]}}"#.into()).await;
+    let r = app
+        .raw(Method::POST, "/networks/smart/grants", r#"{"partner_id":1,"geometry":{"type":"Polygon","coordinates":[[[NaN,1],[1,1],[1,0],[NaN,1]]]}}"#.into())
+        .await;
     r.expect_problem(400);
 }
 

@@ -149,7 +149,10 @@ async fn bad_outlets_are_refused_with_located_errors_and_nothing_written() {
     }
     // A haima elite store takes role sales_service, not sales only.
     let r = app
-        .post("/networks/haima/outlets", json!({"partner_id": 6, "name": "x", "location": point([113.3, 23.1]), "format": "elite", "role": "sales", "site_type": "mall"}))
+        .post(
+            "/networks/haima/outlets",
+            json!({"partner_id": 6, "name": "x", "location": point([113.3, 23.1]), "format": "elite", "role": "sales", "site_type": "mall"}),
+        )
         .await;
     r.expect_problem(422);
     assert_eq!(r.pointers(), ["/role"]);

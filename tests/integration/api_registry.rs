@@ -76,10 +76,8 @@ async fn thirty_two_racing_partners_for_one_city_exactly_one_wins() {
     let (grants, audit) = app.counts().await;
     assert_eq!(grants, before.0 + 1, "one row stored");
     assert_eq!(audit, before.1 + 32, "every decision audited");
-    let stored: i64 = sqlx::query_scalar("select count(*) from grants where adcodes = '[\"441300\"]'")
-        .fetch_one(&app.service.store().pool)
-        .await
-        .expect("count");
+    let stored: i64 =
+        sqlx::query_scalar("select count(*) from grants where adcodes = '[\"441300\"]'").fetch_one(&app.service.store().pool).await.expect("count");
     assert_eq!(stored, 1);
 }
 
@@ -140,8 +138,16 @@ async fn health_and_openapi() {
     assert_eq!(h.body["status"], json!("ok"));
     let doc = app.get("/openapi.json").await;
     let paths = doc.body["paths"].as_object().expect("paths");
-    for p in ["/regions", "/regions/{adcode}", "/networks", "/networks/{net}/grants", "/networks/{net}/grants/check",
-              "/networks/{net}/grants/{id}/revoke", "/networks/{net}/conflicts", "/networks/{net}/audit"] {
+    for p in [
+        "/regions",
+        "/regions/{adcode}",
+        "/networks",
+        "/networks/{net}/grants",
+        "/networks/{net}/grants/check",
+        "/networks/{net}/grants/{id}/revoke",
+        "/networks/{net}/conflicts",
+        "/networks/{net}/audit",
+    ] {
         assert!(paths.contains_key(p), "openapi lacks {p}");
     }
 }

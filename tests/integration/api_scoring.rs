@@ -81,10 +81,8 @@ async fn a_bad_grid_names_every_bad_line_and_replaces_nothing() {
     let before = upload(&app, "smart").await;
     let cells = fixture_cells();
     let coarse = h3o::CellIndex::try_from(u64::from_str_radix(&cells[0].0, 16).expect("hex")).expect("cell").parent(h3o::Resolution::Seven).expect("parent");
-    let body = format!(
-        "h3,demand\n{},1.5\nnot-a-cell,2\n{},-3\n{},NaN\n{},4\n{},1\n{},inf\n",
-        cells[1].0, cells[2].0, cells[3].0, coarse, cells[1].0, cells[4].0
-    );
+    let body =
+        format!("h3,demand\n{},1.5\nnot-a-cell,2\n{},-3\n{},NaN\n{},4\n{},1\n{},inf\n", cells[1].0, cells[2].0, cells[3].0, coarse, cells[1].0, cells[4].0);
     let r = send(&app, Method::PUT, "/networks/smart/demand", "text/csv", body).await;
     r.expect_problem(422);
     let pointers = r.pointers();
@@ -200,12 +198,8 @@ async fn bad_candidates_are_refused_with_located_errors() {
 async fn a_plan_reports_each_step_and_can_keep_to_the_territory() {
     let app = app().await;
     upload(&app, "smart").await;
-    let candidates = json!([
-        candidate("centre", JIUJIANG),
-        candidate("east", [116.10, 29.64]),
-        candidate("west", [115.85, 29.68]),
-        candidate("far", [115.89, 28.68]),
-    ]);
+    let candidates =
+        json!([candidate("centre", JIUJIANG), candidate("east", [116.10, 29.64]), candidate("west", [115.85, 29.68]), candidate("far", [115.89, 28.68]),]);
     let r = app.post("/networks/smart/plan", json!({"partner_id": 4, "k": 2, "candidates": candidates})).await;
     r.expect(200);
     let steps = r.body["steps"].as_array().expect("steps");

@@ -56,12 +56,7 @@ async fn serve_answers_over_http_and_stops_cleanly_on_sigterm() {
         .json()
         .await
         .expect("json");
-    let r = client
-        .post(format!("{base}/networks/smart/grants"))
-        .json(&json!({"partner_id": p["id"], "adcodes": ["440305"]}))
-        .send()
-        .await
-        .expect("grant");
+    let r = client.post(format!("{base}/networks/smart/grants")).json(&json!({"partner_id": p["id"], "adcodes": ["440305"]})).send().await.expect("grant");
     assert_eq!(r.status().as_u16(), 409);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
     sigterm(&child);
@@ -105,9 +100,7 @@ fn write_json(dir: &std::path::Path, name: &str, v: &serde_json::Value) -> std::
 fn check_exits_1_on_conflicts_0_when_clear_2_when_invalid() {
     let db = test_db();
     let dir = db.dir.path();
-    let run = |file: &std::path::Path| {
-        territory().args(["check", "--network", "smart", "--db"]).arg(&db.path).arg(file).output().expect("run check")
-    };
+    let run = |file: &std::path::Path| territory().args(["check", "--network", "smart", "--db"]).arg(&db.path).arg(file).output().expect("run check");
     // Feature 0 lies in 深圳 (granted to partner 1); features 1 and 2 overlap each other.
     let conflicting = json!({"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": {"partner_id": 2}, "geometry": rect(113.9, 22.5, 114.0, 22.6)},
@@ -176,7 +169,8 @@ fn outlet_rows(db: &std::path::Path) -> i64 {
 fn import_outlets_takes_a_whole_csv_or_geojson_file_or_nothing() {
     let db = test_db();
     let dir = db.dir.path();
-    let import = |file: &std::path::Path| territory().args(["import", "outlets", "--network", "smart", "--db"]).arg(&db.path).arg(file).output().expect("run import");
+    let import =
+        |file: &std::path::Path| territory().args(["import", "outlets", "--network", "smart", "--db"]).arg(&db.path).arg(file).output().expect("run import");
     let before = outlet_rows(&db.path);
     let bad = dir.join("bad.csv");
     std::fs::write(
@@ -197,8 +191,11 @@ fn import_outlets_takes_a_whole_csv_or_geojson_file_or_nothing() {
     assert!(!stderr.contains("line 2"), "the good line is not blamed:\n{stderr}");
     // A well-formed file with one outlet outside its partner's territory is refused whole.
     let misplaced = dir.join("misplaced.csv");
-    std::fs::write(&misplaced, "partner_id,name,lon,lat,format,site_type\n2,武汉新店,114.30,30.60,light_showroom,mall\n2,成都店,104.08,30.66,light_showroom,mall\n")
-        .expect("write");
+    std::fs::write(
+        &misplaced,
+        "partner_id,name,lon,lat,format,site_type\n2,武汉新店,114.30,30.60,light_showroom,mall\n2,成都店,104.08,30.66,light_showroom,mall\n",
+    )
+    .expect("write");
     let out = import(&misplaced);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");

@@ -9,8 +9,8 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
-use territory::geometry::GeometryLimits;
 use territory::app::App;
+use territory::geometry::GeometryLimits;
 use territory::http::{HttpLimits, router};
 use tower::ServiceExt;
 
@@ -125,12 +125,7 @@ impl TestApp {
 
     /// Sends a request with a raw body.
     pub async fn raw(&self, method: Method, uri: &str, body: String) -> Reply {
-        let req = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body))
-            .expect("request");
+        let req = Request::builder().method(method).uri(uri).header(header::CONTENT_TYPE, "application/json").body(Body::from(body)).expect("request");
         let res = self.router.clone().oneshot(req).await.expect("infallible");
         let status = res.status();
         let content_type = res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
@@ -170,10 +165,7 @@ impl TestApp {
 pub fn region_geometry(adcode: &str) -> Value {
     static LAYERS: OnceLock<Vec<Value>> = OnceLock::new();
     let layers = LAYERS.get_or_init(|| {
-        territory::app::seed::LAYERS
-            .iter()
-            .map(|l| serde_json::from_str(&std::fs::read_to_string(data_dir().join(l)).expect("read")).expect("json"))
-            .collect()
+        territory::app::seed::LAYERS.iter().map(|l| serde_json::from_str(&std::fs::read_to_string(data_dir().join(l)).expect("read")).expect("json")).collect()
     });
     layers
         .iter()

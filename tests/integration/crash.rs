@@ -36,7 +36,6 @@ const BAND: usize = 8;
 /// Every request this test sends carries a note starting with this.
 const NOTE: &str = "crash ";
 
-
 /// Where the load should go: the base URL and the phase, or `None` while the server is down.
 type Target = Option<(String, u64)>;
 

@@ -6,7 +6,7 @@ use serde_json::Value;
 use std::sync::Arc;
 use territory::geometry::overlap::{Overlap, Shape, SliverTolerance, covering, interiors_intersect, overlap};
 use territory::geometry::segments::segments;
-use territory::geometry::{area_km2, parse_area, CoordSys, GeometryLimits};
+use territory::geometry::{CoordSys, GeometryLimits, area_km2, parse_area};
 
 fn cases() -> Vec<Value> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/relate_cases.json");
@@ -150,7 +150,12 @@ fn district_city_pairs_agree_with_postgis_on_the_sample_data() {
     assert_eq!((districts.len(), cities.len()), (876, 121));
     let pairs: usize = districts
         .iter()
-        .map(|d| cities.iter().filter(|c| geo::Intersects::intersects(&d.bbox, &c.bbox) && territory::geometry::overlap::edges_interiors_intersect(d.edges(), c.edges())).count())
+        .map(|d| {
+            cities
+                .iter()
+                .filter(|c| geo::Intersects::intersects(&d.bbox, &c.bbox) && territory::geometry::overlap::edges_interiors_intersect(d.edges(), c.edges()))
+                .count()
+        })
         .sum();
     assert_eq!(pairs, 1258);
     // The decision itself (one sweep for interiors and covers) finds the same pairs.

@@ -118,7 +118,12 @@ async fn gdal_reads_every_export_with_its_count_and_fields_and_the_geopackages_v
     let cells = fixture_cells().len() as u64;
     let layers: [(&str, String, u64, &[&str]); 5] = [
         ("regions", format!("{base}/export/regions"), regions, &["adcode", "name", "level", "parent_adcode", "area_km2"]),
-        ("smart_grants", format!("{base}/networks/smart/export/grants"), grants, &["partner_id", "partner", "tier", "exclusive", "valid_from", "valid_to", "status"]),
+        (
+            "smart_grants",
+            format!("{base}/networks/smart/export/grants"),
+            grants,
+            &["partner_id", "partner", "tier", "exclusive", "valid_from", "valid_to", "status"],
+        ),
         ("smart_outlets", format!("{base}/networks/smart/export/outlets"), outlets, &["partner", "format", "role", "site_type", "status", "opened_on"]),
         ("smart_demand", format!("{base}/networks/smart/export/demand"), cells, &["h3", "resolution", "demand"]),
         ("smart_candidates", format!("{base}/networks/smart/export/candidates"), 3, &["candidate_id", "site_type", "expected_sales", "net_gain", "allowed"]),
@@ -203,13 +208,11 @@ async fn qgis_adds_the_grants_collection_and_draws_a_vector_tile() {
     let (s, client) = server().await;
     let grants = get_json(&client, &format!("{}/networks/smart/grants", s.base)).await["features"].as_array().expect("grants").len();
     let qgis = |z: u32, x: u32, y: u32| -> BTreeMap<String, Value> {
-        let out = run(
-            Command::new(SYSTEM_PYTHON)
-                .env("QT_QPA_PLATFORM", "offscreen")
-                .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-                .arg(script("qgis_check.py"))
-                .args([s.base.as_str(), "smart.grants", &z.to_string(), &x.to_string(), &y.to_string()]),
-        );
+        let out = run(Command::new(SYSTEM_PYTHON)
+            .env("QT_QPA_PLATFORM", "offscreen")
+            .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+            .arg(script("qgis_check.py"))
+            .args([s.base.as_str(), "smart.grants", &z.to_string(), &x.to_string(), &y.to_string()]));
         let line = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().to_string();
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("qgis_check.py printed {line:?}: {e}"))
     };

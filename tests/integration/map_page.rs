@@ -35,7 +35,14 @@ async fn every_asset_the_page_loads_is_served_by_the_binary_and_nothing_comes_fr
     for a in ASSETS.iter().filter(|a| a.path.ends_with(".js") && !a.path.starts_with("vendor/")) {
         refs.extend(local_refs(std::str::from_utf8(a.bytes).expect("utf-8")));
     }
-    for must in ["/assets/app.js", "/assets/i18n.js", "/assets/app.css", "/assets/vendor/maplibre-gl/maplibre-gl.js", "/assets/vendor/maplibre-gl/maplibre-gl.css", "/map/config"] {
+    for must in [
+        "/assets/app.js",
+        "/assets/i18n.js",
+        "/assets/app.css",
+        "/assets/vendor/maplibre-gl/maplibre-gl.js",
+        "/assets/vendor/maplibre-gl/maplibre-gl.css",
+        "/map/config",
+    ] {
         assert!(refs.iter().any(|r| r == must), "the page does not load {must}: {refs:?}");
     }
     for r in &refs {

@@ -4,9 +4,9 @@ use geo::{MultiPolygon, Polygon, Rect};
 use proptest::prelude::*;
 use std::sync::Arc;
 use territory::domain::exclusivity::compare;
-use territory::geometry::{Shape, SliverTolerance};
 use territory::domain::grants::{Decision, Grant, Status, Territory, Validity};
 use territory::domain::regions::RegionSet;
+use territory::geometry::{Shape, SliverTolerance};
 
 fn territory(mp: MultiPolygon<f64>) -> Territory {
     Territory::new(None, Shape::new(Arc::new(mp)))

@@ -102,18 +102,19 @@ fn matches_the_python_reference_on_the_jiujiang_scenario() {
     p.u0 = num(&scenario["params"]["u0"]);
     p.earth_radius_km = num(&scenario["params"]["earth_radius_km"]);
     p.default_showroom_m2 = num(&scenario["params"]["default_showroom_m2"]);
-    let rows: Vec<(CellIndex, f64)> = scenario["cells"]
-        .as_array()
-        .expect("cells")
-        .iter()
-        .map(|c| (CellIndex::from_str(c[0].as_str().expect("h3")).expect("cell"), num(&c[1])))
-        .collect();
+    let rows: Vec<(CellIndex, f64)> =
+        scenario["cells"].as_array().expect("cells").iter().map(|c| (CellIndex::from_str(c[0].as_str().expect("h3")).expect("cell"), num(&c[1]))).collect();
     let grid = Arc::new(DemandGrid::new(rows, Resolution::Eight));
     let formats: Vec<FormatModel> = scenario["formats"]
         .as_object()
         .expect("formats")
         .iter()
-        .map(|(code, f)| FormatModel { code: code.clone(), showroom_m2: f["showroom_m2"].as_f64(), min_sales: f["min_sales"].as_f64(), sells: f["min_sales"].is_number() })
+        .map(|(code, f)| FormatModel {
+            code: code.clone(),
+            showroom_m2: f["showroom_m2"].as_f64(),
+            min_sales: f["min_sales"].as_f64(),
+            sells: f["min_sales"].is_number(),
+        })
         .collect();
     let tier_formats: Vec<String> = serde_json::from_value(scenario["tier_formats"].clone()).expect("tier formats");
     let scorer = Scorer { params: &p, formats, tier_formats };

@@ -149,11 +149,7 @@ async fn other_processes_opening_the_file_never_stop_the_service_nor_lose_a_gran
     let (acked, refused) = load.await.expect("load task");
     let backup_started = outside_result.expect("outside processes");
     assert!(server.0.try_wait().expect("server status").is_none(), "the service died while other processes used the file");
-    println!(
-        "shared file: {} outside opens; the service acknowledged {} grants and refused {refused} meanwhile",
-        ROUNDS * (3 + SQLITE_OPENS) + 1,
-        acked.len()
-    );
+    println!("shared file: {} outside opens; the service acknowledged {} grants and refused {refused} meanwhile", ROUNDS * (3 + SQLITE_OPENS) + 1, acked.len());
     assert!(acked.len() > 10, "the load made grants throughout ({})", acked.len());
 
     // Every acknowledged grant is stored, as the service and a plain client read it.

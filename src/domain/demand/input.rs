@@ -45,7 +45,8 @@ impl Checker {
                 let Some(cell) = cell else { return };
                 match &self.resolution {
                     Some((r, first)) if *r != cell.resolution() => {
-                        let detail = format!("cell {cell} has resolution {}, but {first} has {}; a grid has one resolution", u8::from(cell.resolution()), u8::from(*r));
+                        let detail =
+                            format!("cell {cell} has resolution {}, but {first} has {}; a grid has one resolution", u8::from(cell.resolution()), u8::from(*r));
                         self.err(cell_at, detail);
                         return;
                     }

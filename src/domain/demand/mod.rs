@@ -248,7 +248,9 @@ mod tests {
         const R: f64 = 6371.0088;
         for (lon, lat) in [(114.06, 22.54), (116.0, 29.7), (10.0, 62.0), (-70.0, -33.4), (30.0, 0.0)] {
             let grid = grid_around(lon, lat);
-            for (k, (dlon, dlat, km)) in [(0.0, 0.0, 30.0), (0.13, -0.07, 12.5), (-0.21, 0.17, 45.0), (0.02, 0.31, 5.0), (0.4, 0.0, 60.0)].into_iter().enumerate() {
+            for (k, (dlon, dlat, km)) in
+                [(0.0, 0.0, 30.0), (0.13, -0.07, 12.5), (-0.21, 0.17, 45.0), (0.02, 0.31, 5.0), (0.4, 0.0, 60.0)].into_iter().enumerate()
+            {
                 let at = unit_vector(lon + dlon, lat + dlat);
                 let limit = chord2_of_km(km, R);
                 let ranges = grid.ranges_near(&at, km, R);

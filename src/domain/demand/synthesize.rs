@@ -158,7 +158,8 @@ pub fn synthesize(
     }
     let mut provinces = Vec::new();
     for (prov, s) in &sum_2010 {
-        let total = settings.census_2020_province_totals.get(prov).copied().ok_or_else(|| SynthesisError(format!("no 2020 census total for province {prov}")))?;
+        let total =
+            settings.census_2020_province_totals.get(prov).copied().ok_or_else(|| SynthesisError(format!("no 2020 census total for province {prov}")))?;
         provinces.push(ProvinceScale { adcode: prov.clone(), population_2010: *s, population_2020: total, factor: total / s });
     }
     let factor: HashMap<&str, f64> = provinces.iter().map(|p| (p.adcode.as_str(), p.factor)).collect();

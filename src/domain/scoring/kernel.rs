@@ -414,7 +414,9 @@ mod tests {
         let mut ws = Vec::new();
         let dispatched = evaluate(&centres, &state, &ranges, &site, Some(&mut ws));
         for got in [dispatched, run(false, None), run(true, None)] {
-            for (g, w) in [(got.sales, want.sales), (got.cannibalised, want.cannibalised), (got.competitor_loss, want.competitor_loss), (got.catchment, want.catchment)] {
+            for (g, w) in
+                [(got.sales, want.sales), (got.cannibalised, want.cannibalised), (got.competitor_loss, want.competitor_loss), (got.catchment, want.catchment)]
+            {
                 assert!((g - w).abs() <= 1e-12 * w.abs(), "{got:?} vs {want:?}");
             }
         }

@@ -132,7 +132,11 @@ impl Scenario {
             }
             // own_i = (D own_i / den) den / D, to 1 ulp or so.
             let (mut own_i, mut comp_i) = (d_own * den / d, d_comp * den / d);
-            if own { own_i += site.conversion * u } else { comp_i += site.conversion * u }
+            if own {
+                own_i += site.conversion * u
+            } else {
+                comp_i += site.conversion * u
+            }
             let den = den + u;
             self.packed[i] = [den, d, d * (own_i / den), d * (comp_i / den)];
         }

@@ -3,14 +3,14 @@
 
 use super::model::{Scenario, Site};
 use super::score::{Candidate, CandidateScore, FormatModel, Plan, Scorer};
-use crate::input::InputError;
-use crate::domain::exclusivity::NetworkGrants;
-use crate::geometry::CoordSys;
 use crate::domain::access::Viewer;
+use crate::domain::exclusivity::NetworkGrants;
 use crate::domain::grants::{GrantRef, SeenGrantRef};
+use crate::domain::network::Partner;
 use crate::domain::outlets::{Outlet, OutletStatus, parse_point, place};
 use crate::domain::policy::Policy;
-use crate::domain::network::Partner;
+use crate::geometry::CoordSys;
+use crate::input::InputError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;

@@ -100,10 +100,7 @@ pub const BELOW_STANDARD: &str = "below_standard";
 
 impl Scorer<'_> {
     fn showroom(&self, format: Option<&str>) -> f64 {
-        format
-            .and_then(|f| self.formats.iter().find(|m| m.code == f))
-            .and_then(|m| m.showroom_m2)
-            .unwrap_or(self.params.default_showroom_m2)
+        format.and_then(|f| self.formats.iter().find(|m| m.code == f)).and_then(|m| m.showroom_m2).unwrap_or(self.params.default_showroom_m2)
     }
 
     fn site(&self, c: &Candidate, site_type: &str, format: Option<&str>) -> Option<Site> {
@@ -114,7 +111,8 @@ impl Scorer<'_> {
     /// The formats a recommendation tries: the tier's selling formats, highest minimum
     /// first (a format without one counts as 0, so it is tried last and always suits).
     fn recommendation_order(&self) -> Vec<&FormatModel> {
-        let mut order: Vec<&FormatModel> = self.tier_formats.iter().filter_map(|code| self.formats.iter().find(|f| &f.code == code)).filter(|f| f.sells).collect();
+        let mut order: Vec<&FormatModel> =
+            self.tier_formats.iter().filter_map(|code| self.formats.iter().find(|f| &f.code == code)).filter(|f| f.sells).collect();
         order.sort_by(|a, b| b.min_sales.unwrap_or(0.0).total_cmp(&a.min_sales.unwrap_or(0.0)));
         order
     }
