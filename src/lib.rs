@@ -1,16 +1,16 @@
 //! `territory`: which partner of a car brand's dealer/agent network holds which city,
 //! where its outlets stand, and where the next one should go.
 //!
-//! A guided tour, from the inside out:
+//! A guided tour, from the bottom layer up (ARCHITECTURE.md has the rules between them):
+//! - [`input`]: located input errors and the small value formats every front end reads.
 //! - [`geometry`]: GeoJSON in and out, validation that names the bad coordinate, geodesic
 //!   areas, and the overlap decision (DE-9IM interiors, sliver tolerance).
-//! - [`regions`]: GB/T 2260 units (province → city → district) and region-layer imports.
-//! - [`policy`]: a brand's tiers and which of them hold exclusive grants (`data/policies/`).
-//! - [`grants`]: grants, proposals, conflict entries: the vocabulary of the rule.
-//! - [`exclusivity`]: the rule itself and the in-memory index it runs on.
-//! - [`store`]: SQLite through sqlx; all SQL lives there.
-//! - [`registry`]: validates requests, decides and stores grants atomically.
-//! - [`http`]: the HTTP API (axum); [`cli`]: the command line; [`seed`]: sample data.
+//! - [`domain`]: the business rules, pure: networks, policies and standards, regions,
+//!   grants and the exclusivity rule, outlets, compliance, demand, scoring, callers.
+//! - [`error`]: the crate's error, one variant per HTTP status.
+//! - [`store`]: SQLite through sqlx; all SQL lives there. [`gis`]: layer formats.
+//! - [`app`]: the application services, composed in [`app::App`]; the only users of the store.
+//! - [`http`]: the HTTP API (axum); [`cli`]: the command line.
 
 pub mod app;
 pub mod cli;

@@ -36,7 +36,7 @@ pub async fn seed(app: &App, data_dir: &Path, demand: bool) -> Result<()> {
     let network = |code: &str, name: &str| NewNetwork { code: code.into(), name: name.into(), policy: code.into() };
     let partner = |name: String, tier: &str| NewPartner { name, tier: tier.into() };
     let smart = app.catalog.create_network(&cli, &network("smart", "smart 城市运营合伙人网络")).await?;
-    // City partners in five of the cities named in the March recruitment (DESIGN.md §1).
+    // City partners in five of the cities named in the March recruitment (docs/design.md §1).
     let mut shenzhen = 0;
     for (city, adcode) in [("深圳", "440300"), ("武汉", "420100"), ("成都", "510100"), ("九江", "360400"), ("西宁", "630100")] {
         let partner = app.catalog.create_partner(&cli, &smart.code, &partner(format!("{city}smart城市合伙人"), "city_partner")).await?;

@@ -1,4 +1,4 @@
-//! The exclusivity rule (DESIGN.md §3) and the in-memory index it runs on.
+//! The exclusivity rule (docs/design.md §3) and the in-memory index it runs on.
 //!
 //! Two grants conflict when they are in the same network, held by different partners,
 //! their validity windows overlap, at least one is exclusive, and their interiors overlap

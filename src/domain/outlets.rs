@@ -36,7 +36,7 @@ impl OutletStatus {
     }
 }
 
-/// A request to create an outlet (API.md, Outlets); also the shape an update is merged
+/// A request to create an outlet (docs/api.md, Outlets); also the shape an update is merged
 /// onto (JSON Merge Patch, RFC 7396).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

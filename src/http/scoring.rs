@@ -100,7 +100,7 @@ pub struct ScoreQuery {
     pub output: Option<String>,
 }
 
-/// Scores candidates against the network's current outlets: every figure of SCORING.md,
+/// Scores candidates against the network's current outlets: every figure of docs/scoring.md,
 /// the site-type comparison, the format recommendation and the territory check.
 /// Body: JSON `{partner_id?, candidates}`, a GeoJSON FeatureCollection of Points, or CSV
 /// `id,lon,lat,site_type,format` (`text/csv`).
@@ -139,7 +139,7 @@ pub async fn score(
     Ok(if geojson { geojson_response(score_geojson(&answer)) } else { axum::Json(answer).into_response() })
 }
 
-/// Chooses up to k candidates greedily (SCORING.md), reporting each step's gain and the
+/// Chooses up to k candidates greedily (docs/scoring.md), reporting each step's gain and the
 /// network total after it.
 #[utoipa::path(post, path = "/networks/{net}/plan", tag = "scoring", params(("net" = String, Path), CoordQuery), request_body = PlanRequest,
     responses((status = 200, description = "the greedy choice", body = PlanAnswer), (status = 409, description = "no demand grid yet"), (status = 422, description = "invalid input, located")))]

@@ -1,4 +1,4 @@
-"""Independent Python reference (oracle) for territory's site-scoring model (SCORING.md).
+"""Independent Python reference (oracle) for territory's site-scoring model (docs/scoring.md).
 
 Usage (from the repository root, with the oracle venv; see "Setup" below):
     .venv-oracle/bin/python tests/oracle/huff_reference.py SCENARIO.json > RESULT.json
@@ -15,7 +15,7 @@ Setup:
     python3 -m venv .venv-oracle
     .venv-oracle/bin/pip install -r tests/oracle/requirements.txt     # h3 4.5.0, numpy 2.4.6
 
-The model (implemented exactly as written in SCORING.md; float64 throughout)
+The model (implemented exactly as written in docs/scoring.md; float64 throughout)
 ----------------------------------------------------------------------------
 Demand cells: H3 cells of one resolution, demand D_i (units/year); a cell's position is
 h3.cell_to_latlng(cell) (its centre). Sales outlets k: the network's own active outlets

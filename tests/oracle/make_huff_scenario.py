@@ -16,7 +16,7 @@ Jiujiang, Jiangxi (九江), city centre taken as lon 115.99, lat 29.71.
              centre (d_min applies); c8 uses quick_service (showroom null -> default 300).
   plan       k = 3, min_gain = 0.
 Coordinates are rounded to 6 decimals and demands to 3, so both sides parse them exactly.
-Parameters, formats and tier formats are the SCORING.md defaults (huff_reference.py).
+Parameters, formats and tier formats are the docs/scoring.md defaults (huff_reference.py).
 
 Regenerate (from the repository root):
     .venv-oracle/bin/python tests/oracle/make_huff_scenario.py

@@ -1,4 +1,4 @@
-//! Site scoring (SCORING.md): the Huff model of H3 demand cells captured by outlets.
+//! Site scoring (docs/scoring.md): the Huff model of H3 demand cells captured by outlets.
 
 pub mod kernel;
 pub mod model;

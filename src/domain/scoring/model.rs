@@ -1,4 +1,4 @@
-//! The Huff model of SCORING.md on a demand grid.
+//! The Huff model of docs/scoring.md on a demand grid.
 //!
 //! A [`Scenario`] holds, per cell, the denominator `den_i = U0 + Σ_k U_ik` over the sales
 //! outlets and the own and competitor shares `own_i = Σ_own conv_j U_ij`,
@@ -46,7 +46,7 @@ impl Site {
     }
 }
 
-/// What one candidate does to the network (SCORING.md, "Scoring a candidate").
+/// What one candidate does to the network (docs/scoring.md, "Scoring a candidate").
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Evaluation {
     /// `S_c` under `B + c`.

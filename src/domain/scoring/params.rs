@@ -1,4 +1,4 @@
-//! The scoring model's parameters (SCORING.md), read from the network's policy file so
+//! The scoring model's parameters (docs/scoring.md), read from the network's policy file so
 //! that no default lives in code.
 
 use serde::{Deserialize, Serialize};

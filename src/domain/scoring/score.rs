@@ -65,7 +65,7 @@ pub struct FormatTrial {
 pub struct SiteTypeScore {
     /// The site type scored.
     pub site_type: String,
-    /// The figures of SCORING.md.
+    /// The figures of docs/scoring.md.
     #[serde(flatten)]
     pub evaluation: Evaluation,
     /// With a format: whether `expected_sales` reaches its minimum (`None`: no minimum).
@@ -199,7 +199,7 @@ impl Scorer<'_> {
         best
     }
 
-    /// Chooses up to `k` candidates greedily (SCORING.md, "Choosing k sites"): each step
+    /// Chooses up to `k` candidates greedily (docs/scoring.md, "Choosing k sites"): each step
     /// adds the candidate with the largest `net_gain` against the current set (ties: the
     /// first in the input), until `k` are chosen or none gains at least `min_gain`.
     pub fn plan(&self, scenario: Scenario, candidates: &[Candidate], k: usize, min_gain: f64) -> Plan {
