@@ -83,6 +83,16 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// 500: data of ours (stored rows, bundled files, an answer being written) could not
+    /// be read or written; the cause is kept and logged.
+    #[error("{context}")]
+    Data {
+        /// What was being read or written.
+        context: String,
+        /// Why it failed.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// 500: anything else unexpected; details are logged, not sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -100,9 +110,15 @@ impl Error {
         move |source| Error::Io { context, source }
     }
 
+    /// A failure to read or write data of ours, with what was being done.
+    pub fn data<E: Into<Box<dyn std::error::Error + Send + Sync>>>(context: impl Into<String>) -> impl FnOnce(E) -> Error {
+        let context = context.into();
+        move |source| Error::Data { context, source: source.into() }
+    }
+
     /// Whether this is the service's fault (logged with its causes) rather than the caller's.
     pub fn is_internal(&self) -> bool {
-        matches!(self, Error::Database(_) | Error::Migrate(_) | Error::Task(_) | Error::Io { .. } | Error::Internal(_))
+        matches!(self, Error::Database(_) | Error::Migrate(_) | Error::Task(_) | Error::Io { .. } | Error::Data { .. } | Error::Internal(_))
     }
 }
 

@@ -105,7 +105,7 @@ impl Demand {
     /// Replaces a network's demand grid, whole, in one transaction.
     async fn replace(&self, network: &str, rows: Vec<(CellIndex, f64)>, source: &str) -> Result<GridInfo> {
         let (_, policy) = self.catalog.network(network).await?;
-        let fallback = Resolution::try_from(policy.scoring.resolution).map_err(|e| Error::Internal(e.to_string()))?;
+        let fallback = Resolution::try_from(policy.scoring.resolution).map_err(Error::data("the policy's H3 resolution"))?;
         // Each demand is finite (checked by the readers); their sum must be too, or every
         // share the model computes from it would be NaN.
         if !rows.iter().map(|(_, d)| d).sum::<f64>().is_finite() {
@@ -139,7 +139,7 @@ impl Demand {
         caller.governs(network)?;
         let (_, policy) = self.catalog.network(network).await?;
         let settings = synthesize::bundled_settings()?;
-        let resolution = Resolution::try_from(policy.scoring.resolution).map_err(|e| Error::Internal(e.to_string()))?;
+        let resolution = Resolution::try_from(policy.scoring.resolution).map_err(Error::data("the policy's H3 resolution"))?;
         let regions = self.catalog.regions();
         let rate = policy.scoring.purchase_rate;
         let csv = population_csv.to_string();

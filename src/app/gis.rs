@@ -268,8 +268,7 @@ impl Gis {
                 let rows = self.ledger.grant_rows(net, &GrantFilter { partner_id: own, ..GrantFilter::default() }).await?;
                 let mut features = Vec::with_capacity(rows.len());
                 for g in rows {
-                    let value: serde_json::Value =
-                        serde_json::from_str(&g.geometry).map_err(|e| Error::Internal(format!("grant {}: stored geometry: {e}", g.id)))?;
+                    let value: serde_json::Value = serde_json::from_str(&g.geometry).map_err(Error::data(format!("grant {}: stored geometry", g.id)))?;
                     let mp = parse_stored(&value).map_err(|_| Error::Internal(format!("grant {}: stored geometry is invalid", g.id)))?;
                     let adcodes = g.adcodes.as_deref().and_then(|a| serde_json::from_str::<Vec<String>>(a).ok()).map(|a| a.join(","));
                     let values = vec![

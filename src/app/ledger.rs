@@ -426,7 +426,8 @@ impl Ledger {
         let Some(seq) = grant_rows::revoke(&mut tx, network, id, reason).await? else {
             return Err(Error::Duplicate(format!("grant {id} is revoked already")));
         };
-        let request = serde_json::value::to_raw_value(&serde_json::json!({"grant_id": id, "reason": reason})).map_err(|e| Error::Internal(e.to_string()))?;
+        let request =
+            serde_json::value::to_raw_value(&serde_json::json!({"grant_id": id, "reason": reason})).map_err(Error::data("the revoke's audit record"))?;
         grant_rows::record(
             &mut tx,
             network,

@@ -169,7 +169,7 @@ impl Outlets {
         if existing.status == OutletStatus::Closed {
             return Err(Error::Duplicate(format!("outlet {id} is closed; closed outlets are kept as they were")));
         }
-        let mut merged = serde_json::to_value(existing.as_request()).map_err(|e| Error::Internal(e.to_string()))?;
+        let mut merged = serde_json::to_value(existing.as_request()).map_err(Error::data("the stored outlet as a request"))?;
         merge_patch(&mut merged, patch);
         let req: OutletRequest = deserialize_located(&merged)?;
         viewer.acts_for(req.partner_id, "the updated outlet")?;

@@ -96,8 +96,8 @@ async fn seed_demand(app: &App, networks: &[&str]) -> Result<()> {
 
 async fn grant(app: &App, network: &str, partner_id: i64, mut body: Value) -> Result<i64> {
     body["partner_id"] = json!(partner_id);
-    let req: GrantRequest = serde_json::from_value(body.clone()).map_err(|e| Error::Internal(e.to_string()))?;
-    let request = serde_json::value::to_raw_value(&body).map_err(|e| Error::Internal(e.to_string()))?;
+    let req: GrantRequest = serde_json::from_value(body.clone()).map_err(Error::data("a sample grant"))?;
+    let request = serde_json::value::to_raw_value(&body).map_err(Error::data("a sample grant"))?;
     Ok(app.ledger.grant(&Caller::cli(), network, &req, CoordSys::Wgs84, &request).await?.row.id)
 }
 
@@ -114,7 +114,7 @@ async fn import_outlets(app: &App, network: &str, path: &Path, expected: &[(&str
     let rows = if path.extension().is_some_and(|e| e == "csv") {
         crate::domain::outlets::rows_from_csv(&text)
     } else {
-        crate::domain::outlets::rows_from_geojson(&serde_json::from_str(&text).map_err(|e| Error::Internal(format!("{}: {e}", path.display())))?)
+        crate::domain::outlets::rows_from_geojson(&serde_json::from_str(&text).map_err(Error::data(path.display().to_string()))?)
     };
     let rows = rows.map_err(Error::Invalid)?;
     let stored = app.outlets.import(&Caller::cli(), network, &rows, CoordSys::Wgs84).await?;

@@ -92,7 +92,7 @@ pub async fn scoring(app: &App, b: &ScoringBench) -> Result<()> {
     if b.synthesize {
         let settings = crate::domain::demand::synthesize::bundled_settings()?;
         let regions = app.catalog.regions();
-        let resolution = h3o::Resolution::try_from(policy.scoring.resolution).map_err(|e| Error::Internal(e.to_string()))?;
+        let resolution = h3o::Resolution::try_from(policy.scoring.resolution).map_err(Error::data("the policy's H3 resolution"))?;
         let t = Instant::now();
         let (rows, report) = crate::domain::demand::synthesize::synthesize(
             &regions,

@@ -96,7 +96,7 @@ fn gpkg_geometry(g: &Geometry<f64>, bbox: &geo::Rect<f64>) -> Result<Vec<u8>> {
         Geometry::Point(_) => Vec::new(),
         _ => vec![bbox.min().x, bbox.max().x, bbox.min().y, bbox.max().y],
     };
-    g.to_gpkg_wkb(CoordDimensions::xy(), Some(4326), envelope).map_err(|e| Error::Internal(format!("GeoPackage geometry: {e}")))
+    g.to_gpkg_wkb(CoordDimensions::xy(), Some(4326), envelope).map_err(Error::data("a GeoPackage geometry"))
 }
 
 async fn exec(conn: &mut SqliteConnection, sql: String) -> Result<()> {
@@ -199,7 +199,7 @@ pub async fn to_bytes(layer: &Layer, positions: &[usize]) -> Result<Vec<u8>> {
     let path = dir.join(format!("{}.gpkg", table_name(layer)));
     let result = write(layer, positions, &path, |_| {}).await;
     let bytes = match result {
-        Ok(()) => tokio::fs::read(&path).await.map_err(|e| Error::Internal(format!("reading the GeoPackage: {e}"))),
+        Ok(()) => tokio::fs::read(&path).await.map_err(Error::io("reading the GeoPackage")),
         Err(e) => Err(e),
     };
     let _ = tokio::fs::remove_dir_all(&dir).await;
@@ -212,6 +212,6 @@ fn tempfile_dir() -> Result<std::path::PathBuf> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("territory-export-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| Error::Internal(format!("temporary directory {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir).map_err(Error::io(format!("making the temporary directory {}", dir.display())))?;
     Ok(dir)
 }

@@ -169,7 +169,7 @@ pub async fn check(
     let answer: CheckAnswer = app.ledger.check(&caller, &net, &req.body, q.coord_sys).await?;
     // Contract systems call this for every grant they prepare: the overlaps' coordinates
     // are written straight into the answer (the same text as serde_json writes, faster).
-    let body = crate::geometry::geojson_io::to_json_bytes(&answer).map_err(|e| Error::Internal(format!("writing the answer: {e}")))?;
+    let body = crate::geometry::geojson_io::to_json_bytes(&answer).map_err(Error::data("writing the answer"))?;
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 

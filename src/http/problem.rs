@@ -24,7 +24,9 @@ impl Error {
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Database(_) | Error::Migrate(_) | Error::Task(_) | Error::Io { .. } | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::Database(_) | Error::Migrate(_) | Error::Task(_) | Error::Io { .. } | Error::Data { .. } | Error::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
@@ -42,7 +44,7 @@ impl Error {
             Error::TooLarge(_) => "payload-too-large",
             Error::Invalid(_) => "invalid-input",
             Error::Busy { .. } => "service-unavailable",
-            Error::Database(_) | Error::Migrate(_) | Error::Task(_) | Error::Io { .. } | Error::Internal(_) => "internal",
+            Error::Database(_) | Error::Migrate(_) | Error::Task(_) | Error::Io { .. } | Error::Data { .. } | Error::Internal(_) => "internal",
         }
     }
 }

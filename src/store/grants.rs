@@ -324,7 +324,7 @@ pub async fn record(tx: &mut WriteTx, network: &str, d: Decided<'_>) -> Result<(
         .bind(d.result)
         .bind(d.grant_id)
         .bind(d.request.get())
-        .bind(serde_json::to_string(d.conflicts).map_err(|e| Error::Internal(e.to_string()))?)
+        .bind(serde_json::to_string(d.conflicts).map_err(Error::data("the audit record's conflicts"))?)
         .bind(d.actor)
         .execute(&mut **tx)
         .await?;

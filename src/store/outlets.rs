@@ -44,7 +44,7 @@ struct OutletRow {
 }
 
 fn date(id: i64, s: Option<String>) -> Result<Option<NaiveDate>> {
-    s.map(|s| s.parse().map_err(|e| Error::Internal(format!("stored outlet {id} has a bad date `{s}`: {e}")))).transpose()
+    s.map(|s| s.parse().map_err(Error::data(format!("stored outlet {id} has a bad date `{s}`")))).transpose()
 }
 
 impl OutletRow {

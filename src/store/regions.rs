@@ -14,7 +14,7 @@ pub async fn load(conn: &mut SqliteConnection) -> Result<Vec<Region>> {
         .map(|row| {
             let adcode: String = row.get("adcode");
             let text: String = row.get("geometry");
-            let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| crate::Error::Internal(format!("stored region {adcode}: {e}")))?;
+            let value: serde_json::Value = serde_json::from_str(&text).map_err(crate::Error::data(format!("stored region {adcode}")))?;
             let geometry = parse_stored(&value).map_err(|e| crate::Error::Internal(format!("stored region {adcode}: {e:?}")))?;
             let level = Level::parse(row.get("level")).unwrap_or(Level::District);
             Ok(Region::new(adcode, row.get("name"), level, row.get("parent_adcode"), geometry))
