@@ -140,6 +140,7 @@ impl Demand {
         let (_, policy) = self.catalog.network(network).await?;
         let settings = synthesize::bundled_settings()?;
         let resolution = Resolution::try_from(policy.scoring.resolution).map_err(Error::data("the policy's H3 resolution"))?;
+        self.catalog.refresh_regions().await?;
         let regions = self.catalog.regions();
         let rate = policy.scoring.purchase_rate;
         let csv = population_csv.to_string();

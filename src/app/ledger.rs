@@ -148,8 +148,8 @@ pub struct ItemCheck {
     pub warnings: Vec<SeenConflict>,
 }
 
-/// The grant index and the regions seq it was built on.
-#[derive(Debug, Default)]
+/// The grant index and the regions seq it was built on (-1: not built yet).
+#[derive(Debug)]
 struct Held {
     regions_seq: i64,
     index: GrantIndex,
@@ -168,7 +168,8 @@ pub struct Ledger {
 
 impl Ledger {
     pub(super) fn new(store: Store, catalog: Arc<Catalog>, limits: GeometryLimits) -> Ledger {
-        Ledger { store, catalog, held: Default::default(), last_sync: Mutex::new(None), limits }
+        let held = std::sync::RwLock::new(Held { regions_seq: -1, index: GrantIndex::default() });
+        Ledger { store, catalog, held, last_sync: Mutex::new(None), limits }
     }
 
     /// Rebuilds the regions and the index from the database.

@@ -53,8 +53,9 @@ pub struct App {
 }
 
 impl App {
-    /// Opens (creating and migrating if needed) the database file at `path` and builds the
-    /// caches from it.
+    /// Opens (creating and migrating if needed) the database file at `path`. The caches
+    /// (regions, the grant index) fill on first use, so a command that needs neither (a
+    /// token listing) starts at once; a service warms them first ([`App::warm`]).
     pub async fn open(path: &Path, limits: GeometryLimits) -> Result<App> {
         App::on(Store::open(path).await?, limits).await
     }
@@ -63,13 +64,18 @@ impl App {
     pub async fn on(store: Store, limits: GeometryLimits) -> Result<App> {
         let catalog = Arc::new(catalog::Catalog::new(store.clone()));
         let ledger = Arc::new(ledger::Ledger::new(store.clone(), catalog.clone(), limits));
-        ledger.reload().await?;
         let outlets = Arc::new(outlets::Outlets::new(store.clone(), catalog.clone(), ledger.clone()));
         let demand = Arc::new(demand::Demand::new(store.clone(), catalog.clone()));
         let scoring = Arc::new(scoring::Scoring::new(store.clone(), catalog.clone(), ledger.clone(), demand.clone()));
         let compliance = compliance::Compliance::new(store.clone(), catalog.clone(), ledger.clone(), scoring.clone());
         let gis = gis::Gis::new(store.clone(), catalog.clone(), ledger.clone(), demand.clone());
         Ok(App { access: access::Access::new(store.clone()), catalog, ledger, outlets, demand, scoring, compliance, gis, store })
+    }
+
+    /// Reads the regions and builds the grant index now, so that the first request does
+    /// not pay for it.
+    pub async fn warm(&self) -> Result<()> {
+        self.ledger.reload().await
     }
 
     /// Writes a consistent copy of the database to the new file `to`, while this and other

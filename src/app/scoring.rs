@@ -175,6 +175,7 @@ impl Scoring {
         let partner = self.partner(viewer, network, partner_id).await?;
         let candidates = on_network::parse_candidates(inputs, policy, sys)?;
         let (scenario, _) = self.scenario(network).await?;
+        self.ledger.refresh().await?;
         let scorer_partner = partner.clone();
         let (scores, total) = blocking(move || {
             let scorer = on_network::scorer(policy, scorer_partner.as_ref());
@@ -219,6 +220,7 @@ impl Scoring {
         let mut candidates = on_network::parse_candidates(inputs, policy, sys)?;
         let mut excluded = Vec::new();
         if within_territory {
+            self.ledger.refresh().await?;
             let index = self.ledger.index();
             let (kept, left_out): (Vec<_>, Vec<_>) = candidates
                 .into_iter()

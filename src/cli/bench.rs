@@ -91,6 +91,7 @@ pub async fn scoring(app: &App, b: &ScoringBench) -> Result<()> {
     line("machine", format!("{} cpus, {}", std::thread::available_parallelism().map_or(0, |n| n.get()), cpu_model()));
     if b.synthesize {
         let settings = crate::domain::demand::synthesize::bundled_settings()?;
+        app.catalog.refresh_regions().await?;
         let regions = app.catalog.regions();
         let resolution = h3o::Resolution::try_from(policy.scoring.resolution).map_err(Error::data("the policy's H3 resolution"))?;
         let t = Instant::now();

@@ -56,6 +56,7 @@ fn default_data_dir() -> &'static str {
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let limits = GeometryLimits { max_vertices: args.max_vertices };
     let app = App::open(&args.db.db, limits).await?;
+    app.warm().await?;
     if !app.access.any_active().await? {
         if args.listen.ip().is_loopback() {
             tracing::warn!(

@@ -76,6 +76,7 @@ pub async fn app() -> TestApp {
 /// Opens the app on a given database with given limits.
 pub async fn app_on(db: TestDb, http: HttpLimits, geometry: GeometryLimits) -> TestApp {
     let service = Arc::new(App::open(&db.path, geometry).await.expect("open the app"));
+    service.warm().await.expect("warm the caches, as `serve` does");
     TestApp { router: router(service.clone(), http), service, db }
 }
 
