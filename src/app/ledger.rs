@@ -16,7 +16,7 @@ use super::catalog::Catalog;
 use super::{read, write};
 use crate::domain::access::{Caller, Role, Viewer};
 use crate::domain::exclusivity::{GrantIndex, NetworkGrants, compare, conflicts_among, regions_geojson, rule_applies, union_of_regions};
-use crate::domain::grants::{ConflictEntry, Decision, Grant, Proposal, SeenConflict, Status, Territory, Validity};
+use crate::domain::grants::{ConflictEntry, Decision, Grant, Proposal, SeenConflict, Territory, Validity};
 use crate::domain::policy::Policy;
 use crate::domain::regions::RegionSet;
 use crate::error::{Error, Result};
@@ -538,11 +538,6 @@ impl Ledger {
         whole_network(caller, network, "the audit log")?;
         self.catalog.network(network).await?;
         self.store.audit(network).await
-    }
-
-    /// Whether a grant is active (for the services' own use).
-    pub fn is_active(row: &GrantRow) -> bool {
-        row.status == Status::Active.as_str()
     }
 }
 

@@ -232,11 +232,6 @@ impl Outlets {
         self.named(network, outlet).await
     }
 
-    /// Every outlet of a network, for the services' own use (no access check).
-    pub async fn all(&self, network: &str) -> Result<Vec<Outlet>> {
-        self.store.list_outlets(network, &OutletFilter::default()).await
-    }
-
     async fn names(&self, network: &str) -> Result<HashMap<i64, String>> {
         Ok(self.catalog.all_partners(network).await?.into_iter().map(|p| (p.id, p.name)).collect())
     }

@@ -23,8 +23,6 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-pub use crate::store::scoring_runs::{RunInfo, StoredCandidate};
-
 /// Candidates as they arrived.
 #[derive(Debug, Clone, Copy)]
 pub enum CandidateSource<'a> {
@@ -245,17 +243,5 @@ impl Scoring {
         })
         .await?;
         Ok(PlanAnswer { network: network.to_string(), partner_id: planned_for, plan, excluded })
-    }
-
-    /// The caller's last scoring run and its candidates (the `candidates` layer's data).
-    pub async fn last_run(&self, viewer: Viewer, network: &str) -> Result<Option<(RunInfo, Vec<StoredCandidate>)>> {
-        let owner = viewer.owner();
-        let Some(run) = self.store.last_run(network, owner).await? else { return Ok(None) };
-        Ok(Some((run, self.store.last_candidates(network, owner).await?)))
-    }
-
-    /// Version of a caller's last run (changes with every run).
-    pub async fn run_version(&self, viewer: Viewer, network: &str) -> Result<String> {
-        Ok(self.store.last_run(network, viewer.owner()).await?.map_or_else(|| "none".to_string(), |r| r.run.to_string()))
     }
 }
