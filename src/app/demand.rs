@@ -5,7 +5,7 @@ use super::catalog::Catalog;
 use super::{blocking, read, write};
 use crate::domain::access::{Caller, Role};
 use crate::domain::demand::synthesize::{self, Report as SynthesisReport};
-use crate::domain::demand::{DemandGrid, input};
+use crate::domain::demand::{DemandGrid, input, registrations};
 use crate::error::{Error, Result};
 use crate::input::Bbox;
 use crate::store::Store;
@@ -99,11 +99,12 @@ impl Demand {
         if rows.len() > max_cells {
             return Err(Error::invalid("", format!("{} cells; one upload takes at most {max_cells} (--max-import-features)", rows.len())));
         }
-        self.replace(network, rows, source).await
+        self.replace(network, rows, source, None).await
     }
 
-    /// Replaces a network's demand grid, whole, in one transaction.
-    async fn replace(&self, network: &str, rows: Vec<(CellIndex, f64)>, source: &str) -> Result<GridInfo> {
+    /// Replaces a network's demand grid, whole, in one transaction; `market_share` is the
+    /// brand's share it was built with, if it was built.
+    async fn replace(&self, network: &str, rows: Vec<(CellIndex, f64)>, source: &str, market_share: Option<f64>) -> Result<GridInfo> {
         let (_, policy) = self.catalog.network(network).await?;
         let fallback = Resolution::try_from(policy.scoring.resolution).map_err(Error::data("the policy's H3 resolution"))?;
         // Each demand is finite (checked by the readers); their sum must be too, or every
@@ -113,18 +114,22 @@ impl Demand {
         }
         let grid = Arc::new(blocking(move || DemandGrid::new(rows, fallback)).await?);
         let mut tx = self.store.begin_write().await?;
-        let info = demand_rows::replace(&mut tx, network, &grid, source).await?;
+        let info = demand_rows::replace(&mut tx, network, &grid, source, market_share).await?;
         tx.commit().await?;
         write(&self.grids).insert(network.to_string(), (info.version, grid));
         Ok(info)
     }
 
-    /// Gives a network a copy of another's grid (the sample networks share one).
+    /// Gives a network the market of another's synthesised grid at its own brand's share
+    /// (the sample networks share one synthesis).
     pub async fn copy(&self, caller: &Caller, from: &str, to: &str) -> Result<GridInfo> {
         caller.governs(to)?;
         let (info, grid) = self.grid(from).await?;
-        let rows = grid.cells.iter().zip(&grid.demand).filter_map(|(c, d)| CellIndex::try_from(*c).ok().map(|c| (c, *d))).collect();
-        self.replace(to, rows, &info.source).await
+        let (_, policy) = self.catalog.network(to).await?;
+        let share = policy.scoring.market_share;
+        let scale = share / info.market_share.ok_or_else(|| Error::NotReady(format!("the grid of `{from}` was uploaded, not built with a market share")))?;
+        let rows = grid.cells.iter().zip(&grid.demand).filter_map(|(c, d)| CellIndex::try_from(*c).ok().map(|c| (c, *d * scale))).collect();
+        self.replace(to, rows, &with_share(&info.source, share), Some(share)).await
     }
 
     /// Synthesises a network's grid from district population (`domain::demand::synthesize`)
@@ -142,11 +147,41 @@ impl Demand {
         let resolution = Resolution::try_from(policy.scoring.resolution).map_err(Error::data("the policy's H3 resolution"))?;
         self.catalog.refresh_regions().await?;
         let regions = self.catalog.regions();
-        let rate = policy.scoring.purchase_rate;
+        let (rate, share) = (policy.scoring.purchase_rate, policy.scoring.market_share);
         let csv = population_csv.to_string();
-        let (rows, report) = blocking(move || synthesize::synthesize(&regions, &csv, &settings, rate, resolution, progress)).await??;
-        let info = self.replace(network, rows, "synthesized from 2010 district population scaled to the 2020 census").await?;
+        let (rows, report) = blocking(move || synthesize::synthesize(&regions, &csv, &settings, rate * share, resolution, progress)).await??;
+        let source = format!("synthesized from 2010 district population scaled to the 2020 census × {rate} cars a person");
+        let info = self.replace(network, rows, &with_share(&source, share), Some(share)).await?;
         Ok((info, report))
+    }
+
+    /// Replaces a network's grid with new-car registrations (`adcode,year,units` CSV) of
+    /// `year` (default: the latest in the file), spread over each region's districts by
+    /// population, times `share` (default 1: the figures are the brand's own, or its
+    /// segment's share applied already). Every bad line is named; nothing is replaced then.
+    pub async fn registrations(&self, caller: &Caller, network: &str, csv: &str, year: Option<i32>, share: Option<f64>) -> Result<(GridInfo, i32)> {
+        caller.governs(network)?;
+        let (_, policy) = self.catalog.network(network).await?;
+        let share = share.unwrap_or(1.0);
+        if !(share > 0.0 && share <= 1.0) {
+            return Err(Error::invalid("/share", format!("{share} is not a share in (0, 1]")));
+        }
+        let (rows, mut errors) = registrations::read_csv(csv);
+        self.catalog.refresh_regions().await?;
+        let regions = self.catalog.regions();
+        let chosen = registrations::of_year(&rows, year, &regions).map_err(|e| errors.extend(e)).ok();
+        let (Some((year, rows)), true) = (chosen, errors.is_empty()) else { return Err(Error::Invalid(errors)) };
+        let settings = synthesize::bundled_settings()?;
+        let resolution = Resolution::try_from(policy.scoring.resolution).map_err(Error::data("the policy's H3 resolution"))?;
+        let rate = policy.scoring.purchase_rate;
+        let cells = blocking(move || -> Result<Vec<(CellIndex, f64)>> {
+            let under = |adcode: &str| rows.iter().any(|r| r.adcode == adcode || regions.is_ancestor(&r.adcode, adcode));
+            let (districts, _) = synthesize::districts(&regions, POPULATION_2010, &settings, rate, resolution, &under, |_, _| {})?;
+            Ok(registrations::grid(&rows, &districts, &regions, share)?)
+        })
+        .await??;
+        let source = format!("new-car registrations of {year}, spread by 2010 district population");
+        Ok((self.replace(network, cells, &with_share(&source, share), Some(share)).await?, year))
     }
 
     /// The cells whose centre lies in `bbox` (or all), as hexagons, at most `limit`.
@@ -184,4 +219,9 @@ fn hexagon(raw: u64, demand: f64) -> Option<Value> {
     Some(
         json!({"type": "Feature", "id": cell.to_string(), "geometry": {"type": "Polygon", "coordinates": [ring]}, "properties": {"h3": cell.to_string(), "demand": demand}}),
     )
+}
+
+/// A grid's source text with the brand's share it was built with.
+fn with_share(source: &str, share: f64) -> String {
+    if share < 1.0 { format!("{source} × market share {}", share) } else { source.to_string() }
 }

@@ -10,10 +10,12 @@ use super::{blocking, lock};
 use crate::domain::access::{Caller, Role, Viewer};
 use crate::domain::network::Partner;
 use crate::domain::outlets::Outlet;
+use crate::domain::regions::Level;
 use crate::domain::scoring::model::Scenario;
 use crate::domain::scoring::network::{
     self as on_network, CandidateInput, ExcludedCandidate, PlanAnswer, ScoreAnswer, ScoredCandidate, candidates_from_csv, candidates_from_geojson,
 };
+use crate::domain::scoring::score::Flag;
 use crate::error::{Error, Result};
 use crate::geometry::CoordSys;
 use crate::input::deserialize_located;
@@ -180,11 +182,16 @@ impl Scoring {
             (scorer.score_all(&scenario, &candidates), scenario.own_total())
         })
         .await?;
+        let regions = self.catalog.regions();
         let out = {
             let index = self.ledger.index();
             let mut out = Vec::with_capacity(scores.len());
             for score in scores {
-                let score = score.ok_or_else(|| Error::Internal("a validated candidate could not be scored".into()))?;
+                let mut score = score.ok_or_else(|| Error::Internal("a validated candidate could not be scored".into()))?;
+                let [lon, lat] = score.location;
+                if regions.containing(geo::Point::new(lon, lat), Level::Province).is_none() {
+                    score.flag(Flag::OutsideRegions);
+                }
                 let territory = on_network::territory_check(index.network(network), partner.as_ref(), viewer, score.location);
                 out.push(ScoredCandidate { score, territory });
             }

@@ -38,6 +38,26 @@ pub enum ImportCommand {
         /// `.csv` or `.json` file.
         file: PathBuf,
     },
+    /// A network's demand grid from new-car registrations (上险数): CSV `adcode,year,units`
+    /// for districts, cities or provinces, spread over each region's districts by
+    /// population. Refused whole if any line is bad.
+    Registrations {
+        /// Database.
+        #[command(flatten)]
+        db: DbArgs,
+        /// Network code.
+        #[arg(long)]
+        network: String,
+        /// The year to use (default: the latest in the file).
+        #[arg(long)]
+        year: Option<i32>,
+        /// The brand's share of the figures (default 1: they are the brand's own, or its
+        /// segment's share is applied already).
+        #[arg(long)]
+        share: Option<f64>,
+        /// The CSV file.
+        file: PathBuf,
+    },
     /// Outlets of a network: a GeoJSON FeatureCollection of Points (properties as in
     /// `POST /networks/{net}/outlets`) or CSV (`name,lon,lat,site_type,partner_id,format,...`).
     /// Refused whole if any row is invalid or misplaced.
@@ -97,6 +117,17 @@ pub async fn run(what: ImportCommand) -> anyhow::Result<i32> {
             match refused(info, &file)? {
                 Ok(info) => {
                     println!("stored {} cells (resolution {}, total {:.1} units/year) for network {network}", info.cell_count, info.resolution, info.total);
+                    Ok(0)
+                }
+                Err(code) => Ok(code),
+            }
+        }
+        ImportCommand::Registrations { db, network, year, share, file } => {
+            let app = db.open().await?;
+            let text = read_text(&file)?;
+            match refused(app.demand.registrations(&cli, &network, &text, year, share).await, &file)? {
+                Ok((info, year)) => {
+                    println!("stored {} cells from the registrations of {year} (total {:.1} units/year) for network {network}", info.cell_count, info.total);
                     Ok(0)
                 }
                 Err(code) => Ok(code),

@@ -145,6 +145,9 @@ pub struct Report {
     pub partners: Vec<PartnerSummary>,
     /// The site-type mix of every checked partner's open outlets together.
     pub mix: Mix,
+    /// The scoring model's expected annual sales of each checked own open outlet that
+    /// sells, by outlet id (once the network has a demand grid).
+    pub expected_sales: Option<BTreeMap<i64, f64>>,
 }
 
 /// What a compliance check looks at.
@@ -370,6 +373,7 @@ pub fn check(inputs: &Inputs<'_>) -> Report {
         checked_on: inputs.day,
         compliant: breaches.is_empty(),
         breaches,
+        expected_sales: inputs.expected_sales.map(|sales| all_open.iter().filter_map(|o| sales.get(&o.id).map(|s| (o.id, *s))).collect()),
         partners: summaries,
         mix: Mix::of(&all_open),
     }

@@ -3,6 +3,7 @@
 //! `data/policies/`, compiled into the binary so a fresh checkout needs nothing else.
 
 use crate::domain::scoring::ScoringParams;
+use crate::domain::scoring::money::Money;
 use crate::domain::standard::Standard;
 use crate::geometry::SliverTolerance;
 use serde::{Deserialize, Serialize};
@@ -58,6 +59,8 @@ pub struct Policy {
     /// Where the scoring parameters come from.
     #[serde(default)]
     pub scoring_note: String,
+    /// What sites cost and earn (capex, rent, margin, horizon, discount rate).
+    pub money: Money,
 }
 
 /// Why a grant's exclusivity does not fit its partner's tier.
@@ -112,8 +115,8 @@ pub fn bundled() -> &'static BTreeMap<String, Policy> {
                 let policy: Policy = serde_json::from_str(text).unwrap_or_else(|e| panic!("bundled policy {code} is malformed: {e}"));
                 let standard = crate::domain::standard::find(&policy.standard)
                     .unwrap_or_else(|| panic!("bundled policy {code} names unknown standard {}", policy.standard));
-                if let Err(e) = policy.scoring.check() {
-                    panic!("bundled policy {code}: scoring: {e}");
+                if let Err(e) = policy.scoring.check().and_then(|()| policy.money.check()) {
+                    panic!("bundled policy {code}: {e}");
                 }
                 if let Some(t) = policy.tiers.iter().find(|t| !standard.tiers.contains_key(&t.code)) {
                     panic!("standard {} says nothing of tier {} of policy {code}", standard.code, t.code);

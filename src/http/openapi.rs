@@ -19,7 +19,7 @@ use utoipa::OpenApi;
         super::grants::revoke, super::grants::conflicts, super::grants::audit,
         super::outlets::create, super::outlets::list, super::outlets::one, super::outlets::update, super::outlets::close,
         super::outlets::standard, super::outlets::compliance,
-        super::scoring::put_demand, super::scoring::get_demand, super::scoring::score, super::scoring::plan,
+        super::scoring::put_demand, super::scoring::get_demand, super::scoring::put_registrations, super::scoring::score, super::scoring::plan,
         super::gis::export_regions, super::gis::export_network, super::gis::tilejson, super::gis::tile,
     ),
     components(schemas(crate::app::ledger::GrantRequest, crate::domain::grants::ConflictEntry, crate::input::InputError,

@@ -25,6 +25,7 @@ pub const MAX_DEMAND_BYTES: usize = 512 * 1024 * 1024;
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/networks/{net}/demand", put(put_demand).get(get_demand).layer(DefaultBodyLimit::max(MAX_DEMAND_BYTES)))
+        .route("/networks/{net}/registrations", put(put_registrations).layer(DefaultBodyLimit::max(MAX_DEMAND_BYTES)))
         .route("/networks/{net}/score", post(score))
         .route("/networks/{net}/plan", post(plan))
 }
@@ -65,6 +66,33 @@ pub async fn put_demand(
         Upload::Json(&json)
     };
     Ok(axum::Json(app.demand.upload(&caller, &net, upload, limits.max_import_features, "upload").await?))
+}
+
+/// `?year=&share=` of `PUT /registrations`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct RegistrationQuery {
+    /// The year to build the grid from (default: the latest in the file).
+    pub year: Option<i32>,
+    /// The brand's share of the registrations given (default 1: they are the brand's own,
+    /// or its segment's share is applied already).
+    pub share: Option<f64>,
+}
+
+/// Replaces the network's demand grid with new-car registrations (insurance registration
+/// counts, 上险数): CSV `adcode,year,units` for districts, cities or provinces, spread over
+/// each region's districts by population. Every bad line is named; nothing is replaced then.
+#[utoipa::path(put, path = "/networks/{net}/registrations", tag = "scoring", params(("net" = String, Path), RegistrationQuery),
+    request_body(description = "CSV `adcode,year,units`", content((String = "text/csv"))),
+    responses((status = 200, description = "the stored grid's header", body = GridInfo), (status = 422, description = "bad lines, located")))]
+pub async fn put_registrations(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(net): Path<String>,
+    Query(q): Query<RegistrationQuery>,
+    body: Bytes,
+) -> Result<axum::Json<GridInfo>> {
+    let (info, _) = app.demand.registrations(&caller, &net, utf8(&body)?, q.year, q.share).await?;
+    Ok(axum::Json(info))
 }
 
 /// `?bbox=&limit=` of `GET /demand`.

@@ -23,6 +23,8 @@ pub struct GridInfo {
     pub total: f64,
     /// Where it came from (`upload`, `synthesized`, ...).
     pub source: String,
+    /// The brand's share of the market it was built with (none: uploaded as it is).
+    pub market_share: Option<f64>,
     /// Rises with every replacement.
     pub version: i64,
     /// When it was stored.
@@ -30,12 +32,12 @@ pub struct GridInfo {
 }
 
 /// Replaces a network's grid with `grid`, in the caller's transaction.
-pub async fn replace(tx: &mut WriteTx, network: &str, grid: &DemandGrid, source: &str) -> Result<GridInfo> {
+pub async fn replace(tx: &mut WriteTx, network: &str, grid: &DemandGrid, source: &str, market_share: Option<f64>) -> Result<GridInfo> {
     sqlx::query("delete from demand_chunks where network = ?").bind(network).execute(&mut **tx).await?;
     let info: GridInfo = sqlx::query_as(
-        "insert into demand_grids (network, resolution, cell_count, total, source, version, updated_at) values (?1, ?2, ?3, ?4, ?5, 1, ?6)
-         on conflict (network) do update set resolution = ?2, cell_count = ?3, total = ?4, source = ?5, version = version + 1, updated_at = ?6
-         returning *",
+        "insert into demand_grids (network, resolution, cell_count, total, source, version, updated_at, market_share) values (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7)
+         on conflict (network) do update set resolution = ?2, cell_count = ?3, total = ?4, source = ?5, version = version + 1, updated_at = ?6, market_share = ?7
+         returning network, resolution, cell_count, total, source, market_share, version, updated_at",
     )
     .bind(network)
     .bind(i64::from(u8::from(grid.resolution)))
@@ -43,6 +45,7 @@ pub async fn replace(tx: &mut WriteTx, network: &str, grid: &DemandGrid, source:
     .bind(grid.total)
     .bind(source)
     .bind(now())
+    .bind(market_share)
     .fetch_one(&mut **tx)
     .await?;
     for (chunk, (cells, demand)) in grid.cells.chunks(CHUNK).zip(grid.demand.chunks(CHUNK)).enumerate() {

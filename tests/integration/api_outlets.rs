@@ -117,7 +117,7 @@ async fn competitor_outlets_take_no_partner_and_no_territory_rule() {
     bad.expect_problem(422);
     assert_eq!(bad.pointers(), ["/partner_id"]);
     let list = app.get("/networks/smart/outlets?competitor=true").await;
-    assert_eq!(list.body["features"].as_array().map(Vec::len), Some(4), "3 seeded and this one: {}", list.text);
+    assert_eq!(list.body["features"].as_array().map(Vec::len), Some(30), "29 seeded and this one: {}", list.text);
 }
 
 #[tokio::test]

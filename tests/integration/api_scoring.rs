@@ -254,3 +254,33 @@ async fn demands_that_add_up_beyond_a_float_are_refused_and_nothing_is_replaced(
     s.expect(200);
     assert!(s.body["network_total"].as_f64().is_some_and(f64::is_finite));
 }
+
+#[tokio::test]
+async fn registrations_become_a_grid_spread_over_districts_by_population() {
+    let app = app().await;
+    // 九江 (a city) and 南昌 (a city) in 2024; an older year in the same file is left out.
+    let csv = "adcode,year,units\n360400,2023,9000\n360400,2024,10000\n360100,2024,30000\n";
+    let r = send(&app, Method::PUT, "/networks/smart/registrations?share=0.05", "text/csv", csv.into()).await;
+    r.expect(200);
+    assert_eq!(r.body["version"], json!(1));
+    assert!((r.body["total"].as_f64().expect("total") - 40_000.0 * 0.05).abs() < 1e-6, "{}", r.text);
+    assert_eq!(r.body["market_share"], json!(0.05));
+    assert!(r.body["source"].as_str().is_some_and(|s| s.contains("registrations of 2024")), "{}", r.text);
+    // Both cities' cells carry demand; 九江's centre, with more people a cell than its
+    // countryside, more a cell than the average of the city.
+    let sum = |body: &Value| body["features"].as_array().map_or(0.0, |fs| fs.iter().map(|f| f["properties"]["demand"].as_f64().unwrap_or(0.0)).sum::<f64>());
+    for bbox in ["115.95,29.65,116.05,29.75", "115.85,28.65,115.95,28.75"] {
+        let cells = app.get(&format!("/networks/smart/demand?bbox={bbox}&limit=100000")).await;
+        assert!(sum(&cells.body) > 0.0, "{bbox}: {}", cells.text);
+    }
+    // Every bad line named, and nothing replaced.
+    let bad = "adcode,year,units\n999999,2024,10\n360400,2024,-5\n360400,20x4,5\n360402,2024,7\n360400,2024,8\n";
+    let r = send(&app, Method::PUT, "/networks/smart/registrations", "text/csv", bad.into()).await;
+    r.expect_problem(422);
+    let pointers = r.pointers();
+    for p in ["line 2, column adcode", "line 3, column units", "line 4, column year", "line 6, column adcode"] {
+        assert!(pointers.iter().any(|x| x == p), "missing {p} in {pointers:?}");
+    }
+    let before = app.get("/networks/smart/demand?bbox=115.0,28.9,116.9,30.1&limit=1").await;
+    assert_eq!(before.body["grid"]["version"], json!(1), "the grid is unchanged: {}", before.text);
+}

@@ -74,20 +74,62 @@ async fn a_fresh_database_is_created_migrated_and_seeded() {
     assert_eq!(codes, ["haima", "smart"]);
     let regions: serde_json::Value = reqwest::get(format!("{base}/regions?level=province")).await.expect("get").json().await.expect("json");
     assert_eq!(regions["features"].as_array().expect("list").len(), 8);
-    // Both sample networks get the demand grid synthesised from district population:
-    // the 2020 census totals of the 8 provinces (530,772,576) × 0.015 cars per person.
-    for net in ["smart", "haima"] {
+    // Both sample networks get the demand grid synthesised from district population: the
+    // 2020 census totals of the 8 provinces (530,772,576) × 0.015 cars per person × the
+    // share of its brand's segment (smart 3 %, haima 7 %): brand-level demand.
+    for (net, share) in [("smart", 0.03), ("haima", 0.07)] {
         // 东莞 (a city that is its own district) has demand of its own.
         let dongguan: serde_json::Value =
             reqwest::get(format!("{base}/networks/{net}/demand?bbox=113.70,22.95,113.80,23.05")).await.expect("get").json().await.expect("json");
         let grid = &dongguan["grid"];
-        assert!((grid["total"].as_f64().expect("total") - 530_772_576.0 * 0.015).abs() < 1e-3, "{grid}");
+        assert!((grid["total"].as_f64().expect("total") - 530_772_576.0 * 0.015 * share).abs() < 1e-3, "{grid}");
+        assert_eq!(grid["market_share"], serde_json::json!(share), "{grid}");
         assert!(grid["cell_count"].as_i64().expect("cells") > 3_000_000, "{grid}");
         let cells = dongguan["features"].as_array().expect("features");
         assert!(cells.len() > 100 && cells.iter().all(|c| c["properties"]["demand"].as_f64().is_some_and(|d| d > 0.0)), "{}", cells.len());
+        sample_sales_are_believable(&base, net).await;
     }
     sigterm(&child);
     assert!(child.wait().expect("wait").success());
+}
+
+/// On a fresh start, every sample outlet's expected sales lie within a factor of two of its
+/// format's range, and Haima's only `sales_outside_range` breaches are the deliberate ones
+/// (株洲, a market too small for three stores).
+async fn sample_sales_are_believable(base: &str, net: &str) {
+    use serde_json::Value;
+    let get = |path: String| async move { reqwest::get(format!("{base}{path}")).await.expect("get").json::<Value>().await.expect("json") };
+    let report = get(format!("/networks/{net}/compliance")).await;
+    let standard = get(format!("/networks/{net}/standard")).await;
+    let outlets = get(format!("/networks/{net}/outlets")).await;
+    let range = |format: &str| {
+        let f = standard["formats"].as_array().and_then(|fs| fs.iter().find(|f| f["code"] == format)).expect("format");
+        (f["annual_sales"]["min"].as_f64(), f["annual_sales"]["max"].as_f64())
+    };
+    let sales = report["expected_sales"].as_object().expect("expected sales with a grid");
+    assert!(sales.len() >= 9, "{net}: {} outlets with expected sales", sales.len());
+    let mut far = Vec::new();
+    for (id, s) in sales {
+        let s = s.as_f64().expect("sales");
+        let o = outlets["features"].as_array().and_then(|fs| fs.iter().find(|f| f["id"].as_i64().is_some_and(|n| n.to_string() == *id))).expect("outlet");
+        let (name, format) = (o["properties"]["name"].as_str().expect("name"), o["properties"]["format"].as_str().expect("format"));
+        let (min, max) = range(format);
+        let deliberate = name.contains("株洲");
+        if !deliberate && (min.is_some_and(|m| s < m / 2.0) || max.is_some_and(|m| s > m * 2.0)) {
+            far.push(format!("{name} ({format}): {s:.0} a year against {min:?}–{max:?}"));
+        }
+    }
+    assert!(far.is_empty(), "{net}: expected sales beyond a factor of two of their format's range:\n{}", far.join("\n"));
+    if net == "haima" {
+        let breaches: Vec<&str> = report["breaches"]
+            .as_array()
+            .expect("breaches")
+            .iter()
+            .filter(|b| b["rule"] == "sales_outside_range")
+            .filter_map(|b| b["outlet_name"].as_str())
+            .collect();
+        assert!(!breaches.is_empty() && breaches.iter().all(|n| n.contains("株洲")), "only the deliberate sales breaches: {breaches:?}");
+    }
 }
 
 fn write_json(dir: &std::path::Path, name: &str, v: &serde_json::Value) -> std::path::PathBuf {

@@ -12,8 +12,16 @@ use territory::domain::scoring::model::{Reach, Scenario, Site};
 use territory::domain::scoring::score::{Candidate, FormatModel, Scorer};
 use territory::domain::scoring::{ScoringParams, SiteTypeParams};
 
+/// The parameters these by-hand figures were worked out with: docs/scoring.md's reference
+/// table (the bundled policies have since set their own).
 fn params() -> ScoringParams {
-    territory::domain::policy::find("haima").expect("haima").scoring.clone()
+    let mut p = territory::domain::policy::find("haima").expect("haima").scoring.clone();
+    let st = |visibility, beta, reach_km, conversion| SiteTypeParams { visibility, beta, reach_km, conversion };
+    p.site_types = [("mall", st(1.3, 2.2, 25.0, 0.7)), ("auto_city", st(1.0, 1.6, 50.0, 1.0)), ("street", st(0.8, 2.0, 30.0, 0.85))]
+        .into_iter()
+        .map(|(code, s)| (code.to_string(), s))
+        .collect();
+    p
 }
 
 /// A point `km` north of `(lon, lat)` on the model's sphere.
@@ -117,7 +125,8 @@ fn matches_the_python_reference_on_the_jiujiang_scenario() {
         })
         .collect();
     let tier_formats: Vec<String> = serde_json::from_value(scenario["tier_formats"].clone()).expect("tier formats");
-    let scorer = Scorer { params: &p, formats, tier_formats };
+    let money = &territory::domain::policy::find("haima").expect("haima").money;
+    let scorer = Scorer { params: &p, money, formats, tier_formats };
     let site_of = |o: &Value| {
         let st = &p.site_types[o["site_type"].as_str().expect("site type")];
         let showroom = o["format"].as_str().and_then(|f| scenario["formats"][f]["showroom_m2"].as_f64()).unwrap_or(p.default_showroom_m2);
@@ -253,7 +262,7 @@ proptest! {
         for &(dx, dy, t, own) in &outlets {
             s.add(&Site::new(&p, 116.0 + dx, 29.7 + dy, &types[t], 300.0), own);
         }
-        let scorer = Scorer { params: &p, formats: vec![], tier_formats: vec![] };
+        let scorer = Scorer { params: &p, money: &territory::domain::policy::find("haima").expect("haima").money, formats: vec![], tier_formats: vec![] };
         let candidates: Vec<Candidate> = cands.iter().enumerate().map(|(i, &(dx, dy))| Candidate { id: i.to_string(), lon: 116.0 + dx, lat: 29.7 + dy, site_type: None, format: None }).collect();
         let plan = scorer.plan(s, &candidates, 4, 0.0);
         let mut total = plan.network_total_before;

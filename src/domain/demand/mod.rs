@@ -6,6 +6,7 @@
 //! vector (24): 40 bytes, so a national res-8 grid of ~13 M cells takes ~520 MB.
 
 pub mod input;
+pub mod registrations;
 pub mod synthesize;
 
 use h3o::{CellIndex, LatLng, Resolution};

@@ -101,6 +101,18 @@ fn read_population(csv_text: &str) -> Result<HashMap<String, Option<f64>>> {
     Ok(out)
 }
 
+/// One district's cells and demand (population × its province's 2010→2020 factor ×
+/// the purchase rate), before it is spread over the cells.
+#[derive(Debug, Clone)]
+pub struct DistrictDemand {
+    /// The district's adcode.
+    pub adcode: String,
+    /// Its H3 cells (centres inside it; the cell of an interior point if none).
+    pub cells: Vec<CellIndex>,
+    /// Its demand, units a year.
+    pub demand: f64,
+}
+
 /// Builds the grid rows (cell, demand) from the regions and the population CSV.
 pub fn synthesize(
     regions: &RegionSet,
@@ -110,6 +122,37 @@ pub fn synthesize(
     resolution: Resolution,
     progress: impl Fn(usize, usize) + Sync,
 ) -> Result<(Vec<(CellIndex, f64)>, Report)> {
+    let (districts, mut report) = districts(regions, population_csv, settings, purchase_rate, resolution, &|_| true, progress)?;
+    let rows = spread(districts.iter().map(|d| (d, d.demand)));
+    report.cells = rows.len();
+    Ok((rows, report))
+}
+
+/// Spreads each district's units evenly over its cells; the grid rows, by cell.
+pub fn spread<'a>(units: impl Iterator<Item = (&'a DistrictDemand, f64)>) -> Vec<(CellIndex, f64)> {
+    let mut grid: HashMap<CellIndex, f64> = HashMap::new();
+    for (d, units) in units {
+        let each = units / d.cells.len() as f64;
+        for c in &d.cells {
+            *grid.entry(*c).or_default() += each;
+        }
+    }
+    let mut rows: Vec<(CellIndex, f64)> = grid.into_iter().collect();
+    rows.sort_by_key(|(c, _)| *c);
+    rows
+}
+
+/// The cells and demand of every district `keep` accepts, from the regions and the
+/// population CSV (the population of every district scales each province to 2020).
+pub fn districts(
+    regions: &RegionSet,
+    population_csv: &str,
+    settings: &Settings,
+    purchase_rate: f64,
+    resolution: Resolution,
+    keep: &(dyn Fn(&str) -> bool + Sync),
+    progress: impl Fn(usize, usize) + Sync,
+) -> Result<(Vec<DistrictDemand>, Report)> {
     let population = read_population(population_csv)?;
     // The units: every district, and every city that is its own district (东莞, 中山, the
     // province-administered cities of Hubei): the population file lists those as
@@ -165,8 +208,9 @@ pub fn synthesize(
     let factor: HashMap<&str, f64> = provinces.iter().map(|p| (p.adcode.as_str(), p.factor)).collect();
     // Spread each district's demand over its cells.
     let done = AtomicUsize::new(0);
-    let n = districts.len();
-    let per_district: Vec<Result<(String, Vec<CellIndex>, f64)>> = districts
+    let kept: Vec<_> = districts.iter().filter(|d| keep(&d.adcode)).collect();
+    let n = kept.len();
+    let per_district: Vec<Result<(String, Vec<CellIndex>, f64)>> = kept
         .par_iter()
         .map(|d| {
             let demand = pop[&d.adcode] * factor[province_of(&d.adcode).as_str()] * purchase_rate;
@@ -184,22 +228,17 @@ pub fn synthesize(
             Ok((d.adcode.clone(), cells, demand))
         })
         .collect();
-    let mut grid: HashMap<CellIndex, f64> = HashMap::new();
     let mut single_cell_districts = Vec::new();
     let mut total_demand = 0.0;
+    let mut out = Vec::with_capacity(per_district.len());
     for r in per_district {
         let (adcode, cells, demand) = r?;
         if cells.len() == 1 {
-            single_cell_districts.push(adcode);
-        }
-        let each = demand / cells.len() as f64;
-        for c in cells {
-            *grid.entry(c).or_default() += each;
+            single_cell_districts.push(adcode.clone());
         }
         total_demand += demand;
+        out.push(DistrictDemand { adcode, cells, demand });
     }
-    let mut rows: Vec<(CellIndex, f64)> = grid.into_iter().collect();
-    rows.sort_by_key(|(c, _)| *c);
-    let report = Report { districts: districts.len(), cells: rows.len(), total_demand, purchase_rate, provinces, shared, single_cell_districts };
-    Ok((rows, report))
+    let report = Report { districts: districts.len(), cells: 0, total_demand, purchase_rate, provinces, shared, single_cell_districts };
+    Ok((out, report))
 }

@@ -2,6 +2,7 @@
 
 pub mod kernel;
 pub mod model;
+pub mod money;
 pub mod network;
 pub mod params;
 pub mod score;

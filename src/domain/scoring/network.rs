@@ -55,7 +55,7 @@ pub fn scorer<'p>(policy: &'p Policy, partner: Option<&Partner>) -> Scorer<'p> {
         Some(p) => standard.formats_for_tier(&p.tier).to_vec(),
         None => standard.formats.iter().map(|f| f.code.clone()).collect(),
     };
-    Scorer { params: &policy.scoring, formats: format_models(policy), tier_formats }
+    Scorer { params: &policy.scoring, money: &policy.money, formats: format_models(policy), tier_formats }
 }
 
 /// The model site of an outlet, if it sells (own outlets whose role sells, and every

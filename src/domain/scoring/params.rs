@@ -34,6 +34,10 @@ pub struct ScoringParams {
     pub default_showroom_m2: f64,
     /// New cars bought per person per year (demand synthesis).
     pub purchase_rate: f64,
+    /// The brand's share of those purchases: demand synthesised from population is the
+    /// brand's addressable market, not the whole market (1: the whole market).
+    #[serde(default = "whole_market")]
+    pub market_share: f64,
     /// Site type code → its parameters.
     pub site_types: BTreeMap<String, SiteTypeParams>,
     /// Site types a candidate without one is scored as, best by net gain (ties: first).
@@ -45,6 +49,9 @@ impl ScoringParams {
     pub fn check(&self) -> Result<(), String> {
         if !(self.d_min_km > 0.0 && self.u0 > 0.0 && self.earth_radius_km > 0.0 && self.default_showroom_m2 > 0.0 && self.purchase_rate >= 0.0) {
             return Err("d_min_km, u0, earth_radius_km and default_showroom_m2 must be positive".into());
+        }
+        if !(self.market_share > 0.0 && self.market_share <= 1.0) {
+            return Err(format!("market_share {} must lie in (0, 1]", self.market_share));
         }
         if h3o::Resolution::try_from(self.resolution).is_err() {
             return Err(format!("resolution {} is not an H3 resolution", self.resolution));
@@ -59,4 +66,8 @@ impl ScoringParams {
         }
         Ok(())
     }
+}
+
+fn whole_market() -> f64 {
+    1.0
 }

@@ -3,6 +3,7 @@
 
 use super::ScoringParams;
 use super::model::{Evaluation, Reach, Scenario, Site};
+use super::money::{Finance, Money};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -25,6 +26,8 @@ pub struct FormatModel {
 pub struct Scorer<'p> {
     /// Model parameters.
     pub params: &'p ScoringParams,
+    /// What sites cost and earn.
+    pub money: &'p Money,
     /// Every format of the standard.
     pub formats: Vec<FormatModel>,
     /// Formats the partner's tier may open (all formats without a partner), in the
@@ -75,6 +78,21 @@ pub struct SiteTypeScore {
     pub recommended_format: Option<String>,
     /// Without a format: each format tried, in order.
     pub format_trials: Option<Vec<FormatTrial>>,
+    /// What the site costs and earns with its format (given or recommended; the default
+    /// showroom when none suits), selling `expected_sales`.
+    #[serde(flatten)]
+    pub finance: Finance,
+}
+
+/// Why a candidate's figures should not be acted on as they stand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Flag {
+    /// No demand cell lies within its reach (the sea, a desert, outside the grid): it sells
+    /// nothing and no format is recommended (`below_standard`).
+    NoDemandInReach,
+    /// It lies outside every stored region.
+    OutsideRegions,
 }
 
 /// A candidate's score.
@@ -93,6 +111,23 @@ pub struct CandidateScore {
     pub best_site_type: String,
     /// Without a site type: each compared site type's figures.
     pub by_site_type: Option<BTreeMap<String, SiteTypeScore>>,
+    /// Why its figures should not be acted on as they stand (empty: none).
+    pub flags: Vec<Flag>,
+}
+
+impl CandidateScore {
+    /// Marks the candidate with `flag`: no format is recommended for it, at any site type
+    /// (`below_standard` where one was).
+    pub fn flag(&mut self, flag: Flag) {
+        if !self.flags.contains(&flag) {
+            self.flags.push(flag);
+        }
+        for s in std::iter::once(&mut self.best).chain(self.by_site_type.iter_mut().flat_map(|b| b.values_mut())) {
+            if s.recommended_format.is_some() {
+                s.recommended_format = Some(BELOW_STANDARD.to_string());
+            }
+        }
+    }
 }
 
 /// Label of a candidate no format suits.
@@ -144,16 +179,22 @@ impl Scorer<'_> {
                 (None, Some(recommended), Some(trials))
             }
         };
-        Some(SiteTypeScore { site_type: site_type.to_string(), evaluation, meets_market_size, recommended_format, format_trials })
+        // No demand within reach: no format suits, whatever a minimum of 0 would say.
+        let recommended_format = recommended_format.map(|f| if evaluation.catchment_demand > 0.0 { f } else { BELOW_STANDARD.to_string() });
+        let format = c.format.as_deref().or(recommended_format.as_deref().filter(|f| *f != BELOW_STANDARD));
+        let finance = self.money.finance(evaluation.expected_sales, format, site_type, self.showroom(format));
+        Some(SiteTypeScore { site_type: site_type.to_string(), evaluation, meets_market_size, recommended_format, format_trials, finance })
     }
 
     /// Scores a candidate: as its site type, or as each compared site type, the best by
     /// `net_gain` (ties: the first compared). `None` if its site type is unknown.
     pub fn score(&self, scenario: &Scenario, c: &Candidate, reach: &mut Reach) -> Option<CandidateScore> {
         let location = [c.lon, c.lat];
+        let flags = |best: &SiteTypeScore| if best.evaluation.catchment_demand > 0.0 { vec![] } else { vec![Flag::NoDemandInReach] };
         if let Some(st) = &c.site_type {
             let best = self.score_as(scenario, c, st, reach)?;
-            return Some(CandidateScore { id: c.id.clone(), location, format: c.format.clone(), best_site_type: st.clone(), best, by_site_type: None });
+            let flags = flags(&best);
+            return Some(CandidateScore { id: c.id.clone(), location, format: c.format.clone(), best_site_type: st.clone(), best, by_site_type: None, flags });
         }
         let mut by = BTreeMap::new();
         let mut best: Option<SiteTypeScore> = None;
@@ -165,7 +206,16 @@ impl Scorer<'_> {
             by.insert(st.clone(), s);
         }
         let best = best?;
-        Some(CandidateScore { id: c.id.clone(), location, format: c.format.clone(), best_site_type: best.site_type.clone(), best, by_site_type: Some(by) })
+        let flags = flags(&best);
+        Some(CandidateScore {
+            id: c.id.clone(),
+            location,
+            format: c.format.clone(),
+            best_site_type: best.site_type.clone(),
+            best,
+            by_site_type: Some(by),
+            flags,
+        })
     }
 
     /// Scores every candidate independently against the scenario, in parallel. Candidates
