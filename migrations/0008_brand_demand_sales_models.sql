@@ -13,8 +13,14 @@ CREATE TABLE sales (
     year      INTEGER NOT NULL CHECK (year BETWEEN 1900 AND 2200),
     district  TEXT NOT NULL DEFAULT '',
     units     REAL NOT NULL CHECK (units >= 0),
+    source    TEXT NOT NULL,   -- `upload`, `import of FILE`, `synthetic` (the sample history)
     PRIMARY KEY (network, outlet_id, year, district)
 ) WITHOUT ROWID;
+
+-- A caller's own key for an outlet (a dealer code), unique in its network: sales and
+-- re-imports may name an outlet by it.
+ALTER TABLE outlets ADD COLUMN external_id TEXT;
+CREATE UNIQUE INDEX outlets_external_id ON outlets (network, external_id) WHERE external_id IS NOT NULL;
 
 -- Fitted versions of a network's scoring model. Version 0 is the policy's own and has no
 -- row; `model_current` names the version in force (none: the policy's).

@@ -16,6 +16,8 @@ mod api_gis;
 mod api_grants;
 #[path = "integration/api_input.rs"]
 mod api_input;
+#[path = "integration/api_model.rs"]
+mod api_model;
 #[path = "integration/api_outlets.rs"]
 mod api_outlets;
 #[path = "integration/api_registry.rs"]
@@ -26,6 +28,8 @@ mod api_scoring;
 mod architecture;
 #[path = "integration/binary.rs"]
 mod binary;
+#[path = "integration/calibration.rs"]
+mod calibration;
 #[path = "integration/crash.rs"]
 mod crash;
 #[path = "integration/differential.rs"]

@@ -38,14 +38,14 @@ impl Compliance {
             return Err(crate::domain::access::Denied(format!("a partner token sees its own compliance: add ?partner_id={p}")).into());
         }
         // With a grid, the scenario lists the outlets it was built from; without, list them here.
-        let (outlets, expected_sales) = match self.store.grid_info(network).await? {
+        let (outlets, expected_sales, model) = match self.store.grid_info(network).await? {
             Some(_) => {
-                let (scenario, outlets) = self.scoring.scenario(network).await?;
-                let for_sales = outlets.clone();
-                let sales = blocking(move || outlet_sales(&scenario, policy, &for_sales)).await?;
-                (outlets, Some(sales))
+                let n = self.scoring.scenario(network).await?;
+                let (scenario, for_sales, in_force) = (n.scenario, n.outlets.clone(), n.model.clone());
+                let sales = blocking(move || outlet_sales(&scenario, policy, &in_force.params, &for_sales)).await?;
+                (n.outlets, Some(sales), Some(n.model.model.clone()))
             }
-            None => (self.store.list_outlets(network, &Default::default()).await?, None),
+            None => (self.store.list_outlets(network, &Default::default()).await?, None, None),
         };
         let partners = match partner_id {
             Some(id) => vec![self.catalog.partner(network, id).await?.ok_or_else(|| Error::NotFound(format!("no partner {id} in network `{network}`")))?],
@@ -66,6 +66,8 @@ impl Compliance {
             day: chrono::Utc::now().date_naive(),
             viewer,
         };
-        Ok(compliance::check(&inputs))
+        let mut report = compliance::check(&inputs);
+        report.model = model;
+        Ok(report)
     }
 }

@@ -8,7 +8,9 @@
 //! - [`ledger`]: the grant index, its sync with the database, the one write-transaction
 //!   protocol, and propose / check / grant / revoke / conflicts / batch checks.
 //! - [`outlets`]: outlets placed by the territory rule, created, updated, closed, imported.
-//! - [`demand`]: demand grids, uploaded or synthesised.
+//! - [`demand`]: demand grids, uploaded, synthesised or built from registrations.
+//! - [`sales`]: the network's observed sales; [`model`]: the scoring model in force and
+//!   its fitted versions (calibration, history, rollback).
 //! - [`scoring`]: scenarios, scores and plans, and each caller's last scoring run.
 //! - [`compliance`]: the network against its standard.
 //! - [`gis`]: every layer as exports, OGC API collections and vector tiles, with its cache.
@@ -20,7 +22,9 @@ pub mod compliance;
 pub mod demand;
 pub mod gis;
 pub mod ledger;
+pub mod model;
 pub mod outlets;
+pub mod sales;
 pub mod scoring;
 pub mod seed;
 
@@ -43,6 +47,10 @@ pub struct App {
     pub outlets: Arc<outlets::Outlets>,
     /// Demand grids.
     pub demand: Arc<demand::Demand>,
+    /// Observed sales.
+    pub sales: sales::Sales,
+    /// Versions of each network's scoring model.
+    pub models: Arc<model::Models>,
     /// Scores and plans.
     pub scoring: Arc<scoring::Scoring>,
     /// Compliance reports.
@@ -66,10 +74,12 @@ impl App {
         let ledger = Arc::new(ledger::Ledger::new(store.clone(), catalog.clone(), limits));
         let outlets = Arc::new(outlets::Outlets::new(store.clone(), catalog.clone(), ledger.clone()));
         let demand = Arc::new(demand::Demand::new(store.clone(), catalog.clone()));
-        let scoring = Arc::new(scoring::Scoring::new(store.clone(), catalog.clone(), ledger.clone(), demand.clone()));
+        let models = Arc::new(model::Models::new(store.clone(), catalog.clone(), demand.clone()));
+        let scoring = Arc::new(scoring::Scoring::new(store.clone(), catalog.clone(), ledger.clone(), demand.clone(), models.clone()));
         let compliance = compliance::Compliance::new(store.clone(), catalog.clone(), ledger.clone(), scoring.clone());
         let gis = gis::Gis::new(store.clone(), catalog.clone(), ledger.clone(), demand.clone());
-        Ok(App { access: access::Access::new(store.clone()), catalog, ledger, outlets, demand, scoring, compliance, gis, store })
+        let sales = sales::Sales::new(store.clone(), catalog.clone());
+        Ok(App { access: access::Access::new(store.clone()), catalog, ledger, outlets, demand, sales, models, scoring, compliance, gis, store })
     }
 
     /// Reads the regions and builds the grant index now, so that the first request does

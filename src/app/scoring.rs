@@ -6,6 +6,7 @@
 use super::catalog::Catalog;
 use super::demand::Demand;
 use super::ledger::Ledger;
+use super::model::{InForce, Models};
 use super::{blocking, lock};
 use crate::domain::access::{Caller, Role, Viewer};
 use crate::domain::network::Partner;
@@ -109,8 +110,21 @@ impl PlanOptions {
     }
 }
 
-/// What a cached scenario was built from: grid version, outlet count, last outlet change.
-type ScenarioKey = (i64, i64, Option<String>);
+/// What a cached scenario was built from: grid version, model version, outlet count, last
+/// outlet change.
+type ScenarioKey = (i64, i64, i64, Option<String>);
+
+/// A scenario of the network's open outlets under the model in force, with those outlets
+/// and that model.
+#[derive(Debug, Clone)]
+pub struct Network {
+    /// The per-cell state.
+    pub scenario: Arc<Scenario>,
+    /// Every outlet of the network (open and closed, own and competitors').
+    pub outlets: Vec<Outlet>,
+    /// The model in force.
+    pub model: Arc<InForce>,
+}
 
 /// Scores and plans.
 #[derive(Debug)]
@@ -119,36 +133,38 @@ pub struct Scoring {
     catalog: Arc<Catalog>,
     ledger: Arc<Ledger>,
     demand: Arc<Demand>,
-    /// The scenario of each network's current outlets, keyed by grid version and outlet state.
+    models: Arc<Models>,
+    /// The scenario of each network's current outlets, keyed by grid, model and outlet state.
     scenarios: Mutex<HashMap<String, (ScenarioKey, Arc<Scenario>)>>,
 }
 
 impl Scoring {
-    pub(super) fn new(store: Store, catalog: Arc<Catalog>, ledger: Arc<Ledger>, demand: Arc<Demand>) -> Scoring {
-        Scoring { store, catalog, ledger, demand, scenarios: Mutex::new(HashMap::new()) }
+    pub(super) fn new(store: Store, catalog: Arc<Catalog>, ledger: Arc<Ledger>, demand: Arc<Demand>, models: Arc<Models>) -> Scoring {
+        Scoring { store, catalog, ledger, demand, models, scenarios: Mutex::new(HashMap::new()) }
     }
 
-    /// The scenario of the network's current open outlets on its grid (cached until the
-    /// grid or an outlet changes), and those outlets.
-    pub async fn scenario(&self, network: &str) -> Result<(Arc<Scenario>, Vec<Outlet>)> {
+    /// The scenario of the network's current open outlets on its grid under the model in
+    /// force (cached until the grid, the model or an outlet changes).
+    pub async fn scenario(&self, network: &str) -> Result<Network> {
         let (_, policy) = self.catalog.network(network).await?;
         let (info, grid) = self.demand.grid(network).await?;
+        let model = self.models.in_force(network).await?;
         let outlets = self.store.list_outlets(network, &Default::default()).await?;
-        let key: ScenarioKey = (info.version, outlets.len() as i64, outlets.iter().map(|o| o.updated_at.clone()).max());
+        let key: ScenarioKey = (info.version, model.model.version, outlets.len() as i64, outlets.iter().map(|o| o.updated_at.clone()).max());
         let cached = lock(&self.scenarios).get(network).filter(|(k, _)| *k == key).map(|(_, s)| s.clone());
-        if let Some(s) = cached {
-            return Ok((s, outlets));
+        if let Some(scenario) = cached {
+            return Ok(Network { scenario, outlets, model });
         }
-        let for_build = outlets.clone();
+        let (for_build, params) = (outlets.clone(), model.clone());
         let scenario = blocking(move || {
-            let mut s = Scenario::new(grid, &policy.scoring);
-            on_network::add_outlets(&mut s, policy, &for_build);
+            let mut s = Scenario::new(grid, &params.params);
+            on_network::add_outlets(&mut s, policy, &params.params, &for_build);
             s
         })
         .await?;
         let scenario = Arc::new(scenario);
         lock(&self.scenarios).insert(network.to_string(), (key, scenario.clone()));
-        Ok((scenario, outlets))
+        Ok(Network { scenario, outlets, model })
     }
 
     /// The partner a scoring request is for: the one named, or a partner token's own; a
@@ -174,11 +190,11 @@ impl Scoring {
         let (policy, viewer) = (entered.policy, entered.viewer);
         let partner = self.partner(viewer, network, partner_id).await?;
         let candidates = on_network::parse_candidates(inputs, policy, sys)?;
-        let (scenario, _) = self.scenario(network).await?;
+        let Network { scenario, model, .. } = self.scenario(network).await?;
         self.ledger.refresh().await?;
-        let scorer_partner = partner.clone();
+        let (scorer_partner, in_force) = (partner.clone(), model.clone());
         let (scores, total) = blocking(move || {
-            let scorer = on_network::scorer(policy, scorer_partner.as_ref());
+            let scorer = on_network::scorer(policy, &in_force.params, scorer_partner.as_ref());
             (scorer.score_all(&scenario, &candidates), scenario.own_total())
         })
         .await?;
@@ -197,7 +213,8 @@ impl Scoring {
             }
             out
         };
-        let answer = ScoreAnswer { network: network.to_string(), partner_id: partner.map(|p| p.id), network_total: total, candidates: out };
+        let answer =
+            ScoreAnswer { network: network.to_string(), partner_id: partner.map(|p| p.id), network_total: total, candidates: out, model: model.model.clone() };
         let mut tx = self.store.begin_write().await?;
         crate::store::scoring_runs::replace(&mut tx, &answer, viewer.owner()).await?;
         tx.commit().await?;
@@ -237,10 +254,11 @@ impl Scoring {
             excluded = left_out.into_iter().map(|(c, territory)| ExcludedCandidate { id: c.id, territory }).collect();
             candidates = kept.into_iter().map(|(c, _)| c).collect();
         }
-        let (scenario, _) = self.scenario(network).await?;
+        let Network { scenario, model, .. } = self.scenario(network).await?;
         let planned_for = partner.as_ref().map(|p| p.id);
+        let in_force = model.clone();
         let plan = blocking(move || {
-            let scorer = on_network::scorer(policy, partner.as_ref());
+            let scorer = on_network::scorer(policy, &in_force.params, partner.as_ref());
             let progress = |done: usize| {
                 if let Some(p) = &progress {
                     p(done, k)
@@ -249,6 +267,6 @@ impl Scoring {
             scorer.plan_with_progress((*scenario).clone(), &candidates, k, min_gain, &progress)
         })
         .await?;
-        Ok(PlanAnswer { network: network.to_string(), partner_id: planned_for, plan, excluded })
+        Ok(PlanAnswer { network: network.to_string(), partner_id: planned_for, plan, excluded, model: model.model.clone() })
     }
 }

@@ -4,9 +4,11 @@
 use super::App;
 use super::catalog::{NewNetwork, NewPartner};
 use super::ledger::GrantRequest;
+use super::sales::SalesUpload;
 use crate::domain::access::Caller;
 use crate::error::{Error, Result};
 use crate::geometry::CoordSys;
+use chrono::Datelike;
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -77,9 +79,52 @@ pub async fn seed(app: &App, data_dir: &Path, demand: bool) -> Result<()> {
     app.ledger.revoke(&cli, &haima.code, xiangtan, "Xiangtan not renewed").await?;
     if demand {
         seed_demand(app, &[&smart.code, &haima.code]).await?;
+        for network in [&smart.code, &haima.code] {
+            seed_sales(app, network).await?;
+        }
     }
     tracing::info!("created the sample networks smart and haima");
     Ok(())
+}
+
+/// The years of the sample sales history.
+pub const SALES_YEARS: std::ops::RangeInclusive<i32> = 2023..=2025;
+
+/// A synthetic sales history of the network's own outlets, labelled `synthetic`: for each
+/// year of [`SALES_YEARS`], the model in force's sales of each outlet among those open
+/// that year, for the months it was open, with Poisson noise (a fixed seed).
+async fn seed_sales(app: &App, network: &str) -> Result<()> {
+    use crate::domain::scoring::{model::Scenario, network as on_network};
+    let (_, policy) = app.catalog.network(network).await?;
+    let (_, grid) = app.demand.grid(network).await?;
+    let model = app.models.in_force(network).await?;
+    let outlets = app.store.list_outlets(network, &Default::default()).await?;
+    let history = super::blocking(move || {
+        let mut rng = crate::domain::random::SplitMix64(network_seed(policy.code.as_str()));
+        let mut rows = Vec::new();
+        for year in SALES_YEARS {
+            let open: Vec<_> = outlets.iter().filter(|o| o.opened_on.is_none_or(|d| d.year() <= year)).cloned().collect();
+            let mut scenario = Scenario::new(grid.clone(), &model.params);
+            on_network::add_outlets(&mut scenario, policy, &model.params, &open);
+            let mut sales: Vec<(i64, f64)> = on_network::outlet_sales(&scenario, policy, &model.params, &open).into_iter().collect();
+            sales.sort_by_key(|(id, _)| *id);
+            for (id, expected) in sales {
+                let opened = open.iter().find(|o| o.id == id).and_then(|o| o.opened_on);
+                let months = opened.filter(|d| d.year() == year).map_or(12, |d| 13 - d.month());
+                rows.push(json!({"outlet_id": id, "year": year, "units": rng.poisson(expected * f64::from(months) / 12.0)}));
+            }
+        }
+        rows
+    })
+    .await?;
+    let stored = app.sales.upload(&Caller::cli(), network, SalesUpload::Json(&json!({ "rows": history })), "synthetic").await?;
+    tracing::info!(network, rows = stored.rows, "made a synthetic sales history");
+    Ok(())
+}
+
+/// A seed of its own for each sample network's synthetic history.
+fn network_seed(code: &str) -> u64 {
+    code.bytes().fold(0x5EED, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)))
 }
 
 /// Synthesises the demand grid of the sample area once and gives it to each network.

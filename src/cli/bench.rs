@@ -118,13 +118,14 @@ pub async fn scoring(app: &App, b: &ScoringBench) -> Result<()> {
     line("grid_heap_mib", format!("{:.1}", grid.heap_bytes() as f64 / 1048576.0));
     line("grid_bytes_per_cell", grid.heap_bytes() / grid.len().max(1));
     let t = Instant::now();
-    let (scenario, outlets) = app.scoring.scenario(&b.network).await?;
+    let network = app.scoring.scenario(&b.network).await?;
+    let (scenario, outlets, model) = (network.scenario, network.outlets, network.model);
     line("scenario_seconds", format!("{:.3}", t.elapsed().as_secs_f64()));
     line("outlets", outlets.len());
     line("scenario_heap_mib", format!("{:.1}", scenario.heap_bytes() as f64 / 1048576.0));
 
     let mut rng = SplitMix64(b.seed);
-    let site_types: Vec<String> = policy.scoring.site_types.keys().cloned().collect();
+    let site_types: Vec<String> = model.params.site_types.keys().cloned().collect();
     let standard = policy.standard();
     let formats: Vec<String> =
         standard.formats.iter().filter(|f| f.roles.iter().any(|r| standard.role(r).is_some_and(|r| r.sells))).map(|f| f.code.clone()).collect();
@@ -137,27 +138,26 @@ pub async fn scoring(app: &App, b: &ScoringBench) -> Result<()> {
             Candidate { id: format!("c{i}"), lon, lat, site_type, format }
         })
         .collect();
-    let s = scorer(policy, None);
-    let (secs, scores) = timed_scoring(&s, &scenario, candidates.clone(), b.repeat).await?;
+    let (secs, scores) = timed_scoring(policy, &model, &scenario, candidates.clone(), b.repeat).await?;
     line("candidates", candidates.len());
     line("score_seconds", format!("{secs:.4}"));
     line("score_per_candidate_us", format!("{:.1}", secs * 1e6 / candidates.len().max(1) as f64));
     // Without a format: the default showroom plus the recommendation (format trials).
     let unformatted: Vec<Candidate> = candidates.iter().map(|c| Candidate { format: None, ..c.clone() }).collect();
-    let (secs, _) = timed_scoring(&s, &scenario, unformatted, b.repeat).await?;
+    let (secs, _) = timed_scoring(policy, &model, &scenario, unformatted, b.repeat).await?;
     line("score_recommend_format_seconds", format!("{secs:.4}"));
     // Without a site type: scored as each compared site type (and without a format).
     let open: Vec<Candidate> = candidates.iter().map(|c| Candidate { site_type: None, format: None, ..c.clone() }).collect();
-    let (secs, _) = timed_scoring(&s, &scenario, open, b.repeat).await?;
+    let (secs, _) = timed_scoring(policy, &model, &scenario, open, b.repeat).await?;
     line("score_compare_site_types_seconds", format!("{secs:.4}"));
     if b.k > 0 {
         let sc = (*scenario).clone();
         let cands = candidates.clone();
         let k = b.k;
-        let s4 = s.clone();
+        let in_force = model.clone();
         let (secs, steps) = blocking(move || {
             let t = Instant::now();
-            let plan = s4.plan(sc, &cands, k, 0.0);
+            let plan = scorer(policy, &in_force.params, None).plan(sc, &cands, k, 0.0);
             (t.elapsed().as_secs_f64(), plan.steps.len())
         })
         .await?;
@@ -169,7 +169,7 @@ pub async fn scoring(app: &App, b: &ScoringBench) -> Result<()> {
         line("peak_rss_mib", format!("{mib:.0}"));
     }
     if let Some(dir) = &b.dump {
-        dump(dir, policy, &grid, &outlets, &candidates, &scores)?;
+        dump(dir, policy, &model.params, &grid, &outlets, &candidates, &scores)?;
         line("dumped", dir.display());
     }
     Ok(())
@@ -178,13 +178,15 @@ pub async fn scoring(app: &App, b: &ScoringBench) -> Result<()> {
 /// Scores candidates `repeat` times on a blocking thread; returns the fastest run's
 /// seconds and the scores.
 async fn timed_scoring(
-    scorer: &crate::domain::scoring::score::Scorer<'static>,
+    policy: &'static crate::domain::policy::Policy,
+    model: &std::sync::Arc<crate::app::model::InForce>,
     scenario: &std::sync::Arc<crate::domain::scoring::model::Scenario>,
     candidates: Vec<Candidate>,
     repeat: usize,
 ) -> Result<(f64, Vec<Option<crate::domain::scoring::score::CandidateScore>>)> {
-    let (s, sc) = (scorer.clone(), scenario.clone());
+    let (model, sc) = (model.clone(), scenario.clone());
     blocking(move || {
+        let s = scorer(policy, &model.params, None);
         let mut fastest = f64::INFINITY;
         let mut scores = Vec::new();
         for _ in 0..repeat.max(1) {
@@ -219,6 +221,7 @@ fn io(e: std::io::Error) -> Error {
 fn dump(
     dir: &Path,
     policy: &crate::domain::policy::Policy,
+    params: &crate::domain::scoring::ScoringParams,
     grid: &crate::domain::demand::DemandGrid,
     outlets: &[crate::domain::outlets::Outlet],
     candidates: &[Candidate],
@@ -232,10 +235,10 @@ fn dump(
     }
     cells.flush().map_err(io)?;
     let standard = policy.standard();
-    let p = &policy.scoring;
+    let p = params;
     let outlets: Vec<Value> = outlets
         .iter()
-        .filter(|o| outlet_site(policy, o).is_some())
+        .filter(|o| outlet_site(policy, params, o).is_some())
         .map(|o| without_nulls(json!({"id": o.id.to_string(), "lon": o.location.x(), "lat": o.location.y(), "site_type": o.site_type, "format": o.format, "own": !o.competitor})))
         .collect();
     let formats: serde_json::Map<String, Value> =

@@ -3,6 +3,7 @@
 
 use super::{CoordSysArg, DbArgs, is_csv, print_refusal, progress_bar, read_text, refused};
 use crate::app::demand::Upload;
+use crate::app::sales::SalesUpload;
 use crate::app::seed::read_json;
 use crate::domain::access::Caller;
 use crate::domain::grants::Seen;
@@ -56,6 +57,19 @@ pub enum ImportCommand {
         #[arg(long)]
         share: Option<f64>,
         /// The CSV file.
+        file: PathBuf,
+    },
+    /// Observed sales of a network's own outlets: CSV `outlet_id,year,units[,district]`
+    /// (`external_id` may stand for `outlet_id`) or JSON `{"rows": [...]}`. Replaces the
+    /// sales of every year the file names; refused whole if any line is bad.
+    Sales {
+        /// Database.
+        #[command(flatten)]
+        db: DbArgs,
+        /// Network code.
+        #[arg(long)]
+        network: String,
+        /// `.csv` or `.json` file.
         file: PathBuf,
     },
     /// Outlets of a network: a GeoJSON FeatureCollection of Points (properties as in
@@ -128,6 +142,27 @@ pub async fn run(what: ImportCommand) -> anyhow::Result<i32> {
             match refused(app.demand.registrations(&cli, &network, &text, year, share).await, &file)? {
                 Ok((info, year)) => {
                     println!("stored {} cells from the registrations of {year} (total {:.1} units/year) for network {network}", info.cell_count, info.total);
+                    Ok(0)
+                }
+                Err(code) => Ok(code),
+            }
+        }
+        ImportCommand::Sales { db, network, file } => {
+            let app = db.open().await?;
+            let text = read_text(&file)?;
+            let json;
+            let upload = if is_csv(&file) {
+                SalesUpload::Csv(&text)
+            } else {
+                json = match json_text(&text) {
+                    Ok(v) => v,
+                    Err(errors) => return Ok(print_refusal(&errors, &file)),
+                };
+                SalesUpload::Json(&json)
+            };
+            match refused(app.sales.upload(&cli, &network, upload, &format!("import of {}", file.display())).await, &file)? {
+                Ok(s) => {
+                    println!("stored {} sales figure(s) of {} outlet(s) for {:?} in network {network}", s.rows, s.outlets, s.years);
                     Ok(0)
                 }
                 Err(code) => Ok(code),

@@ -8,6 +8,7 @@ mod compliance;
 mod demand;
 mod export;
 mod import;
+mod model;
 mod score;
 mod serve;
 mod token;
@@ -74,6 +75,11 @@ pub enum Command {
     Score(score::ScoreArgs),
     /// Choose up to k of the candidates greedily; prints each step.
     Plan(score::PlanArgs),
+    /// Fit the scoring model to the network's observed sales (`import sales`) and put the
+    /// fit in force as a new version.
+    Calibrate(model::CalibrateArgs),
+    /// The scoring model in force, its versions (`--history`), or a rollback.
+    Model(model::ModelArgs),
     /// Access tokens: create (shown once), list, revoke.
     Token {
         /// What to do.
@@ -125,6 +131,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Demand { what } => demand::run(what).await,
         Command::Score(args) => score::score(args).await,
         Command::Plan(args) => score::plan(args).await,
+        Command::Calibrate(args) => model::calibrate(args).await,
+        Command::Model(args) => model::model(args).await,
         Command::Token { what } => token::run(what).await,
         Command::Export(args) => export::run(args).await,
         Command::Backup(args) => backup::run(args).await,

@@ -148,6 +148,8 @@ pub struct Report {
     /// The scoring model's expected annual sales of each checked own open outlet that
     /// sells, by outlet id (once the network has a demand grid).
     pub expected_sales: Option<BTreeMap<i64, f64>>,
+    /// The scoring model version the expected sales come from.
+    pub model: Option<crate::domain::scoring::ModelRef>,
 }
 
 /// What a compliance check looks at.
@@ -373,6 +375,7 @@ pub fn check(inputs: &Inputs<'_>) -> Report {
         checked_on: inputs.day,
         compliant: breaches.is_empty(),
         breaches,
+        model: None,
         expected_sales: inputs.expected_sales.map(|sales| all_open.iter().filter_map(|o| sales.get(&o.id).map(|s| (o.id, *s))).collect()),
         partners: summaries,
         mix: Mix::of(&all_open),

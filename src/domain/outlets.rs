@@ -72,6 +72,9 @@ pub struct OutletRequest {
     /// Free text.
     #[serde(default)]
     pub note: Option<String>,
+    /// The caller's own key for the outlet (a dealer code), unique in the network.
+    #[serde(default)]
+    pub external_id: Option<String>,
 }
 
 /// A validated outlet, before or after it is stored.
@@ -109,6 +112,8 @@ pub struct Outlet {
     pub facility: Facility,
     /// Free text.
     pub note: String,
+    /// The caller's own key, unique in the network.
+    pub external_id: Option<String>,
     /// RFC 3339.
     pub created_at: String,
     /// RFC 3339.
@@ -127,7 +132,7 @@ impl Outlet {
                 "competitor": self.competitor, "brand": self.brand, "name": self.name, "format": self.format,
                 "role": self.role, "site_type": self.site_type, "opened_on": self.opened_on, "status": self.status,
                 "closed_on": self.closed_on, "close_reason": self.close_reason, "facility": self.facility,
-                "note": self.note, "created_at": self.created_at, "updated_at": self.updated_at,
+                "note": self.note, "external_id": self.external_id, "created_at": self.created_at, "updated_at": self.updated_at,
             },
         })
     }
@@ -146,6 +151,7 @@ impl Outlet {
             opened_on: self.opened_on.map(|d| d.to_string()),
             facility: self.facility,
             note: Some(self.note.clone()),
+            external_id: self.external_id.clone(),
         }
     }
 }
@@ -263,6 +269,7 @@ pub fn validate(network: &str, req: &OutletRequest, policy: &Policy, partner_kno
             close_reason: None,
             facility: req.facility,
             note: req.note.clone().unwrap_or_default(),
+            external_id: req.external_id.as_ref().map(|e| e.trim().to_string()).filter(|e| !e.is_empty()),
             created_at: String::new(),
             updated_at: String::new(),
         }),
@@ -381,7 +388,7 @@ pub fn rows_from_csv(text: &str) -> Result<ImportRows, Vec<InputError>> {
             errors.push(InputError::at("line 1", format!("missing column `{needed}`")));
         }
     }
-    let known = ["partner_id", "name", "lon", "lat", "format", "role", "site_type", "competitor", "brand", "opened_on", "note"];
+    let known = ["partner_id", "name", "lon", "lat", "format", "role", "site_type", "competitor", "brand", "opened_on", "note", "external_id"];
     for h in header.iter().filter(|h| !known.contains(h) && !FACILITY_KEYS.contains(h)) {
         errors.push(InputError::at("line 1", format!("unknown column `{h}`")));
     }

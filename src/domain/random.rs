@@ -24,4 +24,22 @@ impl SplitMix64 {
     pub fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
+
+    /// A Poisson draw with mean `lambda` (Knuth's method below 30, the normal
+    /// approximation above; not negative).
+    pub fn poisson(&mut self, lambda: f64) -> f64 {
+        if lambda < 30.0 {
+            let (limit, mut k, mut p) = ((-lambda).exp(), 0.0, 1.0);
+            loop {
+                p *= self.unit();
+                if p <= limit {
+                    return k;
+                }
+                k += 1.0;
+            }
+        }
+        let (u1, u2) = (self.unit().max(1e-300), self.unit());
+        let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+        (lambda + lambda.sqrt() * z).round().max(0.0)
+    }
 }

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod extract;
 pub mod gis;
 pub mod grants;
+pub mod model;
 pub mod networks;
 pub mod ogc;
 pub mod openapi;
@@ -88,6 +89,7 @@ pub fn router_with(app: AppState, limits: HttpLimits, options: ServeOptions) -> 
         .merge(grants::router())
         .merge(outlets::router())
         .merge(scoring::router())
+        .merge(model::router())
         .merge(gis::router())
         .merge(ogc::router())
         .route_layer(axum::middleware::from_fn_with_state(app.clone(), auth::authenticate));

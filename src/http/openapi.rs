@@ -20,6 +20,7 @@ use utoipa::OpenApi;
         super::outlets::create, super::outlets::list, super::outlets::one, super::outlets::update, super::outlets::close,
         super::outlets::standard, super::outlets::compliance,
         super::scoring::put_demand, super::scoring::get_demand, super::scoring::put_registrations, super::scoring::score, super::scoring::plan,
+        super::model::put_sales, super::model::list_sales, super::model::calibrate, super::model::model, super::model::models, super::model::rollback,
         super::gis::export_regions, super::gis::export_network, super::gis::tilejson, super::gis::tile,
     ),
     components(schemas(crate::app::ledger::GrantRequest, crate::domain::grants::ConflictEntry, crate::input::InputError,

@@ -8,9 +8,11 @@
 pub mod changes;
 pub mod demand;
 pub mod grants;
+pub mod models;
 pub mod networks;
 pub mod outlets;
 pub mod regions;
+pub mod sales;
 pub mod scoring_runs;
 pub mod tokens;
 

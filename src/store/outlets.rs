@@ -39,6 +39,7 @@ struct OutletRow {
     parts_m2: Option<f64>,
     staff: Option<f64>,
     note: String,
+    external_id: Option<String>,
     created_at: String,
     updated_at: String,
 }
@@ -81,6 +82,7 @@ impl OutletRow {
                 staff: self.staff,
             },
             note: self.note,
+            external_id: self.external_id,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -102,24 +104,34 @@ pub struct OutletFilter {
 
 const COLUMNS: &str = "network, partner_id, competitor, brand, name, lon, lat, format, role, site_type, opened_on, status,
     closed_on, close_reason, land_m2, building_m2, showroom_m2, frontage_m, depth_m, height_m, workshop_m2, bays_mech,
-    bays_body, bays_paint, paint_booths, parts_m2, staff, note";
+    bays_body, bays_paint, paint_booths, parts_m2, staff, note, external_id";
 
 /// Inserts an outlet; returns it with its id and timestamps.
 pub async fn insert(tx: &mut WriteTx, o: &Outlet) -> Result<Outlet> {
     let sql = format!(
         "insert into outlets ({COLUMNS}, created_at, updated_at)
-         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning *"
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning *"
     );
     let at = now();
-    let row: OutletRow = bind_outlet(sqlx::query_as(sqlx::AssertSqlSafe(sql)), o).bind(&at).bind(&at).fetch_one(&mut **tx).await?;
+    let row: OutletRow = bind_outlet(sqlx::query_as(sqlx::AssertSqlSafe(sql)), o).bind(&at).bind(&at).fetch_one(&mut **tx).await.map_err(|e| taken(e, o))?;
     row.into_outlet()
+}
+
+/// A unique violation (the only unique key is the external id) as a 409 naming it.
+fn taken(e: sqlx::Error, o: &Outlet) -> Error {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            Error::Duplicate(format!("external_id `{}` names another outlet of network `{}`", o.external_id.as_deref().unwrap_or(""), o.network))
+        }
+        _ => Error::Database(e),
+    }
 }
 
 /// Replaces every column of a stored outlet with `o`'s; returns it as stored.
 pub async fn replace(tx: &mut WriteTx, id: i64, o: &Outlet) -> Result<Outlet> {
     let assignments: Vec<String> = COLUMNS.split(',').map(|c| format!("{} = ?", c.trim())).collect();
     let sql = format!("update outlets set {}, updated_at = ? where id = ? returning *", assignments.join(", "));
-    let row: OutletRow = bind_outlet(sqlx::query_as(sqlx::AssertSqlSafe(sql)), o).bind(now()).bind(id).fetch_one(&mut **tx).await?;
+    let row: OutletRow = bind_outlet(sqlx::query_as(sqlx::AssertSqlSafe(sql)), o).bind(now()).bind(id).fetch_one(&mut **tx).await.map_err(|e| taken(e, o))?;
     row.into_outlet()
 }
 
@@ -155,6 +167,7 @@ fn bind_outlet<'q>(q: Query<'q>, o: &'q Outlet) -> Query<'q> {
         .bind(f.parts_m2)
         .bind(f.staff)
         .bind(&o.note)
+        .bind(&o.external_id)
 }
 
 impl Store {

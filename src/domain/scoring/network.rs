@@ -1,6 +1,8 @@
 //! Scoring on a network: its demand grid, its outlets as the scenario, its standard's
 //! formats, and the partner's territory for each candidate.
 
+use super::ModelRef;
+use super::ScoringParams;
 use super::model::{Scenario, Site};
 use super::score::{Candidate, CandidateScore, FormatModel, Plan, Scorer};
 use crate::domain::access::Viewer;
@@ -48,19 +50,20 @@ pub fn format_models(policy: &Policy) -> Vec<FormatModel> {
         .collect()
 }
 
-/// The scorer of a network for a partner (its tier's formats) or for none (all formats).
-pub fn scorer<'p>(policy: &'p Policy, partner: Option<&Partner>) -> Scorer<'p> {
+/// The scorer of a network under the model parameters in force, for a partner (its tier's
+/// formats) or for none (all formats).
+pub fn scorer<'p>(policy: &'p Policy, params: &'p ScoringParams, partner: Option<&Partner>) -> Scorer<'p> {
     let standard = policy.standard();
     let tier_formats = match partner {
         Some(p) => standard.formats_for_tier(&p.tier).to_vec(),
         None => standard.formats.iter().map(|f| f.code.clone()).collect(),
     };
-    Scorer { params: &policy.scoring, money: &policy.money, formats: format_models(policy), tier_formats }
+    Scorer { params, money: &policy.money, formats: format_models(policy), tier_formats }
 }
 
 /// The model site of an outlet, if it sells (own outlets whose role sells, and every
 /// competitor's outlet).
-pub fn outlet_site(policy: &Policy, o: &Outlet) -> Option<Site> {
+pub fn outlet_site(policy: &Policy, params: &ScoringParams, o: &Outlet) -> Option<Site> {
     if o.status != OutletStatus::Open {
         return None;
     }
@@ -69,23 +72,27 @@ pub fn outlet_site(policy: &Policy, o: &Outlet) -> Option<Site> {
     if !sells {
         return None;
     }
-    let st = policy.scoring.site_types.get(&o.site_type)?;
-    let showroom = o.format.as_deref().and_then(|f| standard.format(f)).and_then(|f| f.minima.showroom_m2).unwrap_or(policy.scoring.default_showroom_m2);
-    Some(Site::new(&policy.scoring, o.location.x(), o.location.y(), st, showroom))
+    let st = params.site_types.get(&o.site_type)?;
+    Some(Site::new(params, o.location.x(), o.location.y(), st, showroom(policy, params, o.format.as_deref())))
+}
+
+/// Showroom area of a format (the default where it gives none), m².
+pub fn showroom(policy: &Policy, params: &ScoringParams, format: Option<&str>) -> f64 {
+    format.and_then(|f| policy.standard().format(f)).and_then(|f| f.minima.showroom_m2).unwrap_or(params.default_showroom_m2)
 }
 
 /// Adds the network's selling outlets to an empty scenario.
-pub fn add_outlets(scenario: &mut Scenario, policy: &Policy, outlets: &[Outlet]) {
+pub fn add_outlets(scenario: &mut Scenario, policy: &Policy, params: &ScoringParams, outlets: &[Outlet]) {
     for o in outlets {
-        if let Some(site) = outlet_site(policy, o) {
+        if let Some(site) = outlet_site(policy, params, o) {
             scenario.add(&site, !o.competitor);
         }
     }
 }
 
 /// Expected annual sales of every selling own outlet under the scenario.
-pub fn outlet_sales(scenario: &Scenario, policy: &Policy, outlets: &[Outlet]) -> HashMap<i64, f64> {
-    outlets.iter().filter(|o| !o.competitor).filter_map(|o| outlet_site(policy, o).map(|s| (o.id, scenario.sales_of(&s)))).collect()
+pub fn outlet_sales(scenario: &Scenario, policy: &Policy, params: &ScoringParams, outlets: &[Outlet]) -> HashMap<i64, f64> {
+    outlets.iter().filter(|o| !o.competitor).filter_map(|o| outlet_site(policy, params, o).map(|s| (o.id, scenario.sales_of(&s)))).collect()
 }
 
 /// Validates candidates: ids, points (in `sys`), site types and formats; every problem
@@ -176,6 +183,8 @@ pub struct ScoreAnswer {
     pub network_total: f64,
     /// One result per candidate, in input order.
     pub candidates: Vec<ScoredCandidate>,
+    /// The model version the scores used.
+    pub model: ModelRef,
 }
 
 /// The answer of `POST /plan`.
@@ -191,6 +200,8 @@ pub struct PlanAnswer {
     /// Candidates left out because they stand outside the partner's territory (when the
     /// plan is restricted to it), with why.
     pub excluded: Vec<ExcludedCandidate>,
+    /// The model version the plan used.
+    pub model: ModelRef,
 }
 
 /// A candidate a restricted plan leaves out.
