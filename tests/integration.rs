@@ -38,6 +38,8 @@ mod differential;
 mod gis_clients;
 #[path = "integration/map_page.rs"]
 mod map_page;
+#[path = "integration/plans.rs"]
+mod plans;
 #[path = "integration/properties.rs"]
 mod properties;
 #[path = "integration/scoring_model.rs"]

@@ -9,6 +9,7 @@ use super::ledger::Ledger;
 use super::model::{InForce, Models};
 use super::{blocking, lock};
 use crate::domain::access::{Caller, Role, Viewer};
+use crate::domain::demand::unit_vector;
 use crate::domain::network::Partner;
 use crate::domain::outlets::Outlet;
 use crate::domain::regions::Level;
@@ -16,6 +17,7 @@ use crate::domain::scoring::model::Scenario;
 use crate::domain::scoring::network::{
     self as on_network, CandidateInput, ExcludedCandidate, PlanAnswer, ScoreAnswer, ScoredCandidate, candidates_from_csv, candidates_from_geojson,
 };
+use crate::domain::scoring::plan::{ExistingSite, Objective, PlanSpec};
 use crate::domain::scoring::score::Flag;
 use crate::error::{Error, Result};
 use crate::geometry::CoordSys;
@@ -23,7 +25,7 @@ use crate::input::deserialize_located;
 use crate::store::Store;
 use serde::Deserialize;
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 /// Candidates as they arrived.
@@ -70,12 +72,25 @@ pub struct PlanRequest {
     pub k: usize,
     /// The candidates.
     pub candidates: Vec<CandidateInput>,
-    /// Stop when no candidate gains at least this (default 0).
+    /// A step is taken only if its objective reaches this (cars for `net_gain`, RMB for
+    /// `npv`; default 0).
     #[serde(default)]
     pub min_gain: Option<f64>,
     /// Only candidates the partner may open (inside its grants, outside others' exclusive ones).
     #[serde(default)]
     pub within_territory: bool,
+    /// What each step maximises (default `net_gain`).
+    #[serde(default)]
+    pub objective: Objective,
+    /// Most capex of the chosen sites in all, RMB.
+    #[serde(default)]
+    pub budget: Option<f64>,
+    /// Least distance between chosen sites, and from the network's own open sales outlets, km.
+    #[serde(default)]
+    pub min_spacing_km: Option<f64>,
+    /// Site type → least share of the chosen sites, e.g. `{"auto_city": 0.5}`.
+    #[serde(default)]
+    pub mix: BTreeMap<String, f64>,
 }
 
 /// Called after each step of a plan with (steps done, k).
@@ -84,24 +99,53 @@ pub type StepProgress = Arc<dyn Fn(usize, usize) + Send + Sync>;
 /// How a plan chooses, validated ([`PlanOptions::new`]).
 #[derive(Clone)]
 pub struct PlanOptions {
-    k: usize,
-    min_gain: f64,
+    spec: PlanSpec,
     within_territory: bool,
     progress: Option<StepProgress>,
 }
 
 impl PlanOptions {
-    /// At most `k` sites (at least one), each gaining at least `min_gain` (finite);
-    /// with `within_territory`, only sites the partner may open.
-    pub fn new(k: usize, min_gain: Option<f64>, within_territory: bool) -> Result<PlanOptions> {
-        if k == 0 {
+    /// The options of a request: at most `k` sites (at least one), each worth at least
+    /// `min_gain` (finite); a budget and a spacing that are finite and not negative; mix
+    /// shares in (0, 1] that sum to at most 1 and that `k` sites can meet. (The mix's site
+    /// types are checked against the network's policy when the plan runs.)
+    pub fn new(r: &PlanRequest) -> Result<PlanOptions> {
+        if r.k == 0 {
             return Err(Error::invalid("/k", "choose at least one site"));
         }
-        let min_gain = min_gain.unwrap_or(0.0);
+        let min_gain = r.min_gain.unwrap_or(0.0);
         if !min_gain.is_finite() {
             return Err(Error::invalid("/min_gain", "must be a finite number"));
         }
-        Ok(PlanOptions { k, min_gain, within_territory, progress: None })
+        for (field, v) in [("/budget", r.budget), ("/min_spacing_km", r.min_spacing_km)] {
+            if let Some(v) = v
+                && !(v.is_finite() && v >= 0.0)
+            {
+                return Err(Error::invalid(field, format!("must be a finite number, not negative; got {v}")));
+            }
+        }
+        for (site_type, share) in &r.mix {
+            if !(share.is_finite() && *share > 0.0 && *share <= 1.0) {
+                return Err(Error::invalid(format!("/mix/{site_type}"), format!("a share is above 0 and at most 1; got {share}")));
+            }
+        }
+        let total: f64 = r.mix.values().sum();
+        if total > 1.0 + 1e-9 {
+            return Err(Error::invalid("/mix", format!("the shares sum to {total}; they can sum to 1 at most")));
+        }
+        let spec = PlanSpec {
+            k: r.k,
+            min_gain,
+            objective: r.objective,
+            budget: r.budget,
+            min_spacing_km: r.min_spacing_km.filter(|km| *km > 0.0),
+            mix: r.mix.clone(),
+        };
+        if !spec.mix.is_empty() && spec.smallest_mixed_plan(r.k).is_none() {
+            let needs = spec.smallest_mixed_plan(100_000).map_or("more than 100,000".to_string(), |m| m.to_string());
+            return Err(Error::invalid("/mix", format!("no plan of at most k = {} sites meets this mix; it needs {needs}", r.k)));
+        }
+        Ok(PlanOptions { spec, within_territory: r.within_territory, progress: None })
     }
 
     /// Told after each step (the CLI's progress bar).
@@ -221,8 +265,9 @@ impl Scoring {
         Ok(answer)
     }
 
-    /// Chooses up to `k` candidates greedily; with `within_territory`, only those the
-    /// partner may open (inside its grants, outside others' exclusive ones). Planners.
+    /// Chooses up to `k` candidates greedily under the options' objective and constraints
+    /// (docs/scoring.md); with `within_territory`, only those the partner may open (inside
+    /// its grants, outside others' exclusive ones). Planners.
     pub async fn plan(
         &self,
         caller: &Caller,
@@ -232,9 +277,13 @@ impl Scoring {
         options: PlanOptions,
         sys: CoordSys,
     ) -> Result<PlanAnswer> {
-        let PlanOptions { k, min_gain, within_territory, progress } = options;
+        let PlanOptions { spec, within_territory, progress } = options;
         let entered = self.catalog.enter(caller, network, Role::Planner).await?;
         let (policy, viewer) = (entered.policy, entered.viewer);
+        if let Some(unknown) = spec.mix.keys().find(|t| !policy.scoring.site_types.contains_key(*t)) {
+            let known: Vec<&String> = policy.scoring.site_types.keys().collect();
+            return Err(Error::invalid(format!("/mix/{unknown}"), format!("unknown site type `{unknown}`; site types: {known:?}")));
+        }
         let partner = self.partner(viewer, network, partner_id).await?;
         if within_territory && partner.is_none() {
             return Err(Error::invalid("/within_territory", "restricting a plan to a territory needs `partner_id`"));
@@ -254,17 +303,23 @@ impl Scoring {
             excluded = left_out.into_iter().map(|(c, territory)| ExcludedCandidate { id: c.id, territory }).collect();
             candidates = kept.into_iter().map(|(c, _)| c).collect();
         }
-        let Network { scenario, model, .. } = self.scenario(network).await?;
+        let Network { scenario, model, outlets } = self.scenario(network).await?;
         let planned_for = partner.as_ref().map(|p| p.id);
         let in_force = model.clone();
         let plan = blocking(move || {
-            let scorer = on_network::scorer(policy, &in_force.params, partner.as_ref());
+            let params = &in_force.params;
+            let existing: Vec<ExistingSite> = outlets
+                .iter()
+                .filter(|o| !o.competitor && on_network::outlet_site(policy, params, o).is_some())
+                .map(|o| ExistingSite { outlet_id: o.id, at: unit_vector(o.location.x(), o.location.y()) })
+                .collect();
+            let scorer = on_network::scorer(policy, params, partner.as_ref());
             let progress = |done: usize| {
                 if let Some(p) = &progress {
-                    p(done, k)
+                    p(done, spec.k)
                 }
             };
-            scorer.plan_with_progress((*scenario).clone(), &candidates, k, min_gain, &progress)
+            scorer.plan_with((*scenario).clone(), &candidates, &spec, &existing, &progress)
         })
         .await?;
         Ok(PlanAnswer { network: network.to_string(), partner_id: planned_for, plan, excluded, model: model.model.clone() })

@@ -179,6 +179,6 @@ pub async fn plan(
     req: super::extract::Json<PlanRequest>,
 ) -> Result<axum::Json<PlanAnswer>> {
     let r = req.body;
-    let options = PlanOptions::new(r.k, r.min_gain, r.within_territory)?;
+    let options = PlanOptions::new(&r)?;
     Ok(axum::Json(app.scoring.plan(&caller, &net, r.partner_id, &r.candidates, options, q.coord_sys).await?))
 }

@@ -223,6 +223,80 @@ async fn a_plan_reports_each_step_and_can_keep_to_the_territory() {
     assert_eq!(r.body["stopped"], json!("no_gain"));
 }
 
+/// Great-circle distance, km, on the model's sphere.
+fn km(a: &Value, b: &Value) -> f64 {
+    let (lon1, lat1, lon2, lat2) = (a[0].as_f64().expect("lon"), a[1].as_f64().expect("lat"), b[0].as_f64().expect("lon"), b[1].as_f64().expect("lat"));
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let h = ((p2 - p1) / 2.0).sin().powi(2) + p1.cos() * p2.cos() * ((lon2 - lon1).to_radians() / 2.0).sin().powi(2);
+    2.0 * 6371.0088 * h.sqrt().asin()
+}
+
+#[tokio::test]
+async fn a_plan_keeps_to_its_constraints_and_names_what_stopped_each_candidate() {
+    let app = app().await;
+    upload(&app, "smart").await;
+    let at = [[116.0, 29.70], [116.01, 29.705], [116.10, 29.64], [115.85, 29.68], [115.95, 29.62], [116.05, 29.75]];
+    let candidates: Vec<Value> = at.iter().enumerate().map(|(i, p)| candidate(&format!("s{i}"), *p)).collect();
+    // smart's capex: 250k an auto-city, 500k a mall; 800k buys two or three sites at most.
+    let body = json!({"partner_id": 4, "k": 5, "candidates": candidates, "budget": 800000, "min_spacing_km": 3, "mix": {"auto_city": 0.5}});
+    let r = app.post("/networks/smart/plan", body).await;
+    r.expect(200);
+    assert_eq!(r.body["model"]["source"], json!("policy"), "{}", r.text);
+    let steps = r.body["steps"].as_array().expect("steps");
+    assert!(!steps.is_empty(), "{}", r.text);
+    assert_eq!(r.body["stopped"], json!("constraints"), "{}", r.text);
+    let spent: f64 = steps.iter().map(|s| s["capex"].as_f64().expect("capex")).sum();
+    assert!(spent <= 800_000.0, "{}", r.text);
+    assert_eq!(steps.last().expect("a step")["capex_total"].as_f64(), Some(spent));
+    for (i, a) in steps.iter().enumerate() {
+        for b in &steps[..i] {
+            assert!(km(&a["location"], &b["location"]) >= 3.0, "{}", r.text);
+        }
+        let autos = steps[..=i].iter().filter(|s| s["site_type"] == json!("auto_city")).count();
+        assert!(2 * autos > i, "fewer than half auto-cities after {} sites: {}", i + 1, r.text);
+    }
+    let rejected = r.body["rejected"].as_array().expect("rejected");
+    assert!(rejected.iter().any(|x| x["constraint"] == json!("budget")), "{}", r.text);
+    for x in rejected {
+        assert!(!steps.iter().any(|s| s["candidate"] == x["candidate"]), "chosen and rejected: {x}");
+        match x["constraint"].as_str() {
+            Some("spacing") => assert!(x["too_close_to"]["distance_km"].as_f64().expect("km") < 3.0, "{x}"),
+            Some("budget") => assert!(x["detail"].as_str().expect("detail").contains("of the budget is left"), "{x}"),
+            Some("mix") => assert!(x["step"].as_u64().is_some(), "{x}"),
+            other => panic!("unknown constraint {other:?}"),
+        }
+    }
+    // Only auto-cities, by money: each step's NPV is positive and reported.
+    let r = app.post("/networks/smart/plan", json!({"k": 2, "candidates": candidates, "mix": {"auto_city": 1.0}, "objective": "npv"})).await;
+    r.expect(200);
+    assert_eq!(r.body["objective"], json!("npv"));
+    for s in r.body["steps"].as_array().expect("steps") {
+        assert_eq!(s["site_type"], json!("auto_city"), "{}", r.text);
+        assert!(s["npv"].as_f64().expect("npv") >= 0.0, "{}", r.text);
+    }
+    // Bad constraints: 422, located; nothing chosen.
+    let bad = [
+        (json!({"mix": {"airport": 0.5}}), "/mix/airport"),
+        (json!({"mix": {"mall": 0.6, "auto_city": 0.6}}), "/mix"),
+        (json!({"mix": {"mall": 0.0}}), "/mix/mall"),
+        (json!({"mix": {"mall": 0.3, "auto_city": 0.3}, "k": 1}), "/mix"),
+        (json!({"budget": -1}), "/budget"),
+        (json!({"min_spacing_km": -2}), "/min_spacing_km"),
+    ];
+    for (extra, pointer) in bad {
+        let mut body = json!({"k": 3, "candidates": candidates});
+        for (key, value) in extra.as_object().expect("object") {
+            body[key] = value.clone();
+        }
+        let r = app.post("/networks/smart/plan", body).await;
+        r.expect_problem(422);
+        assert_eq!(r.pointers(), [pointer], "{}", r.text);
+    }
+    let r = app.post("/networks/smart/plan", json!({"k": 3, "candidates": candidates, "objective": "profit"})).await;
+    r.expect_problem(422);
+    assert_eq!(r.pointers(), ["/objective"], "{}", r.text);
+}
+
 #[tokio::test]
 async fn compliance_flags_expected_sales_outside_the_format_range_once_there_is_demand() {
     let app = app().await;

@@ -264,11 +264,16 @@ proptest! {
         }
         let scorer = Scorer { params: &p, money: &territory::domain::policy::find("haima").expect("haima").money, formats: vec![], tier_formats: vec![] };
         let candidates: Vec<Candidate> = cands.iter().enumerate().map(|(i, &(dx, dy))| Candidate { id: i.to_string(), lon: 116.0 + dx, lat: 29.7 + dy, site_type: None, format: None }).collect();
-        let plan = scorer.plan(s, &candidates, 4, 0.0);
+        let plan = scorer.plan(s.clone(), &candidates, 4, 0.0);
         let mut total = plan.network_total_before;
+        prop_assert!((total - s.own_total()).abs() <= 1e-9 * (1.0 + total));
+        // Each step's total against the network summed again with the steps so far.
+        let mut with = s;
         for step in &plan.steps {
             prop_assert!((step.network_total - total - step.gain).abs() <= 1e-9 * (1.0 + step.network_total), "{step:?} after {total}");
             prop_assert!(step.gain >= 0.0);
+            with.add(&Site::new(&p, step.location[0], step.location[1], &p.site_types[&step.site_type], p.default_showroom_m2), true);
+            prop_assert!((with.own_total() - step.network_total).abs() <= 1e-9 * (1.0 + step.network_total), "{step:?}: summed again {}", with.own_total());
             total = step.network_total;
         }
     }

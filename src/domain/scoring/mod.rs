@@ -6,6 +6,7 @@ pub mod model;
 pub mod money;
 pub mod network;
 pub mod params;
+pub mod plan;
 pub mod score;
 
 pub use params::{ScoringParams, SiteTypeParams};

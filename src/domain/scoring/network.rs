@@ -4,7 +4,8 @@
 use super::ModelRef;
 use super::ScoringParams;
 use super::model::{Scenario, Site};
-use super::score::{Candidate, CandidateScore, FormatModel, Plan, Scorer};
+use super::plan::Plan;
+use super::score::{Candidate, CandidateScore, FormatModel, Scorer};
 use crate::domain::access::Viewer;
 use crate::domain::exclusivity::NetworkGrants;
 use crate::domain::grants::{GrantRef, SeenGrantRef};

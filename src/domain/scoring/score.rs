@@ -1,5 +1,4 @@
-//! Scoring candidates (site type comparison, format recommendation) and choosing k sites
-//! greedily, on a [`Scenario`].
+//! Scoring candidates (site type comparison, format recommendation) on a [`Scenario`].
 
 use super::ScoringParams;
 use super::model::{Evaluation, Reach, Scenario, Site};
@@ -134,11 +133,11 @@ impl CandidateScore {
 pub const BELOW_STANDARD: &str = "below_standard";
 
 impl Scorer<'_> {
-    fn showroom(&self, format: Option<&str>) -> f64 {
+    pub(super) fn showroom(&self, format: Option<&str>) -> f64 {
         format.and_then(|f| self.formats.iter().find(|m| m.code == f)).and_then(|m| m.showroom_m2).unwrap_or(self.params.default_showroom_m2)
     }
 
-    fn site(&self, c: &Candidate, site_type: &str, format: Option<&str>) -> Option<Site> {
+    pub(super) fn site(&self, c: &Candidate, site_type: &str, format: Option<&str>) -> Option<Site> {
         let st = self.params.site_types.get(site_type)?;
         Some(Site::new(self.params, c.lon, c.lat, st, self.showroom(format)))
     }
@@ -231,123 +230,12 @@ impl Scorer<'_> {
         }
         out
     }
-
-    /// The site a candidate adds to the network as (its site type, or the best compared one).
-    fn best_site(&self, scenario: &Scenario, c: &Candidate, reach: &mut Reach) -> Option<BestSite> {
-        let types: Vec<&String> = match &c.site_type {
-            Some(st) => vec![st],
-            None => self.params.compare_site_types.iter().collect(),
-        };
-        let mut best: Option<(Evaluation, String, Site)> = None;
-        for st in types {
-            let site = self.site(c, st, c.format.as_deref())?;
-            let e = scenario.evaluate_keeping(&site, reach, false);
-            if best.as_ref().is_none_or(|b| e.net_gain > b.0.net_gain) {
-                best = Some((e, st.clone(), site));
-            }
-        }
-        best
-    }
-
-    /// Chooses up to `k` candidates greedily (docs/scoring.md, "Choosing k sites"): each step
-    /// adds the candidate with the largest `net_gain` against the current set (ties: the
-    /// first in the input), until `k` are chosen or none gains at least `min_gain`.
-    pub fn plan(&self, scenario: Scenario, candidates: &[Candidate], k: usize, min_gain: f64) -> Plan {
-        self.plan_with_progress(scenario, candidates, k, min_gain, &|_| {})
-    }
-
-    /// [`Scorer::plan`], calling `progress(steps done)` after each step.
-    pub fn plan_with_progress(&self, mut scenario: Scenario, candidates: &[Candidate], k: usize, min_gain: f64, progress: &dyn Fn(usize)) -> Plan {
-        let mut remaining: Vec<usize> = (0..candidates.len()).collect();
-        let start_total = scenario.own_total();
-        let mut steps = Vec::new();
-        let stopped = loop {
-            if steps.len() >= k {
-                break Stop::KReached;
-            }
-            let order = spatial_order(remaining.iter().map(|&i| (candidates[i].lon, candidates[i].lat)));
-            let mut scored: Vec<(usize, Option<BestSite>)> =
-                order.par_iter().map_init(Reach::default, |reach, &pos| (pos, self.best_site(&scenario, &candidates[remaining[pos]], reach))).collect();
-            scored.sort_by_key(|(pos, _)| *pos);
-            let mut best: Option<(usize, Evaluation, String, Site)> = None;
-            for (pos, s) in scored {
-                if let Some((e, st, site)) = s
-                    && best.as_ref().is_none_or(|b| e.net_gain > b.1.net_gain)
-                {
-                    best = Some((pos, e, st, site));
-                }
-            }
-            let Some((pos, e, site_type, site)) = best.filter(|b| b.1.net_gain >= min_gain) else { break Stop::NoGain };
-            let chosen = &candidates[remaining.remove(pos)];
-            scenario.add(&site, true);
-            steps.push(PlanStep {
-                step: steps.len() + 1,
-                candidate: chosen.id.clone(),
-                site_type,
-                format: chosen.format.clone(),
-                location: [chosen.lon, chosen.lat],
-                gain: e.net_gain,
-                expected_sales: e.expected_sales,
-                cannibalised: e.cannibalised,
-                network_total: scenario.own_total(),
-            });
-            progress(steps.len());
-        };
-        Plan { network_total_before: start_total, steps, stopped }
-    }
 }
-
-/// A candidate's evaluation as its best site type, with that type and its model site.
-type BestSite = (Evaluation, String, Site);
 
 /// Indexes of points sorted into 0.1° latitude rows, west to east within a row (a simple
 /// locality order: neighbours in the order are near on the ground).
-fn spatial_order(points: impl Iterator<Item = (f64, f64)>) -> Vec<usize> {
+pub(super) fn spatial_order(points: impl Iterator<Item = (f64, f64)>) -> Vec<usize> {
     let mut keyed: Vec<(i64, f64, usize)> = points.enumerate().map(|(i, (lon, lat))| ((lat * 10.0).floor() as i64, lon, i)).collect();
     keyed.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
     keyed.into_iter().map(|k| k.2).collect()
-}
-
-/// Why a plan stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Stop {
-    /// `k` sites were chosen.
-    KReached,
-    /// No remaining candidate gains at least `min_gain` (or none is left).
-    NoGain,
-}
-
-/// One step of a plan.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct PlanStep {
-    /// 1-based.
-    pub step: usize,
-    /// The chosen candidate's id.
-    pub candidate: String,
-    /// Its site type (given, or the best compared).
-    pub site_type: String,
-    /// Its format, if given.
-    pub format: Option<String>,
-    /// WGS84 `[lon, lat]`.
-    pub location: [f64; 2],
-    /// Its `net_gain` at this step: the rise of the network total.
-    pub gain: f64,
-    /// Its own expected sales at this step.
-    pub expected_sales: f64,
-    /// What it takes from the network's own outlets at this step.
-    pub cannibalised: f64,
-    /// Sum of the own outlets' expected sales after this step.
-    pub network_total: f64,
-}
-
-/// The greedy choice, step by step.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct Plan {
-    /// Sum of the own outlets' expected sales before the first step.
-    pub network_total_before: f64,
-    /// The steps, in order.
-    pub steps: Vec<PlanStep>,
-    /// Why it stopped.
-    pub stopped: Stop,
 }
