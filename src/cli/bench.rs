@@ -7,6 +7,7 @@
 use crate::app::{App, blocking};
 use crate::domain::random::SplitMix64;
 use crate::domain::scoring::network::{format_models, outlet_site, scorer};
+use crate::domain::scoring::plan::{ExistingSite, PlanSpec};
 use crate::domain::scoring::score::Candidate;
 use crate::error::{Error, Result};
 use serde_json::{Value, json};
@@ -43,14 +44,43 @@ pub enum BenchCommand {
         /// Times each scoring pass runs; the fastest is reported (the VM is noisy).
         #[arg(long, default_value_t = 3)]
         repeat: usize,
+        /// Also time the exhaustive greedy (every candidate at every step) and compare.
+        #[arg(long)]
+        exhaustive: bool,
+    },
+    /// Calibration: sales of N own outlets over Y years made from known parameters (with
+    /// Poisson noise) on the network's grid, each year fitted; time and recovery per year.
+    Calibration {
+        /// Database (with the network's demand grid).
+        #[command(flatten)]
+        db: super::DbArgs,
+        /// Network code.
+        #[arg(long, default_value = "smart")]
+        network: String,
+        /// Own outlets with sales.
+        #[arg(long, default_value_t = 200)]
+        outlets: usize,
+        /// Years of sales, each fitted on its own.
+        #[arg(long, default_value_t = 5)]
+        years: usize,
+        /// Seed of the sites and the noise.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
 }
 
 /// Runs `territory bench ...`.
 pub async fn run(what: BenchCommand) -> anyhow::Result<i32> {
-    let BenchCommand::Scoring { db, network, candidates, k, synthesize, dump, seed, repeat } = what;
-    let app = db.open().await?;
-    scoring(&app, &ScoringBench { network, candidates, k, synthesize, dump, seed, repeat }).await?;
+    match what {
+        BenchCommand::Scoring { db, network, candidates, k, synthesize, dump, seed, repeat, exhaustive } => {
+            let app = db.open().await?;
+            scoring(&app, &ScoringBench { network, candidates, k, synthesize, dump, seed, repeat, exhaustive }).await?;
+        }
+        BenchCommand::Calibration { db, network, outlets, years, seed } => {
+            let app = db.open().await?;
+            calibration(&app, &network, outlets, years, seed).await?;
+        }
+    }
     Ok(0)
 }
 
@@ -79,6 +109,8 @@ pub struct ScoringBench {
     pub seed: u64,
     /// Runs of each scoring pass; the fastest is reported.
     pub repeat: usize,
+    /// Also time the exhaustive greedy and compare its plan.
+    pub exhaustive: bool,
 }
 
 fn line(key: &str, value: impl std::fmt::Display) {
@@ -151,19 +183,7 @@ pub async fn scoring(app: &App, b: &ScoringBench) -> Result<()> {
     let (secs, _) = timed_scoring(policy, &model, &scenario, open, b.repeat).await?;
     line("score_compare_site_types_seconds", format!("{secs:.4}"));
     if b.k > 0 {
-        let sc = (*scenario).clone();
-        let cands = candidates.clone();
-        let k = b.k;
-        let in_force = model.clone();
-        let (secs, steps) = blocking(move || {
-            let t = Instant::now();
-            let plan = scorer(policy, &in_force.params, None).plan(sc, &cands, k, 0.0);
-            (t.elapsed().as_secs_f64(), plan.steps.len())
-        })
-        .await?;
-        line("plan_k", b.k);
-        line("plan_steps", steps);
-        line("plan_seconds", format!("{secs:.3}"));
+        plans(policy, &model, &scenario, &outlets, &candidates, b).await?;
     }
     if let Some(mib) = peak_rss_mib() {
         line("peak_rss_mib", format!("{mib:.0}"));
@@ -171,6 +191,152 @@ pub async fn scoring(app: &App, b: &ScoringBench) -> Result<()> {
     if let Some(dir) = &b.dump {
         dump(dir, policy, &model.params, &grid, &outlets, &candidates, &scores)?;
         line("dumped", dir.display());
+    }
+    Ok(())
+}
+
+/// Times the greedy choice of `k`: unconstrained, then with a budget, a spacing and a mix
+/// that bind (and the exhaustive greedy, if asked, with whether it chose the same).
+async fn plans(
+    policy: &'static crate::domain::policy::Policy,
+    model: &std::sync::Arc<crate::app::model::InForce>,
+    scenario: &std::sync::Arc<crate::domain::scoring::model::Scenario>,
+    outlets: &[crate::domain::outlets::Outlet],
+    candidates: &[Candidate],
+    b: &ScoringBench,
+) -> Result<()> {
+    let existing: Vec<ExistingSite> = outlets
+        .iter()
+        .filter(|o| !o.competitor && outlet_site(policy, &model.params, o).is_some())
+        .map(|o| ExistingSite { outlet_id: o.id, at: crate::domain::demand::unit_vector(o.location.x(), o.location.y()) })
+        .collect();
+    let unconstrained = PlanSpec::greedy(b.k, 0.0);
+    // Half the capex the unconstrained plan would spend, 10 km apart, 40 % auto-cities.
+    let mut constrained = PlanSpec { min_spacing_km: Some(10.0), mix: [("auto_city".to_string(), 0.4)].into(), ..unconstrained.clone() };
+    let (model, sc, cands, existing) = (model.clone(), scenario.clone(), candidates.to_vec(), existing);
+    let exhaustive = b.exhaustive;
+    let lines = blocking(move || {
+        let s = scorer(policy, &model.params, None);
+        let mut lines = Vec::new();
+        let t = Instant::now();
+        let plan = s.plan_with((*sc).clone(), &cands, &unconstrained, &existing, &|_| {});
+        lines.push(("plan_seconds", format!("{:.3}", t.elapsed().as_secs_f64())));
+        lines.push(("plan_steps", plan.steps.len().to_string()));
+        lines.push(("plan_network_total", format!("{:.1}", plan.steps.last().map_or(plan.network_total_before, |s| s.network_total))));
+        constrained.budget = plan.steps.last().map(|s| s.capex_total / 2.0);
+        let t = Instant::now();
+        let bound = s.plan_with((*sc).clone(), &cands, &constrained, &existing, &|_| {});
+        lines.push(("plan_constrained_seconds", format!("{:.3}", t.elapsed().as_secs_f64())));
+        lines.push(("plan_constrained_steps", bound.steps.len().to_string()));
+        lines.push(("plan_constrained_rejected", bound.rejected.len().to_string()));
+        lines.push(("plan_constrained_stopped", format!("{:?}", bound.stopped)));
+        if exhaustive {
+            let runs = [
+                ("plan_exhaustive", "plan_exhaustive_same", &unconstrained, &plan),
+                ("plan_constrained_exhaustive", "plan_constrained_exhaustive_same", &constrained, &bound),
+            ];
+            for (name, same_name, spec, lazy) in runs {
+                let t = Instant::now();
+                let full = s.plan_exhaustive((*sc).clone(), &cands, spec, &existing);
+                lines.push((name, format!("{:.3}", t.elapsed().as_secs_f64())));
+                let same = full.steps.iter().map(|s| &s.candidate).eq(lazy.steps.iter().map(|s| &s.candidate));
+                lines.push((same_name, same.to_string()));
+            }
+        }
+        lines
+    })
+    .await?;
+    line("plan_k", b.k);
+    for (key, value) in lines {
+        line(key, value);
+    }
+    Ok(())
+}
+
+/// Times calibration: `outlets` own sites (half malls, half auto-cities) at random among the
+/// grid's 20,000 busiest cells, beside the network's competitors; each of `years` years of
+/// sales is made by the model from parameters other than those in force, with Poisson
+/// noise, and fitted from the parameters in force. Prints each fit's time and how far the
+/// fitted values lie from the truth.
+async fn calibration(app: &App, network: &str, outlets: usize, years: usize, seed: u64) -> Result<()> {
+    use crate::domain::scoring::calibrate::{FitInput, FitSite, Observation, calibrate};
+    use crate::domain::scoring::model::{Scenario, Site};
+    let (_, policy) = app.catalog.network(network).await?;
+    let (_, grid) = app.demand.grid(network).await?;
+    let on_network = app.scoring.scenario(network).await?;
+    let (start, competitors) = (on_network.model.params.clone(), on_network.outlets.clone());
+    line("machine", format!("{} cpus, {}", std::thread::available_parallelism().map_or(0, |n| n.get()), cpu_model()));
+    line("grid_cells", grid.len());
+    let lines = blocking(move || {
+        let mut truth = start.clone();
+        for (code, (visibility, beta, conversion)) in [("mall", (1.8, 2.4, 0.6)), ("auto_city", (1.0, 2.1, 0.9))] {
+            if let Some(st) = truth.site_types.get_mut(code) {
+                (st.visibility, st.beta, st.conversion) = (visibility, beta, conversion);
+            }
+        }
+        truth.u0 = 2.5;
+        let mut rng = SplitMix64(seed);
+        let mut busiest: Vec<usize> = (0..grid.len()).collect();
+        busiest.sort_by(|a, b| grid.demand[*b].total_cmp(&grid.demand[*a]));
+        busiest.truncate(20_000);
+        let mut sites: Vec<FitSite> = (0..outlets)
+            .map(|i| {
+                let (lon, lat) = crate::domain::demand::lon_lat(&grid.centres[busiest[rng.below(busiest.len())]]);
+                let site_type = if i % 2 == 0 { "mall" } else { "auto_city" };
+                FitSite { site_type: site_type.into(), showroom_m2: truth.default_showroom_m2, lon: lon + (rng.unit() - 0.5) * 0.01, lat: lat + (rng.unit() - 0.5) * 0.01 }
+            })
+            .collect();
+        for o in competitors.iter().filter(|o| o.competitor && outlet_site(policy, &truth, o).is_some()) {
+            let showroom_m2 = crate::domain::scoring::network::showroom(policy, &truth, o.format.as_deref());
+            sites.push(FitSite { site_type: o.site_type.clone(), showroom_m2, lon: o.location.x(), lat: o.location.y() });
+        }
+        let site = |p: &crate::domain::scoring::ScoringParams, s: &FitSite| Site::new(p, s.lon, s.lat, &p.site_types[&s.site_type], s.showroom_m2);
+        let mut scenario = Scenario::new(grid.clone(), &truth);
+        for (j, s) in sites.iter().enumerate() {
+            scenario.add(&site(&truth, s), j < outlets);
+        }
+        let expected: Vec<f64> = sites[..outlets].iter().map(|s| scenario.sales_of(&site(&truth, s))).collect();
+        let mut lines = vec![("outlets", outlets.to_string()), ("competitors", (sites.len() - outlets).to_string())];
+        let mut total = 0.0;
+        for year in 0..years {
+            let observations: Vec<Observation> = expected.iter().enumerate().map(|(j, e)| Observation { site: j, district: None, units: rng.poisson(*e) }).collect();
+            let t = Instant::now();
+            let fitted = calibrate(&FitInput { grid: &grid, start: &start, sites: sites.clone(), observations, cell_district: None });
+            let secs = t.elapsed().as_secs_f64();
+            total += secs;
+            let report = match fitted {
+                Ok(c) => {
+                    let p = &c.parameters;
+                    let off = |f: f64, t: f64| format!("{:+.1}%", (f / t - 1.0) * 100.0);
+                    let (m, a) = (&p.site_types["mall"], &p.site_types["auto_city"]);
+                    let (tm, ta) = (&truth.site_types["mall"], &truth.site_types["auto_city"]);
+                    format!(
+                        "{secs:.3}s evaluations={} r2={:.3} holdout_mape={:.3} u0 {} mall.beta {} mall.conversion {} mall.visibility {} auto_city.beta {} auto_city.conversion {}",
+                        c.fit.evaluations,
+                        c.fit.r2,
+                        c.fit.holdout_mape.unwrap_or(f64::NAN),
+                        off(p.u0, truth.u0),
+                        off(m.beta, tm.beta),
+                        off(m.conversion, tm.conversion),
+                        off(m.visibility, tm.visibility),
+                        off(a.beta, ta.beta),
+                        off(a.conversion, ta.conversion)
+                    )
+                }
+                Err(e) => format!("{secs:.3}s failed: {e}"),
+            };
+            lines.push(("calibration_year", format!("{} {report}", year + 1)));
+        }
+        lines.push(("calibration_seconds_total", format!("{total:.3}")));
+        lines.push(("calibration_seconds_per_year", format!("{:.3}", total / years.max(1) as f64)));
+        lines
+    })
+    .await?;
+    for (key, value) in lines {
+        line(key, value);
+    }
+    if let Some(mib) = peak_rss_mib() {
+        line("peak_rss_mib", format!("{mib:.0}"));
     }
     Ok(())
 }
