@@ -116,6 +116,19 @@ pub fn parse_date(s: &str, pointer: &str) -> Result<chrono::NaiveDate, InputErro
     s.parse().map_err(|_| InputError::at(pointer, format!("`{s}` is not an ISO 8601 date (YYYY-MM-DD)")))
 }
 
+/// A CSV reader of `text` (fields trimmed) and its header, or the error at line 1.
+pub fn csv_reader(text: &str) -> Result<(csv::Reader<&[u8]>, csv::StringRecord), InputError> {
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+    let header = reader.headers().map_err(|e| InputError::at("line 1", e.to_string()))?.clone();
+    Ok((reader, header))
+}
+
+/// The records of a CSV reader, each with its line (the header is line 1); a record that
+/// cannot be read is an error at its line.
+pub fn csv_records<'a>(reader: &'a mut csv::Reader<&[u8]>) -> impl Iterator<Item = (usize, Result<csv::StringRecord, InputError>)> + 'a {
+    reader.records().enumerate().map(|(i, record)| (i + 2, record.map_err(|e| InputError::at(format!("line {}", i + 2), e.to_string()))))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

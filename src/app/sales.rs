@@ -167,10 +167,9 @@ impl Sales {
 
 /// CSV rows, each located by line; and the lines that could not be read.
 fn from_csv(text: &str) -> (Vec<(String, SalesInput)>, Vec<InputError>) {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
-    let header = match reader.headers() {
-        Ok(h) => h.clone(),
-        Err(e) => return (vec![], vec![InputError::at("line 1", e.to_string())]),
+    let (mut reader, header) = match crate::input::csv_reader(text) {
+        Ok(r) => r,
+        Err(e) => return (vec![], vec![e]),
     };
     let col = |n: &str| header.iter().position(|h| h == n);
     let (id, ext, year, units, district) = (col("outlet_id"), col("external_id"), col("year"), col("units"), col("district"));
@@ -178,15 +177,8 @@ fn from_csv(text: &str) -> (Vec<(String, SalesInput)>, Vec<InputError>) {
         return (vec![], vec![InputError::at("line 1", "the header must name `outlet_id` (or `external_id`), `year` and `units` (optional: `district`)")]);
     }
     let (mut rows, mut errors) = (Vec::new(), Vec::new());
-    for (i, record) in reader.records().enumerate() {
-        let line = i + 2;
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                errors.push(InputError::at(format!("line {line}"), e.to_string()));
-                continue;
-            }
-        };
+    for (line, record) in crate::input::csv_records(&mut reader) {
+        let Ok(record) = record.map_err(|e| errors.push(e)) else { continue };
         let get = |c: Option<usize>| c.and_then(|c| record.get(c)).map(str::trim).filter(|v| !v.is_empty());
         let number = |c: Option<usize>, name: &str, errors: &mut Vec<InputError>| -> Option<f64> {
             let raw = get(c).unwrap_or("");

@@ -380,8 +380,7 @@ pub fn rows_from_geojson(collection: &Value) -> Result<ImportRows, Vec<InputErro
 /// Outlet request bodies from CSV with a header: `name, lon, lat, site_type` and optionally
 /// `partner_id, format, role, competitor, brand, opened_on, note` and facility figures.
 pub fn rows_from_csv(text: &str) -> Result<ImportRows, Vec<InputError>> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
-    let header = reader.headers().map_err(|e| vec![InputError::at("line 1", e.to_string())])?.clone();
+    let (mut reader, header) = crate::input::csv_reader(text).map_err(|e| vec![e])?;
     let mut errors = Vec::new();
     for needed in ["name", "lon", "lat", "site_type"] {
         if !header.iter().any(|h| h == needed) {
@@ -396,15 +395,8 @@ pub fn rows_from_csv(text: &str) -> Result<ImportRows, Vec<InputError>> {
         return Err(errors);
     }
     let mut rows = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let line = i + 2;
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                errors.push(InputError::at(format!("line {line}"), e.to_string()));
-                continue;
-            }
-        };
+    for (line, record) in crate::input::csv_records(&mut reader) {
+        let Ok(record) = record.map_err(|e| errors.push(e)) else { continue };
         let mut body = json!({"facility": {}});
         let (mut lon, mut lat) = (Value::Null, Value::Null);
         for (h, v) in header.iter().zip(record.iter()) {

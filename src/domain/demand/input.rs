@@ -77,8 +77,7 @@ impl Checker {
 
 /// Parses CSV with a header `h3,demand` (other columns are ignored).
 pub fn from_csv(text: &str) -> Result<Vec<(CellIndex, f64)>, Vec<InputError>> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(false).from_reader(text.as_bytes());
-    let header = reader.headers().map_err(|e| vec![InputError::at("line 1", e.to_string())])?.clone();
+    let (mut reader, header) = crate::input::csv_reader(text).map_err(|e| vec![e])?;
     let col = |name: &str| header.iter().position(|h| h == name);
     let (Some(h3_col), Some(demand_col)) = (col("h3"), col("demand")) else {
         return Err(vec![InputError::at("line 1", format!("the header must name columns `h3` and `demand`; found {:?}", header.iter().collect::<Vec<_>>()))]);

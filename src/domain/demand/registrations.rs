@@ -25,10 +25,9 @@ pub struct Registration {
 /// Reads `adcode,year,units` (other columns are ignored): the good rows and every bad
 /// line, named (checked against the regions afterwards by [`of_year`]).
 pub fn read_csv(text: &str) -> (Vec<Registration>, Vec<InputError>) {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
-    let header = match reader.headers() {
-        Ok(h) => h.clone(),
-        Err(e) => return (vec![], vec![InputError::at("line 1", e.to_string())]),
+    let (mut reader, header) = match crate::input::csv_reader(text) {
+        Ok(r) => r,
+        Err(e) => return (vec![], vec![e]),
     };
     let col = |n: &str| header.iter().position(|h| h == n);
     let (Some(a), Some(y), Some(u)) = (col("adcode"), col("year"), col("units")) else {
@@ -36,15 +35,8 @@ pub fn read_csv(text: &str) -> (Vec<Registration>, Vec<InputError>) {
     };
     let mut rows = Vec::new();
     let mut errors = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let line = i + 2;
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                errors.push(InputError::at(format!("line {line}"), e.to_string()));
-                continue;
-            }
-        };
+    for (line, record) in crate::input::csv_records(&mut reader) {
+        let Ok(record) = record.map_err(|e| errors.push(e)) else { continue };
         let field = |c: usize| record.get(c).unwrap_or("");
         let year = field(y).parse::<i32>().ok().filter(|y| (1900..=2200).contains(y));
         let units = field(u).parse::<f64>().ok().filter(|u| u.is_finite() && *u >= 0.0);

@@ -239,8 +239,7 @@ pub fn candidates_from_geojson(collection: &Value) -> Result<Vec<CandidateInput>
 
 /// Candidates from CSV with a header `id,lon,lat` and optionally `site_type,format`.
 pub fn candidates_from_csv(text: &str) -> Result<Vec<CandidateInput>, Vec<InputError>> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
-    let header = reader.headers().map_err(|e| vec![InputError::at("line 1", e.to_string())])?.clone();
+    let (mut reader, header) = crate::input::csv_reader(text).map_err(|e| vec![e])?;
     let col = |n: &str| header.iter().position(|h| h == n);
     let (Some(id), Some(lon), Some(lat)) = (col("id"), col("lon"), col("lat")) else {
         return Err(vec![InputError::at("line 1", "the header must name columns `id`, `lon` and `lat` (optional: `site_type`, `format`)")]);
@@ -248,15 +247,8 @@ pub fn candidates_from_csv(text: &str) -> Result<Vec<CandidateInput>, Vec<InputE
     let (st, fmt) = (col("site_type"), col("format"));
     let mut out = Vec::new();
     let mut errors = Vec::new();
-    for (i, r) in reader.records().enumerate() {
-        let line = i + 2;
-        let r = match r {
-            Ok(r) => r,
-            Err(e) => {
-                errors.push(InputError::at(format!("line {line}"), e.to_string()));
-                continue;
-            }
-        };
+    for (line, r) in crate::input::csv_records(&mut reader) {
+        let Ok(r) = r.map_err(|e| errors.push(e)) else { continue };
         let get = |c: Option<usize>| c.and_then(|c| r.get(c)).filter(|v| !v.is_empty()).map(String::from);
         let number = |c: usize, name: &str, errors: &mut Vec<InputError>| {
             let raw = r.get(c).unwrap_or("");
