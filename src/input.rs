@@ -111,9 +111,34 @@ pub fn parse_bbox(s: &str) -> Result<Bbox, Unreadable> {
     Ok([x0, y0, x1, y1])
 }
 
-/// Parses an ISO 8601 calendar date (`2025-03-15`) located at `pointer`.
+/// The years of the dates the product takes (validity windows, opening and closing days,
+/// `active_on`): stored dates compare as text, which holds only for four-digit years.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=2199;
+
+/// Parses an ISO 8601 calendar date (`2025-03-15`, four-digit year within [`YEARS`])
+/// located at `pointer`.
 pub fn parse_date(s: &str, pointer: &str) -> Result<chrono::NaiveDate, InputError> {
-    s.parse().map_err(|_| InputError::at(pointer, format!("`{s}` is not an ISO 8601 date (YYYY-MM-DD)")))
+    use chrono::Datelike;
+    let bad = || InputError::at(pointer, format!("`{s}` is not a date from 1900-01-01 to 2199-12-31 (ISO 8601, YYYY-MM-DD)"));
+    if s.len() != 10 {
+        return Err(bad());
+    }
+    let date = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| bad())?;
+    if YEARS.contains(&date.year()) { Ok(date) } else { Err(bad()) }
+}
+
+/// Longest code a client may give (a network code, an external id, a candidate id, a
+/// district), in characters.
+pub const MAX_CODE_CHARS: usize = 64;
+/// Longest name (of a network, a partner, an outlet, a brand, a token), in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+/// Longest free text (a note, a reason), in characters.
+pub const MAX_NOTE_CHARS: usize = 2000;
+
+/// An error at `pointer` if `value` is longer than `max` characters.
+pub fn too_long(pointer: &str, value: &str, max: usize) -> Option<InputError> {
+    let n = value.chars().count();
+    (n > max).then(|| InputError::at(pointer, format!("{n} characters; at most {max}")))
 }
 
 /// A CSV reader of `text` (fields trimmed) and its header, or the error at line 1.

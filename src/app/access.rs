@@ -29,23 +29,25 @@ impl Access {
     }
 
     /// The caller a request's token makes, or who asks without one: anyone, as admin, when
-    /// no token exists and `open_without_tokens` (a loopback service); otherwise 401.
-    pub async fn caller(&self, token: Option<&str>, open_without_tokens: bool) -> Result<Caller> {
+    /// the service runs `open` (`serve --open`, loopback only) and no token was ever made
+    /// (a database that had tokens never runs open, even with all of them revoked);
+    /// otherwise 401.
+    pub async fn caller(&self, token: Option<&str>, open: bool) -> Result<Caller> {
         match token {
             Some(token) => match self.store.active_token(&hash_token(token)).await? {
                 Some(info) => Ok(Caller::token(&info)),
                 None => Err(Error::Unauthorized("the token is unknown or revoked".into())),
             },
-            None if open_without_tokens && !self.store.any_active_token().await? => Ok(Caller::open()),
+            None if open && !self.store.any_token().await? => Ok(Caller::open()),
             None => Err(Error::Unauthorized(
                 "this service needs a bearer token: `Authorization: Bearer terr_...` (create one with `territory token create`)".into(),
             )),
         }
     }
 
-    /// Whether any token is active (then every request needs one).
-    pub async fn any_active(&self) -> Result<bool> {
-        self.store.any_active_token().await
+    /// Whether any token was ever made (then the service never runs open).
+    pub async fn any_ever(&self) -> Result<bool> {
+        self.store.any_token().await
     }
 
     /// Makes a token. A partner token (`partner_id`) acts only for its partner and never
@@ -54,6 +56,9 @@ impl Access {
     pub async fn create(&self, name: &str, role: Role, network: Option<&str>, partner_id: Option<i64>) -> Result<NewToken> {
         if name.trim().is_empty() {
             return Err(Error::invalid("/name", "must not be empty"));
+        }
+        if let Some(e) = crate::input::too_long("/name", name, crate::input::MAX_NAME_CHARS) {
+            return Err(Error::Invalid(vec![e]));
         }
         let secret = new_token().map_err(Error::io("drawing a random token"))?;
         let info = self.store.create_token(name, role, network, partner_id, &hash_token(&secret)).await?;

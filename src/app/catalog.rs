@@ -9,7 +9,7 @@ use crate::domain::network::{Network, Partner};
 use crate::domain::policy::{self, Policy};
 use crate::domain::regions::{Level, Region, RegionSet, parse_layer};
 use crate::error::{Error, Result};
-use crate::input::{Bbox, InputError};
+use crate::input::{Bbox, InputError, MAX_CODE_CHARS, MAX_NAME_CHARS, too_long};
 use crate::store::{Store, regions as region_rows};
 use geo::{Intersects, Rect};
 use serde::Deserialize;
@@ -182,6 +182,8 @@ impl Catalog {
         if req.name.trim().is_empty() {
             errors.push(InputError::at("/name", "must not be empty"));
         }
+        errors.extend(too_long("/code", &req.code, MAX_CODE_CHARS));
+        errors.extend(too_long("/name", &req.name, MAX_NAME_CHARS));
         if policy::find(&req.policy).is_none() {
             let known: Vec<&String> = policy::bundled().keys().collect();
             errors.push(InputError::at("/policy", format!("unknown policy `{}`; bundled: {known:?}", req.policy)));
@@ -230,6 +232,7 @@ impl Catalog {
         if req.name.trim().is_empty() {
             errors.push(InputError::at("/name", "must not be empty"));
         }
+        errors.extend(too_long("/name", &req.name, MAX_NAME_CHARS));
         if policy.tier(&req.tier).is_none() {
             errors.push(InputError::at("/tier", format!("unknown tier `{}` for policy `{}`; tiers: {:?}", req.tier, policy.code, policy.tier_codes())));
         }

@@ -21,7 +21,7 @@ use crate::domain::policy::Policy;
 use crate::domain::regions::RegionSet;
 use crate::error::{Error, Result};
 use crate::geometry::{self, CoordSys, GeometryLimits, PreRead, Shape};
-use crate::input::{InputError, parse_date};
+use crate::input::{InputError, MAX_NOTE_CHARS, parse_date, too_long};
 use crate::store::grants::{self as grant_rows, Decided};
 use crate::store::{Store, WriteTx, regions as region_rows};
 use serde::Deserialize;
@@ -322,6 +322,7 @@ impl Ledger {
             }
             None => None,
         };
+        errors.extend(req.note.as_deref().and_then(|n| too_long("/note", n, MAX_NOTE_CHARS)));
         let from = match &req.valid_from {
             Some(s) => parse_date(s, "/valid_from").map_err(|e| errors.push(e)).ok(),
             None => Some(chrono::Utc::now().date_naive()),
@@ -421,6 +422,9 @@ impl Ledger {
     /// Revokes an active grant (kept as history) and records it. Only a governing caller.
     pub async fn revoke(&self, caller: &Caller, network: &str, id: i64, reason: &str) -> Result<GrantRow> {
         caller.governs(network)?;
+        if let Some(e) = too_long("/reason", reason, MAX_NOTE_CHARS) {
+            return Err(Error::Invalid(vec![e]));
+        }
         self.catalog.network(network).await?;
         self.store.grant(network, id).await?;
         let mut tx = self.begin().await?;

@@ -8,7 +8,7 @@ use crate::domain::policy::Policy;
 use crate::domain::standard::{COUNT_FIGURES, Facility};
 use crate::geometry::CoordSys;
 use crate::geometry::validate::check_position;
-use crate::input::InputError;
+use crate::input::{InputError, MAX_CODE_CHARS, MAX_NAME_CHARS, MAX_NOTE_CHARS, too_long};
 use chrono::NaiveDate;
 use geo::coordinate_position::CoordPos;
 use geo::{Coord, CoordinatePosition, Point};
@@ -201,6 +201,10 @@ pub fn validate(network: &str, req: &OutletRequest, policy: &Policy, partner_kno
     if req.name.trim().is_empty() {
         errors.push(InputError::at("/name", "must not be empty"));
     }
+    errors.extend(too_long("/name", &req.name, MAX_NAME_CHARS));
+    errors.extend(req.brand.as_deref().and_then(|b| too_long("/brand", b, MAX_NAME_CHARS)));
+    errors.extend(req.note.as_deref().and_then(|n| too_long("/note", n, MAX_NOTE_CHARS)));
+    errors.extend(req.external_id.as_deref().and_then(|e| too_long("/external_id", e, MAX_CODE_CHARS)));
     let location = parse_point(&req.location, "/location", sys).map_err(|e| errors.extend(e)).ok();
     match (req.competitor, req.partner_id) {
         (false, None) => errors.push(InputError::at("/partner_id", "an own outlet needs its partner (or say `competitor: true`)")),
@@ -247,7 +251,7 @@ pub fn validate(network: &str, req: &OutletRequest, policy: &Policy, partner_kno
         errors.push(InputError::at("/site_type", format!("unknown site type `{}`; site types: {known:?}", req.site_type)));
     }
     let opened_on = match &req.opened_on {
-        Some(s) => s.parse::<NaiveDate>().map_err(|_| errors.push(InputError::at("/opened_on", format!("`{s}` is not an ISO 8601 date (YYYY-MM-DD)")))).ok(),
+        Some(s) => crate::input::parse_date(s, "/opened_on").map_err(|e| errors.push(e)).ok(),
         None => None,
     };
     errors.extend(check_facility(&req.facility, "/facility"));

@@ -7,7 +7,7 @@ use crate::app::ledger::{CheckAnswer, GrantFilter, GrantRequest, GrantRow, SeenG
 use crate::domain::access::Caller;
 use crate::domain::grants::{SeenConflict, Status};
 use crate::error::{Error, Result};
-use crate::input::parse_bbox;
+use crate::input::{parse_bbox, parse_date};
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -192,7 +192,7 @@ pub struct GrantQuery {
 pub async fn list(State(app): State<AppState>, caller: Caller, Path(net): Path<String>, Query(q): Query<GrantQuery>) -> Result<Response> {
     let filter = GrantFilter {
         partner_id: q.partner_id,
-        active_on: q.active_on.as_deref().map(|d| d.parse().map_err(|_| Error::BadRequest(format!("active_on `{d}`: expected YYYY-MM-DD")))).transpose()?,
+        active_on: q.active_on.as_deref().map(|d| parse_date(d, "active_on").map_err(|e| Error::BadRequest(format!("active_on: {}", e.detail)))).transpose()?,
         bbox: q.bbox.as_deref().map(parse_bbox).transpose()?,
         status: match q.status.as_deref() {
             None => None,

@@ -117,6 +117,55 @@ async fn dates_and_exclusivity_must_fit() {
 }
 
 #[tokio::test]
+async fn dates_are_dates_from_1900_to_2199() {
+    let app = app().await;
+    // Stored dates compare as text: a year beyond four digits would sort before today.
+    for bad in ["+10000-01-01", "10000-01-01", "0999-12-31", "2200-01-01", "2025-1-5", "2025-02-30", " 2025-03-01"] {
+        let body = json!({"partner_id": 1, "adcodes": ["441300"], "valid_from": bad});
+        assert_eq!(refused(&app, body, 422).await, ["/valid_from"], "{bad}");
+    }
+    let r =
+        app.post("/networks/smart/grants/check", json!({"partner_id": 1, "adcodes": ["441300"], "valid_from": "1900-01-01", "valid_to": "2199-12-31"})).await;
+    r.expect(200);
+    // The grant from year 10000 of the report is refused; `active_on` likewise.
+    app.get("/networks/smart/grants?active_on=%2B10000-01-01").await.expect_problem(400);
+    app.get("/networks/smart/grants?active_on=2199-12-31").await.expect(200);
+    // An outlet's opening day.
+    let outlet = json!({"partner_id": 1, "name": "x", "location": {"type": "Point", "coordinates": [114.06, 22.54]}, "format": "light_showroom",
+        "site_type": "mall", "opened_on": "+10000-01-01"});
+    let r = app.post("/networks/smart/outlets", outlet).await;
+    r.expect_problem(422);
+    assert_eq!(r.pointers(), ["/opened_on"]);
+}
+
+#[tokio::test]
+async fn names_codes_and_notes_have_length_limits() {
+    let app = app().await;
+    let networks = app.get("/networks").await.body.as_array().map(Vec::len);
+    let r = app.post("/networks", json!({"code": "x".repeat(100_000), "name": "n".repeat(201), "policy": "smart"})).await;
+    r.expect_problem(422);
+    assert_eq!(r.pointers(), ["/code", "/name"]);
+    assert_eq!(app.get("/networks").await.body.as_array().map(Vec::len), networks, "nothing stored");
+    let r = app.post("/networks/smart/partners", json!({"name": "名".repeat(1_000_000), "tier": "city_partner"})).await;
+    r.expect_problem(422);
+    assert_eq!(r.pointers(), ["/name"]);
+    assert!(r.text.len() < 10_000, "the answer does not echo the name: {} bytes", r.text.len());
+    let body = json!({"partner_id": 1, "adcodes": ["441300"], "note": "n".repeat(2001)});
+    assert_eq!(refused(&app, body, 422).await, ["/note"]);
+    let outlet = json!({"partner_id": 1, "name": "x".repeat(201), "location": {"type": "Point", "coordinates": [114.06, 22.54]},
+        "format": "light_showroom", "site_type": "mall", "external_id": "e".repeat(65), "note": "n".repeat(2001)});
+    let r = app.post("/networks/smart/outlets", outlet).await;
+    r.expect_problem(422);
+    assert_eq!(r.pointers(), ["/name", "/note", "/external_id"]);
+    // At the limit: accepted.
+    let r = app.post("/networks", json!({"code": "c".repeat(64), "name": "名".repeat(200), "policy": "smart"})).await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.text);
+    let r = app.post("/networks/smart/grants/1/revoke", json!({"reason": "r".repeat(2001)})).await;
+    r.expect_problem(422);
+    assert_eq!(r.pointers(), ["/reason"]);
+}
+
+#[tokio::test]
 async fn bodies_over_the_size_limit_are_413() {
     let app = app_on(test_db(), HttpLimits { max_body_bytes: 1024, ..HttpLimits::default() }, GeometryLimits::default()).await;
     let before = app.counts().await;

@@ -13,7 +13,7 @@ use crate::domain::network::Partner;
 use crate::domain::outlets::{Outlet, OutletStatus, parse_point, place};
 use crate::domain::policy::Policy;
 use crate::geometry::CoordSys;
-use crate::input::InputError;
+use crate::input::{InputError, MAX_CODE_CHARS, too_long};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -116,6 +116,10 @@ pub fn parse_candidates(inputs: &[CandidateInput], policy: &Policy, sys: CoordSy
                 String::new()
             }
         };
+        if let Some(e) = too_long(&at("/id"), &id, MAX_CODE_CHARS) {
+            errors.push(e);
+            continue;
+        }
         if let Some(first) = seen.insert(id.clone(), i) {
             errors.push(InputError::at(at("/id"), format!("id `{id}` is used by candidate {first} too")));
         }
