@@ -8,7 +8,7 @@ port=${1:-18090}
 dir=$(mktemp -d)
 trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
 cargo build --release --quiet
-target/release/territory serve --db "$dir/t.db" --listen "127.0.0.1:$port" >/dev/null 2>&1 &
+target/release/territory serve --open --db "$dir/t.db" --listen "127.0.0.1:$port" >/dev/null 2>&1 &
 pid=$!
 base="http://127.0.0.1:$port"
 until curl -sf "$base/health" >/dev/null; do sleep 0.5; done

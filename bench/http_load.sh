@@ -59,11 +59,13 @@ trap 'exit 130' INT TERM
 
 cp "${BIN:-target/release/territory}" "$TMP/territory"   # immune to rebuilds during the run
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+OPEN=--open   # without tokens (loopback), unless TOKEN=1
 if [ "${TOKEN:-0}" = 1 ]; then
   BENCH_TOKEN=$("$TMP/territory" token create --db "$TMP/bench.db" --name bench --role admin 2>/dev/null)
   export BENCH_TOKEN
+  OPEN=
 fi
-"$TMP/territory" serve --db "$TMP/bench.db" --listen "127.0.0.1:$PORT" >"$TMP/server.out" 2>"$TMP/server.err" &
+"$TMP/territory" serve $OPEN --db "$TMP/bench.db" --listen "127.0.0.1:$PORT" >"$TMP/server.out" 2>"$TMP/server.err" &
 PID=$!
 for _ in $(seq 600); do   # up to 60 s for the first import
   grep -q '^listening on ' "$TMP/server.out" 2>/dev/null && break

@@ -22,7 +22,7 @@ use territory::app::catalog::{NewNetwork, NewPartner};
 use territory::app::ledger::GrantRequest;
 use territory::domain::access::Caller;
 use territory::geometry::{CoordSys, GeometryLimits};
-use territory::http::{HttpLimits, router};
+use territory::http::{HttpLimits, ServeOptions, auth::AuthConfig, router_with};
 
 struct Stats {
     n: usize,
@@ -184,7 +184,9 @@ fn main() {
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}/networks/bench/grants/check", listener.local_addr().expect("addr"));
-        let http_router = router(app.clone(), HttpLimits::default());
+        // Open, as `serve --open` on loopback.
+        let options = ServeOptions { auth: AuthConfig { open: true }, ..ServeOptions::default() };
+        let http_router = router_with(app.clone(), HttpLimits::default(), options);
         tokio::spawn(async move { axum::serve(listener, http_router).await });
         // Every city granted over HTTP, in five networks of their own (605 grants).
         let mut city_grants = Vec::new();

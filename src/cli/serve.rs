@@ -42,6 +42,15 @@ pub struct ServeArgs {
     /// Most features one request or import may bring (demand cells, candidates, outlets).
     #[arg(long, default_value_t = HttpLimits::default().max_import_features)]
     pub max_import_features: usize,
+    /// The URL clients reach the service at, the base of the links it writes (OGC API,
+    /// TileJSON), e.g. `https://gis.example.com/territory` behind a proxy; default: the
+    /// listen address.
+    #[arg(long, env = "TERRITORY_PUBLIC_URL", value_parser = http::PublicUrl::parse)]
+    pub public_url: Option<http::PublicUrl>,
+    /// Serve without tokens (as admin to anyone on this machine): loopback only, and only on
+    /// a database that never had a token. Without it every API request needs a token.
+    #[arg(long)]
+    pub open: bool,
     /// XYZ raster basemap URL template for the map page (`https://host/{z}/{x}/{y}.png`);
     /// without it the page draws only the service's own layers.
     #[arg(long, env = "TERRITORY_BASEMAP")]
@@ -57,19 +66,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let limits = GeometryLimits { max_vertices: args.max_vertices };
     let app = App::open(&args.db.db, limits).await?;
     app.warm().await?;
-    if !app.access.any_active().await? {
-        if args.listen.ip().is_loopback() {
-            tracing::warn!(
-                "no access token exists: the service runs OPEN to anyone on this machine (create one with `territory token create --role admin --name NAME`)"
-            );
-            eprintln!("warning: no access token exists; the service runs open on loopback");
-        } else {
+    let had_tokens = app.access.any_ever().await?;
+    if args.open {
+        if !args.listen.ip().is_loopback() {
+            anyhow::bail!("--open serves without tokens on a loopback address only, not on {}", args.listen);
+        }
+        if had_tokens {
             anyhow::bail!(
-                "refusing to listen on {} without an access token: create one first with `territory token create --role admin --name NAME --db {}`",
-                args.listen,
+                "--open: this database has had access tokens, and a service that had tokens never runs open (even with all of them revoked); call it with a token (`territory token create --db {}`)",
                 args.db.db.display()
             );
         }
+        tracing::warn!("--open: the service runs OPEN, as admin, to anyone on this machine, until a token is made");
+        eprintln!("warning: --open: the service runs open on loopback (anyone on this machine is admin) until a token is made");
+    } else if !had_tokens {
+        eprintln!(
+            "note: every request needs an access token, and none exists yet: make one with `territory token create --role admin --name NAME --db {}` (or try the service on this machine with `serve --open`)",
+            args.db.db.display()
+        );
     }
     if !args.no_seed {
         crate::app::seed::seed(&app, &args.data, !args.no_seed_demand).await?;
@@ -80,7 +94,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     println!("listening on http://{addr}");
     let options = http::ServeOptions {
         map: http::web::MapConfig { basemap: args.basemap.clone() },
-        auth: http::auth::AuthConfig { loopback: args.listen.ip().is_loopback() },
+        auth: http::auth::AuthConfig { open: args.open },
+        public_url: match &args.public_url {
+            Some(url) => url.clone(),
+            None => http::PublicUrl::parse(&format!("http://{addr}")).map_err(anyhow::Error::msg)?,
+        },
     };
     let limits = HttpLimits {
         max_body_bytes: args.max_body_bytes,

@@ -77,7 +77,7 @@ pub enum Viewer {
 }
 
 impl Caller {
-    /// Anyone, when the service runs open on loopback: admin of everything.
+    /// Anyone, when the service runs open (`serve --open` on loopback): admin of everything.
     pub fn open() -> Caller {
         Caller { role: Role::Admin, network: None, partner: None, actor: "open".to_string() }
     }

@@ -1,6 +1,6 @@
 //! Who asks: every API request carries a bearer token (`Authorization: Bearer terr_...`, or
-//! `?access_token=` on GET for GIS clients) once any token exists, or when the service
-//! listens beyond loopback. [`authenticate`] turns it into the request's [`Caller`] once;
+//! `?access_token=` on GET for GIS clients), unless the service runs open (`serve --open`,
+//! loopback only, on a database that never had a token). [`authenticate`] turns it into the request's [`Caller`] once;
 //! handlers take the caller as an extractor and pass it to the application, which decides
 //! what it may do and see. Also here: the concurrency limit and the request timeout (503
 //! with Retry-After).
@@ -18,16 +18,11 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 /// How the service was started, for the open-mode rule.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct AuthConfig {
-    /// Bound to a loopback address: without any token, requests are allowed (open mode).
-    pub loopback: bool,
-}
-
-impl Default for AuthConfig {
-    fn default() -> Self {
-        AuthConfig { loopback: true }
-    }
+    /// Started with `--open` (on loopback): requests without a token are allowed as
+    /// admin while the database has never had a token.
+    pub open: bool,
 }
 
 /// The token a request carries: the `Authorization` header, or `access_token` in the
@@ -61,7 +56,7 @@ fn strip_access_token(req: &mut Request) {
 pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
     let config = req.extensions().get::<AuthConfig>().copied().unwrap_or_default();
     let token = bearer(&req);
-    match app.access.caller(token.as_deref(), config.loopback).await {
+    match app.access.caller(token.as_deref(), config.open).await {
         Ok(caller) => {
             strip_access_token(&mut req);
             req.extensions_mut().insert(caller);

@@ -14,7 +14,7 @@ use crate::input::parse_bbox;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use geo::Rect;
@@ -126,13 +126,6 @@ pub async fn export_network(
     export(&app, &caller, &Collection::Network(net, layer), format, bbox).await
 }
 
-/// The scheme and authority the client used (`http://127.0.0.1:8080`), for absolute links.
-pub fn base_url(headers: &HeaderMap) -> String {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    let proto = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).filter(|p| *p == "https").unwrap_or("http");
-    format!("{proto}://{host}")
-}
-
 fn collection(layer: &str) -> Result<Collection> {
     Collection::parse(layer)
         .ok_or_else(|| Error::NotFound(format!("no layer `{layer}`: layers are `regions` and `{{net}}.{{grants|outlets|demand|conflicts|candidates}}`")))
@@ -152,14 +145,19 @@ fn tilejson_type(kind: crate::gis::layer::FieldType) -> &'static str {
     params(("file" = String, Path, description = "`LAYER.json`, e.g. `smart.grants.json`")),
     responses((status = 200, description = "TileJSON 3.0 of the layer's vector tiles"), (status = 404, description = "Unknown layer")))]
 /// `GET /tiles/{layer}.json`: TileJSON of a layer.
-pub async fn tilejson(State(app): State<AppState>, caller: Caller, headers: HeaderMap, Path(file): Path<String>) -> Result<Response> {
+pub async fn tilejson(
+    State(app): State<AppState>,
+    caller: Caller,
+    axum::Extension(public): axum::Extension<super::PublicUrl>,
+    Path(file): Path<String>,
+) -> Result<Response> {
     let id = file.strip_suffix(".json").ok_or_else(|| Error::NotFound(format!("`{file}`: expected LAYER.json")))?;
     let c = collection(id)?;
     let served = app.gis.layer(&caller, &c).await?;
     let layer = &served.layer;
     let bounds = served.extent().map_or([-180.0, -85.0, 180.0, 85.0], |e| [e.min().x, e.min().y, e.max().x, e.max().y]);
     let fields: serde_json::Map<String, serde_json::Value> = layer.fields.iter().map(|f| (f.name.to_string(), json!(tilejson_type(f.kind)))).collect();
-    let base = base_url(&headers);
+    let base = public.as_str();
     let body = json!({
         "tilejson": "3.0.0",
         "name": layer.title,

@@ -55,13 +55,47 @@ impl Default for HttpLimits {
     }
 }
 
-/// How the router is served: the map page's settings and the open-mode rule.
+/// How the router is served: the map page's settings, the open-mode rule and the address
+/// clients reach it at.
 #[derive(Debug, Clone, Default)]
 pub struct ServeOptions {
     /// The map page.
     pub map: web::MapConfig,
     /// Access control.
     pub auth: auth::AuthConfig,
+    /// The base of every absolute link the service writes.
+    pub public_url: PublicUrl,
+}
+
+/// The scheme, authority and path prefix clients reach the service at
+/// (`https://gis.example.com/territory`), for the absolute links of OGC API pages and
+/// TileJSON: from configuration (`--public-url`), never from a request's `Host` or
+/// `X-Forwarded-*` headers, which a client sets as it likes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl(String);
+
+impl Default for PublicUrl {
+    /// The default listen address.
+    fn default() -> Self {
+        PublicUrl("http://127.0.0.1:8080".into())
+    }
+}
+
+impl PublicUrl {
+    /// An `http` or `https` URL with a host, and no query or fragment (a trailing `/` is dropped).
+    pub fn parse(s: &str) -> std::result::Result<PublicUrl, String> {
+        let uri: axum::http::Uri = s.parse().map_err(|e| format!("`{s}` is not a URL: {e}"))?;
+        let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+        if !scheme_ok || uri.host().is_none_or(str::is_empty) || uri.query().is_some() || s.contains('#') {
+            return Err(format!("`{s}`: give an http or https URL with a host and no query, e.g. https://gis.example.com/territory"));
+        }
+        Ok(PublicUrl(s.trim_end_matches('/').to_string()))
+    }
+
+    /// The URL, without a trailing `/`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// Shared state of every handler.
@@ -103,8 +137,13 @@ pub fn router_with(app: AppState, limits: HttpLimits, options: ServeOptions) -> 
         .layer(axum::middleware::from_fn(auth::throttle))
         .layer(axum::Extension(limits))
         .layer(axum::Extension(options.auth))
+        .layer(axum::Extension(options.public_url))
         .layer(axum::Extension(throttle))
-        .layer(TraceLayer::new_for_http())
+        // Spans name the method and the path only: a query may carry `access_token`.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &axum::extract::Request| tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())),
+        )
         .with_state(app)
 }
 

@@ -2,8 +2,8 @@
 //! [`crate::gis`] as collections that QGIS and GDAL (`OAPIF:`) read live.
 
 use super::AppState;
+use super::PublicUrl;
 use super::extract::{Path, Query};
-use super::gis::base_url;
 use crate::app::blocking;
 use crate::app::gis::Served;
 use crate::domain::access::Caller;
@@ -13,7 +13,7 @@ use crate::gis::geojson::{GEOJSON, feature};
 use crate::input::parse_bbox;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use geo::Rect;
@@ -73,10 +73,10 @@ fn check_format(q: &BTreeMap<String, String>) -> Result<()> {
     }
 }
 
-async fn landing(headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>) -> Result<Response> {
+async fn landing(axum::Extension(public): axum::Extension<PublicUrl>, Query(q): Query<BTreeMap<String, String>>) -> Result<Response> {
     only_params(&q, &["f"])?;
     check_format(&q)?;
-    let base = format!("{}/ogc", base_url(&headers));
+    let base = format!("{}/ogc", public.as_str());
     Ok(json_response(
         json!({
             "title": "territory",
@@ -117,10 +117,15 @@ fn collection_json(base: &str, served: &Served) -> Value {
     })
 }
 
-async fn collections(State(app): State<AppState>, caller: Caller, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>) -> Result<Response> {
+async fn collections(
+    State(app): State<AppState>,
+    caller: Caller,
+    axum::Extension(public): axum::Extension<PublicUrl>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Result<Response> {
     only_params(&q, &["f"])?;
     check_format(&q)?;
-    let base = format!("{}/ogc", base_url(&headers));
+    let base = format!("{}/ogc", public.as_str());
     let mut list = Vec::new();
     for c in app.gis.collections(&caller).await? {
         list.push(collection_json(&base, &*app.gis.layer(&caller, &c).await?));
@@ -142,13 +147,13 @@ fn parse_collection(id: &str) -> Result<Collection> {
 async fn collection(
     State(app): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
+    axum::Extension(public): axum::Extension<PublicUrl>,
     Path(id): Path<String>,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Response> {
     only_params(&q, &["f"])?;
     check_format(&q)?;
-    let base = format!("{}/ogc", base_url(&headers));
+    let base = format!("{}/ogc", public.as_str());
     let served = app.gis.layer(&caller, &parse_collection(&id)?).await?;
     Ok(json_response(collection_json(&base, &served), "application/json"))
 }
@@ -162,7 +167,7 @@ fn parse_count(q: &BTreeMap<String, String>, name: &str, min: usize) -> Result<O
 async fn items(
     State(app): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
+    axum::Extension(public): axum::Extension<PublicUrl>,
     Path(id): Path<String>,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Response> {
@@ -173,7 +178,7 @@ async fn items(
     let bbox = q.get("bbox").map(|b| parse_bbox(b)).transpose()?.map(|[x0, y0, x1, y1]| Rect::new((x0, y0), (x1, y1)));
     let served = app.gis.layer(&caller, &parse_collection(&id)?).await?;
     let layer = served.layer.clone();
-    let base = format!("{}/ogc/collections/{id}/items", base_url(&headers));
+    let base = format!("{}/ogc/collections/{id}/items", public.as_str());
     let body = blocking(move || {
         let matching = layer.matching(bbox.as_ref());
         let page: Vec<Value> = matching.iter().skip(offset).take(limit).map(|&i| feature(&layer, &layer.feature(i))).collect();
@@ -208,7 +213,7 @@ async fn items(
 async fn item(
     State(app): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
+    axum::Extension(public): axum::Extension<PublicUrl>,
     Path((id, fid)): Path<(String, String)>,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Response> {
@@ -219,7 +224,7 @@ async fn item(
     let n: i64 = fid.parse().map_err(|_| Error::NotFound(format!("no feature `{fid}` in `{id}` (feature ids are integers)")))?;
     let f = layer.by_id(n).ok_or_else(|| Error::NotFound(format!("no feature {n} in `{id}`")))?;
     let mut body = feature(layer, &f);
-    let base = format!("{}/ogc/collections/{id}", base_url(&headers));
+    let base = format!("{}/ogc/collections/{id}", public.as_str());
     body["links"] =
         json!([link(format!("{base}/items/{n}"), "self", GEOJSON, "This feature"), link(base, "collection", "application/json", "The collection"),]);
     Ok(json_response(body, GEOJSON))
@@ -294,7 +299,7 @@ pub fn openapi(server: &str) -> Value {
     })
 }
 
-async fn api(headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>) -> Result<Response> {
+async fn api(axum::Extension(public): axum::Extension<PublicUrl>, Query(q): Query<BTreeMap<String, String>>) -> Result<Response> {
     only_params(&q, &["f"])?;
-    Ok(json_response(openapi(&format!("{}/ogc", base_url(&headers))), OPENAPI_30))
+    Ok(json_response(openapi(&format!("{}/ogc", public.as_str())), OPENAPI_30))
 }

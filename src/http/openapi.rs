@@ -43,7 +43,9 @@ impl utoipa::Modify for BearerAuth {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("`territory token create`; not needed on loopback while no token exists"))
+                    .description(Some(
+                        "`territory token create`; not needed by a service started with `--open` (loopback) on a database that never had a token",
+                    ))
                     .build(),
             ),
         );

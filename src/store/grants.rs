@@ -122,7 +122,7 @@ pub struct AuditEntry {
     /// The conflicts of a refusal.
     #[schema(value_type = Vec<Object>)]
     pub conflicts: Value,
-    /// Who acted: `token N (name)`, `open` (no tokens, loopback) or `cli`.
+    /// Who acted: `token N (name)`, `open` (`serve --open`: loopback, never a token) or `cli`.
     pub actor: Option<String>,
 }
 

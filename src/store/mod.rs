@@ -44,8 +44,8 @@ pub struct Store {
 /// Token lookups kept while no commit is seen (see [`changes`]).
 #[derive(Debug, Default)]
 struct TokenMemo {
-    /// Whether any token is active.
-    any_active: Memo<(), bool>,
+    /// Whether any token was ever made.
+    any_token: Memo<(), bool>,
     /// The active token of each hash asked for.
     by_hash: Memo<String, Option<TokenInfo>>,
 }

@@ -63,15 +63,15 @@ impl Store {
         Ok(found)
     }
 
-    /// Whether any token is active (then every request needs one); kept like
-    /// [`Store::active_token`].
-    pub async fn any_active_token(&self) -> Result<bool> {
+    /// Whether any token was ever made, revoked ones included (then the service never runs
+    /// open); kept like [`Store::active_token`].
+    pub async fn any_token(&self) -> Result<bool> {
         let generation = self.changes.generation();
-        if let Some(kept) = self.token_memo().any_active.get(generation, &()) {
+        if let Some(kept) = self.token_memo().any_token.get(generation, &()) {
             return Ok(kept);
         }
-        let any = sqlx::query_scalar::<_, i64>("SELECT EXISTS (SELECT 1 FROM tokens WHERE revoked_at IS NULL)").fetch_one(&self.pool).await? == 1;
-        self.token_memo().any_active.put(generation, (), any);
+        let any = sqlx::query_scalar::<_, i64>("SELECT EXISTS (SELECT 1 FROM tokens)").fetch_one(&self.pool).await? == 1;
+        self.token_memo().any_token.put(generation, (), any);
         Ok(any)
     }
 

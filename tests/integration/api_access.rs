@@ -265,7 +265,7 @@ async fn a_partners_large_export_is_streamed_in_bounded_memory() {
         .output()
         .expect("token");
     let hq = String::from_utf8_lossy(&created.stdout).trim().to_string();
-    let (child, base) = crate::binary::serve(&db.path);
+    let (child, base) = crate::binary::serve_with(&db.path, &[]);
     let server = crate::binary::Server(child);
     let pid = server.0.id();
     let client = reqwest::Client::new();

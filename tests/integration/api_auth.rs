@@ -49,10 +49,10 @@ fn check_body(partner: i64) -> Value {
 }
 
 #[tokio::test]
-async fn without_tokens_loopback_runs_open_and_any_other_address_needs_one() {
+async fn only_a_service_started_open_answers_without_a_token() {
     let app = app().await;
     app.get("/networks/smart/grants").await.expect(200);
-    let exposed = rebuild(&app, HttpLimits::default(), AuthConfig { loopback: false });
+    let exposed = rebuild(&app, HttpLimits::default(), AuthConfig { open: false });
     send(&exposed, None, Method::GET, "/networks/smart/grants", None).await.expect_problem(401);
     // The map page's own files and /health stay open.
     send(&exposed, None, Method::GET, "/", None).await.expect(200);
@@ -239,8 +239,8 @@ async fn tokens_made_and_revoked_by_another_process_count_within_the_stated_boun
     let revoked = std::time::Instant::now();
     let took = answered_within(&app, Some(&secret), "/networks/smart/grants", 401, revoked).await;
     println!("a token revoked by another process was refused after {took:?}");
-    // With no active token left, the loopback service is open again.
-    answered_within(&app, None, "/networks/smart/grants", 200, revoked).await;
+    // With no active token left it stays closed: a service that had tokens never runs open.
+    send(&app, None, Method::GET, "/networks/smart/grants", None).await.expect_problem(401);
     // Made and revoked by this process: counts from the next request.
     let (mine, mine_id) = token(&app, "own", Role::Viewer, None, None).await;
     send(&app, Some(&mine), Method::GET, "/networks/smart/grants", None).await.expect(200);
@@ -253,7 +253,7 @@ async fn tokens_made_and_revoked_by_another_process_count_within_the_stated_boun
 async fn each_limit_answers_with_a_clear_problem() {
     let app = app().await;
     // Features per request.
-    let few = rebuild(&app, HttpLimits { max_import_features: 2, ..HttpLimits::default() }, AuthConfig::default());
+    let few = rebuild(&app, HttpLimits { max_import_features: 2, ..HttpLimits::default() }, AuthConfig { open: true });
     let cells = crate::api_scoring::fixture_cells();
     let csv: String = std::iter::once("h3,demand\n".to_string()).chain(cells.iter().take(3).map(|(h, d)| format!("{h},{d}\n"))).collect();
     let req =
@@ -263,12 +263,12 @@ async fn each_limit_answers_with_a_clear_problem() {
     let text = String::from_utf8_lossy(&res.into_body().collect().await.expect("body").to_bytes()).to_string();
     assert!(text.contains("at most 2"), "{text}");
     // Concurrency: with no request allowed in flight, every request is 503 with Retry-After.
-    let none = rebuild(&app, HttpLimits { max_concurrent: 0, ..HttpLimits::default() }, AuthConfig::default());
+    let none = rebuild(&app, HttpLimits { max_concurrent: 0, ..HttpLimits::default() }, AuthConfig { open: true });
     let r = send(&none, None, Method::GET, "/networks/smart/grants", None).await;
     r.expect_problem(503);
     assert_eq!(r.body["retry_after_header"], json!("1"));
     // Time: a request that runs longer than the timeout is stopped with 503 and Retry-After.
-    let hasty = rebuild(&app, HttpLimits { request_timeout: std::time::Duration::from_nanos(1), ..HttpLimits::default() }, AuthConfig::default());
+    let hasty = rebuild(&app, HttpLimits { request_timeout: std::time::Duration::from_nanos(1), ..HttpLimits::default() }, AuthConfig { open: true });
     let r = send(&hasty, None, Method::GET, "/export/regions.gpkg", None).await;
     r.expect_problem(503);
     assert!(r.body["retry_after_header"].is_string());
@@ -276,12 +276,31 @@ async fn each_limit_answers_with_a_clear_problem() {
 }
 
 #[test]
-fn the_binary_refuses_to_listen_beyond_loopback_until_a_token_exists() {
+fn the_binary_runs_open_only_when_told_on_loopback_and_never_after_a_token() {
     let db = test_db();
     let bin = env!("CARGO_BIN_EXE_territory");
-    let out = Command::new(bin).args(["serve", "--listen", "0.0.0.0:0", "--db"]).arg(&db.path).output().expect("run");
+    let serve = |args: &[&str]| Command::new(bin).arg("serve").args(args).arg("--db").arg(&db.path).output().expect("run");
+    // --open beyond loopback: refused.
+    let out = serve(&["--open", "--listen", "0.0.0.0:0"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("token create"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("loopback"), "{}", String::from_utf8_lossy(&out.stderr));
+    // Without --open it starts anywhere (every request then needs a token), and says so.
+    let (child, addr) = crate::binary::serve_with(&db.path, &[]);
+    let server = crate::binary::Server(child);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let status = |path: &str, token: Option<&str>| {
+        rt.block_on(async {
+            let mut req = reqwest::Client::new().get(format!("{addr}{path}"));
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            req.send().await.expect("send").status().as_u16()
+        })
+    };
+    assert_eq!(status("/networks/smart/grants", None), 401);
+    assert_eq!(status("/health", None), 200);
+    crate::binary::sigterm(&server.0);
+    drop(server);
     let created = Command::new(bin).args(["token", "create", "--name", "ops", "--role", "admin", "--db"]).arg(&db.path).output().expect("run");
     assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
     let secret = String::from_utf8_lossy(&created.stdout).trim().to_string();
@@ -289,19 +308,41 @@ fn the_binary_refuses_to_listen_beyond_loopback_until_a_token_exists() {
     let listed = Command::new(bin).args(["token", "list", "--db"]).arg(&db.path).output().expect("run");
     let listing = String::from_utf8_lossy(&listed.stdout).to_string();
     assert!(listing.contains("ops") && listing.contains("admin") && !listing.contains(&secret), "the secret is never shown again: {listing}");
-    // Now it starts on a public address (stopped at once).
+    let revoked = Command::new(bin).args(["token", "revoke", "1", "--db"]).arg(&db.path).output().expect("run");
+    assert!(revoked.status.success());
+    // Its only token revoked, the database still never runs open.
+    let out = serve(&["--open", "--listen", "127.0.0.1:0"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("never runs open"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// At every log level, a request's `?access_token=` never reaches the log: spans name the
+/// method and the path only.
+#[test]
+fn a_token_in_the_query_is_never_logged() {
+    let db = test_db();
+    let bin = env!("CARGO_BIN_EXE_territory");
+    let created = Command::new(bin).args(["token", "create", "--name", "gis", "--role", "viewer", "--db"]).arg(&db.path).output().expect("run");
+    let secret = String::from_utf8_lossy(&created.stdout).trim().to_string();
+    let log = db.dir.path().join("serve.log");
     let mut child = Command::new(bin)
-        .args(["serve", "--listen", "0.0.0.0:0", "--db"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--no-seed-demand", "--db"])
         .arg(&db.path)
+        .env("RUST_LOG", "trace")
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
         .spawn()
         .expect("spawn");
     let mut line = String::new();
     std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().expect("stdout")), &mut line).expect("line");
-    assert!(line.starts_with("listening on"), "{line}");
-    crate::binary::sigterm(&child);
-    let _ = child.wait();
-    let revoked = Command::new(bin).args(["token", "revoke", "1", "--db"]).arg(&db.path).output().expect("run");
-    assert!(revoked.status.success());
+    let server = crate::binary::Server(child);
+    let base = line.trim().strip_prefix("listening on ").expect("address").to_string();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let status = rt.block_on(async { reqwest::get(format!("{base}/networks/smart/grants?access_token={secret}")).await.expect("get").status().as_u16() });
+    assert_eq!(status, 200);
+    crate::binary::sigterm(&server.0);
+    drop(server);
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(text.contains("/networks/smart/grants"), "the request is logged: {} bytes", text.len());
+    assert!(!text.contains(&secret) && !text.contains("access_token="), "the token reached the log");
 }

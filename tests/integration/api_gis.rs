@@ -358,3 +358,34 @@ async fn the_conflicts_layer_is_the_overlaps_of_stored_grants() {
     assert!(p["overlap_km2"].as_f64().expect("km2") > 100.0, "南山 is ~180 km²: {p}");
     assert_eq!(fc["features"][0]["geometry"]["type"], json!("MultiPolygon"));
 }
+
+#[tokio::test]
+async fn links_come_from_the_public_url_never_from_the_request_headers() {
+    let app = app().await;
+    let hostile = |uri: &str| {
+        Request::builder()
+            .uri(uri)
+            .header(header::HOST, "evil.example")
+            .header("x-forwarded-proto", "https")
+            .header("x-forwarded-host", "evil.example")
+            .body(Body::empty())
+            .expect("request")
+    };
+    let body =
+        |res: axum::response::Response| async move { String::from_utf8(res.into_body().collect().await.expect("body").to_bytes().to_vec()).expect("utf-8") };
+    for uri in ["/ogc", "/ogc/collections/smart.grants", "/ogc/collections/smart.grants/items?limit=1", "/tiles/smart.grants.json", "/ogc/api"] {
+        let text = body(app.router.clone().oneshot(hostile(uri)).await.expect("infallible")).await;
+        assert!(!text.contains("evil.example"), "{uri} copies the Host header: {text}");
+        assert!(text.contains("http://localhost:8080/"), "{uri}: {text}");
+    }
+    // Behind a proxy: the configured URL, with its path, whatever the request says.
+    let public_url = territory::http::PublicUrl::parse("https://gis.example.com/territory/").expect("url");
+    let options = territory::http::ServeOptions { auth: territory::http::auth::AuthConfig { open: true }, public_url, ..Default::default() };
+    let proxied = territory::http::router_with(app.service.clone(), territory::http::HttpLimits::default(), options);
+    let text = body(proxied.oneshot(hostile("/ogc/collections/smart.grants")).await.expect("infallible")).await;
+    let v: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(v["links"][1]["href"], json!("https://gis.example.com/territory/ogc/collections/smart.grants/items"));
+    for bad in ["ftp://x.example", "localhost:8080", "https://x.example/?a=1", "https:///nohost"] {
+        assert!(territory::http::PublicUrl::parse(bad).is_err(), "{bad}");
+    }
+}

@@ -89,7 +89,8 @@ async fn two_instances_on_one_file_cannot_both_win() {
     let q = first.partner("smart", "乙", "city_partner").await;
     // A second registry on the same file: a second service instance.
     let second = std::sync::Arc::new(territory::app::App::open(&path, GeometryLimits::default()).await.expect("second instance"));
-    let router2 = territory::http::router(second, HttpLimits::default());
+    let options = territory::http::ServeOptions { auth: territory::http::auth::AuthConfig { open: true }, ..Default::default() };
+    let router2 = territory::http::router_with(second, HttpLimits::default(), options);
     first.post("/networks/smart/grants", json!({"partner_id": p, "adcodes": ["441300"]})).await.expect(201);
     // The second instance has not seen that grant in memory; the decision must still see it.
     let req = axum::http::Request::post("/networks/smart/grants")

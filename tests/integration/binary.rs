@@ -9,11 +9,18 @@ fn territory() -> Command {
     Command::new(env!("CARGO_BIN_EXE_territory"))
 }
 
-/// Starts `territory serve` on port 0 and reads the bound address from its stdout.
+/// Starts `territory serve --open` (no tokens needed) on port 0 and reads the bound address
+/// from its stdout.
 pub(crate) fn serve(db: &std::path::Path) -> (Child, String) {
+    serve_with(db, &["--open"])
+}
+
+/// Starts `territory serve` with `args` on port 0 and reads the bound address from its stdout.
+pub(crate) fn serve_with(db: &std::path::Path, args: &[&str]) -> (Child, String) {
     let mut child = territory()
         .args(["serve", "--listen", "127.0.0.1:0", "--db"])
         .arg(db)
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

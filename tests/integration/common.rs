@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use territory::app::App;
 use territory::geometry::GeometryLimits;
-use territory::http::{HttpLimits, router};
+use territory::http::auth::AuthConfig;
+use territory::http::{HttpLimits, PublicUrl, ServeOptions, router_with};
 use tower::ServiceExt;
 
 /// The bundled data folder.
@@ -77,7 +78,11 @@ pub async fn app() -> TestApp {
 pub async fn app_on(db: TestDb, http: HttpLimits, geometry: GeometryLimits) -> TestApp {
     let service = Arc::new(App::open(&db.path, geometry).await.expect("open the app"));
     service.warm().await.expect("warm the caches, as `serve` does");
-    TestApp { router: router(service.clone(), http), service, db }
+    // Open, as `serve --open` on loopback: the tests that need tokens make them. Links
+    // name the public URL `http://localhost:8080`.
+    let public_url = PublicUrl::parse("http://localhost:8080").expect("url");
+    let options = ServeOptions { auth: AuthConfig { open: true }, public_url, ..ServeOptions::default() };
+    TestApp { router: router_with(service.clone(), http, options), service, db }
 }
 
 /// A response, kept whole for assertions.

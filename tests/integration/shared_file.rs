@@ -9,7 +9,7 @@
 //! last one, checkpointed and truncated the index under the service's mapping: SIGBUS
 //! after a few dozen outside opens.
 
-use crate::binary::{Server, serve, sigterm};
+use crate::binary::{Server, serve_with, sigterm};
 use crate::common::{rect, test_db};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -117,7 +117,7 @@ async fn other_processes_opening_the_file_never_stop_the_service_nor_lose_a_gran
     let db = test_db();
     let path = db.path.clone();
     let admin = cli(&path, &["token", "create", "--name", "load", "--role", "admin"]);
-    let (child, base) = serve(&path);
+    let (child, base) = serve_with(&path, &[]);
     let mut server = Server(child);
 
     let stop = Arc::new(AtomicBool::new(false));
