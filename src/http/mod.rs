@@ -139,6 +139,7 @@ pub fn router_with(app: AppState, limits: HttpLimits, options: ServeOptions) -> 
         .layer(axum::Extension(options.auth))
         .layer(axum::Extension(options.public_url))
         .layer(axum::Extension(throttle))
+        .layer(axum::middleware::from_fn(problem::every_error_a_problem))
         // Spans name the method and the path only: a query may carry `access_token`.
         .layer(
             TraceLayer::new_for_http()

@@ -75,6 +75,46 @@ pub fn problem(status: StatusCode, kind: &str, detail: &str, extra: impl serde::
     response
 }
 
+/// Longest request target (path and query) taken, bytes: longer ones are 414.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// Makes every error answer `application/problem+json`, also those that no handler wrote
+/// (a body-limit rejection of a framework extractor, say): their status is kept, and
+/// their text, if any, becomes the detail. Request targets over [`MAX_URI_BYTES`] are
+/// 414 here. (A target over hyper's own limit, 64 KiB, is answered 414 by hyper itself,
+/// with an empty body, before any of this runs.)
+pub async fn every_error_a_problem(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let target = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if target > MAX_URI_BYTES {
+        let detail = format!("the request target has {target} bytes; at most {MAX_URI_BYTES}");
+        return problem(StatusCode::URI_TOO_LONG, "uri-too-long", &detail, json!({}));
+    }
+    let response = next.run(req).await;
+    let status = response.status();
+    let is_problem = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.map(|b| String::from_utf8_lossy(&b).trim().to_string()).unwrap_or_default();
+    let detail = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_lowercase() } else { text };
+    let kind = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "payload-too-large",
+        StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed",
+        StatusCode::NOT_FOUND => "not-found",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type",
+        s if s.is_server_error() => "internal",
+        _ => "bad-request",
+    };
+    let mut answer = problem(status, kind, &detail, json!({}));
+    for name in [header::RETRY_AFTER, header::ALLOW, header::WWW_AUTHENTICATE] {
+        if let Some(v) = parts.headers.get(&name) {
+            answer.headers_mut().insert(name, v.clone());
+        }
+    }
+    answer
+}
+
 /// The extra members of a refusal: typed, so overlap geometries are copied, not re-parsed.
 #[derive(serde::Serialize)]
 struct Refusal {

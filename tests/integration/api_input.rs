@@ -174,6 +174,24 @@ async fn bodies_over_the_size_limit_are_413() {
     r.expect_problem(413);
     assert_eq!(r.body["type"], json!("urn:territory:problem:payload-too-large"), "{}", r.text);
     assert_eq!(app.counts().await, before);
+    // CSV uploads too (they were plain text), and a request target over 8 KiB is 414.
+    let send = |method: Method, uri: String, body: String| {
+        let req =
+            axum::http::Request::builder().method(method).uri(uri).header("content-type", "text/csv").body(axum::body::Body::from(body)).expect("request");
+        tower::ServiceExt::oneshot(app.router.clone(), req)
+    };
+    let csv = format!("outlet_id,year,units\n{}", "1,2025,10\n".repeat(500));
+    let long = format!("/regions?q={}", "a".repeat(9000));
+    let cases = [(Method::PUT, "/networks/smart/sales".to_string(), 413), (Method::POST, "/networks/smart/score".to_string(), 413), (Method::GET, long, 414)];
+    for (method, uri, status) in cases {
+        let res = send(method, uri.clone(), csv.clone()).await.expect("infallible");
+        assert_eq!(res.status().as_u16(), status, "{uri}");
+        let ct = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        assert_eq!(ct, "application/problem+json", "{uri}");
+        let bytes = http_body_util::BodyExt::collect(res.into_body()).await.expect("body").to_bytes();
+        let body: Value = serde_json::from_slice(&bytes).expect("json");
+        assert_eq!(body["status"], json!(status), "{body}");
+    }
 }
 
 #[tokio::test]
