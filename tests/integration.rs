@@ -36,6 +36,8 @@ mod crash;
 mod differential;
 #[path = "integration/gis_clients.rs"]
 mod gis_clients;
+#[path = "integration/hostile.rs"]
+mod hostile;
 #[path = "integration/map_page.rs"]
 mod map_page;
 #[path = "integration/plans.rs"]

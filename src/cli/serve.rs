@@ -39,6 +39,13 @@ pub struct ServeArgs {
     /// Requests in flight at most (more get 503 with Retry-After).
     #[arg(long, default_value_t = HttpLimits::default().max_concurrent)]
     pub max_concurrent: usize,
+    /// Connections open at once at most (more wait until one closes).
+    #[arg(long, default_value_t = http::ConnectionLimits::default().max_connections)]
+    pub max_connections: usize,
+    /// Longest a client may take to send a request's headers, seconds; an idle keep-alive
+    /// connection is closed after it too.
+    #[arg(long, default_value_t = http::ConnectionLimits::default().header_timeout.as_secs_f64())]
+    pub header_timeout_secs: f64,
     /// Most features one request or import may bring (demand cells, candidates, outlets).
     #[arg(long, default_value_t = HttpLimits::default().max_import_features)]
     pub max_import_features: usize,
@@ -107,7 +114,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_import_features: args.max_import_features,
     };
     let router = http::router_with(Arc::new(app), limits, options);
-    http::serve(listener, router, shutdown_signal()).await?;
+    let connections = http::ConnectionLimits {
+        max_connections: args.max_connections,
+        header_timeout: std::time::Duration::from_secs_f64(args.header_timeout_secs),
+        ..http::ConnectionLimits::default()
+    };
+    http::serve(listener, router, shutdown_signal(), connections).await?;
     tracing::info!("stopped");
     Ok(())
 }

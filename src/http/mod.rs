@@ -126,7 +126,10 @@ pub fn router_with(app: AppState, limits: HttpLimits, options: ServeOptions) -> 
         .merge(model::router())
         .merge(gis::router())
         .merge(ogc::router())
-        .route_layer(axum::middleware::from_fn_with_state(app.clone(), auth::authenticate));
+        .route_layer(axum::middleware::from_fn_with_state(app.clone(), auth::authenticate))
+        // Only API work takes a slot: `/health`, the map page's files and the OpenAPI
+        // document never queue behind it.
+        .route_layer(axum::middleware::from_fn(auth::throttle));
     Router::new()
         .merge(web::router(options.map))
         .merge(openapi::router())
@@ -134,7 +137,6 @@ pub fn router_with(app: AppState, limits: HttpLimits, options: ServeOptions) -> 
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
-        .layer(axum::middleware::from_fn(auth::throttle))
         .layer(axum::Extension(limits))
         .layer(axum::Extension(options.auth))
         .layer(axum::Extension(options.public_url))
@@ -155,7 +157,66 @@ pub fn geojson_response(body: impl serde::Serialize) -> Response {
     r
 }
 
-/// Serves the router on a bound listener until `shutdown` completes, then drains.
-pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+/// Limits on connections, below the requests they carry.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// Connections open at once at most; more wait in the kernel's listen backlog until
+    /// one closes (so that no client can run the process out of file descriptors).
+    pub max_connections: usize,
+    /// Longest a client may take to send a request's headers, and so the longest an idle
+    /// keep-alive connection stays open: then it is closed.
+    pub header_timeout: std::time::Duration,
+    /// Longest the service waits for the connections left to finish on shutdown.
+    pub drain_timeout: std::time::Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits { max_connections: 1024, header_timeout: std::time::Duration::from_secs(10), drain_timeout: std::time::Duration::from_secs(30) }
+    }
+}
+
+/// Serves the router over HTTP/1.1 on a bound listener until `shutdown` completes, then
+/// drains: at most `limits.max_connections` connections at once, each closed when a
+/// request's headers take longer than `limits.header_timeout`.
+pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Output = ()> + Send + 'static, limits: ConnectionLimits) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).keep_alive(true);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+            () = &mut shutdown => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before it was taken:
+                    // wait a little rather than spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection closed");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(limits.drain_timeout, graceful.shutdown()).await.is_err() {
+        tracing::warn!("connections still open after {} s at shutdown; closing them", limits.drain_timeout.as_secs());
+    }
+    Ok(())
 }

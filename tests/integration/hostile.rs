@@ -1,0 +1,68 @@
+//! Hostile load (issue 20): what one client does to the connections must not stall the
+//! others.
+
+use crate::binary::{Server, serve_with};
+use crate::common::test_db;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+/// Sends `GET path` on a fresh connection and returns the status line.
+fn get(addr: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).expect("write");
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    text.lines().next().unwrap_or("").to_string()
+}
+
+/// Reads until the service closes the connection; `None` if it is still open at `deadline`.
+fn closed_by(mut s: TcpStream, deadline: Instant) -> Option<Instant> {
+    let mut buf = [0u8; 1024];
+    loop {
+        let left = deadline.checked_duration_since(Instant::now())?;
+        s.set_read_timeout(Some(left.max(Duration::from_millis(1)))).expect("timeout");
+        match s.read(&mut buf) {
+            Ok(0) => return Some(Instant::now()),
+            Ok(_) => continue,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => return None,
+            Err(_) => return Some(Instant::now()),
+        }
+    }
+}
+
+#[test]
+fn connections_that_dribble_their_headers_are_closed_and_health_answers_meanwhile() {
+    let db = test_db();
+    let args = ["--open", "--no-seed-demand", "--header-timeout-secs", "1", "--max-connections", "40"];
+    let (child, base) = serve_with(&db.path, &args);
+    let _server = Server(child);
+    let addr = base.strip_prefix("http://").expect("http").to_string();
+    assert!(get(&addr, "/health").contains("200"));
+    // 60 connections, more than the cap, each starting a request and never finishing its
+    // headers (the attack of the issue sent a byte every 5 s).
+    let started = Instant::now();
+    let slow: Vec<TcpStream> = (0..60)
+        .map(|_| {
+            let mut s = TcpStream::connect(&addr).expect("connect");
+            s.write_all(b"PUT /networks/smart/demand HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n").expect("write");
+            s
+        })
+        .collect();
+    // A normal request waits at most for the header timeout to free a connection slot.
+    let asked = Instant::now();
+    let status = get(&addr, "/health");
+    let waited = asked.elapsed();
+    assert!(status.contains("200"), "{status}");
+    assert!(waited < Duration::from_secs(3), "/health waited {waited:?}");
+    let grants = get(&addr, "/networks/smart/grants");
+    assert!(grants.contains("200"), "{grants}");
+    // Every slow connection is closed: the first 40 after a second, the rest after their turn.
+    let deadline = started + Duration::from_secs(6);
+    let closed: Vec<Option<Instant>> = slow.into_iter().map(|s| closed_by(s, deadline)).collect();
+    let open = closed.iter().filter(|c| c.is_none()).count();
+    assert_eq!(open, 0, "{open} of 60 dribbling connections still open after 6 s");
+    let last = closed.iter().flatten().max().expect("closed").duration_since(started);
+    println!("dribbling connections: /health answered in {waited:?}; the last of 60 closed after {last:?}");
+}
