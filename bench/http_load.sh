@@ -59,7 +59,7 @@ trap 'exit 130' INT TERM
 
 cp "${BIN:-target/release/territory}" "$TMP/territory"   # immune to rebuilds during the run
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-OPEN=--open   # without tokens (loopback), unless TOKEN=1
+OPEN=${OPEN---open}   # without tokens (loopback), unless TOKEN=1; OPEN= for builds before `serve --open`
 if [ "${TOKEN:-0}" = 1 ]; then
   BENCH_TOKEN=$("$TMP/territory" token create --db "$TMP/bench.db" --name bench --role admin 2>/dev/null)
   export BENCH_TOKEN
