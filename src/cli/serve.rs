@@ -39,6 +39,9 @@ pub struct ServeArgs {
     /// Requests in flight at most (more get 503 with Retry-After).
     #[arg(long, default_value_t = HttpLimits::default().max_concurrent)]
     pub max_concurrent: usize,
+    /// Requests in flight at most from one client (a token, or an address without one).
+    #[arg(long, default_value_t = HttpLimits::default().max_concurrent_per_client)]
+    pub max_concurrent_per_client: usize,
     /// Connections open at once at most (more wait until one closes).
     #[arg(long, default_value_t = http::ConnectionLimits::default().max_connections)]
     pub max_connections: usize,
@@ -111,6 +114,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_body_bytes: args.max_body_bytes,
         request_timeout: std::time::Duration::from_secs_f64(args.request_timeout_secs),
         max_concurrent: args.max_concurrent,
+        max_concurrent_per_client: args.max_concurrent_per_client,
         max_import_features: args.max_import_features,
     };
     let router = http::router_with(Arc::new(app), limits, options);

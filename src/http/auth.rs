@@ -80,13 +80,47 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 pub struct Throttle {
     /// Requests in flight at most; more are answered 503 at once.
     pub permits: Arc<Semaphore>,
+    /// Requests in flight at most from one client (a token, or an address without one).
+    pub per_client: usize,
+    /// The slots of each client with requests in flight.
+    pub clients: Arc<std::sync::Mutex<std::collections::HashMap<u64, Arc<Semaphore>>>>,
     /// Longest a request may run before it is answered 503.
     pub timeout: Duration,
 }
 
-/// The throttling middleware: a concurrency limit, then a timeout.
+impl Throttle {
+    /// At most `total` requests in flight, `per_client` of them from one client, each
+    /// stopped after `timeout`.
+    pub fn new(total: usize, per_client: usize, timeout: Duration) -> Throttle {
+        Throttle { permits: Arc::new(Semaphore::new(total)), per_client, clients: Arc::default(), timeout }
+    }
+
+    /// The slots of the client a request comes from: its token, else its address.
+    fn client_slots(&self, req: &Request) -> Arc<Semaphore> {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        static KEYS: std::sync::OnceLock<std::collections::hash_map::RandomState> = std::sync::OnceLock::new();
+        let mut h = KEYS.get_or_init(Default::default).build_hasher();
+        match bearer(req) {
+            Some(token) => token.hash(&mut h),
+            None => req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip()).hash(&mut h),
+        }
+        let key = h.finish();
+        let mut clients = self.clients.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if clients.len() > 10_000 {
+            // Forget the clients with nothing in flight.
+            clients.retain(|_, s| s.available_permits() < self.per_client);
+        }
+        clients.entry(key).or_insert_with(|| Arc::new(Semaphore::new(self.per_client))).clone()
+    }
+}
+
+/// The throttling middleware: a concurrency limit per client and in all, then a timeout.
 pub async fn throttle(req: Request, next: Next) -> Response {
     let Some(t) = req.extensions().get::<Throttle>().cloned() else { return next.run(req).await };
+    let Ok(_own) = t.client_slots(&req).try_acquire_owned() else {
+        let detail = format!("this client has {} requests in flight, the most one client may; try again shortly", t.per_client);
+        return Error::Busy { detail, retry_after: 1 }.into_response();
+    };
     let Ok(_permit) = t.permits.clone().try_acquire_owned() else {
         return Error::Busy { detail: "too many requests in flight; try again shortly".into(), retry_after: 1 }.into_response();
     };

@@ -40,6 +40,9 @@ pub struct HttpLimits {
     pub request_timeout: std::time::Duration,
     /// Requests in flight at most (503 with Retry-After beyond).
     pub max_concurrent: usize,
+    /// Requests in flight at most from one client: a token, or an address without one
+    /// (503 with Retry-After beyond).
+    pub max_concurrent_per_client: usize,
     /// Most features (demand cells, candidates) one request may bring (422 beyond).
     pub max_import_features: usize,
 }
@@ -50,6 +53,7 @@ impl Default for HttpLimits {
             max_body_bytes: 8 * 1024 * 1024,
             request_timeout: std::time::Duration::from_secs(120),
             max_concurrent: 256,
+            max_concurrent_per_client: 32,
             max_import_features: 16_000_000,
         }
     }
@@ -116,7 +120,7 @@ pub fn router(app: AppState, limits: HttpLimits) -> Router {
 
 /// The whole API and the map page with its settings.
 pub fn router_with(app: AppState, limits: HttpLimits, options: ServeOptions) -> Router {
-    let throttle = auth::Throttle { permits: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent)), timeout: limits.request_timeout };
+    let throttle = auth::Throttle::new(limits.max_concurrent, limits.max_concurrent_per_client, limits.request_timeout);
     let api = Router::new()
         .merge(regions::router())
         .merge(networks::router())
@@ -191,9 +195,9 @@ pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Out
             slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
             () = &mut shutdown => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok((stream, peer)) => (stream, peer),
                 Err(e) => {
                     // Out of file descriptors, or a connection reset before it was taken:
                     // wait a little rather than spin.
@@ -205,7 +209,16 @@ pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Out
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        // Each request knows its peer (`ConnectInfo`): the address is the client of a
+        // request without a token.
+        let peer = axum::extract::ConnectInfo(peer);
+        let service = hyper_util::service::TowerToHyperService::new(tower::ServiceExt::map_request(
+            app.clone(),
+            move |mut req: axum::extract::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(peer);
+                req
+            },
+        ));
         let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             if let Err(e) = connection.await {

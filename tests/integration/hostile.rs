@@ -66,3 +66,56 @@ fn connections_that_dribble_their_headers_are_closed_and_health_answers_meanwhil
     let last = closed.iter().flatten().max().expect("closed").duration_since(started);
     println!("dribbling connections: /health answered in {waited:?}; the last of 60 closed after {last:?}");
 }
+
+/// Makes a token with the CLI.
+fn token(db: &std::path::Path, name: &str, role: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_territory"))
+        .args(["token", "create", "--name", name, "--role", role, "--db"])
+        .arg(db)
+        .output()
+        .expect("run");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Sends `GET path` with a token on a fresh connection and returns the status line.
+fn get_with(addr: &str, path: &str, token: &str) -> String {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n").as_bytes()).expect("write");
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    text.lines().next().unwrap_or("").to_string()
+}
+
+#[test]
+fn one_client_holding_its_slots_leaves_the_others_theirs() {
+    let db = test_db();
+    let (greedy, other) = (token(&db.path, "greedy", "admin"), token(&db.path, "other", "viewer"));
+    let (child, base) = serve_with(&db.path, &["--no-seed-demand", "--max-concurrent-per-client", "2"]);
+    let _server = Server(child);
+    let addr = base.strip_prefix("http://").expect("http").to_string();
+    // Two uploads that announce a large body and send little of it: they hold the greedy
+    // client's two slots while the service waits for the rest.
+    let held: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut s = TcpStream::connect(&addr).expect("connect");
+            let head = format!("PUT /networks/smart/demand HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {greedy}\r\nContent-Type: text/csv\r\nContent-Length: 1000000\r\n\r\nh3,demand\n");
+            s.write_all(head.as_bytes()).expect("write");
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let third = get_with(&addr, "/networks/smart/grants", &greedy);
+    assert!(third.contains("503"), "the greedy client's third request: {third}");
+    let asked = Instant::now();
+    let others = get_with(&addr, "/networks/smart/grants", &other);
+    assert!(others.contains("200"), "another client: {others}");
+    assert!(asked.elapsed() < Duration::from_secs(1), "another client waited {:?}", asked.elapsed());
+    // The slots come back when the uploads give up.
+    drop(held);
+    let back = Instant::now();
+    while !get_with(&addr, "/networks/smart/grants", &greedy).contains("200") {
+        assert!(back.elapsed() < Duration::from_secs(5), "the greedy client's slots never came back");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
