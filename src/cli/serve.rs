@@ -42,6 +42,12 @@ pub struct ServeArgs {
     /// Requests in flight at most from one client (a token, or an address without one).
     #[arg(long, default_value_t = HttpLimits::default().max_concurrent_per_client)]
     pub max_concurrent_per_client: usize,
+    /// Time any request body may take before its rate counts, seconds.
+    #[arg(long, default_value_t = HttpLimits::default().body_rate.grace.as_secs_f64())]
+    pub body_grace_secs: f64,
+    /// Least average rate of a request body after the grace, bytes a second (slower: 400).
+    #[arg(long, default_value_t = HttpLimits::default().body_rate.min_bytes_per_sec)]
+    pub min_body_bytes_per_sec: u64,
     /// Connections open at once at most (more wait until one closes).
     #[arg(long, default_value_t = http::ConnectionLimits::default().max_connections)]
     pub max_connections: usize,
@@ -115,6 +121,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         request_timeout: std::time::Duration::from_secs_f64(args.request_timeout_secs),
         max_concurrent: args.max_concurrent,
         max_concurrent_per_client: args.max_concurrent_per_client,
+        body_rate: http::body_rate::BodyRate {
+            grace: std::time::Duration::from_secs_f64(args.body_grace_secs),
+            min_bytes_per_sec: args.min_body_bytes_per_sec,
+        },
         max_import_features: args.max_import_features,
     };
     let router = http::router_with(Arc::new(app), limits, options);

@@ -8,6 +8,7 @@
 //! by the application, on the decoded, typed request.
 
 pub mod auth;
+pub mod body_rate;
 pub mod extract;
 pub mod gis;
 pub mod grants;
@@ -43,6 +44,8 @@ pub struct HttpLimits {
     /// Requests in flight at most from one client: a token, or an address without one
     /// (503 with Retry-After beyond).
     pub max_concurrent_per_client: usize,
+    /// How fast a request body must come (400 if slower).
+    pub body_rate: body_rate::BodyRate,
     /// Most features (demand cells, candidates) one request may bring (422 beyond).
     pub max_import_features: usize,
 }
@@ -54,6 +57,7 @@ impl Default for HttpLimits {
             request_timeout: std::time::Duration::from_secs(120),
             max_concurrent: 256,
             max_concurrent_per_client: 32,
+            body_rate: body_rate::BodyRate::default(),
             max_import_features: 16_000_000,
         }
     }
@@ -145,6 +149,8 @@ pub fn router_with(app: AppState, limits: HttpLimits, options: ServeOptions) -> 
         .layer(axum::Extension(options.auth))
         .layer(axum::Extension(options.public_url))
         .layer(axum::Extension(throttle))
+        .layer(axum::middleware::from_fn(body_rate::steady_bodies))
+        .layer(axum::Extension(limits.body_rate))
         .layer(axum::middleware::from_fn(problem::every_error_a_problem))
         // Spans name the method and the path only: a query may carry `access_token`.
         .layer(

@@ -119,3 +119,44 @@ fn one_client_holding_its_slots_leaves_the_others_theirs() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn a_body_that_comes_too_slowly_is_refused_and_frees_its_slot() {
+    let db = test_db();
+    let greedy = token(&db.path, "greedy", "admin");
+    let args = ["--no-seed-demand", "--max-concurrent-per-client", "1", "--body-grace-secs", "1", "--min-body-bytes-per-sec", "1000"];
+    let (child, base) = serve_with(&db.path, &args);
+    let _server = Server(child);
+    let addr = base.strip_prefix("http://").expect("http").to_string();
+    // An upload that sends a line of its announced megabyte every 0.3 s.
+    let mut s = TcpStream::connect(&addr).expect("connect");
+    let head = format!(
+        "PUT /networks/smart/demand HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {greedy}\r\nContent-Type: text/csv\r\nContent-Length: 1000000\r\n\r\nh3,demand\n"
+    );
+    s.write_all(head.as_bytes()).expect("write");
+    let started = Instant::now();
+    let mut writer = s.try_clone().expect("clone");
+    let dribble = std::thread::spawn(move || {
+        for _ in 0..30 {
+            std::thread::sleep(Duration::from_millis(300));
+            if writer.write_all(b"8831aa5c1ffffff,1\n").is_err() {
+                break;
+            }
+        }
+    });
+    // Meanwhile the client's only slot is taken.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(get_with(&addr, "/networks/smart/grants", &greedy).contains("503"));
+    s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let mut answer = vec![0u8; 4096];
+    let n = s.read(&mut answer).expect("an answer");
+    let answer = String::from_utf8_lossy(&answer[..n]).to_string();
+    let took = started.elapsed();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("application/problem+json") && answer.contains("too slowly"), "{answer}");
+    assert!(took < Duration::from_secs(3), "refused after {took:?}");
+    drop(s);
+    let _ = dribble.join();
+    assert!(get_with(&addr, "/networks/smart/grants", &greedy).contains("200"), "the slot came back");
+    println!("a dribbled body was refused after {took:?}");
+}
