@@ -33,6 +33,9 @@ pub struct ServeArgs {
     /// Most vertices in one input geometry.
     #[arg(long, default_value_t = GeometryLimits::default().max_vertices)]
     pub max_vertices: usize,
+    /// Most rings (exteriors and holes of all parts) in one input geometry.
+    #[arg(long, default_value_t = GeometryLimits::default().max_rings)]
+    pub max_rings: usize,
     /// Longest a request may run, seconds (then 503 with Retry-After).
     #[arg(long, default_value_t = HttpLimits::default().request_timeout.as_secs_f64())]
     pub request_timeout_secs: f64,
@@ -79,7 +82,7 @@ fn default_data_dir() -> &'static str {
 
 /// Serves until Ctrl-C or SIGTERM.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let limits = GeometryLimits { max_vertices: args.max_vertices };
+    let limits = GeometryLimits { max_vertices: args.max_vertices, max_rings: args.max_rings };
     let app = App::open(&args.db.db, limits).await?;
     app.warm().await?;
     let had_tokens = app.access.any_ever().await?;

@@ -226,13 +226,15 @@ pub fn parse_layer(collection: &Value, known: &HashSet<String>, mut progress: im
             _ => {}
         }
         let geometry = match feature.get("geometry") {
-            Some(g) => match geometry::parse_area(g, &format!("{base}/geometry"), CoordSys::Wgs84, GeometryLimits { max_vertices: 2_000_000 }) {
-                Ok(mp) => Some(mp),
-                Err(errs) => {
-                    problems.extend(errs);
-                    None
+            Some(g) => {
+                match geometry::parse_area(g, &format!("{base}/geometry"), CoordSys::Wgs84, GeometryLimits { max_vertices: 2_000_000, max_rings: usize::MAX }) {
+                    Ok(mp) => Some(mp),
+                    Err(errs) => {
+                        problems.extend(errs);
+                        None
+                    }
                 }
-            },
+            }
             None => {
                 problems.push(InputError { pointer: format!("{base}/geometry"), detail: "missing".into() });
                 None

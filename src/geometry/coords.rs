@@ -38,12 +38,20 @@ impl CoordSys {
 pub struct GeometryLimits {
     /// Most vertices accepted in one geometry (all rings together).
     pub max_vertices: usize,
+    /// Most rings accepted in one geometry (exteriors and holes of all parts together;
+    /// so also most parts).
+    pub max_rings: usize,
 }
 
 impl Default for GeometryLimits {
     fn default() -> Self {
-        GeometryLimits { max_vertices: 200_000 }
+        GeometryLimits { max_vertices: 200_000, max_rings: 10_000 }
     }
+}
+
+impl GeometryLimits {
+    /// No limit: for geometry this service wrote or an administrator imports.
+    pub const NONE: GeometryLimits = GeometryLimits { max_vertices: usize::MAX, max_rings: usize::MAX };
 }
 
 /// Checks one GeoJSON position (two or three finite numbers, longitude in [-180, 180],

@@ -340,6 +340,9 @@ fn finish_list(r: &mut Reader, depth: usize) -> Option<()> {
         }
         r.ring_ends.push(r.positions.len());
         r.ring_start = r.positions.len();
+        if r.ring_ends.len() > r.limits.max_rings {
+            return None;
+        }
     } else if depth + 2 == positions_depth && positions_depth == 3 {
         r.polygon_ends.push(r.ring_ends.len());
     }

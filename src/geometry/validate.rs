@@ -23,6 +23,7 @@ struct Parser<'a> {
     base: &'a str,
     errors: Vec<InputError>,
     vertices: usize,
+    rings: usize,
 }
 
 impl Parser<'_> {
@@ -69,6 +70,7 @@ impl Parser<'_> {
             self.err(path, "a polygon needs an exterior ring");
             return None;
         }
+        self.rings += rings.len();
         let parsed: Vec<Option<LineString<f64>>> = rings.iter().enumerate().map(|(i, r)| self.ring(r, &format!("{path}/{i}"), sys)).collect();
         let mut rings: Vec<LineString<f64>> = parsed.into_iter().collect::<Option<_>>()?;
         let exterior = rings.remove(0);
@@ -114,12 +116,12 @@ pub fn parse_area(value: &Value, base: &str, sys: CoordSys, limits: GeometryLimi
 
 /// Parses a geometry this service wrote itself (already valid and oriented): steps 1–3 only.
 pub fn parse_stored(value: &Value) -> Result<MultiPolygon<f64>, Vec<InputError>> {
-    let limits = GeometryLimits { max_vertices: usize::MAX };
+    let limits = GeometryLimits::NONE;
     parse_structure(value, "", CoordSys::Wgs84, limits).map(|(mp, _)| mp)
 }
 
 fn parse_structure(value: &Value, base: &str, sys: CoordSys, limits: GeometryLimits) -> Result<(MultiPolygon<f64>, bool), Vec<InputError>> {
-    let mut p = Parser { base, errors: Vec::new(), vertices: 0 };
+    let mut p = Parser { base, errors: Vec::new(), vertices: 0, rings: 0 };
     let Some(obj) = value.as_object() else {
         p.err("", "a GeoJSON geometry object is expected");
         return Err(p.errors);
@@ -149,6 +151,9 @@ fn parse_structure(value: &Value, base: &str, sys: CoordSys, limits: GeometryLim
     };
     if p.vertices > limits.max_vertices {
         p.err("/coordinates", format!("{} vertices exceed the limit of {}", p.vertices, limits.max_vertices));
+    }
+    if p.rings > limits.max_rings {
+        p.err("/coordinates", format!("{} rings exceed the limit of {} (exteriors and holes of all parts together)", p.rings, limits.max_rings));
     }
     if !p.errors.is_empty() {
         return Err(p.errors);
@@ -348,7 +353,7 @@ mod tests {
 
     #[test]
     fn vertex_limit_is_enforced() {
-        let limits = GeometryLimits { max_vertices: 4 };
+        let limits = GeometryLimits { max_vertices: 4, ..GeometryLimits::default() };
         let errs = parse_area(&square(), "", CoordSys::Wgs84, limits).expect_err("limit");
         assert!(errs[0].detail.contains("exceed"));
     }

@@ -196,7 +196,7 @@ async fn bodies_over_the_size_limit_are_413() {
 
 #[tokio::test]
 async fn geometries_over_the_vertex_limit_are_422() {
-    let app = app_on(test_db(), HttpLimits::default(), GeometryLimits { max_vertices: 100 }).await;
+    let app = app_on(test_db(), HttpLimits::default(), GeometryLimits { max_vertices: 100, ..GeometryLimits::default() }).await;
     let ring: Vec<Value> = (0..=200)
         .map(|i| {
             let a = std::f64::consts::TAU * f64::from(i % 200) / 200.0;
@@ -205,6 +205,20 @@ async fn geometries_over_the_vertex_limit_are_422() {
         .collect();
     let r = refused(&app, with_geometry(json!({"type": "Polygon", "coordinates": [ring]})), 422).await;
     assert_eq!(r, ["/geometry/coordinates"]);
+}
+
+#[tokio::test]
+async fn geometries_over_the_ring_limit_are_422() {
+    let app = app_on(test_db(), HttpLimits::default(), GeometryLimits { max_rings: 3, ..GeometryLimits::default() }).await;
+    let square = |i: usize| {
+        let x = 121.0 + 0.1 * i as f64;
+        json!([[[x, 31.0], [x + 0.05, 31.0], [x + 0.05, 31.05], [x, 31.05], [x, 31.0]]])
+    };
+    let parts = |n: usize| json!({"type": "MultiPolygon", "coordinates": (0..n).map(square).collect::<Vec<_>>()});
+    let r = refused(&app, with_geometry(parts(4)), 422).await;
+    assert_eq!(r, ["/geometry/coordinates"]);
+    let r = app.post("/networks/smart/grants/check", with_geometry(parts(3))).await;
+    r.expect(200);
 }
 
 #[tokio::test]
