@@ -9,12 +9,7 @@ use std::time::{Duration, Instant};
 
 /// Sends `GET path` on a fresh connection and returns the status line.
 fn get(addr: &str, path: &str) -> String {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).expect("write");
-    let mut text = String::new();
-    let _ = s.read_to_string(&mut text);
-    text.lines().next().unwrap_or("").to_string()
+    get_with(addr, path, None)
 }
 
 /// Reads until the service closes the connection; `None` if it is still open at `deadline`.
@@ -77,11 +72,12 @@ fn token(db: &std::path::Path, name: &str, role: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// Sends `GET path` with a token on a fresh connection and returns the status line.
-fn get_with(addr: &str, path: &str, token: &str) -> String {
+/// Sends `GET path` (with a token, if given) on a fresh connection and returns the status line.
+fn get_with(addr: &str, path: &str, token: Option<&str>) -> String {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n").as_bytes()).expect("write");
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n").as_bytes()).expect("write");
     let mut text = String::new();
     let _ = s.read_to_string(&mut text);
     text.lines().next().unwrap_or("").to_string()
@@ -105,16 +101,16 @@ fn one_client_holding_its_slots_leaves_the_others_theirs() {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(300));
-    let third = get_with(&addr, "/networks/smart/grants", &greedy);
+    let third = get_with(&addr, "/networks/smart/grants", Some(&greedy));
     assert!(third.contains("503"), "the greedy client's third request: {third}");
     let asked = Instant::now();
-    let others = get_with(&addr, "/networks/smart/grants", &other);
+    let others = get_with(&addr, "/networks/smart/grants", Some(&other));
     assert!(others.contains("200"), "another client: {others}");
     assert!(asked.elapsed() < Duration::from_secs(1), "another client waited {:?}", asked.elapsed());
     // The slots come back when the uploads give up.
     drop(held);
     let back = Instant::now();
-    while !get_with(&addr, "/networks/smart/grants", &greedy).contains("200") {
+    while !get_with(&addr, "/networks/smart/grants", Some(&greedy)).contains("200") {
         assert!(back.elapsed() < Duration::from_secs(5), "the greedy client's slots never came back");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -146,7 +142,7 @@ fn a_body_that_comes_too_slowly_is_refused_and_frees_its_slot() {
     });
     // Meanwhile the client's only slot is taken.
     std::thread::sleep(Duration::from_millis(300));
-    assert!(get_with(&addr, "/networks/smart/grants", &greedy).contains("503"));
+    assert!(get_with(&addr, "/networks/smart/grants", Some(&greedy)).contains("503"));
     s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
     let mut answer = vec![0u8; 4096];
     let n = s.read(&mut answer).expect("an answer");
@@ -157,6 +153,6 @@ fn a_body_that_comes_too_slowly_is_refused_and_frees_its_slot() {
     assert!(took < Duration::from_secs(3), "refused after {took:?}");
     drop(s);
     let _ = dribble.join();
-    assert!(get_with(&addr, "/networks/smart/grants", &greedy).contains("200"), "the slot came back");
+    assert!(get_with(&addr, "/networks/smart/grants", Some(&greedy)).contains("200"), "the slot came back");
     println!("a dribbled body was refused after {took:?}");
 }
