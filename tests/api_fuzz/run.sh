@@ -61,7 +61,7 @@ cleanup() {
 trap cleanup EXIT
 
 # With an access token the service runs as in production (every route authorised); a
-# binary without `token` runs open on loopback.
+# binary without `token` runs open on loopback (a binary with it is given a token).
 auth=()
 if "$bin" token create --help >/dev/null 2>&1; then
     token="$("$bin" token create --db "$work/api-fuzz.db" --name api-fuzz --role admin 2>/dev/null | tail -n 1)"
@@ -69,7 +69,7 @@ if "$bin" token create --help >/dev/null 2>&1; then
     echo "== admin token created (export TOKEN=$token to replay the curl commands below)"
 fi
 
-RUST_LOG="${RUST_LOG:-warn}" "$bin" serve --open --listen 127.0.0.1:0 --db "$work/api-fuzz.db" --no-seed-demand \
+RUST_LOG="${RUST_LOG:-warn}" "$bin" serve --listen 127.0.0.1:0 --db "$work/api-fuzz.db" --no-seed-demand \
     >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
 
