@@ -10,6 +10,22 @@ use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde_json::value::RawValue;
 
+/// The media type of a request (`text/csv`), lower case, without parameters.
+pub(super) fn content_type(headers: &axum::http::HeaderMap) -> String {
+    let value = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    value.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+}
+
+/// A body as text; not UTF-8 is a 400 problem.
+pub(super) fn utf8(body: &[u8]) -> Result<&str, Error> {
+    std::str::from_utf8(body).map_err(|e| Error::BadRequest(format!("the body is not UTF-8: {e}")))
+}
+
+/// A body as JSON; malformed is 400, the wrong shape 422.
+pub(super) fn json_body(body: &[u8]) -> Result<serde_json::Value, Error> {
+    serde_json::from_slice(body).map_err(|e| json_error(&e))
+}
+
 /// Query parameters; a malformed query string is a 400 problem.
 #[derive(Debug, FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(Error))]
@@ -33,7 +49,7 @@ pub struct Json<T> {
 impl<T> Json<T> {
     /// The body as received, as JSON text.
     pub fn raw(&self) -> Result<Box<RawValue>, Error> {
-        let text = std::str::from_utf8(&self.bytes).map_err(|e| Error::BadRequest(format!("the body is not UTF-8: {e}")))?;
+        let text = utf8(&self.bytes)?;
         RawValue::from_string(text.to_owned()).map_err(|e| json_error(&e))
     }
 }

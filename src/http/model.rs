@@ -2,15 +2,15 @@
 //! model fitted to them, its versions and a rollback.
 
 use super::AppState;
-use super::extract::{Json, Path, Query};
+use super::extract::{Json, Path, Query, content_type, json_body, utf8};
 use crate::app::model::{Calibrated, ModelVersion};
 use crate::app::sales::{SalesBody, SalesRow, SalesStored, SalesUpload};
 use crate::domain::access::Caller;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -40,13 +40,11 @@ pub async fn put_sales(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<axum::Json<SalesStored>> {
-    let text = std::str::from_utf8(&body).map_err(|e| Error::BadRequest(format!("the body is not UTF-8: {e}")))?;
-    let csv = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.trim().to_ascii_lowercase().starts_with("text/csv"));
     let json;
-    let upload = if csv {
-        SalesUpload::Csv(text)
+    let upload = if content_type(&headers) == "text/csv" {
+        SalesUpload::Csv(utf8(&body)?)
     } else {
-        json = serde_json::from_str::<Value>(text).map_err(|e| super::problem::json_error(&e))?;
+        json = json_body(&body)?;
         SalesUpload::Json(&json)
     };
     Ok(axum::Json(app.sales.upload(&caller, &net, upload, "upload").await?))

@@ -2,7 +2,7 @@
 
 use super::AppState;
 use super::extract::CoordQuery;
-use super::extract::{Path, Query};
+use super::extract::{Path, Query, content_type, json_body, utf8};
 use super::geojson_response;
 use crate::app::demand::{GridInfo, Upload};
 use crate::app::scoring::{CandidateSource, PlanOptions, PlanRequest, ScoreRequest, read_candidates};
@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{post, put};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Largest demand upload: a national res-8 grid as CSV is about 300 MB.
 pub const MAX_DEMAND_BYTES: usize = 512 * 1024 * 1024;
@@ -28,18 +28,6 @@ pub(super) fn router() -> Router<AppState> {
         .route("/networks/{net}/registrations", put(put_registrations).layer(DefaultBodyLimit::max(MAX_DEMAND_BYTES)))
         .route("/networks/{net}/score", post(score))
         .route("/networks/{net}/plan", post(plan))
-}
-
-fn content_type(headers: &HeaderMap) -> String {
-    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase()
-}
-
-fn utf8(body: &Bytes) -> Result<&str> {
-    std::str::from_utf8(body).map_err(|e| Error::BadRequest(format!("the body is not UTF-8: {e}")))
-}
-
-fn json_body(body: &Bytes) -> Result<Value> {
-    serde_json::from_slice(body).map_err(|e| super::problem::json_error(&e))
 }
 
 /// Replaces the network's demand grid: CSV `h3,demand` (`text/csv`) or JSON
