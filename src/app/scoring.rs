@@ -9,7 +9,6 @@ use super::ledger::Ledger;
 use super::model::{InForce, Models};
 use super::{blocking, lock};
 use crate::domain::access::{Caller, Role, Viewer};
-use crate::domain::demand::unit_vector;
 use crate::domain::network::Partner;
 use crate::domain::outlets::Outlet;
 use crate::domain::regions::Level;
@@ -17,7 +16,7 @@ use crate::domain::scoring::model::Scenario;
 use crate::domain::scoring::network::{
     self as on_network, CandidateInput, ExcludedCandidate, PlanAnswer, ScoreAnswer, ScoredCandidate, candidates_from_csv, candidates_from_geojson,
 };
-use crate::domain::scoring::plan::{ExistingSite, Objective, PlanSpec};
+use crate::domain::scoring::plan::{Objective, PlanSpec};
 use crate::domain::scoring::score::Flag;
 use crate::error::{Error, Result};
 use crate::geometry::CoordSys;
@@ -308,11 +307,7 @@ impl Scoring {
         let in_force = model.clone();
         let plan = blocking(move || {
             let params = &in_force.params;
-            let existing: Vec<ExistingSite> = outlets
-                .iter()
-                .filter(|o| !o.competitor && on_network::outlet_site(policy, params, o).is_some())
-                .map(|o| ExistingSite { outlet_id: o.id, at: unit_vector(o.location.x(), o.location.y()) })
-                .collect();
+            let existing = on_network::existing_sites(policy, params, &outlets);
             let scorer = on_network::scorer(policy, params, partner.as_ref());
             let progress = |done: usize| {
                 if let Some(p) = &progress {

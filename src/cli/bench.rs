@@ -6,8 +6,8 @@
 
 use crate::app::{App, blocking};
 use crate::domain::random::SplitMix64;
-use crate::domain::scoring::network::{format_models, outlet_site, scorer};
-use crate::domain::scoring::plan::{ExistingSite, PlanSpec};
+use crate::domain::scoring::network::{existing_sites, format_models, outlet_site, scorer};
+use crate::domain::scoring::plan::PlanSpec;
 use crate::domain::scoring::score::Candidate;
 use crate::error::{Error, Result};
 use serde_json::{Value, json};
@@ -205,11 +205,7 @@ async fn plans(
     candidates: &[Candidate],
     b: &ScoringBench,
 ) -> Result<()> {
-    let existing: Vec<ExistingSite> = outlets
-        .iter()
-        .filter(|o| !o.competitor && outlet_site(policy, &model.params, o).is_some())
-        .map(|o| ExistingSite { outlet_id: o.id, at: crate::domain::demand::unit_vector(o.location.x(), o.location.y()) })
-        .collect();
+    let existing = existing_sites(policy, &model.params, outlets);
     let unconstrained = PlanSpec::greedy(b.k, 0.0);
     // Half the capex the unconstrained plan would spend, 10 km apart, 40 % auto-cities.
     let mut constrained = PlanSpec { min_spacing_km: Some(10.0), mix: [("auto_city".to_string(), 0.4)].into(), ..unconstrained.clone() };

@@ -4,7 +4,7 @@
 use super::ModelRef;
 use super::ScoringParams;
 use super::model::{Scenario, Site};
-use super::plan::Plan;
+use super::plan::{ExistingSite, Plan};
 use super::score::{Candidate, CandidateScore, FormatModel, Scorer};
 use crate::domain::access::Viewer;
 use crate::domain::exclusivity::NetworkGrants;
@@ -75,6 +75,15 @@ pub fn outlet_site(policy: &Policy, params: &ScoringParams, o: &Outlet) -> Optio
     }
     let st = params.site_types.get(&o.site_type)?;
     Some(Site::new(params, o.location.x(), o.location.y(), st, showroom(policy, params, o.format.as_deref())))
+}
+
+/// The network's own open sales outlets, as the sites a plan's spacing keeps away from.
+pub fn existing_sites(policy: &Policy, params: &ScoringParams, outlets: &[Outlet]) -> Vec<ExistingSite> {
+    outlets
+        .iter()
+        .filter(|o| !o.competitor && outlet_site(policy, params, o).is_some())
+        .map(|o| ExistingSite { outlet_id: o.id, at: crate::domain::demand::unit_vector(o.location.x(), o.location.y()) })
+        .collect()
 }
 
 /// Showroom area of a format (the default where it gives none), m².
