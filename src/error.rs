@@ -98,6 +98,15 @@ pub enum Error {
     Internal(String),
 }
 
+impl From<crate::budget::OutOfTime> for Error {
+    fn from(_: crate::budget::OutOfTime) -> Error {
+        Error::Busy {
+            detail: "the request ran out of its time and was stopped; nothing it started was kept (ask for less at once, or try again later)".into(),
+            retry_after: 5,
+        }
+    }
+}
+
 impl Error {
     /// A single located input error.
     pub fn invalid(pointer: impl Into<String>, detail: impl Into<String>) -> Error {

@@ -2,7 +2,8 @@
 //! where its outlets stand, and where the next one should go.
 //!
 //! A guided tour, from the bottom layer up (ARCHITECTURE.md has the rules between them):
-//! - [`input`]: located input errors and the small value formats every front end reads.
+//! - [`input`]: located input errors and the small value formats every front end reads;
+//!   [`budget`]: the deadline CPU work checks as it goes.
 //! - [`geometry`]: GeoJSON in and out, validation that names the bad coordinate, geodesic
 //!   areas, and the overlap decision (DE-9IM interiors, sliver tolerance).
 //! - [`domain`]: the business rules, pure: networks, policies and standards, regions,
@@ -13,6 +14,7 @@
 //! - [`http`]: the HTTP API (axum); [`cli`]: the command line.
 
 pub mod app;
+pub mod budget;
 pub mod cli;
 pub mod domain;
 pub mod error;

@@ -75,7 +75,24 @@ enum Drawing<'r> {
     Text(&'r RawValue),
 }
 
+/// A drawn territory of at most this much GeoJSON (a district is ~14 KB, a city up to
+/// ~200 KB) is validated and decided on the request's own thread; a larger one, or a
+/// union of several regions, on the CPU pool ([`super::cpu`]), where a thread hand-off
+/// costs less than the work.
+const INLINE_GEOJSON_BYTES: usize = 256 * 1024;
+
 impl GrantRequest {
+    /// Whether validating and deciding this request is light enough to do inline
+    /// ([`INLINE_GEOJSON_BYTES`]).
+    fn light(&self) -> bool {
+        let drawn = match self.drawing() {
+            Some(Drawing::PreRead(read)) => read.text.len(),
+            Some(Drawing::Text(text)) => text.get().len(),
+            None => 0,
+        };
+        drawn <= INLINE_GEOJSON_BYTES && self.adcodes.as_ref().is_none_or(|codes| codes.len() <= 1)
+    }
+
     /// The drawn territory, if one was given: as read from the body, or as its text.
     fn drawing(&self) -> Option<Drawing<'_>> {
         match (&self.pre_read, &self.geometry) {
@@ -337,8 +354,8 @@ impl Ledger {
             errors.push(InputError::at("/valid_to", format!("{t} is before valid_from {f}")));
         }
         let territory = match (&req.adcodes, req.drawing()) {
-            (Some(codes), None) => self.territory_of_regions(codes, "/adcodes").map_err(|e| errors.extend(e)).ok(),
-            (None, Some(drawing)) => self.territory_of_drawing(drawing, "/geometry", sys).map_err(|e| errors.extend(e)).ok(),
+            (Some(codes), None) => on_cpu(req.light(), || self.territory_of_regions(codes, "/adcodes")).await?.map_err(|e| errors.extend(e)).ok(),
+            (None, Some(drawing)) => on_cpu(req.light(), || self.territory_of_drawing(drawing, "/geometry", sys)).await?.map_err(|e| errors.extend(e)).ok(),
             (Some(_), Some(_)) => {
                 errors.push(InputError::at("", "give either `adcodes` or `geometry`, not both"));
                 None
@@ -372,7 +389,7 @@ impl Ledger {
         let viewer = caller.enter(network, Role::Planner)?;
         viewer.acts_for(Some(req.partner_id), "the check")?;
         let (proposal, policy) = self.propose(network, req, sys).await?;
-        let decision = self.decide(&proposal, policy);
+        let decision = on_cpu(req.light(), || self.decide(&proposal, policy)).await?;
         Ok(CheckAnswer { ok: decision.ok(), conflicts: seen(viewer, decision.conflicts), warnings: seen(viewer, decision.warnings) })
     }
 
@@ -389,7 +406,7 @@ impl Ledger {
         caller.governs(network)?;
         let (proposal, policy) = self.propose(network, req, sys).await?;
         let mut tx = self.begin().await?;
-        let decision = self.decide(&proposal, policy);
+        let decision = on_cpu(req.light(), || self.decide(&proposal, policy)).await?;
         if !decision.ok() {
             let refusal = Decided { action: "grant", result: "refused", grant_id: None, request, conflicts: &decision.conflicts, actor: &caller.actor };
             grant_rows::record(&mut tx, network, refusal).await?;
@@ -470,6 +487,12 @@ impl Ledger {
         if !errors.is_empty() {
             return Err(Error::Invalid(errors));
         }
+        super::cpu(|| self.decide_batch(viewer, items, &proposals)).await
+    }
+
+    /// The second half of [`Ledger::check_batch`]: each proposal against the stored grants
+    /// and the batch's later proposals.
+    fn decide_batch(&self, viewer: Viewer, items: &[BatchItem], proposals: &[(Proposal, Grant, &Policy)]) -> Vec<ItemCheck> {
         let regions = self.catalog.regions();
         let mut answers = Vec::with_capacity(items.len());
         for (i, (proposal, grant, policy)) in proposals.iter().enumerate() {
@@ -484,7 +507,7 @@ impl Ledger {
             let view = |list: Vec<ConflictEntry>| list.into_iter().map(|e| if in_batch(&e) { Viewer::All.conflict(e) } else { viewer.conflict(e) }).collect();
             answers.push(ItemCheck { feature: i, label: items[i].label.clone(), ok, conflicts: view(decision.conflicts), warnings: view(decision.warnings) });
         }
-        Ok(answers)
+        answers
     }
 
     /// Grants of a network with these filters: whole, or for a partner token its own whole
@@ -546,6 +569,11 @@ impl Ledger {
 }
 
 /// Refuses partner tokens the routes about every partner of a network.
+/// Runs `work` here if it is light, else on the CPU pool within the request's deadline.
+async fn on_cpu<T>(light: bool, work: impl FnOnce() -> T) -> Result<T> {
+    if light { Ok(work()) } else { super::cpu(work).await }
+}
+
 fn whole_network(caller: &Caller, network: &str, what: &str) -> Result<()> {
     match caller.enter(network, Role::Viewer)? {
         Viewer::All => Ok(()),

@@ -28,6 +28,7 @@ pub mod sales;
 pub mod scoring;
 pub mod seed;
 
+use crate::budget;
 use crate::error::Result;
 use crate::geometry::GeometryLimits;
 use crate::store::Store;
@@ -103,9 +104,44 @@ impl App {
     }
 }
 
-/// Runs CPU work off the async threads.
+/// Runs CPU work off the async threads, on the CPU pool ([`cpu_slot`]) and within the
+/// request's deadline ([`crate::budget`]): work that runs out of time stops and is a 503.
 pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-    Ok(tokio::task::spawn_blocking(work).await?)
+    let deadline = budget::of_task();
+    let slot = cpu_slot(deadline).await?;
+    let out = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        budget::run(deadline, work)
+    })
+    .await?;
+    Ok(out?)
+}
+
+/// [`blocking`] for work that borrows: on this thread, after handing the async work
+/// queued here to another ([`tokio::task::block_in_place`]; inline on a single-threaded
+/// runtime, which only tests and the CLI use).
+pub async fn cpu<T>(work: impl FnOnce() -> T) -> Result<T> {
+    let deadline = budget::of_task();
+    let _slot = cpu_slot(deadline).await?;
+    let run = || budget::run(deadline, work);
+    let out = match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::CurrentThread => run(),
+        _ => tokio::task::block_in_place(run),
+    };
+    Ok(out?)
+}
+
+/// A place on the CPU pool: as many as the machine has cores, so CPU work queues for a
+/// core instead of crowding the async threads out, until the request's deadline.
+async fn cpu_slot(deadline: Option<std::time::Instant>) -> Result<tokio::sync::OwnedSemaphorePermit> {
+    static POOL: std::sync::OnceLock<Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
+    let pool = POOL.get_or_init(|| Arc::new(tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())))).clone();
+    let acquire = pool.acquire_owned();
+    let permit = match deadline {
+        Some(at) => tokio::time::timeout_at(at.into(), acquire).await.map_err(|_| budget::OutOfTime)?,
+        None => acquire.await,
+    };
+    permit.map_err(|_| crate::Error::Internal("the CPU pool is closed".into()))
 }
 
 /// Locks a mutex; a panic of another holder leaves data that is still whole (every

@@ -137,6 +137,7 @@ impl GrantIndex {
         let mut decision = Decision::default();
         let Some(net) = self.networks.get(&proposal.network) else { return decision };
         for id in net.candidates(&proposal.territory, regions) {
+            crate::budget::check();
             let other = &net.grants[&id];
             let (mine, theirs) = ((proposal.partner_id, proposal.exclusive, &proposal.validity), (other.partner_id, other.exclusive, &other.validity));
             if rule_applies(mine, theirs) {

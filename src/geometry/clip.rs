@@ -490,6 +490,7 @@ fn assemble(rings: Vec<Vec<Coord<f64>>>) -> Option<MultiPolygon<f64>> {
         return None;
     }
     for hole in holes {
+        crate::budget::check();
         let home = if shells.len() == 1 {
             0
         } else {

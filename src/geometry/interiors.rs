@@ -394,6 +394,9 @@ fn sweep((a, ca, ta): (&[Segment], &Candidates, &mut Touches), (b, cb, tb): (&[S
     let mut contacts = Contacts::default();
     let (mut i, mut j) = (0, 0);
     while i < ia.len() || j < ib.len() {
+        if (i + j) % 64 == 0 {
+            crate::budget::check();
+        }
         let a_first = j == ib.len() || (i < ia.len() && boxes_a[i][0] <= boxes_b[j][0]);
         let (s, ahead) = if a_first { (boxes_a[i], &boxes_b[j..]) } else { (boxes_b[j], &boxes_a[i..]) };
         let [_, s_max_x, s_min_y, s_max_y] = s;

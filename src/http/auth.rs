@@ -124,7 +124,8 @@ pub async fn throttle(req: Request, next: Next) -> Response {
     let Ok(_permit) = t.permits.clone().try_acquire_owned() else {
         return Error::Busy { detail: "too many requests in flight; try again shortly".into(), retry_after: 1 }.into_response();
     };
-    match tokio::time::timeout(t.timeout, next.run(req)).await {
+    let deadline = std::time::Instant::now() + t.timeout;
+    match tokio::time::timeout(t.timeout, crate::budget::scope(deadline, next.run(req))).await {
         Ok(res) => res,
         Err(_) => Error::Busy {
             detail: format!("the request took longer than {} s and was stopped; nothing it started was kept", t.timeout.as_secs_f64()),

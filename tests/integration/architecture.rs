@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 /// may not import each other across top-level modules.
 fn rank(module: &[String]) -> u8 {
     match module.first().map(String::as_str) {
-        Some("input") => 0,
+        Some("input") | Some("budget") => 0,
         Some("geometry") => 1,
         Some("domain") => 2,
         Some("error") => 3,

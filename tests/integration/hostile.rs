@@ -156,3 +156,106 @@ fn a_body_that_comes_too_slowly_is_refused_and_frees_its_slot() {
     assert!(get_with(&addr, "/networks/smart/grants", Some(&greedy)).contains("200"), "the slot came back");
     println!("a dribbled body was refused after {took:?}");
 }
+
+/// Sends a request with a JSON body on a fresh connection: the status line, the body, and
+/// how long the answer took.
+fn send(addr: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> (String, String, Duration) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let started = Instant::now();
+    s.write_all(head.as_bytes()).and_then(|()| s.write_all(body.as_bytes())).expect("write");
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    let took = started.elapsed();
+    let (status, rest) = text.split_once("\r\n").unwrap_or((&text, ""));
+    (status.to_string(), rest.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_string(), took)
+}
+
+/// A grant request for partner 1 of a comb over Wuhan (partner 2's city): one ring of
+/// `teeth` × 4 vertices, each tooth crossing the city, so validating and deciding it is
+/// heavy (~1 s for 45,000 teeth), and written with short numbers (3.4 MB).
+fn comb_over_wuhan(teeth: usize) -> String {
+    let (x0, y0, x1, y1) = (113.75, 30.0, 115.05, 31.3);
+    let w = (x1 - x0) / teeth as f64;
+    let mut ring: Vec<[f64; 2]> = Vec::with_capacity(teeth * 4 + 3);
+    for i in 0..teeth {
+        let x = x0 + i as f64 * w;
+        ring.extend([[x, y0], [x, y1], [x + w / 2.0, y1], [x + w / 2.0, y0]]);
+    }
+    ring.extend([[x1, y0 - 0.01], [x0, y0 - 0.01], ring[0]]);
+    let ring: Vec<String> = ring.iter().map(|[x, y]| format!("[{:.7},{y}]", x)).collect();
+    format!(r#"{{"partner_id":1,"geometry":{{"type":"Polygon","coordinates":[[{}]]}}}}"#, ring.join(","))
+}
+
+#[test]
+fn cpu_work_past_the_request_timeout_stops_and_writes_nothing() {
+    let db = test_db();
+    let admin = token(&db.path, "admin", "admin");
+    let body = comb_over_wuhan(45_000);
+    // How long the work takes when it may finish (a dry-run check writes nothing).
+    let full = {
+        let (child, base) = serve_with(&db.path, &["--no-seed-demand", "--request-timeout-secs", "60"]);
+        let _server = Server(child);
+        let addr = base.strip_prefix("http://").expect("http").to_string();
+        let (status, _, took) = send(&addr, "POST", "/networks/smart/grants/check", Some(&admin), &body);
+        assert!(status.contains("200"), "{status}");
+        took
+    };
+    // Now with a request timeout of a tenth of that: the grant is stopped soon after it (a
+    // check only between the steps of the work would stop it after half of it).
+    let timeout = (full.as_secs_f64() / 10.0).max(0.05);
+    let (child, base) = serve_with(&db.path, &["--no-seed-demand", "--request-timeout-secs", &timeout.to_string()]);
+    let _server = Server(child);
+    let addr = base.strip_prefix("http://").expect("http").to_string();
+    let (_, audit_before, _) = send(&addr, "GET", "/networks/smart/audit", Some(&admin), "");
+    let (_, grants_before, _) = send(&addr, "GET", "/networks/smart/grants", Some(&admin), "");
+    let (status, problem, took) = send(&addr, "POST", "/networks/smart/grants", Some(&admin), &body);
+    assert!(status.contains("503"), "{status} {problem}");
+    assert!(problem.contains("stopped"), "{problem}");
+    assert!(took < full / 4, "stopped after {took:?}; the whole work takes {full:?}, the timeout is {timeout:.3} s");
+    // Nothing was written: no grant, no audit record of a decision.
+    assert_eq!(send(&addr, "GET", "/networks/smart/audit", Some(&admin), "").1, audit_before);
+    assert_eq!(send(&addr, "GET", "/networks/smart/grants", Some(&admin), "").1, grants_before);
+    assert!(get(&addr, "/health").contains("200"));
+    println!("a heavy grant taking {full:?} was stopped after {took:?} with a timeout of {timeout:.3} s");
+}
+
+/// `n` disjoint triangles on a square grid near Wuhan, as GeoJSON text.
+fn triangles(n: usize) -> String {
+    let side = (n as f64).sqrt().ceil() as usize;
+    let cell = 0.5 / side as f64;
+    let parts: Vec<String> = (0..n)
+        .map(|i| {
+            let (x, y, d) = (114.0 + (i % side) as f64 * cell, 30.0 + (i / side) as f64 * cell, cell * 0.8);
+            format!("[[[{x},{y}],[{},{y}],[{x},{}],[{x},{y}]]]", x + d, y + d)
+        })
+        .collect();
+    format!(r#"{{"type":"MultiPolygon","coordinates":[{}]}}"#, parts.join(","))
+}
+
+#[test]
+fn validating_many_rings_grows_as_n_log_n() {
+    use territory::geometry::{CoordSys, GeometryLimits, parse_area_text};
+    let best = |n: usize| {
+        let text = triangles(n);
+        (0..5)
+            .map(|_| {
+                let t = Instant::now();
+                parse_area_text(&text, "", CoordSys::Wgs84, GeometryLimits::NONE).expect("valid");
+                t.elapsed()
+            })
+            .min()
+            .expect("runs")
+    };
+    let (small, large) = (best(2_500), best(40_000));
+    let ratio = large.as_secs_f64() / small.as_secs_f64();
+    // 16 times the rings: n log n is ~20 times the time (30 measured: caches), a sweep on x
+    // alone ~80 (it meets n^1.5 pairs of boxes), testing each pair of rings 256.
+    assert!(ratio < 50.0, "2,500 rings {small:?}, 40,000 rings {large:?}: {ratio:.1} times");
+    println!("validation: 2,500 triangles {small:?}, 40,000 {large:?} ({ratio:.1} times)");
+}

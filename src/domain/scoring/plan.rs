@@ -307,7 +307,14 @@ impl<'a> Planner<'a> {
     fn evaluate(&self, which: &[usize]) -> Vec<Ranked> {
         let at = |c: usize| (self.candidates[self.choices[c].candidate].lon, self.candidates[self.choices[c].candidate].lat);
         let order = spatial_order(which.iter().map(|&c| at(c)));
-        let mut out: Vec<(usize, Ranked)> = order.par_iter().map_init(Reach::default, |reach, &pos| (pos, self.evaluate_one(which[pos], reach))).collect();
+        let deadline = crate::budget::Deadline::current();
+        let mut out: Vec<(usize, Ranked)> = order
+            .par_iter()
+            .map_init(Reach::default, |reach, &pos| {
+                deadline.check();
+                (pos, self.evaluate_one(which[pos], reach))
+            })
+            .collect();
         out.sort_by_key(|(pos, _)| *pos);
         out.into_iter().map(|(_, r)| r).collect()
     }
@@ -503,6 +510,7 @@ impl Scorer<'_> {
             let hold_backs = p.hold_backs;
             let mut held = Vec::new();
             let pick = loop {
+                crate::budget::check();
                 let Some(top) = heap.pop() else { break None };
                 let choice = &p.choices[top.choice];
                 if p.taken[choice.candidate] || p.out_for_good(choice) {

@@ -222,8 +222,14 @@ impl Scorer<'_> {
     /// stay in cache); results come back in input order.
     pub fn score_all(&self, scenario: &Scenario, candidates: &[Candidate]) -> Vec<Option<CandidateScore>> {
         let order = spatial_order(candidates.iter().map(|c| (c.lon, c.lat)));
-        let scored: Vec<(usize, Option<CandidateScore>)> =
-            order.par_iter().map_init(Reach::default, |reach, &i| (i, self.score(scenario, &candidates[i], reach))).collect();
+        let deadline = crate::budget::Deadline::current();
+        let scored: Vec<(usize, Option<CandidateScore>)> = order
+            .par_iter()
+            .map_init(Reach::default, |reach, &i| {
+                deadline.check();
+                (i, self.score(scenario, &candidates[i], reach))
+            })
+            .collect();
         let mut out = vec![None; candidates.len()];
         for (i, s) in scored {
             out[i] = s;
