@@ -26,12 +26,11 @@ pub const CELLS_DEFAULT: usize = 10_000;
 pub const CELLS_MAX: usize = 100_000;
 
 /// A demand upload as it arrived.
-#[derive(Debug)]
-pub enum Upload<'a> {
-    /// CSV `h3,demand`.
-    Csv(&'a str),
-    /// JSON `{"cells": [{"h3", "demand"}]}`.
-    Json(&'a Value),
+pub enum Upload {
+    /// CSV `h3,demand`, read as it comes.
+    Csv(Box<dyn std::io::Read + Send>),
+    /// JSON `{"cells": [{"h3", "demand"}]}`, read as it comes.
+    Json(Box<dyn std::io::Read + Send>),
 }
 
 /// Cells of a grid within a box, as GeoJSON hexagons.
@@ -86,19 +85,18 @@ impl Demand {
 
     /// Replaces a network's grid with an upload, whole, or refuses it naming every bad line
     /// (at most `max_cells` cells). Only a governing caller.
-    pub async fn upload(&self, caller: &Caller, network: &str, upload: Upload<'_>, max_cells: usize, source: &str) -> Result<GridInfo> {
+    pub async fn upload(&self, caller: &Caller, network: &str, upload: Upload, max_cells: usize, source: &str) -> Result<GridInfo> {
         caller.governs(network)?;
         self.catalog.network(network).await?;
-        let rows = match upload {
-            Upload::Csv(text) => {
-                let text = text.to_string();
-                blocking(move || input::from_csv(&text)).await?
-            }
-            Upload::Json(value) => input::from_json(value),
-        }?;
-        if rows.len() > max_cells {
-            return Err(Error::invalid("", format!("{} cells; one upload takes at most {max_cells} (--max-import-features)", rows.len())));
-        }
+        let rows = super::reading(move || match upload {
+            Upload::Csv(input) => input::from_csv(input, max_cells),
+            Upload::Json(input) => input::from_json(input, max_cells),
+        })
+        .await?
+        .map_err(|e| match e {
+            input::UploadError::Unreadable(detail) => Error::BadRequest(detail),
+            input::UploadError::Invalid(errors) => Error::Invalid(errors),
+        })?;
         self.replace(network, rows, source, None).await
     }
 

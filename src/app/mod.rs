@@ -117,6 +117,13 @@ pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'stat
     Ok(out?)
 }
 
+/// Runs work that reads a stream (an upload as it comes) on a thread of its own, within
+/// the request's deadline but not on the CPU pool: it waits for the client mostly.
+pub async fn reading<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    let deadline = budget::of_task();
+    Ok(tokio::task::spawn_blocking(move || budget::run(deadline, work)).await??)
+}
+
 /// [`blocking`] for work that borrows: on this thread, after handing the async work
 /// queued here to another ([`tokio::task::block_in_place`]; inline on a single-threaded
 /// runtime, which only tests and the CLI use).

@@ -116,17 +116,8 @@ pub async fn run(what: ImportCommand) -> anyhow::Result<i32> {
         }
         ImportCommand::Demand { db, network, file } => {
             let app = db.open().await?;
-            let text = read_text(&file)?;
-            let json;
-            let upload = if is_csv(&file) {
-                Upload::Csv(&text)
-            } else {
-                json = match json_text(&text) {
-                    Ok(v) => v,
-                    Err(errors) => return Ok(print_refusal(&errors, &file)),
-                };
-                Upload::Json(&json)
-            };
+            let input = Box::new(std::fs::File::open(&file).map_err(Error::io(format!("reading {}", file.display())))?);
+            let upload = if is_csv(&file) { Upload::Csv(input) } else { Upload::Json(input) };
             let info = app.demand.upload(&cli, &network, upload, usize::MAX, &format!("import of {}", file.display())).await;
             match refused(info, &file)? {
                 Ok(info) => {

@@ -26,6 +26,38 @@ pub(super) fn json_body(body: &[u8]) -> Result<serde_json::Value, Error> {
     serde_json::from_slice(body).map_err(|e| json_error(&e))
 }
 
+/// Why a body read as a stream ([`body_reader`]) failed, if it did.
+#[derive(Debug, Clone, Default)]
+pub(super) struct BodyFailure(std::sync::Arc<std::sync::Mutex<Option<Error>>>);
+
+impl BodyFailure {
+    /// The failure: 413 past the limit, 400 for a body that came too slowly or broke off.
+    pub(super) fn take(&self) -> Option<Error> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+    }
+}
+
+/// A request body as a blocking reader, for a thread off the async ones: the body is read
+/// as the reader asks for it (64 KiB at a time, never whole) and fails past `limit` bytes.
+/// Why it failed is kept in the [`BodyFailure`]. Must be called on the runtime.
+pub(super) fn body_reader(body: axum::body::Body, limit: usize) -> (Box<dyn std::io::Read + Send>, BodyFailure) {
+    use http_body_util::BodyExt;
+    let failure = BodyFailure::default();
+    let record = failure.clone();
+    let body = http_body_util::Limited::new(body, limit).map_err(move |e| {
+        let error = if e.is::<http_body_util::LengthLimitError>() {
+            Error::TooLarge(format!("the request body is larger than this route's limit of {} MiB", limit >> 20))
+        } else {
+            Error::BadRequest(format!("the request body could not be read: {e}"))
+        };
+        let message = error.to_string();
+        *record.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error);
+        std::io::Error::other(message)
+    });
+    let stream = http_body_util::BodyDataStream::new(body);
+    (Box::new(tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream))), failure)
+}
+
 /// Query parameters; a malformed query string is a 400 problem.
 #[derive(Debug, FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(Error))]

@@ -12,20 +12,21 @@ use crate::error::{Error, Result};
 use crate::input::parse_bbox;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{post, put};
 use serde::Deserialize;
 use serde_json::json;
 
-/// Largest demand upload: a national res-8 grid as CSV is about 300 MB.
+/// Largest demand upload: a national res-8 grid as CSV is about 300 MB. It is read as it
+/// comes, so its memory follows the cells kept (about 110 bytes each), not its size.
 pub const MAX_DEMAND_BYTES: usize = 512 * 1024 * 1024;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
-        .route("/networks/{net}/demand", put(put_demand).get(get_demand).layer(DefaultBodyLimit::max(MAX_DEMAND_BYTES)))
-        .route("/networks/{net}/registrations", put(put_registrations).layer(DefaultBodyLimit::max(MAX_DEMAND_BYTES)))
+        .route("/networks/{net}/demand", put(put_demand).get(get_demand))
+        .route("/networks/{net}/registrations", put(put_registrations))
         .route("/networks/{net}/score", post(score))
         .route("/networks/{net}/plan", post(plan))
 }
@@ -44,16 +45,13 @@ pub async fn put_demand(
     Path(net): Path<String>,
     axum::Extension(limits): axum::Extension<super::HttpLimits>,
     headers: HeaderMap,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Result<axum::Json<GridInfo>> {
-    let json;
-    let upload = if content_type(&headers) == "text/csv" {
-        Upload::Csv(utf8(&body)?)
-    } else {
-        json = json_body(&body)?;
-        Upload::Json(&json)
-    };
-    Ok(axum::Json(app.demand.upload(&caller, &net, upload, limits.max_import_features, "upload").await?))
+    let (input, failure) = super::extract::body_reader(body, MAX_DEMAND_BYTES);
+    let upload = if content_type(&headers) == "text/csv" { Upload::Csv(input) } else { Upload::Json(input) };
+    let stored = app.demand.upload(&caller, &net, upload, limits.max_import_features, "upload").await;
+    // A body that failed (too large, too slow) is answered as such, whatever the reader made of it.
+    failure.take().map_or(stored, Err).map(axum::Json)
 }
 
 /// `?year=&share=` of `PUT /registrations`.

@@ -259,3 +259,54 @@ fn validating_many_rings_grows_as_n_log_n() {
     assert!(ratio < 50.0, "2,500 rings {small:?}, 40,000 rings {large:?}: {ratio:.1} times");
     println!("validation: 2,500 triangles {small:?}, 40,000 {large:?} ({ratio:.1} times)");
 }
+
+/// The peak resident memory of a process since its last reset, in bytes (`VmHWM`).
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let kb: u64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()?.parse().ok()).expect("VmHWM");
+    kb * 1024
+}
+
+/// Starts measuring a process's peak memory afresh (Linux: `clear_refs` 5 resets `VmHWM`).
+fn reset_peak_rss(pid: u32) {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("clear_refs");
+}
+
+/// A demand upload of the res-9 cells under one res-2 cell (823,543 of them) as JSON,
+/// each cell padded with `pad` spaces.
+fn demand_json(pad: usize) -> String {
+    let parent = h3o::CellIndex::try_from(0x8231a7fffffffff).expect("res-2 cell");
+    let spaces = " ".repeat(pad);
+    let cells: Vec<String> = parent.children(h3o::Resolution::Nine).map(|c| format!(r#"{{"h3":"{c}","demand":1.5}}{spaces}"#)).collect();
+    format!(r#"{{"cells":[{}]}}"#, cells.join(","))
+}
+
+#[test]
+fn a_demand_upload_is_read_as_it_comes_and_its_memory_does_not_follow_its_size() {
+    let db = test_db();
+    let admin = token(&db.path, "admin", "admin");
+    let (child, base) = serve_with(&db.path, &["--no-seed-demand", "--request-timeout-secs", "300"]);
+    let pid = child.id();
+    let _server = Server(child);
+    let addr = base.strip_prefix("http://").expect("http").to_string();
+    let mut peaks = Vec::new();
+    for pad in [0, 80] {
+        let body = demand_json(pad);
+        reset_peak_rss(pid);
+        let before = peak_rss(pid);
+        let (status, answer, took) = send(&addr, "PUT", "/networks/smart/demand", Some(&admin), &body);
+        assert!(status.contains("200"), "{status} {answer}");
+        assert!(answer.contains("823543"), "{answer}");
+        let grew = peak_rss(pid).saturating_sub(before);
+        println!("demand upload of 823,543 cells, {} MiB: peak memory grew {} MiB in {took:?}", body.len() >> 20, grew >> 20);
+        peaks.push((body.len(), grew));
+    }
+    let [(small, small_peak), (large, large_peak)] = peaks[..] else { unreachable!() };
+    assert!(large > 3 * small, "the padded upload is {large} bytes, the plain one {small}");
+    // The stated ceiling (README, Limits): 400 bytes a cell, whatever the body's size; a
+    // parse of the whole body into a tree took ~37 times the body (2.4 GB for the padded one).
+    for (size, peak) in peaks {
+        assert!(peak < 400 * 823_543, "{size} bytes of upload grew the peak by {peak} bytes");
+    }
+    assert!(large_peak < small_peak + (small as u64), "padding the body grew the peak from {small_peak} to {large_peak} bytes");
+}
