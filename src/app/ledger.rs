@@ -396,7 +396,8 @@ impl Ledger {
     /// The decision on the index as it stands.
     fn decide(&self, proposal: &Proposal, policy: &Policy) -> Decision {
         let regions = self.catalog.regions();
-        self.index().decide(proposal, &regions, policy.sliver_tolerance)
+        let grants = self.index().shared(&proposal.network);
+        grants.map(|g| g.decide(proposal, &regions, policy.sliver_tolerance)).unwrap_or_default()
     }
 
     /// Decides and, if clear, stores a grant, atomically; records the decision in the

@@ -25,8 +25,9 @@ fn box_entry(t: &Territory, id: i64) -> BoxEntry {
     GeomWithData::new(Rectangle::from_corners([min.x, min.y], [max.x, max.y]), id)
 }
 
-/// The active grants of one network, indexed.
-#[derive(Debug, Default)]
+/// The active grants of one network, indexed. Cloned only when a change comes while a
+/// decision holds the network ([`GrantIndex::shared`]).
+#[derive(Debug, Default, Clone)]
 pub struct NetworkGrants {
     grants: HashMap<i64, Arc<Grant>>,
     boxes: RTree<BoxEntry>,
@@ -111,14 +112,14 @@ impl NetworkGrants {
 pub struct GrantIndex {
     /// The value of `state.grants_seq` this cache reflects.
     pub seq: i64,
-    networks: HashMap<String, NetworkGrants>,
+    networks: HashMap<String, Arc<NetworkGrants>>,
 }
 
 impl GrantIndex {
     /// Applies changed grant rows (new, or revoked) read from the store.
     pub fn apply(&mut self, changed: Vec<Grant>, seq: i64, regions: &RegionSet) {
         for grant in changed {
-            let net = self.networks.entry(grant.network.clone()).or_default();
+            let net = Arc::make_mut(self.networks.entry(grant.network.clone()).or_default());
             net.remove(grant.id);
             if grant.status == crate::domain::grants::Status::Active {
                 net.insert(Arc::new(grant), regions);
@@ -129,16 +130,29 @@ impl GrantIndex {
 
     /// The active grants of a network.
     pub fn network(&self, code: &str) -> Option<&NetworkGrants> {
-        self.networks.get(code)
+        self.networks.get(code).map(|n| &**n)
+    }
+
+    /// The active grants of a network as they are now, to decide on without holding the
+    /// index: a change applied meanwhile copies the network instead of waiting for the
+    /// decision (a heavy one takes a second; every check and grant would queue behind it).
+    pub fn shared(&self, code: &str) -> Option<Arc<NetworkGrants>> {
+        self.networks.get(code).cloned()
     }
 
     /// Decides a proposal against the active grants of its network.
     pub fn decide(&self, proposal: &Proposal, regions: &RegionSet, tolerance: SliverTolerance) -> Decision {
+        self.network(&proposal.network).map(|net| net.decide(proposal, regions, tolerance)).unwrap_or_default()
+    }
+}
+
+impl NetworkGrants {
+    /// Decides a proposal against these grants.
+    pub fn decide(&self, proposal: &Proposal, regions: &RegionSet, tolerance: SliverTolerance) -> Decision {
         let mut decision = Decision::default();
-        let Some(net) = self.networks.get(&proposal.network) else { return decision };
-        for id in net.candidates(&proposal.territory, regions) {
+        for id in self.candidates(&proposal.territory, regions) {
             crate::budget::check();
-            let other = &net.grants[&id];
+            let other = &self.grants[&id];
             let (mine, theirs) = ((proposal.partner_id, proposal.exclusive, &proposal.validity), (other.partner_id, other.exclusive, &other.validity));
             if rule_applies(mine, theirs) {
                 compare(&proposal.territory, other, regions, tolerance, &mut decision);

@@ -310,3 +310,154 @@ fn a_demand_upload_is_read_as_it_comes_and_its_memory_does_not_follow_its_size()
     }
     assert!(large_peak < small_peak + (small as u64), "padding the body grew the peak from {small_peak} to {large_peak} bytes");
 }
+
+/// The resident memory of a process now, in bytes (`VmRSS`).
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok()).unwrap_or(0) * 1024
+}
+
+/// The `q` quantile of some durations.
+fn quantile(mut d: Vec<Duration>, q: f64) -> Duration {
+    d.sort();
+    d[((d.len() - 1) as f64 * q).round() as usize]
+}
+
+/// The process's memory ceiling under the attack below (README, Limits).
+const ATTACK_MEMORY_CEILING: u64 = 1 << 30;
+
+#[test]
+fn under_a_hostile_client_others_are_answered_and_nothing_acknowledged_is_lost() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+    use std::sync::{Arc, Mutex};
+    let db = test_db();
+    let (attacker, victim, admin) = (token(&db.path, "attacker", "planner"), token(&db.path, "victim", "planner"), token(&db.path, "contracts", "admin"));
+    let (child, base) = serve_with(&db.path, &["--no-seed-demand"]);
+    let pid = child.id();
+    let _server = Server(child);
+    let addr = base.strip_prefix("http://").expect("http").to_string();
+    // Partners for the grants made during the attack, one per Nanjing district.
+    let districts = ["320102", "320104", "320105", "320106", "320111", "320113", "320114", "320115", "320116", "320117", "320118"];
+    let partners: Vec<(i64, &str)> = districts
+        .iter()
+        .map(|d| {
+            let (status, body, _) = send(&addr, "POST", "/networks/smart/partners", Some(&admin), &format!(r#"{{"name":"南京 {d}","tier":"city_partner"}}"#));
+            assert!(status.contains("201"), "{status} {body}");
+            (serde_json::from_str::<serde_json::Value>(&body).expect("json")["id"].as_i64().expect("id"), *d)
+        })
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut attack = Vec::new();
+    // 300 slow connections: half dribble their headers, half a body they announced.
+    let slow: Vec<TcpStream> = (0..300)
+        .map(|i| {
+            let mut s = TcpStream::connect(&addr).expect("connect");
+            let head = format!("PUT /networks/smart/demand HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {attacker}\r\nContent-Length: 1000000\r\n");
+            s.write_all(head.as_bytes()).expect("write");
+            if i % 2 == 0 {
+                let _ = s.write_all(b"Content-Type: text/csv\r\n\r\nh3,demand\n");
+            }
+            s
+        })
+        .collect();
+    attack.push(std::thread::spawn({
+        let stop = stop.clone();
+        move || {
+            let mut slow = slow;
+            while !stop.load(Relaxed) {
+                slow.retain_mut(|s| s.write_all(b"8").is_ok());
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
+    }));
+    // Heavy geometries (a second of CPU each) and the 19 MB regions export, in a loop.
+    let (heavy_done, exports_done) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let comb = Arc::new(comb_over_wuhan(45_000));
+    for _ in 0..3 {
+        let (stop, addr, attacker, comb, done) = (stop.clone(), addr.clone(), attacker.clone(), comb.clone(), heavy_done.clone());
+        attack.push(std::thread::spawn(move || {
+            while !stop.load(Relaxed) {
+                if send(&addr, "POST", "/networks/smart/grants/check", Some(&attacker), &comb).0.contains("200") {
+                    done.fetch_add(1, Relaxed);
+                }
+            }
+        }));
+    }
+    for _ in 0..2 {
+        let (stop, addr, attacker, done) = (stop.clone(), addr.clone(), attacker.clone(), exports_done.clone());
+        attack.push(std::thread::spawn(move || {
+            while !stop.load(Relaxed) {
+                if send(&addr, "GET", "/export/regions.geojson", Some(&attacker), "").1.len() > 10_000_000 {
+                    done.fetch_add(1, Relaxed);
+                }
+            }
+        }));
+    }
+    // Meanwhile: the process's memory, and grants from a contract system.
+    let peak = Arc::new(AtomicUsize::new(0));
+    let sampler = std::thread::spawn({
+        let (stop, peak) = (stop.clone(), peak.clone());
+        move || {
+            while !stop.load(Relaxed) {
+                peak.fetch_max(rss(pid) as usize, Relaxed);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    });
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let granting = std::thread::spawn({
+        let (addr, admin, acknowledged) = (addr.clone(), admin.clone(), acknowledged.clone());
+        move || {
+            for (partner, district) in partners {
+                std::thread::sleep(Duration::from_millis(300));
+                let (status, body, _) =
+                    send(&addr, "POST", "/networks/smart/grants", Some(&admin), &format!(r#"{{"partner_id":{partner},"adcodes":["{district}"]}}"#));
+                if status.contains("201") {
+                    let id = serde_json::from_str::<serde_json::Value>(&body).expect("json")["id"].as_i64().expect("id");
+                    acknowledged.lock().expect("lock").push(id);
+                }
+            }
+        }
+    });
+    // The victim: /health and a check by adcode, in turn, for eight seconds.
+    std::thread::sleep(Duration::from_millis(500));
+    let (mut health, mut checks) = (Vec::new(), Vec::new());
+    let check = r#"{"partner_id":1,"adcodes":["420102"]}"#;
+    while started.elapsed() < Duration::from_secs(8) {
+        let t = Instant::now();
+        assert!(get(&addr, "/health").contains("200"));
+        health.push(t.elapsed());
+        let (status, body, took) = send(&addr, "POST", "/networks/smart/grants/check", Some(&victim), check);
+        assert!(status.contains("200"), "the victim's check: {status} {body}");
+        checks.push(took);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stop.store(true, Relaxed);
+    granting.join().expect("granting");
+    for t in attack {
+        t.join().expect("attacker");
+    }
+    sampler.join().expect("sampler");
+    let (health_p99, check_p99) = (quantile(health.clone(), 0.99), quantile(checks.clone(), 0.99));
+    let peak = peak.load(Relaxed) as u64;
+    println!(
+        "under attack ({} heavy checks and {} exports answered): /health p99 {health_p99:?} of {}, checks p99 {check_p99:?} of {}; peak memory {} MiB",
+        heavy_done.load(Relaxed),
+        exports_done.load(Relaxed),
+        health.len(),
+        checks.len(),
+        peak >> 20
+    );
+    assert!(health_p99 < Duration::from_secs(1), "/health p99 {health_p99:?}");
+    assert!(check_p99 < Duration::from_secs(1), "check p99 {check_p99:?}");
+    assert!(peak < ATTACK_MEMORY_CEILING, "peak memory {} MiB", peak >> 20);
+    assert!(exports_done.load(Relaxed) > 0 && heavy_done.load(Relaxed) > 0, "the attack did its work too");
+    // Every grant acknowledged during the attack is stored.
+    let acknowledged = acknowledged.lock().expect("lock").clone();
+    assert!(!acknowledged.is_empty(), "no grant was acknowledged during the attack");
+    for id in acknowledged {
+        let (status, body, _) = send(&addr, "GET", &format!("/networks/smart/grants/{id}"), Some(&admin), "");
+        assert!(status.contains("200") && body.contains("active"), "grant {id}: {status} {body}");
+    }
+}
