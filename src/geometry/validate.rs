@@ -229,7 +229,8 @@ fn validate_keeping_edges(mp: MultiPolygon<f64>, base: &str, is_multi: bool) -> 
     //    inside each other. Their edges do not cross, so one vertex of a ring off the other
     //    boundaries decides where the whole ring lies; one query of an R-tree of all edges
     //    tells which rings enclose it (n log n in all, where testing each pair was n²).
-    let enclosing = Enclosing::new(&segs);
+    let rings: usize = mp.0.iter().map(|p| 1 + p.interiors().len()).sum();
+    let enclosing = if rings > 1 { Enclosing::new(&segs) } else { Enclosing::none() };
     for (p, polygon) in mp.0.iter().enumerate() {
         crate::budget::check();
         for (r, ring) in std::iter::once(polygon.exterior()).chain(polygon.interiors()).enumerate() {
@@ -305,6 +306,11 @@ impl<'s> Enclosing<'s> {
         }
         let ring_boxes = rings.into_iter().map(|(ring, [x0, y0, x1, y1])| GeomWithData::new(Rectangle::from_corners([x0, y0], [x1, y1]), ring));
         Enclosing { edges, edge_tree: rstar::RTree::bulk_load(boxes.collect()), ring_tree: rstar::RTree::bulk_load(ring_boxes.collect()) }
+    }
+
+    /// For an area of one ring, where there is nothing to enclose.
+    fn none() -> Enclosing<'s> {
+        Enclosing { edges: &[], edge_tree: rstar::RTree::new(), ring_tree: rstar::RTree::new() }
     }
 
     /// The rings `(part, ring)` other than `own` that enclose `ring`, sorted, judged at its
