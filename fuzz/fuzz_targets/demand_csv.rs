@@ -5,7 +5,9 @@
 //! - it never panics;
 //! - on `Ok`: at least one row, every demand finite and >= 0, every cell of one resolution
 //!   and listed once;
-//! - on `Err`: at least one error, each with a non-empty detail and a location
+//! - on `Err(Unreadable)`: a message located at the header (`line 1: ...`), the only
+//!   part of text in memory that can be unreadable;
+//! - on `Err(Invalid)`: at least one error, each with a non-empty detail and a location
 //!   (`line N[, column X]`). The two whole-grid errors (`the grid has no cell` and the
 //!   `... and N more problem(s)` summary) are located nowhere by design (empty pointer);
 //!   they are allowed only as such.
@@ -13,11 +15,11 @@
 
 use libfuzzer_sys::fuzz_target;
 use std::collections::HashSet;
-use territory::domain::demand::input::from_csv;
+use territory::domain::demand::input::{UploadError, from_csv};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    match from_csv(text) {
+    match from_csv(text.as_bytes(), usize::MAX) {
         Ok(rows) => {
             assert!(!rows.is_empty(), "Ok with no row for {text:?}");
             let resolution = rows[0].0.resolution();
@@ -35,7 +37,8 @@ fuzz_target!(|data: &[u8]| {
                 assert!(total.is_finite(), "demands whose total is {total} accepted: {text:?}");
             }
         }
-        Err(errors) => {
+        Err(UploadError::Unreadable(message)) => assert!(message.starts_with("line 1: "), "unreadable {message:?} for {text:?}"),
+        Err(UploadError::Invalid(errors)) => {
             assert!(!errors.is_empty(), "Err with no error for {text:?}");
             for e in &errors {
                 assert!(!e.detail.trim().is_empty(), "error without detail: {e:?} for {text:?}");
