@@ -178,7 +178,7 @@ fn ordered_bits(x: f64) -> u64 {
 /// have such touches; [`super::interiors::meeting`] needs to know).
 pub fn touch_free(segs: &[Segment]) -> bool {
     let mut free = true;
-    for_each_pair(segs, |s, t| {
+    for_each_pair(segs, None, |s, t| {
         free =
             (s.adjacent(t) && s.only_shares_its_vertex_with(t)) || only_as_neighbours(s, t, geo::line_intersection::line_intersection(s.line, t.line).as_ref());
         free
@@ -201,30 +201,45 @@ pub fn only_as_neighbours(s: &Segment, t: &Segment, hit: Option<&geo::line_inter
 }
 
 /// From this many edges on, [`for_each_pair`] finds the pairs with an R-tree.
-const INDEXED_FROM: usize = 8_192;
+pub const INDEXED_FROM: usize = 8_192;
+
+/// A box and what it is the box of (an edge's place in the edges, a ring's `(part, ring)`).
+pub type Boxed<T> = rstar::primitives::GeomWithData<rstar::primitives::Rectangle<[f64; 2]>, T>;
+
+/// The edges' boxes in an R-tree, each with the edge's place in `segs`.
+pub type EdgeTree = rstar::RTree<Boxed<u32>>;
+
+/// The R-tree of the boxes of `segs`.
+pub fn edge_tree(segs: &[Segment]) -> EdgeTree {
+    let boxes = segs.iter().enumerate().map(|(k, s)| Boxed::new(rstar::primitives::Rectangle::from_corners([s.min_x, s.min_y], [s.max_x, s.max_y]), k as u32));
+    rstar::RTree::bulk_load(boxes.collect())
+}
 
 /// Calls `f` for every pair of segments (i < j in sweep order) whose boxes meet;
 /// stops early when `f` returns `false`.
 ///
 /// Up to [`INDEXED_FROM`] edges (a district has ~600, a city a few thousand) by a sweep on
-/// x, which is the fastest there; beyond, with an R-tree of the boxes, as a sweep on x
-/// alone meets every edge in the same column: for parts laid out in a grid (the 50,000
-/// triangles of an attack), n^1.5 pairs of boxes where the tree visits n log n.
-pub fn for_each_pair(segs: &[Segment], f: impl FnMut(&Segment, &Segment) -> bool) {
-    if segs.len() >= INDEXED_FROM { for_each_pair_indexed(segs, f) } else { for_each_pair_swept(segs, f) }
+/// x, which is the fastest there; beyond, with the edges' R-tree (`tree` if the caller has
+/// built it, else built here), as a sweep on x alone meets every edge in the same column:
+/// for parts laid out in a grid (the 50,000 triangles of an attack), n^1.5 pairs of boxes
+/// where the tree visits n log n.
+pub fn for_each_pair(segs: &[Segment], tree: Option<&EdgeTree>, f: impl FnMut(&Segment, &Segment) -> bool) {
+    if segs.len() < INDEXED_FROM {
+        for_each_pair_swept(segs, f)
+    } else if let Some(tree) = tree {
+        for_each_pair_indexed(segs, tree, f)
+    } else {
+        for_each_pair_indexed(segs, &edge_tree(segs), f)
+    }
 }
 
-fn for_each_pair_indexed(segs: &[Segment], mut f: impl FnMut(&Segment, &Segment) -> bool) {
-    use rstar::primitives::{GeomWithData, Rectangle};
-    let corners = |s: &Segment| ([s.min_x, s.min_y], [s.max_x, s.max_y]);
-    let boxes = segs.iter().enumerate().map(|(k, s)| GeomWithData::new(Rectangle::from_corners(corners(s).0, corners(s).1), k as u32)).collect();
-    let tree = rstar::RTree::bulk_load(boxes);
+fn for_each_pair_indexed(segs: &[Segment], tree: &EdgeTree, mut f: impl FnMut(&Segment, &Segment) -> bool) {
     for (i, s) in segs.iter().enumerate() {
         if i % 64 == 0 {
             crate::budget::check();
         }
-        let (low, high) = corners(s);
-        for found in tree.locate_in_envelope_intersecting(&rstar::AABB::from_corners(low, high)) {
+        let query = rstar::AABB::from_corners([s.min_x, s.min_y], [s.max_x, s.max_y]);
+        for found in tree.locate_in_envelope_intersecting(&query) {
             let j = found.data as usize;
             if j > i && !f(s, &segs[j]) {
                 return;
@@ -311,7 +326,7 @@ mod tests {
         };
         let swept = pairs(&|f| for_each_pair_swept(&segs, f));
         assert!(swept.len() > 10_000, "{} pairs", swept.len());
-        assert_eq!(swept, pairs(&|f| for_each_pair_indexed(&segs, f)));
+        assert_eq!(swept, pairs(&|f| for_each_pair_indexed(&segs, &edge_tree(&segs), f)));
     }
 
     #[test]

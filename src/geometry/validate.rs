@@ -12,7 +12,7 @@
 
 pub use super::coords::{CoordSys, GeometryLimits, check_lon_lat, check_position, ring_problem};
 use super::overlap::Shape;
-use super::segments::{Segment, for_each_pair, only_as_neighbours, segments};
+use super::segments::{Boxed, EdgeTree, INDEXED_FROM, Segment, edge_tree, for_each_pair, only_as_neighbours, segments};
 pub use crate::input::InputError;
 use geo::line_intersection::{LineIntersection, line_intersection};
 use geo::{Coord, LineString, MultiPolygon, Orient, Polygon, orient::Direction};
@@ -187,8 +187,11 @@ fn validate_keeping_edges(mp: MultiPolygon<f64>, base: &str, is_multi: bool) -> 
     // 1. Edges: a ring may meet itself only where adjacent edges share their vertex;
     //    different rings or parts may touch at points, never cross or share an edge.
     let segs = segments(&mp);
+    // The edges' R-tree, built once for both steps if either needs it.
+    let rings: usize = mp.0.iter().map(|p| 1 + p.interiors().len()).sum();
+    let tree = (rings > 1 || segs.len() >= INDEXED_FROM).then(|| edge_tree(&segs));
     let mut touch_free = true;
-    for_each_pair(&segs, |s, t| {
+    for_each_pair(&segs, tree.as_ref(), |s, t| {
         if s.adjacent(t) && s.only_shares_its_vertex_with(t) {
             return true;
         }
@@ -229,28 +232,30 @@ fn validate_keeping_edges(mp: MultiPolygon<f64>, base: &str, is_multi: bool) -> 
     //    inside each other. Their edges do not cross, so one vertex of a ring off the other
     //    boundaries decides where the whole ring lies; one query of an R-tree of all edges
     //    tells which rings enclose it (n log n in all, where testing each pair was n²).
-    let rings: usize = mp.0.iter().map(|p| 1 + p.interiors().len()).sum();
-    let enclosing = if rings > 1 { Enclosing::new(&segs) } else { Enclosing::none() };
-    for (p, polygon) in mp.0.iter().enumerate() {
-        crate::budget::check();
-        for (r, ring) in std::iter::once(polygon.exterior()).chain(polygon.interiors()).enumerate() {
-            let Some(around) = enclosing.rings_around(ring, (p as u32, r as u32)) else { continue };
-            let ring_ptr = || format!("{}/{r}", poly_base(p as u32));
-            if r > 0 {
-                if !around.contains(&(p as u32, 0)) {
-                    add(&mut errors, ring_ptr(), format!("{} (a hole) is not inside the exterior ring", ring_name(r as u32)));
+    //    An area of one ring has nothing to check.
+    if let Some(tree) = tree.as_ref().filter(|_| rings > 1) {
+        let enclosing = Enclosing::new(&mp, &segs, tree);
+        for (p, polygon) in mp.0.iter().enumerate() {
+            crate::budget::check();
+            for (r, ring) in std::iter::once(polygon.exterior()).chain(polygon.interiors()).enumerate() {
+                let Some(around) = enclosing.rings_around(ring, (p as u32, r as u32)) else { continue };
+                let ring_ptr = || format!("{}/{r}", poly_base(p as u32));
+                if r > 0 {
+                    if !around.contains(&(p as u32, 0)) {
+                        add(&mut errors, ring_ptr(), format!("{} (a hole) is not inside the exterior ring", ring_name(r as u32)));
+                    }
+                    if let Some(&(_, k)) = around.iter().find(|&&(q, k)| q == p as u32 && k > 0) {
+                        add(&mut errors, ring_ptr(), format!("{} lies inside {}", ring_name(r as u32), ring_name(k)));
+                    }
+                } else if let Some(q) = parts_around(&around).find(|&q| q != p as u32) {
+                    let (i, j) = (q.min(p as u32), q.max(p as u32));
+                    add(&mut errors, poly_base(j), format!("polygons {i} and {j} of the MultiPolygon overlap"));
                 }
-                if let Some(&(_, k)) = around.iter().find(|&&(q, k)| q == p as u32 && k > 0) {
-                    add(&mut errors, ring_ptr(), format!("{} lies inside {}", ring_name(r as u32), ring_name(k)));
-                }
-            } else if let Some(q) = parts_around(&around).find(|&q| q != p as u32) {
-                let (i, j) = (q.min(p as u32), q.max(p as u32));
-                add(&mut errors, poly_base(j), format!("polygons {i} and {j} of the MultiPolygon overlap"));
             }
         }
-    }
-    if !errors.is_empty() {
-        return Err(errors);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
     }
     use geo::Winding;
     let oriented = mp.0.iter().all(|p| p.exterior().is_ccw() && p.interiors().iter().all(|h| h.is_cw()));
@@ -288,29 +293,19 @@ fn parts_around(around: &[(u32, u32)]) -> impl Iterator<Item = u32> + '_ {
 /// whose edges lie straight above it (even-odd rule).
 struct Enclosing<'s> {
     edges: &'s [Segment],
-    edge_tree: rstar::RTree<Boxed<u32>>,
+    edge_tree: &'s EdgeTree,
     ring_tree: rstar::RTree<Boxed<(u32, u32)>>,
 }
 
-/// A box and what it is the box of (an edge's place in the edges, a ring's `(part, ring)`).
-type Boxed<T> = rstar::primitives::GeomWithData<rstar::primitives::Rectangle<[f64; 2]>, T>;
-
 impl<'s> Enclosing<'s> {
-    fn new(edges: &'s [Segment]) -> Enclosing<'s> {
-        use rstar::primitives::{GeomWithData, Rectangle};
-        let boxes = edges.iter().enumerate().map(|(k, s)| GeomWithData::new(Rectangle::from_corners([s.min_x(), s.min_y()], [s.max_x(), s.max_y()]), k as u32));
-        let mut rings: std::collections::BTreeMap<(u32, u32), [f64; 4]> = std::collections::BTreeMap::new();
-        for s in edges {
-            let b = rings.entry((s.part, s.ring)).or_insert([f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY]);
-            *b = [b[0].min(s.min_x()), b[1].min(s.min_y()), b[2].max(s.max_x()), b[3].max(s.max_y())];
-        }
-        let ring_boxes = rings.into_iter().map(|(ring, [x0, y0, x1, y1])| GeomWithData::new(Rectangle::from_corners([x0, y0], [x1, y1]), ring));
-        Enclosing { edges, edge_tree: rstar::RTree::bulk_load(boxes.collect()), ring_tree: rstar::RTree::bulk_load(ring_boxes.collect()) }
-    }
-
-    /// For an area of one ring, where there is nothing to enclose.
-    fn none() -> Enclosing<'s> {
-        Enclosing { edges: &[], edge_tree: rstar::RTree::new(), ring_tree: rstar::RTree::new() }
+    fn new(mp: &MultiPolygon<f64>, edges: &'s [Segment], edge_tree: &'s EdgeTree) -> Enclosing<'s> {
+        use geo::BoundingRect;
+        let rings = mp.0.iter().enumerate().flat_map(|(p, polygon)| {
+            std::iter::once(polygon.exterior()).chain(polygon.interiors()).enumerate().map(move |(r, ring)| ((p as u32, r as u32), ring))
+        });
+        let ring_boxes = rings
+            .filter_map(|(at, ring)| ring.bounding_rect().map(|b| Boxed::new(rstar::primitives::Rectangle::from_corners(b.min().into(), b.max().into()), at)));
+        Enclosing { edges, edge_tree, ring_tree: rstar::RTree::bulk_load(ring_boxes.collect()) }
     }
 
     /// The rings `(part, ring)` other than `own` that enclose `ring`, sorted, judged at its
@@ -318,12 +313,15 @@ impl<'s> Enclosing<'s> {
     fn rings_around(&self, ring: &LineString<f64>, own: (u32, u32)) -> Option<Vec<(u32, u32)>> {
         'vertex: for &v in &ring.0 {
             let at = rstar::AABB::from_point([v.x, v.y]);
-            let mut candidates: Vec<(u32, u32)> = self.ring_tree.locate_in_envelope_intersecting(&at).map(|r| r.data).filter(|&r| r != own).collect();
+            let (mut candidates, mut top) = (Vec::new(), v.y);
+            for r in self.ring_tree.locate_in_envelope_intersecting(&at).filter(|r| r.data != own) {
+                candidates.push(r.data);
+                top = top.max(r.geom().upper()[1]);
+            }
             if candidates.is_empty() {
                 return Some(candidates);
             }
             candidates.sort_unstable();
-            let top = self.ring_tree.locate_in_envelope_intersecting(&at).map(|r| r.geom().upper()[1]).fold(v.y, f64::max);
             let up = rstar::AABB::from_corners([v.x, v.y], [v.x, top]);
             let mut crossed: Vec<(u32, u32)> = Vec::new();
             for found in self.edge_tree.locate_in_envelope_intersecting(&up) {
