@@ -13,7 +13,7 @@
 //! index is rebuilt from the same rows: every decision comes out the same.
 
 use super::catalog::Catalog;
-use super::{read, write};
+use super::{cpu_unless_light, read, write};
 use crate::domain::access::{Caller, Role, Viewer};
 use crate::domain::exclusivity::{GrantIndex, NetworkGrants, compare, conflicts_among, regions_geojson, rule_applies, union_of_regions};
 use crate::domain::grants::{ConflictEntry, Decision, Grant, Proposal, SeenConflict, Territory, Validity};
@@ -75,22 +75,17 @@ enum Drawing<'r> {
     Text(&'r RawValue),
 }
 
-/// A drawn territory of at most this much GeoJSON (a district is ~14 KB, a city up to
-/// ~200 KB) is validated and decided on the request's own thread; a larger one, or a
-/// union of several regions, on the CPU pool ([`super::cpu`]), where a thread hand-off
-/// costs less than the work.
-const INLINE_GEOJSON_BYTES: usize = 256 * 1024;
-
 impl GrantRequest {
-    /// Whether validating and deciding this request is light enough to do inline
-    /// ([`INLINE_GEOJSON_BYTES`]).
+    /// Whether validating and deciding this request is light enough to do on the request's
+    /// own thread: a drawing of at most [`super::INLINE_INPUT_BYTES`] of GeoJSON, or one
+    /// region (a union of several goes to the CPU pool).
     fn light(&self) -> bool {
         let drawn = match self.drawing() {
             Some(Drawing::PreRead(read)) => read.text.len(),
             Some(Drawing::Text(text)) => text.get().len(),
             None => 0,
         };
-        drawn <= INLINE_GEOJSON_BYTES && self.adcodes.as_ref().is_none_or(|codes| codes.len() <= 1)
+        drawn <= super::INLINE_INPUT_BYTES && self.adcodes.as_ref().is_none_or(|codes| codes.len() <= 1)
     }
 
     /// The drawn territory, if one was given: as read from the body, or as its text.
@@ -354,8 +349,10 @@ impl Ledger {
             errors.push(InputError::at("/valid_to", format!("{t} is before valid_from {f}")));
         }
         let territory = match (&req.adcodes, req.drawing()) {
-            (Some(codes), None) => on_cpu(req.light(), || self.territory_of_regions(codes, "/adcodes")).await?.map_err(|e| errors.extend(e)).ok(),
-            (None, Some(drawing)) => on_cpu(req.light(), || self.territory_of_drawing(drawing, "/geometry", sys)).await?.map_err(|e| errors.extend(e)).ok(),
+            (Some(codes), None) => cpu_unless_light(req.light(), || self.territory_of_regions(codes, "/adcodes")).await?.map_err(|e| errors.extend(e)).ok(),
+            (None, Some(drawing)) => {
+                cpu_unless_light(req.light(), || self.territory_of_drawing(drawing, "/geometry", sys)).await?.map_err(|e| errors.extend(e)).ok()
+            }
             (Some(_), Some(_)) => {
                 errors.push(InputError::at("", "give either `adcodes` or `geometry`, not both"));
                 None
@@ -389,7 +386,7 @@ impl Ledger {
         let viewer = caller.enter(network, Role::Planner)?;
         viewer.acts_for(Some(req.partner_id), "the check")?;
         let (proposal, policy) = self.propose(network, req, sys).await?;
-        let decision = on_cpu(req.light(), || self.decide(&proposal, policy)).await?;
+        let decision = cpu_unless_light(req.light(), || self.decide(&proposal, policy)).await?;
         Ok(CheckAnswer { ok: decision.ok(), conflicts: seen(viewer, decision.conflicts), warnings: seen(viewer, decision.warnings) })
     }
 
@@ -407,7 +404,7 @@ impl Ledger {
         caller.governs(network)?;
         let (proposal, policy) = self.propose(network, req, sys).await?;
         let mut tx = self.begin().await?;
-        let decision = on_cpu(req.light(), || self.decide(&proposal, policy)).await?;
+        let decision = cpu_unless_light(req.light(), || self.decide(&proposal, policy)).await?;
         if !decision.ok() {
             let refusal = Decided { action: "grant", result: "refused", grant_id: None, request, conflicts: &decision.conflicts, actor: &caller.actor };
             grant_rows::record(&mut tx, network, refusal).await?;
@@ -570,11 +567,6 @@ impl Ledger {
 }
 
 /// Refuses partner tokens the routes about every partner of a network.
-/// Runs `work` here if it is light, else on the CPU pool within the request's deadline.
-async fn on_cpu<T>(light: bool, work: impl FnOnce() -> T) -> Result<T> {
-    if light { Ok(work()) } else { super::cpu(work).await }
-}
-
 fn whole_network(caller: &Caller, network: &str, what: &str) -> Result<()> {
     match caller.enter(network, Role::Viewer)? {
         Viewer::All => Ok(()),

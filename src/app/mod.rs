@@ -124,6 +124,16 @@ pub async fn reading<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'stati
     Ok(tokio::task::spawn_blocking(move || budget::run(deadline, work)).await??)
 }
 
+/// Work on at most this much input (a district's GeoJSON is ~14 KB, a city's up to
+/// ~200 KB) runs on the request's own thread ([`cpu_unless_light`]).
+pub const INLINE_INPUT_BYTES: usize = 256 * 1024;
+
+/// [`cpu`] for work that may be light: light work runs right here, where a thread
+/// hand-off would cost more than the work.
+pub async fn cpu_unless_light<T>(light: bool, work: impl FnOnce() -> T) -> Result<T> {
+    if light { Ok(work()) } else { cpu(work).await }
+}
+
 /// [`blocking`] for work that borrows: on this thread, after handing the async work
 /// queued here to another ([`tokio::task::block_in_place`]; inline on a single-threaded
 /// runtime, which only tests and the CLI use).

@@ -139,11 +139,6 @@ impl GrantIndex {
     pub fn shared(&self, code: &str) -> Option<Arc<NetworkGrants>> {
         self.networks.get(code).cloned()
     }
-
-    /// Decides a proposal against the active grants of its network.
-    pub fn decide(&self, proposal: &Proposal, regions: &RegionSet, tolerance: SliverTolerance) -> Decision {
-        self.network(&proposal.network).map(|net| net.decide(proposal, regions, tolerance)).unwrap_or_default()
-    }
 }
 
 impl NetworkGrants {

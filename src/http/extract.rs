@@ -134,19 +134,16 @@ impl FromRequest<super::AppState> for GrantJson {
         // The datum as the handler's own `Query` reads it; a bad query is left to it.
         let sys = axum::extract::Query::<CoordQuery>::try_from_uri(req.uri()).ok().map(|q| q.0.coord_sys);
         let bytes = Bytes::from_request(req, state).await.map_err(|e| Error::from(e).into_response())?;
-        let (limits, inline) = (state.ledger.limits, bytes.len() <= READ_INLINE_BYTES);
+        let (limits, light) = (state.ledger.limits, bytes.len() <= crate::app::INLINE_INPUT_BYTES);
         let read = move || match sys.and_then(|sys| read_geometry_first(&bytes, sys, limits)) {
             Some(body) => Ok(GrantJson(Json { body, bytes })),
             None => Json::from_bytes(bytes).map(GrantJson),
         };
         // Reading is linear in the body; a large one is read on the CPU pool.
-        let read = if inline { read() } else { crate::app::cpu(read).await.and_then(|r| r) };
+        let read = crate::app::cpu_unless_light(light, read).await.and_then(|r| r);
         read.map_err(IntoResponse::into_response)
     }
 }
-
-/// Bodies up to this size are read on the request's own thread (see [`GrantJson`]).
-const READ_INLINE_BYTES: usize = 256 * 1024;
 
 /// The grant request in `bytes` with its geometry read straight from the body, if the
 /// geometry is plainly right and the rest reads without error.
