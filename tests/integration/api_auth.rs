@@ -262,6 +262,18 @@ async fn each_limit_answers_with_a_clear_problem() {
     assert_eq!(res.status().as_u16(), 422);
     let text = String::from_utf8_lossy(&res.into_body().collect().await.expect("body").to_bytes()).to_string();
     assert!(text.contains("at most 2"), "{text}");
+    // The same as JSON: reading stops at the third cell.
+    let body = json!({"cells": cells.iter().take(3).map(|(h, d)| json!({"h3": h, "demand": d})).collect::<Vec<_>>()}).to_string();
+    let req = Request::builder()
+        .method(Method::PUT)
+        .uri("/networks/smart/demand")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .expect("request");
+    let res = few.router.clone().oneshot(req).await.expect("infallible");
+    assert_eq!(res.status().as_u16(), 422);
+    let text = String::from_utf8_lossy(&res.into_body().collect().await.expect("body").to_bytes()).to_string();
+    assert!(text.contains("at most 2"), "{text}");
     // Concurrency: with no request allowed in flight, every request is 503 with Retry-After.
     let none = rebuild(&app, HttpLimits { max_concurrent: 0, ..HttpLimits::default() }, AuthConfig { open: true });
     let r = send(&none, None, Method::GET, "/networks/smart/grants", None).await;

@@ -40,20 +40,23 @@ struct Checker {
     errors: Vec<InputError>,
     more: usize,
     max_cells: usize,
+    /// Reading stopped at a row past `max_cells`.
+    overflowed: bool,
 }
 
 impl Checker {
     fn new(format: Format, max_cells: usize) -> Checker {
-        Checker { format, rows: Vec::new(), seen: HashMap::new(), resolution: None, errors: Vec::new(), more: 0, max_cells }
+        Checker { format, rows: Vec::new(), seen: HashMap::new(), resolution: None, errors: Vec::new(), more: 0, max_cells, overflowed: false }
     }
 
     fn err(&mut self, at: String, detail: String) {
         if self.errors.len() < MAX_ERRORS { self.errors.push(InputError::at(at, detail)) } else { self.more += 1 }
     }
 
-    /// Whether the upload has more rows than a grid may have: reading stops there.
-    fn full(&self, row: usize) -> bool {
-        row >= self.max_cells
+    /// Whether row `row` is past what a grid may have: reading stops there.
+    fn full(&mut self, row: usize) -> bool {
+        self.overflowed |= row >= self.max_cells;
+        self.overflowed
     }
 
     fn too_many(&self) -> Vec<InputError> {
@@ -162,7 +165,7 @@ pub fn from_json(input: impl std::io::Read, max_cells: usize) -> Result<Vec<(Cel
     match read {
         Ok(true) => checker.finish().map_err(UploadError::Invalid),
         Ok(false) => Err(UploadError::Invalid(vec![InputError::at("/cells", "missing: expected `{\"cells\": [{\"h3\": ..., \"demand\": ...}, ...]}`")])),
-        Err(e) if e.to_string().starts_with(TOO_MANY) => Err(UploadError::Invalid(checker.too_many())),
+        Err(_) if checker.overflowed => Err(UploadError::Invalid(checker.too_many())),
         Err(e) if e.is_data() => {
             Err(UploadError::Invalid(vec![InputError::at("/cells", format!("expected `{{\"cells\": [{{\"h3\": ..., \"demand\": ...}}, ...]}}`: {e}"))]))
         }
@@ -170,9 +173,6 @@ pub fn from_json(input: impl std::io::Read, max_cells: usize) -> Result<Vec<(Cel
         Err(e) => Err(UploadError::Unreadable(format!("malformed JSON at line {} column {}: {e}", e.line(), e.column()))),
     }
 }
-
-/// The message a JSON read stops with when the upload has too many cells.
-const TOO_MANY: &str = "too many cells";
 
 /// The upload's top-level object: `cells` read into the checker, other members skipped.
 /// Gives whether `cells` was there.
@@ -227,7 +227,7 @@ impl<'de> serde::de::Visitor<'de> for Cells<'_> {
         let mut row = 0;
         while let Some(c) = seq.next_element::<Value>()? {
             if self.checker.full(row) {
-                return Err(serde::de::Error::custom(TOO_MANY));
+                return Err(serde::de::Error::custom("too many cells"));
             }
             let cell = c.get("h3").and_then(Value::as_str).unwrap_or("");
             let demand = c.get("demand");
