@@ -74,13 +74,7 @@ fn token(db: &std::path::Path, name: &str, role: &str) -> String {
 
 /// Sends `GET path` (with a token, if given) on a fresh connection and returns the status line.
 fn get_with(addr: &str, path: &str, token: Option<&str>) -> String {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n").as_bytes()).expect("write");
-    let mut text = String::new();
-    let _ = s.read_to_string(&mut text);
-    text.lines().next().unwrap_or("").to_string()
+    send(addr, "GET", path, token, "").0
 }
 
 #[test]
@@ -260,11 +254,16 @@ fn validating_many_rings_grows_as_n_log_n() {
     println!("validation: 2,500 triangles {small:?}, 40,000 {large:?} ({ratio:.1} times)");
 }
 
+/// A memory figure of a process (`VmRSS:`, `VmHWM:`) from `/proc/PID/status`, in bytes.
+fn memory(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: u64 = status.lines().find_map(|l| l.strip_prefix(field)).and_then(|v| v.split_whitespace().next()?.parse().ok())?;
+    Some(kb * 1024)
+}
+
 /// The peak resident memory of a process since its last reset, in bytes (`VmHWM`).
 fn peak_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-    let kb: u64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()?.parse().ok()).expect("VmHWM");
-    kb * 1024
+    memory(pid, "VmHWM:").expect("VmHWM")
 }
 
 /// Starts measuring a process's peak memory afresh (Linux: `clear_refs` 5 resets `VmHWM`).
@@ -311,10 +310,9 @@ fn a_demand_upload_is_read_as_it_comes_and_its_memory_does_not_follow_its_size()
     assert!(large_peak < small_peak + (small as u64), "padding the body grew the peak from {small_peak} to {large_peak} bytes");
 }
 
-/// The resident memory of a process now, in bytes (`VmRSS`).
+/// The resident memory of a process now, in bytes (`VmRSS`; 0 once it has ended).
 fn rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok()).unwrap_or(0) * 1024
+    memory(pid, "VmRSS:").unwrap_or(0)
 }
 
 /// The `q` quantile of some durations.
