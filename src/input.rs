@@ -141,16 +141,17 @@ pub fn too_long(pointer: &str, value: &str, max: usize) -> Option<InputError> {
     (n > max).then(|| InputError::at(pointer, format!("{n} characters; at most {max}")))
 }
 
-/// A CSV reader of `text` (fields trimmed) and its header, or the error at line 1.
-pub fn csv_reader(text: &str) -> Result<(csv::Reader<&[u8]>, csv::StringRecord), InputError> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+/// A CSV reader of `input` (text, or a stream; fields trimmed) and its header, or the
+/// error at line 1.
+pub fn csv_reader<R: std::io::Read>(input: R) -> Result<(csv::Reader<R>, csv::StringRecord), InputError> {
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(input);
     let header = reader.headers().map_err(|e| InputError::at("line 1", e.to_string()))?.clone();
     Ok((reader, header))
 }
 
 /// The records of a CSV reader, each with its line (the header is line 1); a record that
 /// cannot be read is an error at its line.
-pub fn csv_records<'a>(reader: &'a mut csv::Reader<&[u8]>) -> impl Iterator<Item = (usize, Result<csv::StringRecord, InputError>)> + 'a {
+pub fn csv_records<R: std::io::Read>(reader: &mut csv::Reader<R>) -> impl Iterator<Item = (usize, Result<csv::StringRecord, InputError>)> + '_ {
     reader.records().enumerate().map(|(i, record)| (i + 2, record.map_err(|e| InputError::at(format!("line {}", i + 2), e.to_string()))))
 }
 

@@ -167,7 +167,7 @@ impl Sales {
 
 /// CSV rows, each located by line; and the lines that could not be read.
 fn from_csv(text: &str) -> (Vec<(String, SalesInput)>, Vec<InputError>) {
-    let (mut reader, header) = match crate::input::csv_reader(text) {
+    let (mut reader, header) = match crate::input::csv_reader(text.as_bytes()) {
         Ok(r) => r,
         Err(e) => return (vec![], vec![e]),
     };

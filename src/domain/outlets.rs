@@ -384,7 +384,7 @@ pub fn rows_from_geojson(collection: &Value) -> Result<ImportRows, Vec<InputErro
 /// Outlet request bodies from CSV with a header: `name, lon, lat, site_type` and optionally
 /// `partner_id, format, role, competitor, brand, opened_on, note` and facility figures.
 pub fn rows_from_csv(text: &str) -> Result<ImportRows, Vec<InputError>> {
-    let (mut reader, header) = crate::input::csv_reader(text).map_err(|e| vec![e])?;
+    let (mut reader, header) = crate::input::csv_reader(text.as_bytes()).map_err(|e| vec![e])?;
     let mut errors = Vec::new();
     for needed in ["name", "lon", "lat", "site_type"] {
         if !header.iter().any(|h| h == needed) {

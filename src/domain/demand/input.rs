@@ -124,8 +124,7 @@ pub enum UploadError {
 /// Reads CSV with a header `h3,demand` (other columns are ignored) as it comes, keeping
 /// only the rows; stops at the first row past `max_cells`.
 pub fn from_csv(input: impl std::io::Read, max_cells: usize) -> Result<Vec<(CellIndex, f64)>, UploadError> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(input);
-    let header = reader.headers().map_err(|e| unreadable_csv(&e, "line 1"))?.clone();
+    let (mut reader, header) = crate::input::csv_reader(input).map_err(|e| UploadError::Unreadable(e.to_string()))?;
     let col = |name: &str| header.iter().position(|h| h == name);
     let (Some(h3_col), Some(demand_col)) = (col("h3"), col("demand")) else {
         let detail = format!("the header must name columns `h3` and `demand`; found {:?}", header.iter().collect::<Vec<_>>());
@@ -141,18 +140,13 @@ pub fn from_csv(input: impl std::io::Read, max_cells: usize) -> Result<Vec<(Cell
                 let (cell, raw) = (record.get(h3_col).unwrap_or(""), record.get(demand_col).unwrap_or(""));
                 checker.row(row, cell, raw.parse::<f64>().ok(), raw);
             }
-            Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => return Err(unreadable_csv(&e, &format!("line {}", row + 2))),
-            Err(e) => checker.err(format!("line {}", row + 2), e.to_string()),
+            Err(e) => match e.kind() {
+                csv::ErrorKind::Io(io) => return Err(UploadError::Unreadable(format!("the body could not be read (line {}): {io}", row + 2))),
+                _ => checker.err(format!("line {}", row + 2), e.to_string()),
+            },
         }
     }
     checker.finish().map_err(UploadError::Invalid)
-}
-
-fn unreadable_csv(e: &csv::Error, at: &str) -> UploadError {
-    match e.kind() {
-        csv::ErrorKind::Io(io) => UploadError::Unreadable(format!("the body could not be read ({at}): {io}")),
-        _ => UploadError::Unreadable(format!("{at}: {e}")),
-    }
 }
 
 /// Reads JSON `{"cells": [{"h3": "...", "demand": n}, ...]}` as it comes, one cell at a

@@ -25,7 +25,7 @@ pub struct Registration {
 /// Reads `adcode,year,units` (other columns are ignored): the good rows and every bad
 /// line, named (checked against the regions afterwards by [`of_year`]).
 pub fn read_csv(text: &str) -> (Vec<Registration>, Vec<InputError>) {
-    let (mut reader, header) = match crate::input::csv_reader(text) {
+    let (mut reader, header) = match crate::input::csv_reader(text.as_bytes()) {
         Ok(r) => r,
         Err(e) => return (vec![], vec![e]),
     };

@@ -252,7 +252,7 @@ pub fn candidates_from_geojson(collection: &Value) -> Result<Vec<CandidateInput>
 
 /// Candidates from CSV with a header `id,lon,lat` and optionally `site_type,format`.
 pub fn candidates_from_csv(text: &str) -> Result<Vec<CandidateInput>, Vec<InputError>> {
-    let (mut reader, header) = crate::input::csv_reader(text).map_err(|e| vec![e])?;
+    let (mut reader, header) = crate::input::csv_reader(text.as_bytes()).map_err(|e| vec![e])?;
     let col = |n: &str| header.iter().position(|h| h == n);
     let (Some(id), Some(lon), Some(lat)) = (col("id"), col("lon"), col("lat")) else {
         return Err(vec![InputError::at("line 1", "the header must name columns `id`, `lon` and `lat` (optional: `site_type`, `format`)")]);
