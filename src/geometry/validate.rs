@@ -187,9 +187,8 @@ fn validate_keeping_edges(mp: MultiPolygon<f64>, base: &str, is_multi: bool) -> 
     // 1. Edges: a ring may meet itself only where adjacent edges share their vertex;
     //    different rings or parts may touch at points, never cross or share an edge.
     let segs = segments(&mp);
-    // The edges' R-tree, built once for both steps if either needs it.
-    let rings: usize = mp.0.iter().map(|p| 1 + p.interiors().len()).sum();
-    let tree = (rings > 1 || segs.len() >= INDEXED_FROM).then(|| edge_tree(&segs));
+    // A large area's edges in an R-tree, built once for both steps.
+    let tree = (segs.len() >= INDEXED_FROM).then(|| edge_tree(&segs));
     let mut touch_free = true;
     for_each_pair(&segs, tree.as_ref(), |s, t| {
         if s.adjacent(t) && s.only_shares_its_vertex_with(t) {
@@ -233,8 +232,9 @@ fn validate_keeping_edges(mp: MultiPolygon<f64>, base: &str, is_multi: bool) -> 
     //    boundaries decides where the whole ring lies; one query of an R-tree of all edges
     //    tells which rings enclose it (n log n in all, where testing each pair was n²).
     //    An area of one ring has nothing to check.
-    if let Some(tree) = tree.as_ref().filter(|_| rings > 1) {
-        let enclosing = Enclosing::new(&mp, &segs, tree);
+    let rings: usize = mp.0.iter().map(|p| 1 + p.interiors().len()).sum();
+    if rings > 1 {
+        let enclosing = Enclosing::new(&mp, &segs, tree.as_ref());
         for (p, polygon) in mp.0.iter().enumerate() {
             crate::budget::check();
             for (r, ring) in std::iter::once(polygon.exterior()).chain(polygon.interiors()).enumerate() {
@@ -288,24 +288,26 @@ fn parts_around(around: &[(u32, u32)]) -> impl Iterator<Item = u32> + '_ {
     parts.into_iter().filter(move |&p| around.iter().filter(|&&(q, _)| q == p).count() % 2 == 1)
 }
 
-/// All edges of an area in an R-tree, and the boxes of its rings in another, to find the
-/// rings that enclose a point: of the rings whose box holds it, those an odd number of
-/// whose edges lie straight above it (even-odd rule).
+/// The boxes of an area's rings in an R-tree, to find the rings that enclose a point: of
+/// the rings whose box holds it, those an odd number of whose edges lie straight above it
+/// (even-odd rule). The edges above are found with the edges' R-tree for a large area,
+/// else by going round each such ring (a district's few parts rarely have one).
 struct Enclosing<'s> {
+    area: &'s MultiPolygon<f64>,
     edges: &'s [Segment],
-    edge_tree: &'s EdgeTree,
+    edge_tree: Option<&'s EdgeTree>,
     ring_tree: rstar::RTree<Boxed<(u32, u32)>>,
 }
 
 impl<'s> Enclosing<'s> {
-    fn new(mp: &MultiPolygon<f64>, edges: &'s [Segment], edge_tree: &'s EdgeTree) -> Enclosing<'s> {
+    fn new(mp: &'s MultiPolygon<f64>, edges: &'s [Segment], edge_tree: Option<&'s EdgeTree>) -> Enclosing<'s> {
         use geo::BoundingRect;
         let rings = mp.0.iter().enumerate().flat_map(|(p, polygon)| {
             std::iter::once(polygon.exterior()).chain(polygon.interiors()).enumerate().map(move |(r, ring)| ((p as u32, r as u32), ring))
         });
         let ring_boxes = rings
             .filter_map(|(at, ring)| ring.bounding_rect().map(|b| Boxed::new(rstar::primitives::Rectangle::from_corners(b.min().into(), b.max().into()), at)));
-        Enclosing { edges, edge_tree, ring_tree: rstar::RTree::bulk_load(ring_boxes.collect()) }
+        Enclosing { area: mp, edges, edge_tree, ring_tree: rstar::RTree::bulk_load(ring_boxes.collect()) }
     }
 
     /// The rings `(part, ring)` other than `own` that enclose `ring`, sorted, judged at its
@@ -322,16 +324,11 @@ impl<'s> Enclosing<'s> {
                 return Some(candidates);
             }
             candidates.sort_unstable();
-            let up = rstar::AABB::from_corners([v.x, v.y], [v.x, top]);
             let mut crossed: Vec<(u32, u32)> = Vec::new();
-            for found in self.edge_tree.locate_in_envelope_intersecting(&up) {
-                let s = &self.edges[found.data as usize];
-                if candidates.binary_search(&(s.part, s.ring)).is_err() {
-                    continue;
-                }
-                match above(s, v) {
+            for (ring, line) in self.edges_above(v, top, &candidates) {
+                match above(line, v) {
                     Above::OnIt => continue 'vertex,
-                    Above::Crosses => crossed.push((s.part, s.ring)),
+                    Above::Crosses => crossed.push(ring),
                     Above::No => {}
                 }
             }
@@ -346,6 +343,23 @@ impl<'s> Enclosing<'s> {
         }
         None
     }
+
+    /// The edges of the rings `candidates` (sorted) that may lie above `v`, up to `top`,
+    /// with their ring.
+    fn edges_above<'a>(&'a self, v: Coord<f64>, top: f64, candidates: &'a [(u32, u32)]) -> Box<dyn Iterator<Item = ((u32, u32), geo::Line<f64>)> + 'a> {
+        match self.edge_tree {
+            Some(tree) => {
+                let up = rstar::AABB::from_corners([v.x, v.y], [v.x, top]);
+                let found = tree.locate_in_envelope_intersecting(&up).map(|f| &self.edges[f.data as usize]);
+                Box::new(found.filter(|s| candidates.binary_search(&(s.part, s.ring)).is_ok()).map(|s| ((s.part, s.ring), s.line)))
+            }
+            None => Box::new(candidates.iter().flat_map(|&(p, r)| {
+                let polygon = &self.area.0[p as usize];
+                let ring = if r == 0 { polygon.exterior() } else { &polygon.interiors()[r as usize - 1] };
+                ring.lines().map(move |line| ((p, r), line))
+            })),
+        }
+    }
 }
 
 /// Where an edge lies with respect to the ray straight up from `v`.
@@ -358,10 +372,10 @@ enum Above {
     No,
 }
 
-fn above(s: &Segment, v: Coord<f64>) -> Above {
+fn above(line: geo::Line<f64>, v: Coord<f64>) -> Above {
     use geo::kernels::{Kernel, Orientation, RobustKernel};
-    let (a, b) = if s.line.start.x <= s.line.end.x { (s.line.start, s.line.end) } else { (s.line.end, s.line.start) };
-    let in_box = s.min_x() <= v.x && v.x <= s.max_x() && s.min_y() <= v.y && v.y <= s.max_y();
+    let (a, b) = if line.start.x <= line.end.x { (line.start, line.end) } else { (line.end, line.start) };
+    let in_box = a.x <= v.x && v.x <= b.x && a.y.min(b.y) <= v.y && v.y <= a.y.max(b.y);
     let turn = RobustKernel::orient2d(a, b, v);
     if in_box && turn == Orientation::Collinear {
         return Above::OnIt;
