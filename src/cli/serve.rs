@@ -45,6 +45,18 @@ pub struct ServeArgs {
     /// Requests in flight at most from one client (a token, or an address without one).
     #[arg(long, default_value_t = HttpLimits::default().max_concurrent_per_client)]
     pub max_concurrent_per_client: usize,
+    /// Bytes of request bodies being received or held at most (more get 503 with Retry-After).
+    #[arg(long, default_value_t = HttpLimits::default().max_body_bytes_in_flight)]
+    pub max_body_bytes_in_flight: usize,
+    /// Bytes of request bodies being received or held at most from one client.
+    #[arg(long, default_value_t = HttpLimits::default().max_body_bytes_in_flight_per_client)]
+    pub max_body_bytes_in_flight_per_client: usize,
+    /// Demand uploads being read at most (more get 503 with Retry-After).
+    #[arg(long, default_value_t = HttpLimits::default().max_uploads)]
+    pub max_uploads: usize,
+    /// Demand uploads being read at most from one client.
+    #[arg(long, default_value_t = HttpLimits::default().max_uploads_per_client)]
+    pub max_uploads_per_client: usize,
     /// Time any request body may take before its rate counts, seconds.
     #[arg(long, default_value_t = HttpLimits::default().body_rate.grace.as_secs_f64())]
     pub body_grace_secs: f64,
@@ -124,6 +136,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         request_timeout: std::time::Duration::from_secs_f64(args.request_timeout_secs),
         max_concurrent: args.max_concurrent,
         max_concurrent_per_client: args.max_concurrent_per_client,
+        max_body_bytes_in_flight: args.max_body_bytes_in_flight,
+        max_body_bytes_in_flight_per_client: args.max_body_bytes_in_flight_per_client,
+        max_uploads: args.max_uploads,
+        max_uploads_per_client: args.max_uploads_per_client,
         body_rate: http::body_rate::BodyRate {
             grace: std::time::Duration::from_secs_f64(args.body_grace_secs),
             min_bytes_per_sec: args.min_body_bytes_per_sec,

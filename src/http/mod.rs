@@ -7,6 +7,7 @@
 //! without a valid token where one is needed). What each caller may do and see is decided
 //! by the application, on the decoded, typed request.
 
+pub mod admission;
 pub mod auth;
 pub mod body_rate;
 pub mod extract;
@@ -44,6 +45,14 @@ pub struct HttpLimits {
     /// Requests in flight at most from one client: a token, or an address without one
     /// (503 with Retry-After beyond).
     pub max_concurrent_per_client: usize,
+    /// Bytes of request bodies being received or held at most, in all (503 beyond).
+    pub max_body_bytes_in_flight: usize,
+    /// Bytes of request bodies being received or held at most from one client (503 beyond).
+    pub max_body_bytes_in_flight_per_client: usize,
+    /// Streamed demand uploads being read at most, in all (503 beyond).
+    pub max_uploads: usize,
+    /// Streamed demand uploads being read at most from one client (503 beyond).
+    pub max_uploads_per_client: usize,
     /// How fast a request body must come (400 if slower).
     pub body_rate: body_rate::BodyRate,
     /// Most features (demand cells, candidates) one request may bring (422 beyond).
@@ -57,6 +66,10 @@ impl Default for HttpLimits {
             request_timeout: std::time::Duration::from_secs(120),
             max_concurrent: 256,
             max_concurrent_per_client: 32,
+            max_body_bytes_in_flight: 256 * 1024 * 1024,
+            max_body_bytes_in_flight_per_client: 32 * 1024 * 1024,
+            max_uploads: 8,
+            max_uploads_per_client: 2,
             body_rate: body_rate::BodyRate::default(),
             max_import_features: 16_000_000,
         }
@@ -124,7 +137,13 @@ pub fn router(app: AppState, limits: HttpLimits) -> Router {
 
 /// The whole API and the map page with its settings.
 pub fn router_with(app: AppState, limits: HttpLimits, options: ServeOptions) -> Router {
-    let throttle = auth::Throttle::new(limits.max_concurrent, limits.max_concurrent_per_client, limits.request_timeout);
+    let admission = admission::Admission::new(admission::AdmissionLimits {
+        work: admission::Share { total: limits.max_concurrent, per_client: limits.max_concurrent_per_client },
+        uploads: admission::Share { total: limits.max_uploads, per_client: limits.max_uploads_per_client },
+        body_bytes: admission::Share { total: limits.max_body_bytes_in_flight, per_client: limits.max_body_bytes_in_flight_per_client },
+        max_body_bytes: limits.max_body_bytes,
+        timeout: limits.request_timeout,
+    });
     let api = Router::new()
         .merge(regions::router())
         .merge(networks::router())
@@ -134,10 +153,10 @@ pub fn router_with(app: AppState, limits: HttpLimits, options: ServeOptions) -> 
         .merge(model::router())
         .merge(gis::router())
         .merge(ogc::router())
-        .route_layer(axum::middleware::from_fn_with_state(app.clone(), auth::authenticate))
-        // Only API work takes a slot: `/health`, the map page's files and the OpenAPI
-        // document never queue behind it.
-        .route_layer(axum::middleware::from_fn(auth::throttle));
+        // Only API work takes a slot, once its caller is known and its body is in:
+        // `/health`, the map page's files and the OpenAPI document never queue behind it.
+        .route_layer(axum::middleware::from_fn(admission::admit))
+        .route_layer(axum::middleware::from_fn_with_state(app.clone(), auth::authenticate));
     Router::new()
         .merge(web::router(options.map))
         .merge(openapi::router())
@@ -148,7 +167,7 @@ pub fn router_with(app: AppState, limits: HttpLimits, options: ServeOptions) -> 
         .layer(axum::Extension(limits))
         .layer(axum::Extension(options.auth))
         .layer(axum::Extension(options.public_url))
-        .layer(axum::Extension(throttle))
+        .layer(axum::Extension(admission))
         .layer(axum::middleware::from_fn(body_rate::steady_bodies))
         .layer(axum::Extension(limits.body_rate))
         .layer(axum::middleware::from_fn(problem::every_error_a_problem))

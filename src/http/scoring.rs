@@ -23,9 +23,12 @@ use serde_json::json;
 /// comes, so its memory follows the cells kept (about 110 bytes each), not its size.
 pub const MAX_DEMAND_BYTES: usize = 512 * 1024 * 1024;
 
+/// The demand route: its upload is read as a stream, as its work (see [`super::admission`]).
+pub(super) const DEMAND_ROUTE: &str = "/networks/{net}/demand";
+
 pub(super) fn router() -> Router<AppState> {
     Router::new()
-        .route("/networks/{net}/demand", put(put_demand).get(get_demand))
+        .route(DEMAND_ROUTE, put(put_demand).get(get_demand))
         .route("/networks/{net}/registrations", put(put_registrations))
         .route("/networks/{net}/score", post(score))
         .route("/networks/{net}/plan", post(plan))

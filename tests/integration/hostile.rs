@@ -77,78 +77,137 @@ fn get_with(addr: &str, path: &str, token: Option<&str>) -> String {
     send(addr, "GET", path, token, "").0
 }
 
+/// Opens a connection and sends a request's head and the first bytes of the body it
+/// announces (`length` bytes in all), leaving the rest unsent.
+fn start_body(addr: &str, request: &str, token: &str, content_type: &str, length: usize, first: &str) -> TcpStream {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    let head =
+        format!("{request} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: {content_type}\r\nContent-Length: {length}\r\n\r\n{first}");
+    s.write_all(head.as_bytes()).expect("write");
+    s
+}
+
+/// The status line and body of the answer on a connection, waiting at most `wait`.
+fn answer(s: &mut TcpStream, wait: Duration) -> String {
+    s.set_read_timeout(Some(wait)).expect("timeout");
+    let mut answer = vec![0u8; 8192];
+    let n = s.read(&mut answer).unwrap_or(0);
+    String::from_utf8_lossy(&answer[..n]).to_string()
+}
+
 #[test]
-fn one_client_holding_its_slots_leaves_the_others_theirs() {
+fn bodies_being_received_hold_no_slots_and_uploads_have_slots_of_their_own() {
     let db = test_db();
     let (greedy, other) = (token(&db.path, "greedy", "admin"), token(&db.path, "other", "viewer"));
-    let (child, base) = serve_with(&db.path, &["--no-seed-demand", "--max-concurrent-per-client", "2"]);
+    let (child, base) = serve_with(&db.path, &["--no-seed-demand", "--max-concurrent-per-client", "2", "--max-uploads-per-client", "2"]);
     let _server = Server(child);
     let addr = base.strip_prefix("http://").expect("http").to_string();
-    // Two uploads that announce a large body and send little of it: they hold the greedy
-    // client's two slots while the service waits for the rest.
-    let held: Vec<TcpStream> = (0..2)
-        .map(|_| {
-            let mut s = TcpStream::connect(&addr).expect("connect");
-            let head = format!("PUT /networks/smart/demand HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {greedy}\r\nContent-Type: text/csv\r\nContent-Length: 1000000\r\n\r\nh3,demand\n");
-            s.write_all(head.as_bytes()).expect("write");
-            s
-        })
-        .collect();
+    // Six grant bodies that the greedy client announces and sends little of: three times
+    // its two slots, but no slot is taken before a body is in.
+    let bodies: Vec<TcpStream> =
+        (0..6).map(|_| start_body(&addr, "POST /networks/smart/grants", &greedy, "application/json", 100_000, r#"{"partner_id":1,"note":""#)).collect();
+    // Two demand uploads, each read as it comes: they hold the client's two upload slots.
+    let uploads: Vec<TcpStream> = (0..2).map(|_| start_body(&addr, "PUT /networks/smart/demand", &greedy, "text/csv", 1_000_000, "h3,demand\n")).collect();
     std::thread::sleep(Duration::from_millis(300));
-    let third = get_with(&addr, "/networks/smart/grants", Some(&greedy));
-    assert!(third.contains("503"), "the greedy client's third request: {third}");
+    let mut third = start_body(&addr, "PUT /networks/smart/demand", &greedy, "text/csv", 20, "h3,demand\n");
+    let third = answer(&mut third, Duration::from_secs(5));
+    assert!(third.starts_with("HTTP/1.1 503") && third.contains("2 uploads in flight"), "the greedy client's third upload: {third}");
+    // Its other requests are answered: nothing of it waiting on a client holds a slot.
     let asked = Instant::now();
+    let own = get_with(&addr, "/networks/smart/grants", Some(&greedy));
+    assert!(own.contains("200"), "the greedy client's own request: {own}");
     let others = get_with(&addr, "/networks/smart/grants", Some(&other));
     assert!(others.contains("200"), "another client: {others}");
-    assert!(asked.elapsed() < Duration::from_secs(1), "another client waited {:?}", asked.elapsed());
-    // The slots come back when the uploads give up.
-    drop(held);
+    assert!(asked.elapsed() < Duration::from_secs(1), "both waited {:?}", asked.elapsed());
+    // The upload slots come back when the uploads give up.
+    drop(uploads);
     let back = Instant::now();
-    while !get_with(&addr, "/networks/smart/grants", Some(&greedy)).contains("200") {
-        assert!(back.elapsed() < Duration::from_secs(5), "the greedy client's slots never came back");
+    loop {
+        let mut s = start_body(&addr, "PUT /networks/smart/demand", &greedy, "text/csv", 10, "h3,demand\n");
+        let a = answer(&mut s, Duration::from_secs(5));
+        if !a.starts_with("HTTP/1.1 503") {
+            break;
+        }
+        assert!(back.elapsed() < Duration::from_secs(5), "the greedy client's upload slots never came back: {a}");
         std::thread::sleep(Duration::from_millis(50));
     }
+    drop(bodies);
+}
+
+#[test]
+fn a_client_past_its_budget_of_body_bytes_is_refused_and_others_are_not() {
+    let db = test_db();
+    let (greedy, other) = (token(&db.path, "greedy", "admin"), token(&db.path, "other", "admin"));
+    let args = ["--no-seed-demand", "--max-body-bytes-in-flight-per-client", "1000000", "--max-body-bytes-in-flight", "1500000"];
+    let (child, base) = serve_with(&db.path, &args);
+    let _server = Server(child);
+    let addr = base.strip_prefix("http://").expect("http").to_string();
+    let first = r#"{"partner_id":1,"note":""#;
+    let start = |token: &str, length: usize| start_body(&addr, "POST /networks/smart/grants", token, "application/json", length, first);
+    // 600 kB announced and held; 600 kB more would pass the client's million.
+    let held = start(&greedy, 600_000);
+    std::thread::sleep(Duration::from_millis(200));
+    let refused = answer(&mut start(&greedy, 600_000), Duration::from_secs(5));
+    assert!(refused.starts_with("HTTP/1.1 503") && refused.contains("bytes of request bodies"), "{refused}");
+    assert!(refused.contains("application/problem+json") && refused.contains("retry-after"), "{refused}");
+    // Another client has its own budget, within what is left of the total.
+    let mut theirs = start(&other, 600_000);
+    std::thread::sleep(Duration::from_millis(200));
+    let past_total = answer(&mut start(&other, 400_000), Duration::from_secs(5));
+    assert!(past_total.starts_with("HTTP/1.1 503") && past_total.contains("the service has"), "{past_total}");
+    // A body that finishes is answered (here 422: the note is too long), and its bytes come back.
+    theirs.write_all(format!("{}\"}}", "n".repeat(600_000 - first.len() - 2)).as_bytes()).expect("write");
+    let done = answer(&mut theirs, Duration::from_secs(10));
+    assert!(done.starts_with("HTTP/1.1 422"), "{done}");
+    drop(theirs);
+    std::thread::sleep(Duration::from_millis(200));
+    let small = send(&addr, "POST", "/networks/smart/grants/check", Some(&other), r#"{"partner_id":1,"adcodes":["441300"]}"#).0;
+    assert!(small.contains("200"), "{small}");
+    drop(held);
 }
 
 #[test]
 fn a_body_that_comes_too_slowly_is_refused_and_frees_its_slot() {
     let db = test_db();
     let greedy = token(&db.path, "greedy", "admin");
-    let args = ["--no-seed-demand", "--max-concurrent-per-client", "1", "--body-grace-secs", "1", "--min-body-bytes-per-sec", "1000"];
+    let args = ["--no-seed-demand", "--max-uploads-per-client", "1", "--body-grace-secs", "1", "--min-body-bytes-per-sec", "1000"];
     let (child, base) = serve_with(&db.path, &args);
     let _server = Server(child);
     let addr = base.strip_prefix("http://").expect("http").to_string();
-    // An upload that sends a line of its announced megabyte every 0.3 s.
-    let mut s = TcpStream::connect(&addr).expect("connect");
-    let head = format!(
-        "PUT /networks/smart/demand HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {greedy}\r\nContent-Type: text/csv\r\nContent-Length: 1000000\r\n\r\nh3,demand\n"
-    );
-    s.write_all(head.as_bytes()).expect("write");
+    // An upload, read as it comes, and a grant, received before it takes a slot: each
+    // sends a line of its announced megabyte every 0.3 s.
+    let upload = start_body(&addr, "PUT /networks/smart/demand", &greedy, "text/csv", 1_000_000, "h3,demand\n");
+    let grant = start_body(&addr, "POST /networks/smart/grants", &greedy, "application/json", 1_000_000, r#"{"partner_id":1,"note":""#);
     let started = Instant::now();
-    let mut writer = s.try_clone().expect("clone");
-    let dribble = std::thread::spawn(move || {
-        for _ in 0..30 {
-            std::thread::sleep(Duration::from_millis(300));
-            if writer.write_all(b"8831aa5c1ffffff,1\n").is_err() {
-                break;
+    let dribble = |s: &TcpStream| {
+        let mut writer = s.try_clone().expect("clone");
+        std::thread::spawn(move || {
+            for _ in 0..30 {
+                std::thread::sleep(Duration::from_millis(300));
+                if writer.write_all(b"8831aa5c1ffffff,1\n").is_err() {
+                    break;
+                }
             }
-        }
-    });
-    // Meanwhile the client's only slot is taken.
+        })
+    };
+    let dribbling = [dribble(&upload), dribble(&grant)];
+    // Meanwhile the client's only upload slot is taken.
     std::thread::sleep(Duration::from_millis(300));
-    assert!(get_with(&addr, "/networks/smart/grants", Some(&greedy)).contains("503"));
-    s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
-    let mut answer = vec![0u8; 4096];
-    let n = s.read(&mut answer).expect("an answer");
-    let answer = String::from_utf8_lossy(&answer[..n]).to_string();
-    let took = started.elapsed();
-    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
-    assert!(answer.contains("application/problem+json") && answer.contains("too slowly"), "{answer}");
-    assert!(took < Duration::from_secs(3), "refused after {took:?}");
-    drop(s);
-    let _ = dribble.join();
-    assert!(get_with(&addr, "/networks/smart/grants", Some(&greedy)).contains("200"), "the slot came back");
-    println!("a dribbled body was refused after {took:?}");
+    let second = answer(&mut start_body(&addr, "PUT /networks/smart/demand", &greedy, "text/csv", 10, "h3,demand\n"), Duration::from_secs(5));
+    assert!(second.starts_with("HTTP/1.1 503"), "{second}");
+    for (mut s, what) in [(upload, "upload"), (grant, "grant")] {
+        let answer = answer(&mut s, Duration::from_secs(5));
+        let took = started.elapsed();
+        assert!(answer.starts_with("HTTP/1.1 400"), "{what}: {answer}");
+        assert!(answer.contains("application/problem+json") && answer.contains("too slowly"), "{what}: {answer}");
+        assert!(took < Duration::from_secs(3), "the {what} was refused after {took:?}");
+        println!("a dribbled {what} was refused after {took:?}");
+    }
+    for d in dribbling {
+        let _ = d.join();
+    }
+    let again = answer(&mut start_body(&addr, "PUT /networks/smart/demand", &greedy, "text/csv", 10, "h3,demand\n"), Duration::from_secs(5));
+    assert!(!again.starts_with("HTTP/1.1 503"), "the upload slot came back: {again}");
 }
 
 /// Sends a request with a JSON body on a fresh connection: the status line, the body, and
@@ -162,7 +221,8 @@ fn send(addr: &str, method: &str, path: &str, token: Option<&str>, body: &str) -
         body.len()
     );
     let started = Instant::now();
-    s.write_all(head.as_bytes()).and_then(|()| s.write_all(body.as_bytes())).expect("write");
+    // A refusal may come before the whole body is sent (the service then closes): read it.
+    let _ = s.write_all(head.as_bytes()).and_then(|()| s.write_all(body.as_bytes()));
     let mut text = String::new();
     let _ = s.read_to_string(&mut text);
     let took = started.elapsed();
@@ -356,14 +416,21 @@ fn under_a_hostile_client_others_are_answered_and_nothing_acknowledged_is_lost()
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let mut attack = Vec::new();
-    // 300 slow connections: half dribble their headers, half a body they announced.
+    // 300 slow connections: half dribble their headers, half a body they announced: 75
+    // grants of 100 kB (7.5 MB held of the client's 32 MiB, which leaves room for its heavy
+    // geometries) and 75 demand uploads of 1 MB (two read at once; the rest refused).
     let slow: Vec<TcpStream> = (0..300)
         .map(|i| {
             let mut s = TcpStream::connect(&addr).expect("connect");
-            let head = format!("PUT /networks/smart/demand HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {attacker}\r\nContent-Length: 1000000\r\n");
+            let (request, kind, first, length) = if i % 4 == 1 {
+                ("PUT /networks/smart/demand", "text/csv", "h3,demand\n", 1_000_000)
+            } else {
+                ("POST /networks/smart/grants", "application/json", r#"{"note":""#, 100_000)
+            };
+            let head = format!("{request} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {attacker}\r\nContent-Length: {length}\r\n");
             s.write_all(head.as_bytes()).expect("write");
-            if i % 2 == 0 {
-                let _ = s.write_all(b"Content-Type: text/csv\r\n\r\nh3,demand\n");
+            if i % 2 == 1 {
+                let _ = s.write_all(format!("Content-Type: {kind}\r\n\r\n{first}").as_bytes());
             }
             s
         })
