@@ -125,6 +125,17 @@ impl Error {
         move |source| Error::Data { context, source: source.into() }
     }
 
+    /// A serde_json error as an input error: malformed JSON is a 400 naming the line and
+    /// column; JSON of the wrong shape a 422 (serde knows no JSON pointer; the message names
+    /// the field and the line/column).
+    pub fn json(e: &serde_json::Error) -> Error {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Data => Error::Invalid(vec![InputError::at("", e.to_string())]),
+            _ => Error::BadRequest(format!("malformed JSON at line {} column {}: {e}", e.line(), e.column())),
+        }
+    }
+
     /// Whether this is the service's fault (logged with its causes) rather than the caller's.
     pub fn is_internal(&self) -> bool {
         matches!(self, Error::Database(_) | Error::Migrate(_) | Error::Task(_) | Error::Io { .. } | Error::Data { .. } | Error::Internal(_))

@@ -49,6 +49,90 @@ pub fn deserialize_located<T: DeserializeOwned>(raw: &Value) -> Result<T, InputE
     serde_path_to_error::deserialize(raw).map_err(located)
 }
 
+/// Reads the JSON object in `json`, handing each element of its array members named in
+/// `arrays` to `each` (with the member's name and the element's index) as it is read, so
+/// that a long array is never held whole; returns the object's other members, with each
+/// array member that was there as an empty array.
+pub fn read_object_streaming(
+    json: &[u8],
+    arrays: &[&str],
+    each: &mut dyn FnMut(&str, usize, Value),
+) -> Result<serde_json::Map<String, Value>, serde_json::Error> {
+    use serde::Deserializer as _;
+    let mut reader = serde_json::Deserializer::from_slice(json);
+    let others = (&mut reader).deserialize_map(streaming::Object { arrays, each })?;
+    reader.end()?;
+    Ok(others)
+}
+
+/// The serde visitors of [`read_object_streaming`].
+mod streaming {
+    use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+    use serde_json::{Map, Value};
+    use std::fmt;
+
+    /// An object whose named array members go to `each`.
+    pub(super) struct Object<'a> {
+        pub(super) arrays: &'a [&'a str],
+        pub(super) each: &'a mut dyn FnMut(&str, usize, Value),
+    }
+
+    impl<'de> Visitor<'de> for Object<'_> {
+        type Value = Map<String, Value>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut others = Map::new();
+            while let Some(key) = map.next_key::<String>()? {
+                match self.arrays.iter().find(|name| **name == key) {
+                    Some(name) => {
+                        map.next_value_seed(Elements { name, each: &mut *self.each })?;
+                        others.insert(key, Value::Array(Vec::new()));
+                    }
+                    None => {
+                        others.insert(key, map.next_value()?);
+                    }
+                }
+            }
+            Ok(others)
+        }
+    }
+
+    /// The elements of one array member, each handed on as it is read.
+    struct Elements<'a> {
+        name: &'a str,
+        each: &'a mut dyn FnMut(&str, usize, Value),
+    }
+
+    impl<'de> DeserializeSeed<'de> for Elements<'_> {
+        type Value = ();
+
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+            deserializer.deserialize_seq(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Elements<'_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            write!(f, "an array as `{}`", self.name)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let mut index = 0;
+            while let Some(element) = seq.next_element::<Value>()? {
+                (self.each)(self.name, index, element);
+                index += 1;
+            }
+            Ok(())
+        }
+    }
+}
+
 /// A wrong shape found by serde, located with a JSON pointer.
 pub fn located(e: serde_path_to_error::Error<serde_json::Error>) -> InputError {
     use serde_path_to_error::Segment;

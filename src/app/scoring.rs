@@ -14,13 +14,13 @@ use crate::domain::outlets::Outlet;
 use crate::domain::regions::Level;
 use crate::domain::scoring::model::Scenario;
 use crate::domain::scoring::network::{
-    self as on_network, CandidateInput, ExcludedCandidate, PlanAnswer, ScoreAnswer, ScoredCandidate, candidates_from_csv, candidates_from_geojson,
+    self as on_network, CandidateInput, ExcludedCandidate, PlanAnswer, ScoreAnswer, ScoredCandidate, candidate_from_feature, candidates_from_csv,
 };
 use crate::domain::scoring::plan::{Objective, PlanSpec};
 use crate::domain::scoring::score::Flag;
 use crate::error::{Error, Result};
 use crate::geometry::CoordSys;
-use crate::input::deserialize_located;
+use crate::input::{InputError, deserialize_located};
 use crate::store::Store;
 use serde::Deserialize;
 use serde_json::Value;
@@ -32,8 +32,22 @@ use std::sync::{Arc, Mutex};
 pub enum CandidateSource<'a> {
     /// CSV `id,lon,lat,site_type,format`.
     Csv(&'a str),
-    /// JSON: `{"partner_id"?, "candidates": [...]}` or a GeoJSON FeatureCollection of Points.
-    Json(&'a Value),
+    /// JSON text: `{"partner_id"?, "candidates": [...]}` or a GeoJSON FeatureCollection of
+    /// Points, read one candidate at a time (never as a whole tree of values).
+    Json(&'a [u8]),
+}
+
+/// Most candidates one score or plan request takes: scoring takes ~2.7 KB a candidate, so
+/// one request's memory stays within 200 MiB (README, Limits).
+pub const MAX_CANDIDATES: usize = 50_000;
+
+/// A 422 if there are more than `most` candidates (at most [`MAX_CANDIDATES`]).
+pub fn check_candidate_count(count: usize, most: usize) -> Result<()> {
+    let most = most.min(MAX_CANDIDATES);
+    if count > most {
+        return Err(Error::invalid("/candidates", format!("{count} candidates; one request takes at most {most}")));
+    }
+    Ok(())
 }
 
 /// Body of `POST /score` as JSON.
@@ -52,11 +66,53 @@ pub struct ScoreRequest {
 pub fn read_candidates(source: CandidateSource<'_>) -> Result<(Option<i64>, Vec<CandidateInput>)> {
     match source {
         CandidateSource::Csv(text) => Ok((None, candidates_from_csv(text)?)),
-        CandidateSource::Json(value) if value.get("type").and_then(Value::as_str) == Some("FeatureCollection") => Ok((None, candidates_from_geojson(value)?)),
-        CandidateSource::Json(value) => {
-            let req: ScoreRequest = deserialize_located(value)?;
-            Ok((req.partner_id, req.candidates))
+        CandidateSource::Json(json) => candidates_from_json(json),
+    }
+}
+
+/// Candidates from JSON text, each read as it comes: the features of a FeatureCollection,
+/// else the `candidates` of a [`ScoreRequest`].
+fn candidates_from_json(json: &[u8]) -> Result<(Option<i64>, Vec<CandidateInput>)> {
+    let (mut features, mut listed) = (Collected::default(), Collected::default());
+    let others = crate::input::read_object_streaming(json, &["features", "candidates"], &mut |name, i, element| match name {
+        "features" => features.add(candidate_from_feature(i, &element)),
+        _ => listed.add(deserialize_located(&element).map_err(|e| vec![e.under(&format!("/candidates/{i}"))])),
+    })
+    .map_err(|e| Error::json(&e))?;
+    if others.get("type").and_then(Value::as_str) == Some("FeatureCollection") {
+        if !others.contains_key("features") {
+            return Err(Error::invalid("/features", "a GeoJSON FeatureCollection of Points is expected"));
         }
+        return Ok((None, features.into_result()?));
+    }
+    // The request's other members, with `candidates` as read (an empty array here).
+    let request: ScoreRequest = deserialize_located(&Value::Object(others))?;
+    Ok((request.partner_id, listed.into_result()?))
+}
+
+/// Items read one at a time, and the problems of those that could not be.
+struct Collected<T> {
+    items: Vec<T>,
+    errors: Vec<InputError>,
+}
+
+impl<T> Default for Collected<T> {
+    fn default() -> Self {
+        Collected { items: Vec::new(), errors: Vec::new() }
+    }
+}
+
+impl<T> Collected<T> {
+    fn add(&mut self, item: std::result::Result<T, Vec<InputError>>) {
+        match item {
+            Ok(item) => self.items.push(item),
+            Err(errors) => self.errors.extend(errors),
+        }
+    }
+
+    /// The items, or every problem.
+    fn into_result(self) -> Result<Vec<T>> {
+        if self.errors.is_empty() { Ok(self.items) } else { Err(Error::Invalid(self.errors)) }
     }
 }
 
@@ -109,6 +165,7 @@ impl PlanOptions {
     /// shares in (0, 1] that sum to at most 1 and that `k` sites can meet. (The mix's site
     /// types are checked against the network's policy when the plan runs.)
     pub fn new(r: &PlanRequest) -> Result<PlanOptions> {
+        check_candidate_count(r.candidates.len(), MAX_CANDIDATES)?;
         if r.k == 0 {
             return Err(Error::invalid("/k", "choose at least one site"));
         }

@@ -4,11 +4,10 @@
 use super::{CoordSysArg, DbArgs, is_csv, progress_bar, read_text, refused};
 use crate::app::scoring::{CandidateSource, PlanOptions, PlanRequest, read_candidates};
 use crate::domain::access::Caller;
-use crate::domain::scoring::network::{CandidateInput, score_geojson};
+use crate::domain::scoring::network::{CandidateInput, ScoreGeoJson};
 use crate::domain::scoring::plan::Objective;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use clap::Args;
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 /// Candidates and where to score them.
@@ -105,8 +104,7 @@ fn read_file(file: &Path) -> Result<(Option<i64>, Vec<CandidateInput>)> {
     if is_csv(file) {
         return read_candidates(CandidateSource::Csv(&text));
     }
-    let value: Value = serde_json::from_str(&text).map_err(|e| Error::invalid(format!("line {} column {}", e.line(), e.column()), format!("not JSON: {e}")))?;
-    read_candidates(CandidateSource::Json(&value))
+    read_candidates(CandidateSource::Json(text.as_bytes()))
 }
 
 /// Scores the candidates; prints JSON or GeoJSON.
@@ -122,7 +120,7 @@ pub async fn score(args: ScoreArgs) -> anyhow::Result<i32> {
         Ok(a) => a,
         Err(code) => return Ok(code),
     };
-    let out = if args.geojson { score_geojson(&answer) } else { serde_json::to_value(&answer)? };
+    let out = if args.geojson { serde_json::to_value(ScoreGeoJson(answer))? } else { serde_json::to_value(&answer)? };
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(0)
 }

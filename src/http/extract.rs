@@ -1,6 +1,5 @@
 //! Extractors whose rejections are problem+json.
 
-use super::problem::json_error;
 use crate::app::ledger::GrantRequest;
 use crate::error::Error;
 use crate::geometry::{CoordSys, GeometryLimits, PreRead};
@@ -23,7 +22,7 @@ pub(super) fn utf8(body: &[u8]) -> Result<&str, Error> {
 
 /// A body as JSON; malformed is 400, the wrong shape 422.
 pub(super) fn json_body(body: &[u8]) -> Result<serde_json::Value, Error> {
-    serde_json::from_slice(body).map_err(|e| json_error(&e))
+    serde_json::from_slice(body).map_err(|e| Error::json(&e))
 }
 
 /// Why a body read as a stream ([`body_reader`]) failed, if it did.
@@ -82,7 +81,7 @@ impl<T> Json<T> {
     /// The body as received, as JSON text.
     pub fn raw(&self) -> Result<Box<RawValue>, Error> {
         let text = utf8(&self.bytes)?;
-        RawValue::from_string(text.to_owned()).map_err(|e| json_error(&e))
+        RawValue::from_string(text.to_owned()).map_err(|e| Error::json(&e))
     }
 }
 
@@ -106,12 +105,12 @@ impl<T: DeserializeOwned> Json<T> {
         match serde_path_to_error::deserialize(&mut reader) {
             Ok(body) => match reader.end() {
                 Ok(()) => Ok(Json { body, bytes }),
-                Err(trailing) => Err(json_error(&trailing)),
+                Err(trailing) => Err(Error::json(&trailing)),
             },
-            Err(e) if !e.inner().is_data() => Err(json_error(e.inner())),
+            Err(e) if !e.inner().is_data() => Err(Error::json(e.inner())),
             // A wrong shape met before a syntax error further on is still a 400.
             Err(e) => match serde_json::from_slice::<IgnoredAny>(&bytes) {
-                Err(syntax) => Err(json_error(&syntax)),
+                Err(syntax) => Err(Error::json(&syntax)),
                 Ok(_) => Err(crate::input::located(e).into()),
             },
         }

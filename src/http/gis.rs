@@ -12,7 +12,7 @@ use crate::gis::tiles::{self, MAX_ZOOM};
 use crate::gis::{Collection, ExportFormat, NetworkLayer};
 use crate::input::parse_bbox;
 use axum::Router;
-use axum::body::Body;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -54,11 +54,8 @@ pub async fn export(app: &AppState, caller: &Caller, c: &Collection, format: Exp
     let name = table_name(&layer);
     match format {
         ExportFormat::GeoJson => {
-            let stream = futures_stream(chunks(layer, positions));
-            Ok((
-                [(header::CONTENT_TYPE, HeaderValue::from_static(GEOJSON)), (header::CONTENT_DISPOSITION, attachment(&format!("{name}.geojson")))],
-                Body::from_stream(stream),
-            )
+            let body = super::streamed::body(chunks(layer, positions).map(Bytes::from));
+            Ok(([(header::CONTENT_TYPE, HeaderValue::from_static(GEOJSON)), (header::CONTENT_DISPOSITION, attachment(&format!("{name}.geojson")))], body)
                 .into_response())
         }
         ExportFormat::GeoPackage => {
@@ -71,29 +68,6 @@ pub async fn export(app: &AppState, caller: &Caller, c: &Collection, format: Exp
 
 fn attachment(file: &str) -> HeaderValue {
     HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")).unwrap_or_else(|_| HeaderValue::from_static("attachment"))
-}
-
-/// Feeds an iterator of text chunks to a response body, computed off the async threads.
-fn futures_stream(iter: impl Iterator<Item = String> + Send + 'static) -> impl futures_core::Stream<Item = std::io::Result<String>> + Send {
-    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<String>>(4);
-    tokio::task::spawn_blocking(move || {
-        for chunk in iter {
-            if tx.blocking_send(Ok(chunk)).is_err() {
-                return; // the client went away
-            }
-        }
-    });
-    ReceiverStream(rx)
-}
-
-/// A stream over an mpsc receiver.
-struct ReceiverStream<T>(tokio::sync::mpsc::Receiver<T>);
-
-impl<T> futures_core::Stream for ReceiverStream<T> {
-    type Item = T;
-    fn poll_next(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<T>> {
-        self.0.poll_recv(cx)
-    }
 }
 
 #[utoipa::path(get, path = "/export/{file}", tag = "gis",

@@ -21,6 +21,7 @@ pub mod outlets;
 pub mod problem;
 pub mod regions;
 pub mod scoring;
+pub mod streamed;
 pub mod web;
 
 use crate::app::App;

@@ -2,7 +2,6 @@
 //! Database and internal details are logged here and never sent to the client.
 
 use crate::error::Error;
-use crate::input::InputError;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -187,15 +186,5 @@ impl From<BytesRejection> for Error {
         } else {
             Error::BadRequest(r.body_text())
         }
-    }
-}
-
-/// Locates a serde_json error as an input error (JSON pointers are unknown to serde, so
-/// the message names the field and the line/column).
-pub fn json_error(e: &serde_json::Error) -> Error {
-    use serde_json::error::Category;
-    match e.classify() {
-        Category::Data => Error::Invalid(vec![InputError::at("", e.to_string())]),
-        _ => Error::BadRequest(format!("malformed JSON at line {} column {}: {e}", e.line(), e.column())),
     }
 }

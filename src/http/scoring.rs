@@ -2,19 +2,19 @@
 
 use super::AppState;
 use super::extract::CoordQuery;
-use super::extract::{Path, Query, content_type, json_body, utf8};
+use super::extract::{Path, Query, content_type, utf8};
 use super::geojson_response;
 use crate::app::demand::{GridInfo, Upload};
-use crate::app::scoring::{CandidateSource, PlanOptions, PlanRequest, ScoreRequest, read_candidates};
+use crate::app::scoring::{CandidateSource, PlanOptions, PlanRequest, ScoreRequest, check_candidate_count, read_candidates};
 use crate::domain::access::Caller;
-use crate::domain::scoring::network::{PlanAnswer, ScoreAnswer, score_geojson};
+use crate::domain::scoring::network::{PlanAnswer, ScoreAnswer, ScoreGeoJson};
 use crate::error::{Error, Result};
 use crate::input::parse_bbox;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{post, put};
 use serde::Deserialize;
 use serde_json::json;
@@ -132,28 +132,18 @@ pub async fn score(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    let json;
-    let source = if content_type(&headers) == "text/csv" {
-        CandidateSource::Csv(utf8(&body)?)
-    } else {
-        json = json_body(&body)?;
-        CandidateSource::Json(&json)
-    };
+    let source = if content_type(&headers) == "text/csv" { CandidateSource::Csv(utf8(&body)?) } else { CandidateSource::Json(&body) };
     let (named, candidates) = read_candidates(source)?;
     let partner_id = named.or(q.partner_id);
-    if candidates.len() > limits.max_import_features {
-        return Err(Error::invalid(
-            "/candidates",
-            format!("{} candidates; one request takes at most {} (--max-import-features)", candidates.len(), limits.max_import_features),
-        ));
-    }
+    check_candidate_count(candidates.len(), limits.max_import_features)?;
     let answer: ScoreAnswer = app.scoring.score(&caller, &net, partner_id, &candidates, q.coord_sys).await?;
     let geojson = q.output.as_deref() == Some("geojson") || headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("geo+json"));
     match q.output.as_deref() {
         Some("json" | "geojson") | None => {}
         Some(other) => return Err(Error::BadRequest(format!("output `{other}`: use json or geojson"))),
     }
-    Ok(if geojson { geojson_response(score_geojson(&answer)) } else { axum::Json(answer).into_response() })
+    // One answer per candidate, often the largest answer of the API: sent as it is written.
+    Ok(if geojson { super::streamed::json(ScoreGeoJson(answer), "application/geo+json") } else { super::streamed::json(answer, "application/json") })
 }
 
 /// Chooses up to k candidates greedily (docs/scoring.md), reporting each step's gain and the

@@ -189,6 +189,32 @@ async fn bad_candidates_are_refused_with_located_errors() {
     assert_eq!(r.pointers(), ["/candidates/0/location/coordinates/1", "/candidates/1/site_type", "/candidates/2/format", "/candidates/3/id"], "{}", r.text);
     let r = app.post("/networks/smart/score", json!({"candidates": [], "partner_id": 99})).await;
     r.expect_problem(422);
+    // Candidates are read one at a time; the body's own shape is still checked whole.
+    let point = json!({"type": "Point", "coordinates": JIUJIANG});
+    let fc = json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"id": "a"}, "geometry": point},
+        {"type": "Feature", "properties": {"id": "b", "site_type": 7}, "geometry": point},
+    ]});
+    let r = app.post("/networks/smart/score", fc).await;
+    r.expect_problem(422);
+    assert_eq!(r.pointers(), ["/features/1/properties/site_type"], "{}", r.text);
+    for (body, pointer) in [
+        (json!({"candidates": [{"id": "a", "location": point}], "k": 3}), "/k"),
+        (json!({"partner_id": "x", "candidates": []}), "/partner_id"),
+        (json!({"candidates": [{"id": "a"}]}), "/candidates/0"),
+        (json!({"type": "FeatureCollection"}), "/features"),
+        (json!({}), ""),
+    ] {
+        let r = app.post("/networks/smart/score", body.clone()).await;
+        r.expect_problem(422);
+        assert_eq!(r.pointers(), [pointer], "{body}: {}", r.text);
+    }
+    for body in [r#"{"candidates": 5}"#, r#"[1, 2]"#] {
+        send(&app, Method::POST, "/networks/smart/score", "application/json", body.to_string()).await.expect_problem(422);
+    }
+    for body in [r#"{"candidates": [{"id": "a", "#, r#"{"candidates": []} trailing"#] {
+        send(&app, Method::POST, "/networks/smart/score", "application/json", body.to_string()).await.expect_problem(400);
+    }
     let r = app.post("/networks/smart/plan", json!({"k": 0, "candidates": [candidate("a", JIUJIANG)]})).await;
     r.expect_problem(422);
     assert_eq!(r.pointers(), ["/k"]);

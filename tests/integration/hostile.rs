@@ -223,11 +223,28 @@ fn send(addr: &str, method: &str, path: &str, token: Option<&str>, body: &str) -
     let started = Instant::now();
     // A refusal may come before the whole body is sent (the service then closes): read it.
     let _ = s.write_all(head.as_bytes()).and_then(|()| s.write_all(body.as_bytes()));
-    let mut text = String::new();
-    let _ = s.read_to_string(&mut text);
+    let mut bytes = Vec::new();
+    let _ = s.read_to_end(&mut bytes);
     let took = started.elapsed();
+    let text = String::from_utf8_lossy(&bytes);
     let (status, rest) = text.split_once("\r\n").unwrap_or((&text, ""));
-    (status.to_string(), rest.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_string(), took)
+    let (head, body) = rest.split_once("\r\n\r\n").unwrap_or((rest, ""));
+    let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
+    (status.to_string(), if chunked { dechunk(body) } else { body.to_string() }, took)
+}
+
+/// The body of a chunked answer (`Transfer-Encoding: chunked`), its chunks joined.
+fn dechunk(chunked: &str) -> String {
+    let (mut rest, mut body) = (chunked.as_bytes(), Vec::new());
+    while let Some(end) = rest.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(std::str::from_utf8(&rest[..end]).expect("a chunk size").trim(), 16).expect("a chunk size");
+        if size == 0 {
+            break;
+        }
+        body.extend_from_slice(&rest[end + 2..end + 2 + size]);
+        rest = &rest[end + 2 + size + 2..];
+    }
+    String::from_utf8(body).expect("UTF-8")
 }
 
 /// A grant request for partner 1 of a comb over Wuhan (partner 2's city): one ring of
@@ -377,6 +394,63 @@ fn a_demand_upload_is_read_as_it_comes_and_its_memory_does_not_follow_its_size()
         assert!(peak < 400 * 823_543, "{size} bytes of upload grew the peak by {peak} bytes");
     }
     assert!(large_peak < small_peak + (small as u64), "padding the body grew the peak from {small_peak} to {large_peak} bytes");
+}
+
+/// Bytes of memory a scored candidate may take, at most (README, Limits: with
+/// `MAX_CANDIDATES`, 50,000, one request's ceiling is 200 MiB).
+const MEMORY_PER_CANDIDATE: u64 = 4_000;
+
+#[test]
+fn scoring_candidates_up_to_the_body_cap_keeps_to_the_stated_memory() {
+    use h3o::{CellIndex, LatLng, Resolution};
+    let db = test_db();
+    let admin = token(&db.path, "admin", "admin");
+    let (child, base) = serve_with(&db.path, &["--no-seed-demand", "--request-timeout-secs", "300"]);
+    let pid = child.id();
+    let _server = Server(child);
+    let addr = base.strip_prefix("http://").expect("http").to_string();
+    let parent = CellIndex::try_from(0x8231a7fffffffff).expect("res-2 cell");
+    let cells: Vec<String> = parent.children(Resolution::Seven).map(|c| format!(r#"{{"h3":"{c}","demand":1.5}}"#)).collect();
+    let (status, stored, _) = send(&addr, "PUT", "/networks/haima/demand", Some(&admin), &format!(r#"{{"cells":[{}]}}"#, cells.join(",")));
+    assert!(status.contains("200"), "{status} {stored}");
+    // Candidates at the centres of res-8 cells, as a FeatureCollection of 6.9 MB (the cap is 8 MiB).
+    let features: Vec<String> = parent
+        .children(Resolution::Eight)
+        .take(50_000)
+        .enumerate()
+        .map(|(i, c)| {
+            let p = LatLng::from(c);
+            format!(
+                r#"{{"type":"Feature","properties":{{"id":"c{i}","site_type":"mall"}},"geometry":{{"type":"Point","coordinates":[{:.6},{:.6}]}}}}"#,
+                p.lng(),
+                p.lat()
+            )
+        })
+        .collect();
+    let body = format!(r#"{{"type":"FeatureCollection","features":[{}]}}"#, features.join(","));
+    assert!(body.len() > 6_000_000 && body.len() < 8 << 20, "{} bytes", body.len());
+    let one = format!(r#"{{"type":"FeatureCollection","features":[{}]}}"#, features[0]);
+    let (status, warm, _) = send(&addr, "POST", "/networks/haima/score", Some(&admin), &one);
+    assert!(status.contains("200"), "warm-up: {status} {warm}");
+    reset_peak_rss(pid);
+    let before = peak_rss(pid);
+    let (status, scores, took) = send(&addr, "POST", "/networks/haima/score", Some(&admin), &body);
+    let grew = peak_rss(pid).saturating_sub(before);
+    assert!(status.contains("200"), "{status} {}", &scores[..scores.len().min(500)]);
+    let scored = serde_json::from_str::<serde_json::Value>(&scores).expect("json")["candidates"].as_array().map_or(0, Vec::len);
+    assert_eq!(scored, 50_000);
+    println!(
+        "scoring 50,000 candidates ({} MB in, {} MB out) grew the peak by {} MiB in {took:?}",
+        body.len() / 1_000_000,
+        scores.len() / 1_000_000,
+        grew >> 20
+    );
+    assert!(grew < 50_000 * MEMORY_PER_CANDIDATE, "scoring 50,000 candidates grew the peak by {grew} bytes");
+    // One more than a request may take is refused before any is scored.
+    let csv: String = std::iter::once("id,lon,lat\n".to_string()).chain((0..50_001).map(|i| format!("c{i},114.3,30.5\n"))).collect();
+    let mut s = start_body(&addr, "POST /networks/haima/score", &admin, "text/csv", csv.len(), &csv);
+    let refused = answer(&mut s, Duration::from_secs(30));
+    assert!(refused.starts_with("HTTP/1.1 422") && refused.contains("at most 50000"), "{}", &refused[..refused.len().min(500)]);
 }
 
 /// The resident memory of a process now, in bytes (`VmRSS`; 0 once it has ended).

@@ -228,26 +228,22 @@ pub struct ExcludedCandidate {
     pub territory: TerritoryCheck,
 }
 
-/// Candidates from a GeoJSON FeatureCollection of Points (properties `id`, `site_type`,
-/// `format`; the feature's `id` or its index when the properties have none).
-pub fn candidates_from_geojson(collection: &Value) -> Result<Vec<CandidateInput>, Vec<InputError>> {
-    let Some(features) = collection.get("features").and_then(Value::as_array) else {
-        return Err(vec![InputError::at("/features", "a GeoJSON FeatureCollection of Points is expected")]);
-    };
-    let mut out = Vec::with_capacity(features.len());
-    let mut errors = Vec::new();
-    for (i, f) in features.iter().enumerate() {
-        let props = f.get("properties").cloned().unwrap_or(Value::Null);
-        let text = |k: &str| props.get(k).and_then(Value::as_str).map(String::from);
-        let id = props.get("id").or_else(|| f.get("id")).cloned().unwrap_or_else(|| Value::from(i));
-        for key in ["site_type", "format"] {
-            if props.get(key).is_some_and(|v| !v.is_null() && !v.is_string()) {
-                errors.push(InputError::at(format!("/features/{i}/properties/{key}"), "must be a string"));
-            }
-        }
-        out.push(CandidateInput { id, location: f.get("geometry").cloned().unwrap_or(Value::Null), site_type: text("site_type"), format: text("format") });
+/// The candidate of the `index`-th feature of a GeoJSON FeatureCollection of Points
+/// (properties `id`, `site_type`, `format`; the feature's `id` or its index when the
+/// properties have none).
+pub fn candidate_from_feature(index: usize, feature: &Value) -> Result<CandidateInput, Vec<InputError>> {
+    let props = feature.get("properties").unwrap_or(&Value::Null);
+    let text = |k: &str| props.get(k).and_then(Value::as_str).map(String::from);
+    let errors: Vec<InputError> = ["site_type", "format"]
+        .into_iter()
+        .filter(|key| props.get(key).is_some_and(|v| !v.is_null() && !v.is_string()))
+        .map(|key| InputError::at(format!("/features/{index}/properties/{key}"), "must be a string"))
+        .collect();
+    if !errors.is_empty() {
+        return Err(errors);
     }
-    if errors.is_empty() { Ok(out) } else { Err(errors) }
+    let id = props.get("id").or_else(|| feature.get("id")).cloned().unwrap_or_else(|| Value::from(index));
+    Ok(CandidateInput { id, location: feature.get("geometry").cloned().unwrap_or(Value::Null), site_type: text("site_type"), format: text("format") })
 }
 
 /// Candidates from CSV with a header `id,lon,lat` and optionally `site_type,format`.
@@ -282,25 +278,43 @@ pub fn candidates_from_csv(text: &str) -> Result<Vec<CandidateInput>, Vec<InputE
 }
 
 /// Scored candidates as a GeoJSON FeatureCollection of Points (for QGIS): each score's
-/// fields as properties (site-type comparisons and format trials as JSON text).
-pub fn score_geojson(answer: &ScoreAnswer) -> Value {
-    let features: Vec<Value> = answer
-        .candidates
-        .iter()
-        .map(|c| {
-            let mut props = serde_json::to_value(c).unwrap_or(Value::Null);
-            if let Value::Object(m) = &mut props {
-                m.remove("location");
-                for key in ["by_site_type", "format_trials", "blocking_grants"] {
-                    if let Some(v) = m.get_mut(key)
-                        && !v.is_null()
-                    {
-                        *v = Value::String(v.to_string());
-                    }
-                }
+/// fields as properties (site-type comparisons and format trials as JSON text). Written
+/// one feature at a time, never as a whole tree of values.
+pub struct ScoreGeoJson(pub ScoreAnswer);
+
+impl Serialize for ScoreGeoJson {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        /// The features, each made as it is written.
+        struct Features<'a>(&'a [ScoredCandidate]);
+        impl Serialize for Features<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_seq(self.0.iter().map(scored_feature))
             }
-            serde_json::json!({"type": "Feature", "id": c.score.id, "geometry": {"type": "Point", "coordinates": c.score.location}, "properties": props})
-        })
-        .collect();
-    serde_json::json!({"type": "FeatureCollection", "network": answer.network, "partner_id": answer.partner_id, "network_total": answer.network_total, "features": features})
+        }
+        let answer = &self.0;
+        let mut map = serializer.serialize_map(Some(5))?;
+        map.serialize_entry("type", "FeatureCollection")?;
+        map.serialize_entry("network", &answer.network)?;
+        map.serialize_entry("partner_id", &answer.partner_id)?;
+        map.serialize_entry("network_total", &answer.network_total)?;
+        map.serialize_entry("features", &Features(&answer.candidates))?;
+        map.end()
+    }
+}
+
+/// One scored candidate as a GeoJSON Feature.
+fn scored_feature(c: &ScoredCandidate) -> Value {
+    let mut props = serde_json::to_value(c).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut props {
+        m.remove("location");
+        for key in ["by_site_type", "format_trials", "blocking_grants"] {
+            if let Some(v) = m.get_mut(key)
+                && !v.is_null()
+            {
+                *v = Value::String(v.to_string());
+            }
+        }
+    }
+    serde_json::json!({"type": "Feature", "id": c.score.id, "geometry": {"type": "Point", "coordinates": c.score.location}, "properties": props})
 }
