@@ -154,6 +154,15 @@ impl From<InputError> for Error {
     }
 }
 
+impl From<crate::input::JsonError> for Error {
+    fn from(e: crate::input::JsonError) -> Error {
+        match e {
+            crate::input::JsonError::Malformed(e) => Error::json(&e),
+            crate::input::JsonError::Invalid(e) => Error::Invalid(vec![e]),
+        }
+    }
+}
+
 impl From<Unreadable> for Error {
     fn from(e: Unreadable) -> Error {
         Error::BadRequest(e.0)

@@ -133,6 +133,29 @@ mod streaming {
     }
 }
 
+/// Why JSON text could not be read as a type.
+#[derive(Debug)]
+pub enum JsonError {
+    /// Not JSON (or trailing text after it).
+    Malformed(serde_json::Error),
+    /// JSON of the wrong shape, located.
+    Invalid(InputError),
+}
+
+/// JSON text read straight into `T`, without a tree of values; a wrong shape is located
+/// with a JSON pointer, unless the text is malformed further on (then that is the error).
+pub fn from_json_located<T: DeserializeOwned>(json: &[u8]) -> Result<T, JsonError> {
+    let mut reader = serde_json::Deserializer::from_slice(json);
+    match serde_path_to_error::deserialize(&mut reader) {
+        Ok(value) => reader.end().map(|()| value).map_err(JsonError::Malformed),
+        Err(e) if !e.inner().is_data() => Err(JsonError::Malformed(e.into_inner())),
+        Err(e) => match serde_json::from_slice::<serde::de::IgnoredAny>(json) {
+            Err(syntax) => Err(JsonError::Malformed(syntax)),
+            Ok(_) => Err(JsonError::Invalid(located(e))),
+        },
+    }
+}
+
 /// A wrong shape found by serde, located with a JSON pointer.
 pub fn located(e: serde_path_to_error::Error<serde_json::Error>) -> InputError {
     use serde_path_to_error::Segment;

@@ -7,11 +7,10 @@ use super::catalog::Catalog;
 use crate::domain::access::{Caller, Role};
 use crate::domain::regions::Level;
 use crate::error::{Error, Result};
-use crate::input::{InputError, deserialize_located};
+use crate::input::InputError;
 use crate::store::Store;
 use crate::store::sales::{self as sales_rows};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -22,8 +21,9 @@ pub use crate::store::sales::SalesRow;
 pub enum SalesUpload<'a> {
     /// CSV with a header: `outlet_id` or `external_id`, `year`, `units`, optionally `district`.
     Csv(&'a str),
-    /// JSON: `{"rows": [{"outlet_id"|"external_id", "year", "units", "district"?}]}`.
-    Json(&'a Value),
+    /// JSON text: `{"rows": [{"outlet_id"|"external_id", "year", "units", "district"?}]}`,
+    /// read straight into rows (no tree of values).
+    Json(&'a [u8]),
 }
 
 /// One JSON row.
@@ -83,9 +83,10 @@ impl Sales {
         self.catalog.network(network).await?;
         let (inputs, mut errors) = match upload {
             SalesUpload::Csv(text) => from_csv(text),
-            SalesUpload::Json(value) => match deserialize_located::<SalesBody>(value) {
+            SalesUpload::Json(json) => match crate::input::from_json_located::<SalesBody>(json) {
                 Ok(b) => (b.rows.into_iter().enumerate().map(|(i, r)| (format!("/rows/{i}"), r)).collect(), vec![]),
-                Err(e) => (vec![], vec![e]),
+                Err(crate::input::JsonError::Invalid(e)) => (vec![], vec![e]),
+                Err(malformed) => return Err(malformed.into()),
             },
         };
         let outlets = self.store.list_outlets(network, &Default::default()).await?;

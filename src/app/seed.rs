@@ -117,7 +117,15 @@ async fn seed_sales(app: &App, network: &str) -> Result<()> {
         rows
     })
     .await?;
-    let stored = app.sales.upload(&Caller::cli(), network, SalesUpload::Json(&json!({ "rows": history })), "synthetic").await?;
+    let stored = app
+        .sales
+        .upload(
+            &Caller::cli(),
+            network,
+            SalesUpload::Json(&serde_json::to_vec(&json!({ "rows": history })).map_err(Error::data("the synthetic sales"))?),
+            "synthetic",
+        )
+        .await?;
     tracing::info!(network, rows = stored.rows, "made a synthetic sales history");
     Ok(())
 }

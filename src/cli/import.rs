@@ -141,16 +141,7 @@ pub async fn run(what: ImportCommand) -> anyhow::Result<i32> {
         ImportCommand::Sales { db, network, file } => {
             let app = db.open().await?;
             let text = read_text(&file)?;
-            let json;
-            let upload = if is_csv(&file) {
-                SalesUpload::Csv(&text)
-            } else {
-                json = match json_text(&text) {
-                    Ok(v) => v,
-                    Err(errors) => return Ok(print_refusal(&errors, &file)),
-                };
-                SalesUpload::Json(&json)
-            };
+            let upload = if is_csv(&file) { SalesUpload::Csv(&text) } else { SalesUpload::Json(text.as_bytes()) };
             match refused(app.sales.upload(&cli, &network, upload, &format!("import of {}", file.display())).await, &file)? {
                 Ok(s) => {
                     println!("stored {} sales figure(s) of {} outlet(s) for {:?} in network {network}", s.rows, s.outlets, s.years);

@@ -6,7 +6,7 @@ use crate::geometry::{CoordSys, GeometryLimits, PreRead};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use serde::Deserialize;
-use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 /// The media type of a request (`text/csv`), lower case, without parameters.
@@ -18,11 +18,6 @@ pub(super) fn content_type(headers: &axum::http::HeaderMap) -> String {
 /// A body as text; not UTF-8 is a 400 problem.
 pub(super) fn utf8(body: &[u8]) -> Result<&str, Error> {
     std::str::from_utf8(body).map_err(|e| Error::BadRequest(format!("the body is not UTF-8: {e}")))
-}
-
-/// A body as JSON; malformed is 400, the wrong shape 422.
-pub(super) fn json_body(body: &[u8]) -> Result<serde_json::Value, Error> {
-    serde_json::from_slice(body).map_err(|e| Error::json(&e))
 }
 
 /// Why a body read as a stream ([`body_reader`]) failed, if it did.
@@ -101,19 +96,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
 impl<T: DeserializeOwned> Json<T> {
     /// Reads a body already received (see [`Json::from_request`]).
     fn from_bytes(bytes: Bytes) -> Result<Self, Error> {
-        let mut reader = serde_json::Deserializer::from_slice(&bytes);
-        match serde_path_to_error::deserialize(&mut reader) {
-            Ok(body) => match reader.end() {
-                Ok(()) => Ok(Json { body, bytes }),
-                Err(trailing) => Err(Error::json(&trailing)),
-            },
-            Err(e) if !e.inner().is_data() => Err(Error::json(e.inner())),
-            // A wrong shape met before a syntax error further on is still a 400.
-            Err(e) => match serde_json::from_slice::<IgnoredAny>(&bytes) {
-                Err(syntax) => Err(Error::json(&syntax)),
-                Ok(_) => Err(crate::input::located(e).into()),
-            },
-        }
+        let body = crate::input::from_json_located(&bytes)?;
+        Ok(Json { body, bytes })
     }
 }
 

@@ -2,7 +2,7 @@
 //! model fitted to them, its versions and a rollback.
 
 use super::AppState;
-use super::extract::{Json, Path, Query, content_type, json_body, utf8};
+use super::extract::{Json, Path, Query, content_type, utf8};
 use crate::app::model::{Calibrated, ModelVersion};
 use crate::app::sales::{SalesBody, SalesRow, SalesStored, SalesUpload};
 use crate::domain::access::Caller;
@@ -40,13 +40,7 @@ pub async fn put_sales(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<axum::Json<SalesStored>> {
-    let json;
-    let upload = if content_type(&headers) == "text/csv" {
-        SalesUpload::Csv(utf8(&body)?)
-    } else {
-        json = json_body(&body)?;
-        SalesUpload::Json(&json)
-    };
+    let upload = if content_type(&headers) == "text/csv" { SalesUpload::Csv(utf8(&body)?) } else { SalesUpload::Json(&body) };
     Ok(axum::Json(app.sales.upload(&caller, &net, upload, "upload").await?))
 }
 

@@ -59,6 +59,13 @@ async fn sales_are_stored_whole_or_refused_naming_every_bad_line() {
         {"external_id": "JJ-0", "year": 2024, "units": 80},
         {"outlet_id": 14, "year": 2024, "units": 30, "district": "360402"},
     ]});
+    // JSON is read straight into rows: a wrong shape is located, malformed JSON is a 400.
+    let wrong = json!({"rows": [{"outlet_id": 13, "year": 2024, "units": 120}, {"outlet_id": 14, "year": "soon", "units": 1}]});
+    let r = put(&app, "/networks/smart/sales", "application/json", wrong.to_string()).await;
+    r.expect_problem(422);
+    assert_eq!(r.pointers(), ["/rows/1/year"], "{}", r.text);
+    put(&app, "/networks/smart/sales", "application/json", r#"{"rows": [{"outlet_id": 13,"#.into()).await.expect_problem(400);
+    assert_eq!(app.get("/networks/smart/sales").await.body["rows"], json!([]), "nothing stored");
     let r = put(&app, "/networks/smart/sales", "application/json", rows.to_string()).await;
     r.expect(200);
     assert_eq!((r.body["rows"].clone(), r.body["years"].clone()), (json!(3), json!([2024])));
