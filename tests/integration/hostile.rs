@@ -357,6 +357,17 @@ fn reset_peak_rss(pid: u32) {
     std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("clear_refs");
 }
 
+/// A service for the memory tests, on a fresh database with no demand and a long request
+/// timeout: the database, the server, its address and process id, and an admin token.
+fn memory_test_service() -> (crate::common::TestDb, Server, String, u32, String) {
+    let db = test_db();
+    let admin = token(&db.path, "admin", "admin");
+    let (child, base) = serve_with(&db.path, &["--no-seed-demand", "--request-timeout-secs", "300"]);
+    let pid = child.id();
+    let addr = base.strip_prefix("http://").expect("http").to_string();
+    (db, Server(child), addr, pid, admin)
+}
+
 /// A demand upload of the res-9 cells under one res-2 cell (823,543 of them) as JSON,
 /// each cell padded with `pad` spaces.
 fn demand_json(pad: usize) -> String {
@@ -368,12 +379,7 @@ fn demand_json(pad: usize) -> String {
 
 #[test]
 fn a_demand_upload_is_read_as_it_comes_and_its_memory_does_not_follow_its_size() {
-    let db = test_db();
-    let admin = token(&db.path, "admin", "admin");
-    let (child, base) = serve_with(&db.path, &["--no-seed-demand", "--request-timeout-secs", "300"]);
-    let pid = child.id();
-    let _server = Server(child);
-    let addr = base.strip_prefix("http://").expect("http").to_string();
+    let (_db, _server, addr, pid, admin) = memory_test_service();
     let mut peaks = Vec::new();
     for pad in [0, 80] {
         let body = demand_json(pad);
@@ -403,12 +409,7 @@ const MEMORY_PER_CANDIDATE: u64 = 4_000;
 #[test]
 fn scoring_candidates_up_to_the_body_cap_keeps_to_the_stated_memory() {
     use h3o::{CellIndex, LatLng, Resolution};
-    let db = test_db();
-    let admin = token(&db.path, "admin", "admin");
-    let (child, base) = serve_with(&db.path, &["--no-seed-demand", "--request-timeout-secs", "300"]);
-    let pid = child.id();
-    let _server = Server(child);
-    let addr = base.strip_prefix("http://").expect("http").to_string();
+    let (_db, _server, addr, pid, admin) = memory_test_service();
     let parent = CellIndex::try_from(0x8231a7fffffffff).expect("res-2 cell");
     let cells: Vec<String> = parent.children(Resolution::Seven).map(|c| format!(r#"{{"h3":"{c}","demand":1.5}}"#)).collect();
     let (status, stored, _) = send(&addr, "PUT", "/networks/haima/demand", Some(&admin), &format!(r#"{{"cells":[{}]}}"#, cells.join(",")));
