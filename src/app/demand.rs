@@ -38,7 +38,7 @@ pub enum Upload {
 pub struct Cells {
     /// The grid's header.
     pub info: GridInfo,
-    /// The cells returned (at most the limit asked for).
+    /// The cells returned (at most the limit asked for, from the offset asked for).
     pub features: Vec<Value>,
     /// The cells within the box.
     pub matched: usize,
@@ -182,9 +182,10 @@ impl Demand {
         Ok((self.replace(network, cells, &with_share(&source, share), Some(share)).await?, year))
     }
 
-    /// The cells whose centre lies in `bbox` (or all), as hexagons, at most `limit`.
+    /// The cells whose centre lies in `bbox` (or all), as hexagons: at most `limit` of them,
+    /// from the `offset`-th on (in the grid's order, which a page's next page follows).
     /// Partner tokens may read demand (it names no partner).
-    pub async fn cells(&self, caller: &Caller, network: &str, bbox: Option<Bbox>, limit: Option<usize>) -> Result<Cells> {
+    pub async fn cells(&self, caller: &Caller, network: &str, bbox: Option<Bbox>, limit: Option<usize>, offset: usize) -> Result<Cells> {
         caller.enter(network, Role::Viewer)?;
         let limit = limit.unwrap_or(CELLS_DEFAULT);
         if limit == 0 || limit > CELLS_MAX {
@@ -202,7 +203,7 @@ impl Demand {
                 Some(b) => grid.ranges_in_box(b).into_iter().flatten().filter(|&i| inside(i)).collect(),
                 None => (0..grid.len()).collect(),
             };
-            let features: Vec<Value> = positions.iter().take(limit).filter_map(|&i| hexagon(grid.cells[i], grid.demand[i])).collect();
+            let features: Vec<Value> = positions.iter().skip(offset).take(limit).filter_map(|&i| hexagon(grid.cells[i], grid.demand[i])).collect();
             (features, positions.len())
         })
         .await?;

@@ -52,9 +52,13 @@ fn strip_access_token(req: &mut Request) {
 pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
     let config = req.extensions().get::<AuthConfig>().copied().unwrap_or_default();
     let token = bearer(&req);
+    let in_url = token.is_some() && !req.headers().contains_key(header::AUTHORIZATION);
     match app.access.caller(token.as_deref(), config.open).await {
         Ok(caller) => {
             strip_access_token(&mut req);
+            if let Some(token) = token.filter(|_| in_url) {
+                req.extensions_mut().insert(super::UrlToken(token));
+            }
             req.extensions_mut().insert(caller);
             next.run(req).await
         }

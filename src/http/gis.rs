@@ -119,24 +119,18 @@ fn tilejson_type(kind: crate::gis::layer::FieldType) -> &'static str {
     params(("file" = String, Path, description = "`LAYER.json`, e.g. `smart.grants.json`")),
     responses((status = 200, description = "TileJSON 3.0 of the layer's vector tiles"), (status = 404, description = "Unknown layer")))]
 /// `GET /tiles/{layer}.json`: TileJSON of a layer.
-pub async fn tilejson(
-    State(app): State<AppState>,
-    caller: Caller,
-    axum::Extension(public): axum::Extension<super::PublicUrl>,
-    Path(file): Path<String>,
-) -> Result<Response> {
+pub async fn tilejson(State(app): State<AppState>, caller: Caller, links: super::Links, Path(file): Path<String>) -> Result<Response> {
     let id = file.strip_suffix(".json").ok_or_else(|| Error::NotFound(format!("`{file}`: expected LAYER.json")))?;
     let c = collection(id)?;
     let served = app.gis.layer(&caller, &c).await?;
     let layer = &served.layer;
     let bounds = served.extent().map_or([-180.0, -85.0, 180.0, 85.0], |e| [e.min().x, e.min().y, e.max().x, e.max().y]);
     let fields: serde_json::Map<String, serde_json::Value> = layer.fields.iter().map(|f| (f.name.to_string(), json!(tilejson_type(f.kind)))).collect();
-    let base = public.as_str();
     let body = json!({
         "tilejson": "3.0.0",
         "name": layer.title,
         "description": layer.description,
-        "tiles": [format!("{base}/tiles/{id}/{{z}}/{{x}}/{{y}}.mvt")],
+        "tiles": [links.href(&format!("/tiles/{id}/{{z}}/{{x}}/{{y}}.mvt"), "")],
         "minzoom": 0,
         "maxzoom": 14,
         "bounds": bounds,

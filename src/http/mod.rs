@@ -120,6 +120,54 @@ impl PublicUrl {
     }
 }
 
+/// The token a request carried in its URL (`?access_token=`), kept by
+/// [`auth::authenticate`] for the links of the answer.
+#[derive(Debug, Clone)]
+pub struct UrlToken(pub String);
+
+/// How the absolute links of an answer are written: under the [`PublicUrl`], and with the
+/// caller's token when it came in the URL (GIS clients cannot set headers), so that a
+/// client following a link as given (`next`, `prev`, tiles) is let in too.
+#[derive(Debug, Clone)]
+pub struct Links {
+    base: String,
+    token: Option<String>,
+}
+
+impl Links {
+    /// The public base URL and no token.
+    pub fn new(public: &PublicUrl) -> Links {
+        Links { base: public.as_str().to_string(), token: None }
+    }
+
+    /// The public base URL, without a trailing `/`.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// `path` (from `/`) under the base URL, with `query` (`limit=10&offset=20`, or empty)
+    /// and the caller's URL token.
+    pub fn href(&self, path: &str, query: &str) -> String {
+        let token = self.token.as_deref().map(|t| format!("access_token={}", percent_encode(t)));
+        let query: Vec<&str> = [Some(query).filter(|q| !q.is_empty()), token.as_deref()].into_iter().flatten().collect();
+        if query.is_empty() { format!("{}{path}", self.base) } else { format!("{}{path}?{}", self.base, query.join("&")) }
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Links {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _state: &S) -> std::result::Result<Self, Self::Rejection> {
+        let public = parts.extensions.get::<PublicUrl>().cloned().unwrap_or_default();
+        Ok(Links { token: parts.extensions.get::<UrlToken>().map(|t| t.0.clone()), ..Links::new(&public) })
+    }
+}
+
+/// `s` with every byte but the unreserved ones of RFC 3986 percent-encoded.
+fn percent_encode(s: &str) -> String {
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { char::from(b).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
 /// Shared state of every handler.
 pub type AppState = Arc<App>;
 

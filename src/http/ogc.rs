@@ -2,7 +2,7 @@
 //! [`crate::gis`] as collections that QGIS and GDAL (`OAPIF:`) read live.
 
 use super::AppState;
-use super::PublicUrl;
+use super::Links;
 use super::extract::{Path, Query};
 use crate::app::blocking;
 use crate::app::gis::Served;
@@ -73,19 +73,18 @@ fn check_format(q: &BTreeMap<String, String>) -> Result<()> {
     }
 }
 
-async fn landing(axum::Extension(public): axum::Extension<PublicUrl>, Query(q): Query<BTreeMap<String, String>>) -> Result<Response> {
+async fn landing(links: Links, Query(q): Query<BTreeMap<String, String>>) -> Result<Response> {
     only_params(&q, &["f"])?;
     check_format(&q)?;
-    let base = format!("{}/ogc", public.as_str());
     Ok(json_response(
         json!({
             "title": "territory",
             "description": "Territories, outlets, demand and candidate sites of car dealer/agent networks (OGC API – Features)",
             "links": [
-                link(base.clone(), "self", "application/json", "This document"),
-                link(format!("{base}/api"), "service-desc", OPENAPI_30, "The API definition (OpenAPI 3.0)"),
-                link(format!("{base}/conformance"), "conformance", "application/json", "Conformance classes implemented"),
-                link(format!("{base}/collections"), "data", "application/json", "The collections"),
+                link(links.href("/ogc", ""), "self", "application/json", "This document"),
+                link(links.href("/ogc/api", ""), "service-desc", OPENAPI_30, "The API definition (OpenAPI 3.0)"),
+                link(links.href("/ogc/conformance", ""), "conformance", "application/json", "Conformance classes implemented"),
+                link(links.href("/ogc/collections", ""), "data", "application/json", "The collections"),
             ],
         }),
         "application/json",
@@ -98,10 +97,10 @@ async fn conformance(Query(q): Query<BTreeMap<String, String>>) -> Result<Respon
     Ok(json_response(json!({"conformsTo": CONFORMANCE}), "application/json"))
 }
 
-fn collection_json(base: &str, served: &Served) -> Value {
+fn collection_json(links: &Links, served: &Served) -> Value {
     let layer = &served.layer;
     let bbox = served.extent().map_or([-180.0, -90.0, 180.0, 90.0], |e| [e.min().x, e.min().y, e.max().x, e.max().y]);
-    let href = format!("{base}/collections/{}", layer.id);
+    let path = format!("/ogc/collections/{}", layer.id);
     json!({
         "id": layer.id,
         "title": layer.title,
@@ -111,28 +110,22 @@ fn collection_json(base: &str, served: &Served) -> Value {
         "storageCrs": CRS84,
         "extent": {"spatial": {"bbox": [bbox], "crs": CRS84}},
         "links": [
-            link(href.clone(), "self", "application/json", "This collection"),
-            link(format!("{href}/items"), "items", GEOJSON, "Its features"),
+            link(links.href(&path, ""), "self", "application/json", "This collection"),
+            link(links.href(&format!("{path}/items"), ""), "items", GEOJSON, "Its features"),
         ],
     })
 }
 
-async fn collections(
-    State(app): State<AppState>,
-    caller: Caller,
-    axum::Extension(public): axum::Extension<PublicUrl>,
-    Query(q): Query<BTreeMap<String, String>>,
-) -> Result<Response> {
+async fn collections(State(app): State<AppState>, caller: Caller, links: Links, Query(q): Query<BTreeMap<String, String>>) -> Result<Response> {
     only_params(&q, &["f"])?;
     check_format(&q)?;
-    let base = format!("{}/ogc", public.as_str());
     let mut list = Vec::new();
     for c in app.gis.collections(&caller).await? {
-        list.push(collection_json(&base, &*app.gis.layer(&caller, &c).await?));
+        list.push(collection_json(&links, &*app.gis.layer(&caller, &c).await?));
     }
     Ok(json_response(
         json!({
-            "links": [link(format!("{base}/collections"), "self", "application/json", "The collections")],
+            "links": [link(links.href("/ogc/collections", ""), "self", "application/json", "The collections")],
             "collections": list,
         }),
         "application/json",
@@ -147,15 +140,14 @@ fn parse_collection(id: &str) -> Result<Collection> {
 async fn collection(
     State(app): State<AppState>,
     caller: Caller,
-    axum::Extension(public): axum::Extension<PublicUrl>,
+    links: Links,
     Path(id): Path<String>,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Response> {
     only_params(&q, &["f"])?;
     check_format(&q)?;
-    let base = format!("{}/ogc", public.as_str());
     let served = app.gis.layer(&caller, &parse_collection(&id)?).await?;
-    Ok(json_response(collection_json(&base, &served), "application/json"))
+    Ok(json_response(collection_json(&links, &served), "application/json"))
 }
 
 fn parse_count(q: &BTreeMap<String, String>, name: &str, min: usize) -> Result<Option<usize>> {
@@ -167,7 +159,7 @@ fn parse_count(q: &BTreeMap<String, String>, name: &str, min: usize) -> Result<O
 async fn items(
     State(app): State<AppState>,
     caller: Caller,
-    axum::Extension(public): axum::Extension<PublicUrl>,
+    links: Links,
     Path(id): Path<String>,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Response> {
@@ -178,18 +170,18 @@ async fn items(
     let bbox = q.get("bbox").map(|b| parse_bbox(b)).transpose()?.map(|[x0, y0, x1, y1]| Rect::new((x0, y0), (x1, y1)));
     let served = app.gis.layer(&caller, &parse_collection(&id)?).await?;
     let layer = served.layer.clone();
-    let base = format!("{}/ogc/collections/{id}/items", public.as_str());
+    let path = format!("/ogc/collections/{id}/items");
     let body = blocking(move || {
         let matching = layer.matching(bbox.as_ref());
         let page: Vec<Value> = matching.iter().skip(offset).take(limit).map(|&i| feature(&layer, &layer.feature(i))).collect();
         let returned = page.len();
         let query = |offset: usize| {
-            let mut s = format!("{base}?limit={limit}&offset={offset}");
+            let mut s = format!("limit={limit}&offset={offset}");
             if let Some(b) = q.get("bbox") {
                 s.push_str("&bbox=");
                 s.push_str(&b.replace(' ', ""));
             }
-            s
+            links.href(&path, &s)
         };
         let mut links = vec![link(query(offset), "self", GEOJSON, "This page")];
         if offset + returned < matching.len() {
@@ -213,7 +205,7 @@ async fn items(
 async fn item(
     State(app): State<AppState>,
     caller: Caller,
-    axum::Extension(public): axum::Extension<PublicUrl>,
+    links: Links,
     Path((id, fid)): Path<(String, String)>,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Response> {
@@ -224,9 +216,11 @@ async fn item(
     let n: i64 = fid.parse().map_err(|_| Error::NotFound(format!("no feature `{fid}` in `{id}` (feature ids are integers)")))?;
     let f = layer.by_id(n).ok_or_else(|| Error::NotFound(format!("no feature {n} in `{id}`")))?;
     let mut body = feature(layer, &f);
-    let base = format!("{}/ogc/collections/{id}", public.as_str());
-    body["links"] =
-        json!([link(format!("{base}/items/{n}"), "self", GEOJSON, "This feature"), link(base, "collection", "application/json", "The collection"),]);
+    let path = format!("/ogc/collections/{id}");
+    body["links"] = json!([
+        link(links.href(&format!("{path}/items/{n}"), ""), "self", GEOJSON, "This feature"),
+        link(links.href(&path, ""), "collection", "application/json", "The collection"),
+    ]);
     Ok(json_response(body, GEOJSON))
 }
 
@@ -299,7 +293,7 @@ pub fn openapi(server: &str) -> Value {
     })
 }
 
-async fn api(axum::Extension(public): axum::Extension<PublicUrl>, Query(q): Query<BTreeMap<String, String>>) -> Result<Response> {
+async fn api(links: Links, Query(q): Query<BTreeMap<String, String>>) -> Result<Response> {
     only_params(&q, &["f"])?;
-    Ok(json_response(openapi(&format!("{}/ogc", public.as_str())), OPENAPI_30))
+    Ok(json_response(openapi(&format!("{}/ogc", links.base())), OPENAPI_30))
 }

@@ -1,6 +1,7 @@
 //! `/networks/{net}/demand`, `/score` and `/plan`.
 
 use super::AppState;
+use super::Links;
 use super::extract::CoordQuery;
 use super::extract::{Path, Query, content_type, utf8};
 use super::geojson_response;
@@ -84,25 +85,46 @@ pub async fn put_registrations(
     Ok(axum::Json(info))
 }
 
-/// `?bbox=&limit=` of `GET /demand`.
+/// `?bbox=&limit=&offset=` of `GET /demand`.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct DemandQuery {
     /// `min_lon,min_lat,max_lon,max_lat`: cells whose centre lies inside.
     pub bbox: Option<String>,
-    /// Most cells returned (default 10,000, at most 100,000).
+    /// Most cells returned (default 10,000, at most 100,000); the `next` link gives the rest.
     pub limit: Option<usize>,
+    /// Cells skipped first (default 0), as the `next` link sets it.
+    #[serde(default)]
+    pub offset: usize,
 }
 
-/// The grid's cells as hexagons (`h3`, `demand`), within a box.
+/// The grid's cells as hexagons (`h3`, `demand`), within a box, a page at a time: `links`
+/// holds `self` and, while cells are left, `next`.
 #[utoipa::path(get, path = "/networks/{net}/demand", tag = "scoring", params(("net" = String, Path), DemandQuery),
     responses((status = 200, description = "FeatureCollection of hexagons", content_type = "application/geo+json"), (status = 409, description = "no grid yet")))]
-pub async fn get_demand(State(app): State<AppState>, caller: Caller, Path(net): Path<String>, Query(q): Query<DemandQuery>) -> Result<Response> {
+pub async fn get_demand(State(app): State<AppState>, caller: Caller, links: Links, Path(net): Path<String>, Query(q): Query<DemandQuery>) -> Result<Response> {
     let bbox = q.bbox.as_deref().map(parse_bbox).transpose()?;
-    let cells = app.demand.cells(&caller, &net, bbox, q.limit).await?;
+    let cells = app.demand.cells(&caller, &net, bbox, q.limit, q.offset).await?;
     let returned = cells.features.len();
-    Ok(geojson_response(
-        json!({"type": "FeatureCollection", "grid": cells.info, "numberMatched": cells.matched, "numberReturned": returned, "features": cells.features}),
-    ))
+    let page = |offset: usize| {
+        let mut query = format!("limit={}&offset={offset}", q.limit.unwrap_or(crate::app::demand::CELLS_DEFAULT));
+        if let Some(b) = &q.bbox {
+            query.push_str("&bbox=");
+            query.push_str(&b.replace(' ', ""));
+        }
+        links.href(&format!("/networks/{net}/demand"), &query)
+    };
+    let mut page_links = vec![json!({"rel": "self", "href": page(q.offset), "type": "application/geo+json"})];
+    if q.offset + returned < cells.matched {
+        page_links.push(json!({"rel": "next", "href": page(q.offset + returned), "type": "application/geo+json"}));
+    }
+    Ok(geojson_response(json!({
+        "type": "FeatureCollection",
+        "grid": cells.info,
+        "numberMatched": cells.matched,
+        "numberReturned": returned,
+        "features": cells.features,
+        "links": page_links,
+    })))
 }
 
 /// `?coord_sys=&partner_id=&output=` of `/score`.

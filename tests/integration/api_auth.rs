@@ -97,6 +97,17 @@ async fn each_role_reaches_its_route_class_and_is_refused_above_it() {
     let r = send(&app, None, Method::GET, &format!("/ogc/collections/smart.grants/items?limit=2&access_token={viewer}"), None).await;
     r.expect(200);
     assert_eq!(r.body["numberReturned"], json!(2));
+    // The links of the answer keep a token that came in the URL, so that a client that
+    // follows `next` as given is let in; a token sent in a header is never written.
+    let next = r.body["links"].as_array().and_then(|l| l.iter().find(|l| l["rel"] == "next")).expect("a next link")["href"].as_str().expect("href").to_string();
+    assert!(next.contains(&format!("access_token={viewer}")), "{next}");
+    let page2 = send(&app, None, Method::GET, next.strip_prefix("http://localhost:8080").expect("under the public URL"), None).await;
+    page2.expect(200);
+    assert_eq!(page2.body["numberReturned"], json!(2));
+    let tiles = send(&app, None, Method::GET, &format!("/tiles/smart.grants.json?access_token={viewer}"), None).await;
+    assert!(tiles.body["tiles"][0].as_str().is_some_and(|t| t.ends_with(&format!(".mvt?access_token={viewer}"))), "{}", tiles.text);
+    let by_header = send(&app, Some(&viewer), Method::GET, "/ogc/collections/smart.grants/items?limit=2", None).await;
+    assert!(!by_header.text.contains("access_token"), "{}", by_header.text);
 }
 
 #[tokio::test]

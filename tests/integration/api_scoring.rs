@@ -67,6 +67,23 @@ async fn a_csv_grid_replaces_the_old_one_and_is_served_as_hexagons() {
     let h3 = f["properties"]["h3"].as_str().expect("h3");
     assert!(cells.iter().any(|(c, d)| c == h3 && Some(*d) == f["properties"]["demand"].as_f64()));
     assert_eq!(r.body["numberMatched"], json!(features.len()));
+    // A larger box, a page of 7 at a time: following `next` as given returns every cell once.
+    let first = app.get("/networks/smart/demand?bbox=115.9,29.6,116.1,29.8&limit=7").await;
+    let matched = first.body["numberMatched"].as_u64().expect("numberMatched") as usize;
+    assert!(matched > 20, "{matched} cells");
+    let (mut seen, mut page, mut pages) = (std::collections::BTreeSet::new(), first, 0);
+    loop {
+        pages += 1;
+        for f in page.body["features"].as_array().expect("features") {
+            assert!(seen.insert(f["properties"]["h3"].as_str().expect("h3").to_string()), "a cell twice");
+        }
+        let links = page.body["links"].as_array().expect("links");
+        let Some(next) = links.iter().find(|l| l["rel"] == "next") else { break };
+        let href = next["href"].as_str().expect("href");
+        page = app.get(href.strip_prefix("http://localhost:8080").expect("under the public URL")).await;
+        page.expect(200);
+    }
+    assert_eq!((seen.len(), pages), (matched, matched.div_ceil(7)));
     // A second upload replaces the grid whole.
     let json_grid = json!({"cells": [{"h3": cells[0].0, "demand": 5.0}]});
     let r = app.call(Method::PUT, "/networks/smart/demand", Some(json_grid)).await;
