@@ -54,6 +54,24 @@ pub struct Outlets {
     ledger: Arc<Ledger>,
 }
 
+/// What an import stored.
+#[derive(Debug)]
+pub struct Imported {
+    /// Every outlet of the file as stored, in the file's order.
+    pub outlets: Vec<Outlet>,
+    /// How many of them updated an outlet with the same `external_id`.
+    pub updated: usize,
+}
+
+/// What storing an outlet whose `external_id` names a stored one does.
+#[derive(Debug, Clone, Copy)]
+enum ByExternalId {
+    /// Updates it (an import).
+    Update,
+    /// Refuses with 409 (a new outlet).
+    Refuse,
+}
+
 impl Outlets {
     pub(super) fn new(store: Store, catalog: Arc<Catalog>, ledger: Arc<Ledger>) -> Outlets {
         Outlets { store, catalog, ledger }
@@ -99,19 +117,35 @@ impl Outlets {
     /// nothing: each own outlet must stand inside an active grant of its partner in force
     /// on the later of today and its opening date, and not inside another partner's
     /// exclusive grant.
-    async fn store_all(&self, viewer: Viewer, outlets: &[Outlet]) -> Result<Vec<Outlet>> {
+    async fn store_all(&self, viewer: Viewer, outlets: &[Outlet], by_external_id: ByExternalId) -> Result<Imported> {
         let mut tx = self.ledger.begin().await?;
         let today = chrono::Utc::now().date_naive();
-        let mut stored = Vec::with_capacity(outlets.len());
+        let mut imported = Imported { outlets: Vec::with_capacity(outlets.len()), updated: 0 };
         for (i, o) in outlets.iter().enumerate() {
             self.check_placement(viewer, o, o.opened_on.map_or(today, |d| d.max(today))).map_err(|e| match e {
                 Error::Placement { detail, grants } if outlets.len() > 1 => Error::Placement { detail: format!("outlet {i} (`{}`): {detail}", o.name), grants },
                 e => e,
             })?;
-            stored.push(outlet_rows::insert(&mut tx, o).await?);
+            let existing = match (&o.external_id, by_external_id) {
+                (Some(external_id), ByExternalId::Update) => outlet_rows::by_external_id(&mut tx, &o.network, external_id).await?,
+                _ => None,
+            };
+            let stored = match existing {
+                Some(old) => {
+                    // The file's figures replace the stored ones; a closed outlet stays closed.
+                    let mut o = o.clone();
+                    if old.status == OutletStatus::Closed {
+                        (o.status, o.closed_on, o.close_reason) = (old.status, old.closed_on, old.close_reason);
+                    }
+                    imported.updated += 1;
+                    outlet_rows::replace(&mut tx, old.id, &o).await?
+                }
+                None => outlet_rows::insert(&mut tx, o).await?,
+            };
+            imported.outlets.push(stored);
         }
         tx.commit().await?;
-        Ok(stored)
+        Ok(imported)
     }
 
     /// Creates one outlet. Admins; a partner token only its own partner's.
@@ -119,13 +153,16 @@ impl Outlets {
         let viewer = caller.enter(network, Role::Admin)?;
         viewer.acts_for(req.partner_id, "this outlet")?;
         let outlet = self.validate(network, req, sys).await?;
-        let stored = self.store_all(viewer, &[outlet]).await?.pop().ok_or_else(|| Error::Internal("insert returned no outlet".into()))?;
+        let stored =
+            self.store_all(viewer, &[outlet], ByExternalId::Refuse).await?.outlets.pop().ok_or_else(|| Error::Internal("insert returned no outlet".into()))?;
         self.named(network, stored).await
     }
 
     /// Imports outlets from file rows, all or nothing: every row is validated first (every
-    /// problem located by feature or line), then all are placed and stored in one transaction.
-    pub async fn import(&self, caller: &Caller, network: &str, rows: &[(ImportSource, Value)], sys: CoordSys) -> Result<Vec<Outlet>> {
+    /// problem located by feature or line), then all are placed and stored in one
+    /// transaction. A row whose `external_id` names a stored outlet updates it (so that
+    /// importing a file again changes nothing); two rows may not name the same one.
+    pub async fn import(&self, caller: &Caller, network: &str, rows: &[(ImportSource, Value)], sys: CoordSys) -> Result<Imported> {
         let viewer = caller.enter(network, Role::Admin)?;
         self.catalog.network(network).await?;
         let mut outlets = Vec::with_capacity(rows.len());
@@ -150,7 +187,24 @@ impl Outlets {
         if !errors.is_empty() {
             return Err(Error::Invalid(errors));
         }
-        self.store_all(viewer, &outlets).await
+        // Every row became an outlet: they go in the rows' order.
+        let mut first_row: HashMap<&str, ImportSource> = HashMap::new();
+        for ((source, _), o) in rows.iter().zip(&outlets) {
+            let Some(external_id) = o.external_id.as_deref() else { continue };
+            match first_row.get(external_id) {
+                Some(first) => {
+                    let detail = format!("external_id `{external_id}` names the outlet of {} too", first.describe());
+                    errors.push(source.locate(crate::input::InputError::at("/external_id", detail)));
+                }
+                None => {
+                    first_row.insert(external_id, *source);
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(Error::Invalid(errors));
+        }
+        self.store_all(viewer, &outlets, ByExternalId::Update).await
     }
 
     /// Updates an open outlet with a JSON Merge Patch (RFC 7396) over its request form;

@@ -171,6 +171,6 @@ async fn import_outlets(app: &App, network: &str, path: &Path, expected: &[(&str
     };
     let rows = rows.map_err(Error::Invalid)?;
     let stored = app.outlets.import(&Caller::cli(), network, &rows, CoordSys::Wgs84).await?;
-    tracing::info!(network, outlets = stored.len(), "imported sample outlets");
+    tracing::info!(network, outlets = stored.outlets.len(), "imported sample outlets");
     Ok(())
 }

@@ -160,7 +160,8 @@ pub async fn run(what: ImportCommand) -> anyhow::Result<i32> {
             };
             match app.outlets.import(&cli, &network, &rows, coord_sys.into()).await {
                 Ok(stored) => {
-                    println!("imported {} outlets into network {network}", stored.len());
+                    let (all, updated) = (stored.outlets.len(), stored.updated);
+                    println!("imported {all} outlets into network {network}: {} new, {updated} updated (by external_id)", all - updated);
                     Ok(0)
                 }
                 Err(Error::Invalid(errors)) => Ok(print_refusal(&errors, &file)),

@@ -333,6 +333,14 @@ pub enum ImportSource {
 }
 
 impl ImportSource {
+    /// The row in words: `feature 3`, `line 4`.
+    pub fn describe(self) -> String {
+        match self {
+            ImportSource::Feature(i) => format!("feature {i}"),
+            ImportSource::Line(n) => format!("line {n}"),
+        }
+    }
+
     /// Relocates a problem found in the request built from this row.
     pub fn locate(self, e: InputError) -> InputError {
         match self {

@@ -209,6 +209,13 @@ pub async fn get(conn: &mut sqlx::SqliteConnection, network: &str, id: i64) -> R
     row.ok_or_else(|| Error::NotFound(format!("no outlet {id} in network `{network}`")))?.into_outlet()
 }
 
+/// The outlet of a network with this external id, if any.
+pub async fn by_external_id(conn: &mut sqlx::SqliteConnection, network: &str, external_id: &str) -> Result<Option<Outlet>> {
+    let row: Option<OutletRow> =
+        sqlx::query_as("select * from outlets where network = ? and external_id = ?").bind(network).bind(external_id).fetch_optional(&mut *conn).await?;
+    row.map(OutletRow::into_outlet).transpose()
+}
+
 impl Store {
     /// A text that changes whenever any outlet of the network is added or changed.
     pub async fn outlets_version(&self, network: &str) -> Result<String> {

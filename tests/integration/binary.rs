@@ -264,6 +264,46 @@ fn import_outlets_takes_a_whole_csv_or_geojson_file_or_nothing() {
 }
 
 #[test]
+fn importing_an_outlet_file_again_updates_by_external_id_instead_of_duplicating() {
+    let db = test_db();
+    let dir = db.dir.path();
+    let import =
+        |file: &std::path::Path| territory().args(["import", "outlets", "--network", "smart", "--db"]).arg(&db.path).arg(file).output().expect("run import");
+    let before = outlet_rows(&db.path);
+    let file = dir.join("outlets.csv");
+    let csv = |showroom: u32| {
+        format!(
+            "external_id,partner_id,name,lon,lat,format,site_type,showroom_m2\n\
+             WH-1,2,武汉新店,114.30,30.60,light_showroom,mall,{showroom}\n\
+             WH-2,2,武汉二店,114.31,30.61,light_showroom,auto_city,300\n"
+        )
+    };
+    std::fs::write(&file, csv(250)).expect("write");
+    let first = import(&file);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(String::from_utf8_lossy(&first.stdout).contains("2 new, 0 updated"), "{}", String::from_utf8_lossy(&first.stdout));
+    // The same file again, one figure changed: the count stays, the figure follows the file.
+    std::fs::write(&file, csv(280)).expect("write");
+    let again = import(&file);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("0 new, 2 updated"), "{}", String::from_utf8_lossy(&again.stdout));
+    assert_eq!(outlet_rows(&db.path), before + 2);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let showroom: f64 = rt.block_on(async {
+        let store = territory::store::Store::open(&db.path).await.expect("open");
+        sqlx::query_scalar("select showroom_m2 from outlets where external_id = 'WH-1'").fetch_one(&store.pool).await.expect("showroom")
+    });
+    assert_eq!(showroom, 280.0);
+    // Two rows naming one outlet: refused, located, nothing written.
+    std::fs::write(&file, format!("{}WH-1,2,武汉三店,114.32,30.62,light_showroom,mall,200\n", csv(250))).expect("write");
+    let twice = import(&file);
+    let stderr = String::from_utf8_lossy(&twice.stderr);
+    assert_eq!(twice.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("line 4, column external_id") && stderr.contains("line 2 too"), "{stderr}");
+    assert_eq!(outlet_rows(&db.path), before + 2);
+}
+
+#[test]
 fn compliance_exits_1_with_breaches_and_prints_each() {
     let db = test_db();
     let out = territory().args(["compliance", "--network", "haima", "--db"]).arg(&db.path).output().expect("run compliance");
