@@ -109,6 +109,10 @@ pub struct CheckAnswer {
     /// Overlaps below the sliver tolerance.
     #[schema(value_type = Vec<ConflictEntry>)]
     pub warnings: Vec<SeenConflict>,
+    /// The partner's own grants that already hold part of the territory on some of the
+    /// same days (a grant would be refused as a duplicate).
+    #[schema(value_type = Vec<ConflictEntry>)]
+    pub duplicates: Vec<SeenConflict>,
 }
 
 /// A grant just made, with the warnings of its decision.
@@ -158,6 +162,8 @@ pub struct ItemCheck {
     pub conflicts: Vec<SeenConflict>,
     /// Overlaps below the sliver tolerance.
     pub warnings: Vec<SeenConflict>,
+    /// The partner's own stored grants that already hold part of the territory.
+    pub duplicates: Vec<SeenConflict>,
 }
 
 /// The grant index and the regions seq it was built on (-1: not built yet).
@@ -387,7 +393,12 @@ impl Ledger {
         viewer.acts_for(Some(req.partner_id), "the check")?;
         let (proposal, policy) = self.propose(network, req, sys).await?;
         let decision = cpu_unless_light(req.light(), || self.decide(&proposal, policy)).await?;
-        Ok(CheckAnswer { ok: decision.ok(), conflicts: seen(viewer, decision.conflicts), warnings: seen(viewer, decision.warnings) })
+        Ok(CheckAnswer {
+            ok: decision.ok(),
+            conflicts: seen(viewer, decision.conflicts),
+            warnings: seen(viewer, decision.warnings),
+            duplicates: seen(viewer, decision.duplicates),
+        })
     }
 
     /// The decision on the index as it stands.
@@ -406,9 +417,19 @@ impl Ledger {
         let mut tx = self.begin().await?;
         let decision = cpu_unless_light(req.light(), || self.decide(&proposal, policy)).await?;
         if !decision.ok() {
-            let refusal = Decided { action: "grant", result: "refused", grant_id: None, request, conflicts: &decision.conflicts, actor: &caller.actor };
+            let duplicate = decision.conflicts.is_empty();
+            let met = if duplicate { &decision.duplicates } else { &decision.conflicts };
+            let refusal = Decided { action: "grant", result: "refused", grant_id: None, request, conflicts: met, actor: &caller.actor };
             grant_rows::record(&mut tx, network, refusal).await?;
             tx.commit().await?;
+            if duplicate {
+                let held: Vec<String> = decision
+                    .duplicates
+                    .iter()
+                    .map(|c| format!("grant {} ({:.1} km² of this territory, from {})", c.grant_id, c.overlap_km2, c.valid_from))
+                    .collect();
+                return Err(Error::Duplicate(format!("refused: partner {} already holds this territory: {}", proposal.partner_id, held.join(", "))));
+            }
             let n = decision.conflicts.len();
             let names: Vec<String> = decision.conflicts.iter().map(|c| format!("grant {} of {}", c.grant_id, c.partner_name)).collect();
             return Err(Error::Conflict {
@@ -503,7 +524,14 @@ impl Ledger {
             let ok = decision.ok();
             let in_batch = |e: &ConflictEntry| e.grant_id < 0;
             let view = |list: Vec<ConflictEntry>| list.into_iter().map(|e| if in_batch(&e) { Viewer::All.conflict(e) } else { viewer.conflict(e) }).collect();
-            answers.push(ItemCheck { feature: i, label: items[i].label.clone(), ok, conflicts: view(decision.conflicts), warnings: view(decision.warnings) });
+            answers.push(ItemCheck {
+                feature: i,
+                label: items[i].label.clone(),
+                ok,
+                conflicts: view(decision.conflicts),
+                warnings: view(decision.warnings),
+                duplicates: view(decision.duplicates),
+            });
         }
         answers
     }

@@ -83,8 +83,9 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<i32> {
         Err(e) => return Err(e.into()),
     };
     let total: usize = answers.iter().map(|a| a.conflicts.len()).sum();
+    let duplicates: usize = answers.iter().map(|a| a.duplicates.len()).sum();
     if args.json {
-        println!("{}", json!({"conflicts": total, "features": answers}));
+        println!("{}", json!({"conflicts": total, "duplicates": duplicates, "features": answers}));
     } else {
         for a in &answers {
             for c in &a.conflicts {
@@ -93,12 +94,16 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<i32> {
                     if c.grant_id < 0 { c.partner_name.clone() } else { format!("grant {} of {} (partner {})", c.grant_id, c.partner_name, c.partner_id) };
                 println!("CONFLICT {}: overlaps {with}: {:.3} km², {:.1}% of the smaller ({:?})", a.label, c.overlap_km2, c.overlap_ratio * 100.0, c.basis);
             }
+            for d in &a.duplicates {
+                let Seen::Whole(d) = d else { continue };
+                println!("DUPLICATE {}: partner {} already holds it by grant {}: {:.3} km²", a.label, d.partner_id, d.grant_id, d.overlap_km2);
+            }
             for w in &a.warnings {
                 let Seen::Whole(w) = w else { continue };
                 println!("warning  {}: sliver of {:.4} km² with grant {} of {}", a.label, w.overlap_km2, w.grant_id, w.partner_name);
             }
         }
-        println!("{} feature(s) checked against network {}: {total} conflict(s)", answers.len(), args.network);
+        println!("{} feature(s) checked against network {}: {total} conflict(s), {duplicates} duplicate(s)", answers.len(), args.network);
     }
-    Ok(if total > 0 { 1 } else { 0 })
+    Ok(if total + duplicates > 0 { 1 } else { 0 })
 }

@@ -151,6 +151,10 @@ impl NetworkGrants {
             let (mine, theirs) = ((proposal.partner_id, proposal.exclusive, &proposal.validity), (other.partner_id, other.exclusive, &other.validity));
             if rule_applies(mine, theirs) {
                 compare(&proposal.territory, other, regions, tolerance, &mut decision);
+            } else if other.partner_id == proposal.partner_id && other.validity.overlaps(&proposal.validity) {
+                let mut own = Decision::default();
+                compare(&proposal.territory, other, regions, tolerance, &mut own);
+                decision.duplicates.extend(own.conflicts);
             }
         }
         decision

@@ -275,6 +275,9 @@ pub struct Decision {
     pub conflicts: Vec<ConflictEntry>,
     /// Overlaps below the sliver tolerance.
     pub warnings: Vec<ConflictEntry>,
+    /// The proposing partner's own grants that already hold part of the territory for
+    /// some of the same days: granting it again would hold it twice.
+    pub duplicates: Vec<ConflictEntry>,
 }
 
 impl Proposal {
@@ -303,6 +306,6 @@ impl Proposal {
 impl Decision {
     /// Whether the proposal may be granted.
     pub fn ok(&self) -> bool {
-        self.conflicts.is_empty()
+        self.conflicts.is_empty() && self.duplicates.is_empty()
     }
 }

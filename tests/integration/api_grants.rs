@@ -138,6 +138,35 @@ async fn grants_whose_windows_do_not_overlap_do_not_conflict() {
 }
 
 #[tokio::test]
+async fn the_same_partner_granted_its_own_territory_again_is_a_duplicate() {
+    let app = app().await;
+    let p = app.partner("smart", "惠州合伙人", "city_partner").await;
+    let city = app.post("/networks/smart/grants", json!({"partner_id": p, "adcodes": ["441300"], "valid_to": "2027-12-31"})).await;
+    city.expect(201);
+    let city_id = city.body["id"].as_i64().expect("id");
+    let audit_before = app.get("/networks/smart/audit").await.text;
+    // A district of the city, by adcode or drawn: it holds that already.
+    for body in [json!({"partner_id": p, "adcodes": ["441302"]}), json!({"partner_id": p, "geometry": rect(114.35, 23.05, 114.45, 23.15)})] {
+        let check = app.post("/networks/smart/grants/check", body.clone()).await;
+        check.expect(200);
+        assert_eq!(check.body["ok"], json!(false), "{}", check.text);
+        assert_eq!(check.body["duplicates"][0]["grant_id"], json!(city_id), "{}", check.text);
+        assert_eq!(check.body["conflicts"], json!([]), "{}", check.text);
+        let r = app.post("/networks/smart/grants", body).await;
+        r.expect_problem(409);
+        assert!(r.body["type"].as_str().is_some_and(|t| t.ends_with(":duplicate")), "{}", r.text);
+        assert!(r.body["detail"].as_str().is_some_and(|d| d.contains(&format!("grant {city_id}"))), "{}", r.text);
+    }
+    // The refusals are in the audit, and nothing was granted.
+    let audit = app.get("/networks/smart/audit").await.text;
+    assert!(audit.len() > audit_before.len());
+    let grants = app.get(&format!("/networks/smart/grants?partner_id={p}")).await;
+    assert_eq!(grants.body["features"].as_array().map(Vec::len), Some(1), "{}", grants.text);
+    // A renewal from the day after the grant ends is not a duplicate.
+    app.post("/networks/smart/grants", json!({"partner_id": p, "adcodes": ["441300"], "valid_from": "2028-01-01"})).await.expect(201);
+}
+
+#[tokio::test]
 async fn grants_in_different_networks_never_conflict() {
     let app = app().await;
     let p = app.partner("haima", "深圳海马", "regional_core").await;
