@@ -41,6 +41,10 @@ pub async fn run(args: ComplianceArgs) -> anyhow::Result<i32> {
             };
             println!("BREACH {:?} {what} ({}): {}; found {} required {}", b.rule, b.partner_name.as_deref().unwrap_or(""), b.detail, b.found, b.required);
         }
+        for g in &report.data_gaps {
+            let outlet = format!("outlet {} `{}`", g.outlet_id.unwrap_or_default(), g.outlet_name.as_deref().unwrap_or(""));
+            println!("GAP {:?} {outlet} ({}): {}", g.rule, g.partner_name.as_deref().unwrap_or(""), g.detail);
+        }
         for p in &report.partners {
             println!(
                 "partner {} {} ({}): {} open outlet(s), {} breach(es); {}",
@@ -55,7 +59,8 @@ pub async fn run(args: ComplianceArgs) -> anyhow::Result<i32> {
         for y in &report.mix.mix_by_year {
             println!("network mix at the end of {}: {} open outlet(s): {}", y.year, y.outlets, shares(&y.share));
         }
-        println!("network {} against standard {} on {}: {} breach(es)", report.network, report.standard, report.checked_on, report.breaches.len());
+        let (breaches, gaps) = (report.breaches.len(), report.data_gaps.len());
+        println!("network {} against standard {} on {}: {breaches} breach(es), {gaps} data gap(s)", report.network, report.standard, report.checked_on);
     }
     Ok(if report.compliant { 0 } else { 1 })
 }

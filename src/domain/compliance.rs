@@ -26,6 +26,9 @@ pub enum Rule {
     MissingAnchorStore,
     /// A facility figure below the format's minimum.
     FacilityBelowMinimum,
+    /// A facility figure the format sets a minimum for is not recorded: a data gap (in
+    /// [`Report::data_gaps`]), neither a breach nor a pass.
+    FacilityMissing,
     /// An own outlet outside every grant of its partner in force (e.g. after a revoke).
     OutsideTerritory,
     /// An own outlet inside another partner's exclusive grant.
@@ -141,6 +144,9 @@ pub struct Report {
     pub compliant: bool,
     /// Every breach, by rule then outlet.
     pub breaches: Vec<Breach>,
+    /// What could not be checked for want of data (`facility_missing`), by outlet: such an
+    /// outlet has not passed the rule, nor broken it.
+    pub data_gaps: Vec<Breach>,
     /// One summary per partner checked.
     pub partners: Vec<PartnerSummary>,
     /// The site-type mix of every checked partner's open outlets together.
@@ -183,11 +189,13 @@ fn figure(v: f64) -> Value {
 struct Checker<'a> {
     inputs: &'a Inputs<'a>,
     breaches: Vec<Breach>,
+    data_gaps: Vec<Breach>,
 }
 
 impl Checker<'_> {
     fn outlet_breach(&mut self, rule: Rule, (o, partner): (&Outlet, &Partner), (found, required): (Value, Value), detail: String, grants: Vec<SeenGrantRef>) {
-        self.breaches.push(Breach {
+        let list = if rule == Rule::FacilityMissing { &mut self.data_gaps } else { &mut self.breaches };
+        list.push(Breach {
             rule,
             outlet_id: Some(o.id),
             outlet_name: Some(o.name.clone()),
@@ -236,16 +244,22 @@ impl Checker<'_> {
         }
         let minima = format.minima.figures();
         for ((key, found), (_, min)) in o.facility.figures().into_iter().zip(minima) {
-            if let (Some(found), Some(min)) = (found, min)
-                && found < min
-            {
-                self.outlet_breach(
+            match (found, min) {
+                (Some(found), Some(min)) if found < min => self.outlet_breach(
                     Rule::FacilityBelowMinimum,
                     (o, partner),
                     (json!({ key: figure(found) }), json!({ key: figure(min) })),
                     format!("{key} {found} is below the `{}` minimum of {min}", format.code),
                     vec![],
-                );
+                ),
+                (None, Some(min)) => self.outlet_breach(
+                    Rule::FacilityMissing,
+                    (o, partner),
+                    (json!({ key: null }), json!({ key: figure(min) })),
+                    format!("{key} is not recorded; the `{}` format needs at least {min}", format.code),
+                    vec![],
+                ),
+                _ => {}
             }
         }
         let placement = place(inputs.grants, partner.id, o.location, inputs.day);
@@ -322,7 +336,7 @@ fn summary(partner: &Partner, open: &[&Outlet], breaches: usize) -> PartnerSumma
 
 /// Checks the partners' open outlets and the network's grants against the standard.
 pub fn check(inputs: &Inputs<'_>) -> Report {
-    let mut checker = Checker { inputs, breaches: Vec::new() };
+    let mut checker = Checker { inputs, breaches: Vec::new(), data_gaps: Vec::new() };
     let mut summaries = Vec::new();
     let mut all_open = Vec::new();
     for partner in inputs.partners {
@@ -375,6 +389,7 @@ pub fn check(inputs: &Inputs<'_>) -> Report {
         checked_on: inputs.day,
         compliant: breaches.is_empty(),
         breaches,
+        data_gaps: checker.data_gaps,
         model: None,
         expected_sales: inputs.expected_sales.map(|sales| all_open.iter().filter_map(|o| sales.get(&o.id).map(|s| (o.id, *s))).collect()),
         partners: summaries,

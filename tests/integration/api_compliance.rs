@@ -115,6 +115,24 @@ async fn facility_figures_below_the_minima_are_breaches_with_found_and_required(
 }
 
 #[tokio::test]
+async fn a_facility_figure_not_recorded_is_a_data_gap_never_a_pass() {
+    let app = app().await;
+    let (core, _, _) = network(&app).await;
+    // A flagship with every figure but two: those two are gaps, not passes nor breaches.
+    let mut facility = flagship_facility();
+    facility.as_object_mut().expect("figures").retain(|k, _| k != "land_m2" && k != "staff");
+    let id = outlet(&app, core, "flagship", GUANGZHOU, facility).await;
+    let report = app.get("/networks/std/compliance").await;
+    report.expect(200);
+    assert_eq!(report.body["breaches"], json!([]), "{}", report.text);
+    let gaps = report.body["data_gaps"].as_array().expect("data_gaps");
+    let missing: Vec<&str> = gaps.iter().map(|g| g["found"].as_object().and_then(|f| f.keys().next()).map_or("", String::as_str)).collect();
+    assert!(gaps.iter().all(|g| g["rule"] == "facility_missing" && g["outlet_id"] == json!(id)), "{gaps:?}");
+    assert!(missing.contains(&"land_m2"), "{missing:?}");
+    assert!(gaps.iter().all(|g| g["required"].as_object().is_some_and(|r| r.values().all(Value::is_number))), "{gaps:?}");
+}
+
+#[tokio::test]
 async fn an_outlet_left_outside_after_a_revoke_is_a_breach_and_closing_it_clears_it() {
     let app = app().await;
     let (_, _, dealer) = network(&app).await;
