@@ -354,8 +354,15 @@ impl Ledger {
         {
             errors.push(InputError::at("/valid_to", format!("{t} is before valid_from {f}")));
         }
+        let tier = partner.as_ref().and_then(|p| policy.tier(&p.tier));
         let territory = match (&req.adcodes, req.drawing()) {
-            (Some(codes), None) => cpu_unless_light(req.light(), || self.territory_of_regions(codes, "/adcodes")).await?.map_err(|e| errors.extend(e)).ok(),
+            (Some(codes), None) => {
+                let territory = cpu_unless_light(req.light(), || self.territory_of_regions(codes, "/adcodes")).await?.map_err(|e| errors.extend(e)).ok();
+                if let Some(tier) = tier {
+                    errors.extend(tier.scope.check(&tier.code, codes, &self.catalog.regions(), "/adcodes"));
+                }
+                territory
+            }
             (None, Some(drawing)) => {
                 cpu_unless_light(req.light(), || self.territory_of_drawing(drawing, "/geometry", sys)).await?.map_err(|e| errors.extend(e)).ok()
             }

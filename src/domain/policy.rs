@@ -2,10 +2,12 @@
 //! grants, and the sliver tolerance. Bundled policies are readable files in
 //! `data/policies/`, compiled into the binary so a fresh checkout needs nothing else.
 
+use crate::domain::regions::{Level, Region, RegionSet};
 use crate::domain::scoring::ScoringParams;
 use crate::domain::scoring::money::Money;
 use crate::domain::standard::Standard;
 use crate::geometry::SliverTolerance;
+use crate::input::InputError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -33,9 +35,53 @@ pub struct Tier {
     pub name_zh: String,
     /// Which grants of this tier are exclusive.
     pub exclusive: Exclusivity,
+    /// Which regions one grant of this tier may name (default: any).
+    #[serde(default)]
+    pub scope: TierScope,
     /// Free text from the source.
     #[serde(default)]
     pub note: String,
+}
+
+/// Which regions one grant of a tier may name.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TierScope {
+    /// The levels its regions may be of (empty: any).
+    #[serde(default)]
+    pub levels: Vec<Level>,
+    /// Whether its regions must lie in one city (a city, or districts of one city).
+    #[serde(default)]
+    pub one_city: bool,
+}
+
+impl TierScope {
+    /// The problems of a grant of tier `tier` naming `codes` (known regions), located at
+    /// `{base}/{i}`.
+    pub fn check(&self, tier: &str, codes: &[String], regions: &RegionSet, base: &str) -> Vec<InputError> {
+        let mut errors = Vec::new();
+        let named: Vec<(usize, &Region)> = codes.iter().enumerate().filter_map(|(i, c)| regions.get(c).map(|r| (i, &**r))).collect();
+        for &(i, r) in &named {
+            if !self.levels.is_empty() && !self.levels.contains(&r.level) {
+                let allowed: Vec<&str> = self.levels.iter().map(|l| l.as_str()).collect();
+                let detail = format!("a `{tier}` grant names {} regions only; {} ({}) is a {}", allowed.join(" or "), r.adcode, r.name, r.level.as_str());
+                errors.push(InputError::at(format!("{base}/{i}"), detail));
+            }
+        }
+        if self.one_city
+            && let Some(&(_, first)) = named.first()
+        {
+            let city = |r: &Region| if r.level == Level::District { r.parent_adcode.clone().unwrap_or_default() } else { r.adcode.clone() };
+            for &(i, r) in &named[1..] {
+                if city(r) != city(first) {
+                    let detail =
+                        format!("a `{tier}` grant lies in one city; {} ({}) is not in the city of {} ({})", r.adcode, r.name, first.adcode, first.name);
+                    errors.push(InputError::at(format!("{base}/{i}"), detail));
+                }
+            }
+        }
+        errors
+    }
 }
 
 /// A brand's network policy.

@@ -37,15 +37,34 @@ async fn a_district_inside_a_granted_city_is_refused_and_its_neighbour_city_gran
 #[tokio::test]
 async fn a_conflict_lists_every_conflicting_grant() {
     let app = app().await;
-    let p = app.partner("smart", "广东全省", "city_partner").await;
+    let p = app.partner("smart", "深莞", "city_partner").await;
     let q = app.partner("smart", "东莞合伙人", "city_partner").await;
     app.post("/networks/smart/grants", json!({"partner_id": q, "adcodes": ["441900"]})).await.expect(201);
-    // Guangdong province covers 深圳 (seeded) and 东莞 (just granted).
-    let r = app.post("/networks/smart/grants", json!({"partner_id": p, "adcodes": ["440000"]})).await;
+    // A drawn area over 深圳 (seeded) and 东莞 (just granted).
+    let r = app.post("/networks/smart/grants", json!({"partner_id": p, "geometry": rect(113.6, 22.5, 114.3, 23.0)})).await;
     r.expect_problem(409);
     let mut ids: Vec<i64> = r.body["conflicts"].as_array().expect("list").iter().map(|c| c["partner_id"].as_i64().expect("id")).collect();
     ids.sort();
     assert_eq!(ids, vec![1, q]);
+}
+
+#[tokio::test]
+async fn a_tier_names_only_the_regions_its_policy_allows() {
+    let app = app().await;
+    // smart's city partners hold one city, or districts of one city: never a province.
+    let p = app.partner("smart", "广东全省", "city_partner").await;
+    let before = app.counts().await;
+    let r = app.post("/networks/smart/grants", json!({"partner_id": p, "adcodes": ["440000"]})).await;
+    r.expect_problem(422);
+    assert_eq!(r.pointers(), ["/adcodes/0"], "{}", r.text);
+    assert!(r.text.contains("province"), "{}", r.text);
+    let r = app.post("/networks/smart/grants", json!({"partner_id": p, "adcodes": ["441302", "441900"]})).await;
+    r.expect_problem(422);
+    assert_eq!(r.pointers(), ["/adcodes/1"], "two cities: {}", r.text);
+    app.post("/networks/smart/grants/check", json!({"partner_id": p, "adcodes": ["440000"]})).await.expect_problem(422);
+    assert_eq!(app.counts().await, before, "nothing written");
+    // Districts of one city are one grant.
+    app.post("/networks/smart/grants", json!({"partner_id": p, "adcodes": ["441302", "441303"]})).await.expect(201);
 }
 
 #[tokio::test]

@@ -228,8 +228,8 @@ async fn regions_imported_by_another_process_are_used_without_a_restart() {
     cli(&app.db.path, &["import", "regions", file.to_str().expect("utf-8")]);
     tokio::time::sleep(territory::app::ledger::DRY_RUN_STALENESS).await;
     app.get("/regions/710000").await.expect(200);
-    let p = app.partner("smart", "测试省合伙人", "city_partner").await;
-    app.post("/networks/smart/grants", json!({"partner_id": p, "adcodes": ["710000"]})).await.expect(201);
+    let p = app.partner("haima", "测试省经销商", "regional_core").await;
+    app.post("/networks/haima/grants", json!({"partner_id": p, "adcodes": ["710000"]})).await.expect(201);
     let listed = app.get("/ogc/collections/regions/items?limit=2000").await;
     assert!(listed.text.contains("710000"), "the regions layer has the new province");
 }
