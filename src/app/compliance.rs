@@ -10,6 +10,7 @@ use crate::domain::compliance::{self, Report};
 use crate::domain::scoring::network::outlet_sales;
 use crate::error::{Error, Result};
 use crate::store::Store;
+use chrono::NaiveDate;
 use std::sync::Arc;
 
 /// Compliance reports.
@@ -26,11 +27,18 @@ impl Compliance {
         Compliance { store, catalog, ledger, scoring }
     }
 
-    /// The network checked against its format standard, for all partners or one. A
+    /// The network checked against its format standard, for all partners or one, on `on`
+    /// (today, or a later day: the grants in force and the outlets open by then). A
     /// partner token sees its own partner's report only, other partners' grants in it
     /// unnamed.
-    pub async fn report(&self, caller: &Caller, network: &str, partner_id: Option<i64>) -> Result<Report> {
+    pub async fn report(&self, caller: &Caller, network: &str, partner_id: Option<i64>, on: Option<NaiveDate>) -> Result<Report> {
         let entered = self.catalog.enter(caller, network, Role::Viewer).await?;
+        let today = chrono::Utc::now().date_naive();
+        let day = on.unwrap_or(today);
+        if day < today {
+            // A past day needs the grants as they stood then, revoked ones too: not kept yet.
+            return Err(Error::BadRequest(format!("on={day}: compliance is reported for today or a later day (today is {today})")));
+        }
         let (policy, viewer) = (entered.policy, entered.viewer);
         if let Viewer::Partner(p) = viewer
             && partner_id != Some(p)
@@ -63,7 +71,7 @@ impl Compliance {
             regions: &regions,
             conflicts: &conflicts,
             expected_sales: expected_sales.as_ref(),
-            day: chrono::Utc::now().date_naive(),
+            day,
             viewer,
         };
         let mut report = compliance::check(&inputs);

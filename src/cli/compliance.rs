@@ -17,6 +17,9 @@ pub struct ComplianceArgs {
     /// Only this partner.
     #[arg(long)]
     pub partner_id: Option<i64>,
+    /// The day to check, ISO (today or later; default today).
+    #[arg(long)]
+    pub on: Option<chrono::NaiveDate>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -29,7 +32,7 @@ fn shares(share: &std::collections::BTreeMap<String, f64>) -> String {
 /// Prints every breach and a summary per partner.
 pub async fn run(args: ComplianceArgs) -> anyhow::Result<i32> {
     let app = args.db.open().await?;
-    let report = app.compliance.report(&Caller::cli(), &args.network, args.partner_id).await?;
+    let report = app.compliance.report(&Caller::cli(), &args.network, args.partner_id, args.on).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -340,8 +340,12 @@ pub fn check(inputs: &Inputs<'_>) -> Report {
     let mut summaries = Vec::new();
     let mut all_open = Vec::new();
     for partner in inputs.partners {
-        let open: Vec<&Outlet> =
-            inputs.outlets.iter().filter(|o| o.partner_id == Some(partner.id) && o.status == OutletStatus::Open && !o.competitor).collect();
+        // Open by the day checked: an outlet whose opening day is later does not count yet.
+        let open: Vec<&Outlet> = inputs
+            .outlets
+            .iter()
+            .filter(|o| o.partner_id == Some(partner.id) && o.status == OutletStatus::Open && !o.competitor && o.opened_on.is_none_or(|d| d <= inputs.day))
+            .collect();
         let before = checker.breaches.len();
         for o in &open {
             checker.check_outlet(o, partner, &open);

@@ -20,6 +20,11 @@ pub(super) fn utf8(body: &[u8]) -> Result<&str, Error> {
     std::str::from_utf8(body).map_err(|e| Error::BadRequest(format!("the body is not UTF-8: {e}")))
 }
 
+/// A date given in the query as `name=YYYY-MM-DD`; a bad one is a 400 naming it.
+pub(super) fn query_date(value: Option<&str>, name: &str) -> Result<Option<chrono::NaiveDate>, Error> {
+    value.map(|d| crate::input::parse_date(d, name).map_err(|e| Error::BadRequest(format!("{name}: {}", e.detail)))).transpose()
+}
+
 /// Why a body read as a stream ([`body_reader`]) failed, if it did.
 #[derive(Debug, Clone, Default)]
 pub(super) struct BodyFailure(std::sync::Arc<std::sync::Mutex<Option<Error>>>);

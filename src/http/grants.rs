@@ -7,7 +7,7 @@ use crate::app::ledger::{CheckAnswer, GrantFilter, GrantRequest, GrantRow, SeenG
 use crate::domain::access::Caller;
 use crate::domain::grants::{SeenConflict, Status};
 use crate::error::{Error, Result};
-use crate::input::{parse_bbox, parse_date};
+use crate::input::parse_bbox;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -180,6 +180,8 @@ pub struct GrantQuery {
     pub partner_id: Option<i64>,
     /// Only grants in force on this ISO date.
     pub active_on: Option<String>,
+    /// The same as `active_on`, as every dated route names it.
+    pub on: Option<String>,
     /// `minx,miny,maxx,maxy`: only grants meeting the box.
     pub bbox: Option<String>,
     /// `active` or `revoked`.
@@ -192,7 +194,10 @@ pub struct GrantQuery {
 pub async fn list(State(app): State<AppState>, caller: Caller, Path(net): Path<String>, Query(q): Query<GrantQuery>) -> Result<Response> {
     let filter = GrantFilter {
         partner_id: q.partner_id,
-        active_on: q.active_on.as_deref().map(|d| parse_date(d, "active_on").map_err(|e| Error::BadRequest(format!("active_on: {}", e.detail)))).transpose()?,
+        active_on: match (super::extract::query_date(q.active_on.as_deref(), "active_on")?, super::extract::query_date(q.on.as_deref(), "on")?) {
+            (Some(a), Some(b)) if a != b => return Err(Error::BadRequest(format!("active_on={a} and on={b}: give one day"))),
+            (a, b) => a.or(b),
+        },
         bbox: q.bbox.as_deref().map(parse_bbox).transpose()?,
         status: match q.status.as_deref() {
             None => None,

@@ -107,16 +107,20 @@ pub async fn standard(State(app): State<AppState>, caller: Caller, Path(net): Pa
     Ok(axum::Json(app.catalog.enter(&caller, &net, Role::Viewer).await?.policy.standard()))
 }
 
-/// `?partner_id=` of the compliance report.
+/// `?partner_id=&on=` of the compliance report.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct ComplianceQuery {
     /// Only this partner.
     pub partner_id: Option<i64>,
+    /// The day to check (ISO date, today or later; default today): the grants in force
+    /// and the outlets open on it.
+    pub on: Option<String>,
 }
 
 /// The network checked against its format standard: every breach, and a summary per partner.
 #[utoipa::path(get, path = "/networks/{net}/compliance", tag = "outlets", params(("net" = String, Path), ComplianceQuery),
     responses((status = 200, description = "the report", body = Report), (status = 404, description = "unknown network or partner")))]
 pub async fn compliance(State(app): State<AppState>, caller: Caller, Path(net): Path<String>, Query(q): Query<ComplianceQuery>) -> Result<axum::Json<Report>> {
-    Ok(axum::Json(app.compliance.report(&caller, &net, q.partner_id).await?))
+    let on = super::extract::query_date(q.on.as_deref(), "on")?;
+    Ok(axum::Json(app.compliance.report(&caller, &net, q.partner_id, on).await?))
 }

@@ -133,6 +133,45 @@ async fn a_facility_figure_not_recorded_is_a_data_gap_never_a_pass() {
 }
 
 #[tokio::test]
+async fn compliance_on_a_later_day_takes_the_grants_in_force_and_the_outlets_open_then() {
+    let app = app().await;
+    app.post("/networks", json!({"code": "std", "name": "standard test", "policy": "haima"})).await.expect(201);
+    let core = app.partner("std", "core", "regional_core").await;
+    let today = chrono::Utc::now().date_naive();
+    let day = |days: i64| (today + chrono::Duration::days(days)).to_string();
+    // 广州 held until 30 days from now; a flagship there open since 2025.
+    app.post("/networks/std/grants", json!({"partner_id": core, "adcodes": ["440100"], "valid_to": day(30)})).await.expect(201);
+    let flagship = outlet(&app, core, "flagship", GUANGZHOU, flagship_facility()).await;
+    let report = |on: Option<String>| {
+        let app = &app;
+        async move {
+            let query = on.map(|d| format!("?on={d}")).unwrap_or_default();
+            let r = app.get(&format!("/networks/std/compliance{query}")).await;
+            r.expect(200);
+            r.body
+        }
+    };
+    let now = report(None).await;
+    assert_eq!((now["checked_on"].clone(), now["breaches"].clone()), (json!(today.to_string()), json!([])), "{now}");
+    // 60 days on the grant has ended: the flagship stands outside every grant.
+    let later = report(Some(day(60))).await;
+    assert_eq!(later["checked_on"], json!(day(60)));
+    let rules: Vec<(Value, Value)> = later["breaches"].as_array().expect("breaches").iter().map(|b| (b["rule"].clone(), b["outlet_id"].clone())).collect();
+    assert_eq!(rules, [(json!("outside_territory"), json!(flagship))], "{later}");
+    // An outlet opening in 100 days does not count today, and does on that day.
+    let body = json!({"partner_id": core, "name": "明年店", "location": {"type": "Point", "coordinates": GUANGZHOU}, "format": "flagship",
+                      "site_type": "mall", "opened_on": day(20), "facility": flagship_facility()});
+    app.post("/networks/std/outlets", body).await.expect(201);
+    let outlets = |r: &Value| r["partners"][0]["outlets"].as_u64();
+    assert_eq!(outlets(&report(None).await), Some(1));
+    assert_eq!(outlets(&report(Some(day(25))).await), Some(2));
+    // A past day is refused, as is a day that is not one.
+    for bad in ["2020-01-01", "tomorrow"] {
+        app.get(&format!("/networks/std/compliance?on={bad}")).await.expect_problem(400);
+    }
+}
+
+#[tokio::test]
 async fn an_outlet_left_outside_after_a_revoke_is_a_breach_and_closing_it_clears_it() {
     let app = app().await;
     let (_, _, dealer) = network(&app).await;

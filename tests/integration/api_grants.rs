@@ -154,6 +154,19 @@ async fn grants_whose_windows_do_not_overlap_do_not_conflict() {
     let r = app.post("/networks/smart/grants", json!({"partner_id": b, "adcodes": ["441302"], "valid_from": "2024-12-31", "valid_to": "2024-12-31"})).await;
     r.expect_problem(409);
     assert_eq!(r.body["conflicts"][0]["partner_id"], json!(a), "the last day of a's window overlaps");
+    // The grants in force on a day, past or future.
+    let held_on = |day: &'static str| {
+        let app = &app;
+        async move {
+            let r = app.get(&format!("/networks/smart/grants?on={day}")).await;
+            r.expect(200);
+            let holders: Vec<i64> = r.body["features"].as_array().expect("features").iter().filter_map(|f| f["properties"]["partner_id"].as_i64()).collect();
+            (holders.contains(&a), holders.contains(&b))
+        }
+    };
+    assert_eq!(held_on("2024-06-01").await, (true, false));
+    assert_eq!(held_on("2030-06-01").await, (false, true));
+    app.get("/networks/smart/grants?on=2024-06-01&active_on=2025-01-01").await.expect_problem(400);
 }
 
 #[tokio::test]
