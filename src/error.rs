@@ -44,6 +44,15 @@ pub enum Error {
         /// The other partners' exclusive grants holding the point.
         grants: Vec<SeenGrantRef>,
     },
+    /// 409: the action would break the standard (outlets left outside their partner's
+    /// grants, ...); it is taken only with `"force": true`.
+    #[error("{detail}")]
+    WouldBreak {
+        /// Human summary.
+        detail: String,
+        /// The breaches it would add.
+        breaks: Vec<crate::domain::compliance::Breach>,
+    },
     /// 409: the request clashes with stored state (a duplicate code, a closed outlet, a
     /// revoked grant).
     #[error("{0}")]

@@ -6,7 +6,7 @@ use super::catalog::Catalog;
 use super::ledger::Ledger;
 use super::scoring::Scoring;
 use crate::domain::access::{Caller, Role, Viewer};
-use crate::domain::compliance::{self, Report};
+use crate::domain::compliance::{self, Breach, Report};
 use crate::domain::scoring::network::outlet_sales;
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -77,5 +77,39 @@ impl Compliance {
         let mut report = compliance::check(&inputs);
         report.model = model;
         Ok(report)
+    }
+
+    /// What revoking grant `id` would break today: the breaches of the standard it would
+    /// add (an outlet left outside every grant of its partner, ...). Only a governing
+    /// caller, as for the revoke itself; nothing is written.
+    pub async fn consequences_of_revoke(&self, caller: &Caller, network: &str, id: i64) -> Result<Vec<Breach>> {
+        caller.governs(network)?;
+        let (_, policy) = self.catalog.network(network).await?;
+        let grant = self.store.grant(network, id).await?;
+        if grant.status != crate::domain::grants::Status::Active.as_str() {
+            return Ok(Vec::new());
+        }
+        let outlets = self.store.list_outlets(network, &Default::default()).await?;
+        let partners = self.catalog.all_partners(network).await?;
+        let regions = self.catalog.regions();
+        let (now, network) = (self.ledger.index().shared(network), network.to_string());
+        blocking(move || {
+            let after = now.as_ref().map(|g| g.without(id));
+            let inputs = |grants| compliance::Inputs {
+                network: &network,
+                policy,
+                partners: &partners,
+                outlets: &outlets,
+                grants,
+                regions: &regions,
+                conflicts: &[],
+                expected_sales: None,
+                day: chrono::Utc::now().date_naive(),
+                viewer: Viewer::All,
+            };
+            let before = compliance::check(&inputs(now.as_deref()));
+            compliance::new_breaches(&before.breaches, compliance::check(&inputs(after.as_ref())).breaches)
+        })
+        .await
     }
 }

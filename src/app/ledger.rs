@@ -15,6 +15,7 @@
 use super::catalog::Catalog;
 use super::{cpu_unless_light, read, write};
 use crate::domain::access::{Caller, Role, Viewer};
+use crate::domain::compliance::Breach;
 use crate::domain::exclusivity::{GrantIndex, NetworkGrants, compare, conflicts_among, regions_geojson, rule_applies, union_of_regions};
 use crate::domain::grants::{ConflictEntry, Decision, Grant, Proposal, SeenConflict, Territory, Validity};
 use crate::domain::policy::Policy;
@@ -463,19 +464,19 @@ impl Ledger {
     }
 
     /// Revokes an active grant (kept as history) and records it. Only a governing caller.
-    pub async fn revoke(&self, caller: &Caller, network: &str, id: i64, reason: &str) -> Result<GrantRow> {
+    /// `broke`: what the revoke breaks (see [`super::compliance::Compliance::consequences_of_revoke`]),
+    /// kept in the audit record.
+    pub async fn revoke(&self, caller: &Caller, network: &str, id: i64, reason: &str, broke: &[Breach]) -> Result<GrantRow> {
         caller.governs(network)?;
-        if let Some(e) = too_long("/reason", reason, MAX_NOTE_CHARS) {
-            return Err(Error::Invalid(vec![e]));
-        }
+        check_revoke_reason(reason)?;
         self.catalog.network(network).await?;
         self.store.grant(network, id).await?;
         let mut tx = self.begin().await?;
         let Some(seq) = grant_rows::revoke(&mut tx, network, id, reason).await? else {
             return Err(Error::Duplicate(format!("grant {id} is revoked already")));
         };
-        let request =
-            serde_json::value::to_raw_value(&serde_json::json!({"grant_id": id, "reason": reason})).map_err(Error::data("the revoke's audit record"))?;
+        let request = serde_json::value::to_raw_value(&serde_json::json!({"grant_id": id, "reason": reason, "broke": broke}))
+            .map_err(Error::data("the revoke's audit record"))?;
         grant_rows::record(
             &mut tx,
             network,
@@ -606,6 +607,14 @@ fn whole_network(caller: &Caller, network: &str, what: &str) -> Result<()> {
     match caller.enter(network, Role::Viewer)? {
         Viewer::All => Ok(()),
         Viewer::Partner(p) => Err(crate::domain::access::Denied(format!("a partner token (partner {p}) cannot read {what}")).into()),
+    }
+}
+
+/// A revoke's reason, within the length limit (422 beyond).
+pub fn check_revoke_reason(reason: &str) -> Result<()> {
+    match too_long("/reason", reason, MAX_NOTE_CHARS) {
+        Some(e) => Err(Error::Invalid(vec![e])),
+        None => Ok(()),
     }
 }
 

@@ -51,7 +51,7 @@ pub async fn seed(app: &App, data_dir: &Path, demand: bool) -> Result<()> {
     // showroom is left outside its territory (a breach the compliance report shows).
     let dongguan = grant(app, &smart.code, shenzhen, json!({"adcodes": ["441900"], "valid_from": "2023-03-15", "note": "Dongguan, interim"})).await?;
     import_outlets(app, &smart.code, &data_dir.join("sample/smart_outlets.geojson"), &[("深圳smart城市合伙人", 1)]).await?;
-    app.ledger.revoke(&cli, &smart.code, dongguan, "Dongguan goes to a partner of its own").await?;
+    app.ledger.revoke(&cli, &smart.code, dongguan, "Dongguan goes to a partner of its own", &[]).await?;
     let haima = app.catalog.create_network(&cli, &network("haima", "海马营销网络")).await?;
     let core = app.catalog.create_partner(&cli, &haima.code, &partner("广州海马区域核心经销商".into(), "regional_core")).await?;
     grant(app, &haima.code, core.id, json!({"adcodes": ["440100"], "valid_from": "2024-01-01", "note": "Guangzhou, exclusive"})).await?;
@@ -76,7 +76,7 @@ pub async fn seed(app: &App, data_dir: &Path, demand: bool) -> Result<()> {
         &[("广州海马区域核心经销商", 6), ("长沙海马区域经销商", 7), ("株洲海马经销商", 8), ("湘潭海马经销商", 9)],
     )
     .await?;
-    app.ledger.revoke(&cli, &haima.code, xiangtan, "Xiangtan not renewed").await?;
+    app.ledger.revoke(&cli, &haima.code, xiangtan, "Xiangtan not renewed", &[]).await?;
     if demand {
         seed_demand(app, &[&smart.code, &haima.code]).await?;
         for network in [&smart.code, &haima.code] {

@@ -334,6 +334,14 @@ fn summary(partner: &Partner, open: &[&Outlet], breaches: usize) -> PartnerSumma
     }
 }
 
+/// The breaches of `after` that `before` does not have (by rule, outlet, grant and
+/// partner): what a change would break.
+pub fn new_breaches(before: &[Breach], after: Vec<Breach>) -> Vec<Breach> {
+    let key = |b: &Breach| (b.rule, b.outlet_id, b.grant_id, b.partner_id);
+    let known: std::collections::BTreeSet<_> = before.iter().map(key).collect();
+    after.into_iter().filter(|b| !known.contains(&key(b))).collect()
+}
+
 /// Checks the partners' open outlets and the network's grants against the standard.
 pub fn check(inputs: &Inputs<'_>) -> Report {
     let mut checker = Checker { inputs, breaches: Vec::new(), data_gaps: Vec::new() };

@@ -51,6 +51,13 @@ impl NetworkGrants {
         self.grants.insert(grant.id, grant);
     }
 
+    /// These grants but grant `id`: what revoking it would leave.
+    pub fn without(&self, id: i64) -> NetworkGrants {
+        let mut rest = self.clone();
+        rest.remove(id);
+        rest
+    }
+
     fn remove(&mut self, id: i64) {
         let Some(grant) = self.grants.remove(&id) else { return };
         self.boxes.remove(&box_entry(&grant.territory, id));

@@ -224,13 +224,42 @@ pub struct RevokeRequest {
     /// Why.
     #[serde(default)]
     pub reason: String,
+    /// Revoke even if it breaks the standard (outlets left outside their partner's grants).
+    #[serde(default)]
+    pub force: bool,
 }
 
-/// Revokes a grant; it stays, with status `revoked`.
-#[utoipa::path(post, path = "/networks/{net}/grants/{id}/revoke", tag = "grants", params(("net" = String, Path), ("id" = i64, Path)), request_body = RevokeRequest,
-    responses((status = 200, description = "the revoked grant"), (status = 404, description = "unknown"), (status = 409, description = "revoked already")))]
-pub async fn revoke(State(app): State<AppState>, caller: Caller, Path((net, id)): Path<(String, i64)>, req: Json<RevokeRequest>) -> Result<Response> {
-    let row = app.ledger.revoke(&caller, &net, id, &req.body.reason).await?;
+/// `?dry_run=` of a revoke.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct RevokeQuery {
+    /// Only show what the revoke would break; change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// Revokes a grant; it stays, with status `revoked`. What it would break (outlets left
+/// outside every grant of their partner) is answered first: `?dry_run=true` only shows it,
+/// and a revoke that breaks something needs `"force": true` (the audit keeps what broke).
+#[utoipa::path(post, path = "/networks/{net}/grants/{id}/revoke", tag = "grants", params(("net" = String, Path), ("id" = i64, Path), RevokeQuery), request_body = RevokeRequest,
+    responses((status = 200, description = "the revoked grant, or with `dry_run` `{dry_run, grant_id, would_break}`"), (status = 404, description = "unknown"),
+        (status = 409, description = "revoked already, or `would-break` with `breaks` (send `force`)")))]
+pub async fn revoke(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path((net, id)): Path<(String, i64)>,
+    Query(q): Query<RevokeQuery>,
+    req: Json<RevokeRequest>,
+) -> Result<Response> {
+    crate::app::ledger::check_revoke_reason(&req.body.reason)?;
+    let breaks = app.compliance.consequences_of_revoke(&caller, &net, id).await?;
+    if q.dry_run {
+        return Ok(axum::Json(json!({"dry_run": true, "grant_id": id, "would_break": breaks})).into_response());
+    }
+    if !breaks.is_empty() && !req.body.force {
+        let detail = format!("revoking grant {id} would break the standard {} time(s) (see `breaks`); send \"force\": true to revoke anyway", breaks.len());
+        return Err(Error::WouldBreak { detail, breaks });
+    }
+    let row = app.ledger.revoke(&caller, &net, id, &req.body.reason, &breaks).await?;
     Ok(geojson_response(grant_feature(&row)))
 }
 

@@ -19,7 +19,7 @@ impl Error {
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            Error::Conflict { .. } | Error::Placement { .. } | Error::Duplicate(_) | Error::NotReady(_) => StatusCode::CONFLICT,
+            Error::Conflict { .. } | Error::Placement { .. } | Error::WouldBreak { .. } | Error::Duplicate(_) | Error::NotReady(_) => StatusCode::CONFLICT,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -38,6 +38,7 @@ impl Error {
             Error::MethodNotAllowed(_) => "method-not-allowed",
             Error::Conflict { .. } => "exclusivity-conflict",
             Error::Placement { .. } => "outlet-placement",
+            Error::WouldBreak { .. } => "would-break",
             Error::Duplicate(_) => "duplicate",
             Error::NotReady(_) => "not-ready",
             Error::TooLarge(_) => "payload-too-large",
@@ -147,6 +148,7 @@ impl IntoResponse for Error {
             }
             Error::Conflict { detail, conflicts, warnings } => problem(status, kind, &detail, Refusal { conflicts, warnings }),
             Error::Placement { detail, grants } => problem(status, kind, &detail, json!({ "grants": grants })),
+            Error::WouldBreak { detail, breaks } => problem(status, kind, &detail, json!({ "breaks": breaks })),
             Error::Unauthorized(detail) => {
                 let mut r = problem(status, kind, &detail, json!({}));
                 r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"territory\""));

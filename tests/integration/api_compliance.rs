@@ -178,7 +178,30 @@ async fn an_outlet_left_outside_after_a_revoke_is_a_breach_and_closing_it_clears
     let id = outlet(&app, dealer, "elite", ZHUZHOU, json!({})).await;
     let grants = app.get(&format!("/networks/std/grants?partner_id={dealer}")).await;
     let grant = grants.body["features"][0]["id"].as_i64().expect("grant");
-    app.post(&format!("/networks/std/grants/{grant}/revoke"), json!({"reason": "ended"})).await.expect(200);
+    let revoke = format!("/networks/std/grants/{grant}/revoke");
+    let audit_before = app.get("/networks/std/audit").await.body["entries"].as_array().map(Vec::len);
+    // What the revoke would break comes first: a dry run shows it and changes nothing ...
+    let dry = app.post(&format!("{revoke}?dry_run=true"), json!({"reason": "ended"})).await;
+    dry.expect(200);
+    let would: Vec<(Value, Value)> =
+        dry.body["would_break"].as_array().expect("would_break").iter().map(|b| (b["rule"].clone(), b["outlet_id"].clone())).collect();
+    assert_eq!(would, [(json!("outside_territory"), json!(id))], "{}", dry.text);
+    // ... a revoke that breaks something needs force ...
+    let refused = app.post(&revoke, json!({"reason": "ended"})).await;
+    refused.expect_problem(409);
+    assert!(refused.body["type"].as_str().is_some_and(|t| t.ends_with(":would-break")), "{}", refused.text);
+    assert_eq!(refused.body["breaks"][0]["outlet_id"], json!(id));
+    assert_eq!(breaches(&app).await, Vec::<Value>::new(), "nothing changed");
+    assert_eq!(app.get("/networks/std/audit").await.body["entries"].as_array().map(Vec::len), audit_before);
+    // ... and the audit keeps what it broke.
+    app.post(&revoke, json!({"reason": "ended", "force": true})).await.expect(200);
+    let audit = app.get("/networks/std/audit").await;
+    let last = audit.body["entries"].as_array().and_then(|e| e.last().cloned()).expect("an entry");
+    assert_eq!(last["request"]["broke"][0]["outlet_id"], json!(id), "{last}");
+    // A revoke that breaks nothing needs no force.
+    let other = app.get("/networks/std/grants?status=active").await.body["features"][0]["id"].as_i64().expect("another grant");
+    let clean = app.post(&format!("/networks/std/grants/{other}/revoke?dry_run=true"), json!({"reason": "x"})).await;
+    assert_eq!(clean.body["would_break"], json!([]), "{}", clean.text);
     let found = breaches(&app).await;
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0]["rule"], json!("outside_territory"));

@@ -164,7 +164,7 @@ async fn single_items_and_layers_follow_grant_changes_at_once() {
     assert_eq!(one["properties"]["exclusive"], json!(true));
     assert_eq!(one["properties"]["status"], json!("active"));
     assert_eq!(one["geometry"]["type"], json!("MultiPolygon"));
-    app.post(&format!("/networks/smart/grants/{id}/revoke"), json!({"reason": "test"})).await.expect(200);
+    app.post(&format!("/networks/smart/grants/{id}/revoke"), json!({"reason": "test", "force": true})).await.expect(200);
     let (_, _, one) = get_json(&app, &format!("/ogc/collections/smart.grants/items/{id}")).await;
     assert_eq!(one["properties"]["status"], json!("revoked"));
 }

@@ -87,7 +87,7 @@ async fn neighbouring_districts_never_conflict_even_where_polygons_disagree() {
     let a = app.partner("smart", "南山合伙人", "city_partner").await;
     let b = app.partner("smart", "福田合伙人", "city_partner").await;
     // 440304 福田 and 440305 南山 are neighbours inside 深圳 — revoke 深圳 first.
-    app.post("/networks/smart/grants/1/revoke", json!({"reason": "split into districts"})).await.expect(200);
+    app.post("/networks/smart/grants/1/revoke", json!({"reason": "split into districts", "force": true})).await.expect(200);
     app.post("/networks/smart/grants", json!({"partner_id": a, "adcodes": ["440305"]})).await.expect(201);
     app.post("/networks/smart/grants", json!({"partner_id": b, "adcodes": ["440304"]})).await.expect(201);
 }
@@ -210,7 +210,7 @@ async fn revoke_keeps_history_and_frees_the_land() {
     let app = app().await;
     let p = app.partner("smart", "接任者", "city_partner").await;
     app.post("/networks/smart/grants", json!({"partner_id": p, "adcodes": ["440300"]})).await.expect_problem(409);
-    let r = app.post("/networks/smart/grants/1/revoke", json!({"reason": "contract ended"})).await;
+    let r = app.post("/networks/smart/grants/1/revoke", json!({"reason": "contract ended", "force": true})).await;
     r.expect(200);
     assert_eq!(r.body["properties"]["status"], json!("revoked"));
     assert_eq!(r.body["properties"]["revoke_reason"], json!("contract ended"));

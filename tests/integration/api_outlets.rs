@@ -94,7 +94,7 @@ async fn after_a_revoke_new_outlets_are_refused_and_compliance_flags_the_old_one
     let r = app.post("/networks/smart/outlets", showroom(2, WUHAN)).await;
     r.expect(201);
     let id = r.body["id"].clone();
-    app.post("/networks/smart/grants/2/revoke", json!({"reason": "contract ended"})).await.expect(200);
+    app.post("/networks/smart/grants/2/revoke", json!({"reason": "contract ended", "force": true})).await.expect(200);
     app.post("/networks/smart/outlets", showroom(2, WUHAN)).await.expect_problem(409);
     let report = app.get("/networks/smart/compliance?partner_id=2").await;
     report.expect(200);

@@ -116,7 +116,7 @@ async fn a_restart_keeps_every_grant_and_every_decision() {
         let app = app_on(db, HttpLimits::default(), GeometryLimits::default()).await;
         let p = app.partner("smart", "惠州", "city_partner").await;
         app.post("/networks/smart/grants", json!({"partner_id": p, "adcodes": ["441300"]})).await.expect(201);
-        app.post("/networks/smart/grants/2/revoke", json!({"reason": "r"})).await.expect(200);
+        app.post("/networks/smart/grants/2/revoke", json!({"reason": "r", "force": true})).await.expect(200);
         let grants = app.get("/networks/smart/grants").await.body;
         let mut answers = Vec::new();
         for p in &probes {
