@@ -13,6 +13,15 @@ use crate::store::Store;
 use chrono::NaiveDate;
 use std::sync::Arc;
 
+/// A change whose consequences can be asked for before it is made.
+#[derive(Debug, Clone, Copy)]
+pub enum Change {
+    /// Revoking a grant.
+    Revoke(i64),
+    /// Closing an outlet.
+    Close(i64),
+}
+
 /// Compliance reports.
 #[derive(Debug)]
 pub struct Compliance {
@@ -79,27 +88,41 @@ impl Compliance {
         Ok(report)
     }
 
-    /// What revoking grant `id` would break today: the breaches of the standard it would
-    /// add (an outlet left outside every grant of its partner, ...). Only a governing
-    /// caller, as for the revoke itself; nothing is written.
-    pub async fn consequences_of_revoke(&self, caller: &Caller, network: &str, id: i64) -> Result<Vec<Breach>> {
-        caller.governs(network)?;
+    /// What a change would break today: the breaches of the standard it would add (an
+    /// outlet left outside every grant of its partner, a city showroom left without an
+    /// anchor store, ...). Only a governing caller for a revoke, an admin for a close, as
+    /// for the change itself; nothing is written.
+    pub async fn consequences(&self, caller: &Caller, network: &str, change: Change) -> Result<Vec<Breach>> {
         let (_, policy) = self.catalog.network(network).await?;
-        let grant = self.store.grant(network, id).await?;
-        if grant.status != crate::domain::grants::Status::Active.as_str() {
-            return Ok(Vec::new());
+        let before_outlets = self.store.list_outlets(network, &Default::default()).await?;
+        let mut outlets = before_outlets.clone();
+        match change {
+            Change::Revoke(id) => {
+                caller.governs(network)?;
+                if self.store.grant(network, id).await?.status != crate::domain::grants::Status::Active.as_str() {
+                    return Ok(Vec::new());
+                }
+            }
+            Change::Close(id) => {
+                let viewer = caller.enter(network, Role::Admin)?;
+                let outlet = outlets.iter_mut().find(|o| o.id == id).ok_or_else(|| Error::NotFound(format!("no outlet {id} in network `{network}`")))?;
+                viewer.acts_for(outlet.partner_id, &format!("outlet {id}"))?;
+                outlet.status = crate::domain::outlets::OutletStatus::Closed;
+            }
         }
-        let outlets = self.store.list_outlets(network, &Default::default()).await?;
         let partners = self.catalog.all_partners(network).await?;
         let regions = self.catalog.regions();
         let (now, network) = (self.ledger.index().shared(network), network.to_string());
         blocking(move || {
-            let after = now.as_ref().map(|g| g.without(id));
-            let inputs = |grants| compliance::Inputs {
+            let after = match change {
+                Change::Revoke(id) => now.as_ref().map(|g| g.without(id)),
+                Change::Close(_) => now.as_deref().cloned(),
+            };
+            let inputs = |grants, outlets| compliance::Inputs {
                 network: &network,
                 policy,
                 partners: &partners,
-                outlets: &outlets,
+                outlets,
                 grants,
                 regions: &regions,
                 conflicts: &[],
@@ -107,8 +130,8 @@ impl Compliance {
                 day: chrono::Utc::now().date_naive(),
                 viewer: Viewer::All,
             };
-            let before = compliance::check(&inputs(now.as_deref()));
-            compliance::new_breaches(&before.breaches, compliance::check(&inputs(after.as_ref())).breaches)
+            let before = compliance::check(&inputs(now.as_deref(), &before_outlets));
+            compliance::new_breaches(&before.breaches, compliance::check(&inputs(after.as_ref(), &outlets)).breaches)
         })
         .await
     }

@@ -464,11 +464,11 @@ impl Ledger {
     }
 
     /// Revokes an active grant (kept as history) and records it. Only a governing caller.
-    /// `broke`: what the revoke breaks (see [`super::compliance::Compliance::consequences_of_revoke`]),
+    /// `broke`: what the revoke breaks (see [`super::compliance::Compliance::consequences`]),
     /// kept in the audit record.
     pub async fn revoke(&self, caller: &Caller, network: &str, id: i64, reason: &str, broke: &[Breach]) -> Result<GrantRow> {
         caller.governs(network)?;
-        check_revoke_reason(reason)?;
+        super::check_reason(reason)?;
         self.catalog.network(network).await?;
         self.store.grant(network, id).await?;
         let mut tx = self.begin().await?;
@@ -607,14 +607,6 @@ fn whole_network(caller: &Caller, network: &str, what: &str) -> Result<()> {
     match caller.enter(network, Role::Viewer)? {
         Viewer::All => Ok(()),
         Viewer::Partner(p) => Err(crate::domain::access::Denied(format!("a partner token (partner {p}) cannot read {what}")).into()),
-    }
-}
-
-/// A revoke's reason, within the length limit (422 beyond).
-pub fn check_revoke_reason(reason: &str) -> Result<()> {
-    match too_long("/reason", reason, MAX_NOTE_CHARS) {
-        Some(e) => Err(Error::Invalid(vec![e])),
-        None => Ok(()),
     }
 }
 

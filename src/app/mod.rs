@@ -104,6 +104,14 @@ impl App {
     }
 }
 
+/// The reason of a revoke or a close, within the length limit (422 at `/reason` beyond).
+pub fn check_reason(reason: &str) -> Result<()> {
+    match crate::input::too_long("/reason", reason, crate::input::MAX_NOTE_CHARS) {
+        Some(e) => Err(crate::error::Error::Invalid(vec![e])),
+        None => Ok(()),
+    }
+}
+
 /// Runs CPU work off the async threads, on the CPU pool ([`cpu_slot`]) and within the
 /// request's deadline ([`crate::budget`]): work that runs out of time stops and is a 503.
 pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {

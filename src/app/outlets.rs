@@ -4,6 +4,7 @@
 use super::catalog::Catalog;
 use super::ledger::Ledger;
 use crate::domain::access::{Caller, Role, Viewer};
+use crate::domain::compliance::Breach;
 use crate::domain::grants::GrantRef;
 use crate::domain::outlets::{self, ImportSource, Outlet, OutletRequest, OutletStatus, place};
 use crate::error::{Error, Result};
@@ -28,6 +29,10 @@ pub struct CloseRequest {
     /// Closing date (ISO 8601); default today.
     #[serde(default)]
     pub closed_on: Option<String>,
+    /// Close even if it breaks the standard (a city showroom or quick service left without
+    /// its anchor store).
+    #[serde(default)]
+    pub force: bool,
 }
 
 /// An outlet with its partner's name, as answers show it.
@@ -239,8 +244,9 @@ impl Outlets {
     }
 
     /// Closes an open outlet (kept as history); its state is checked inside the write
-    /// transaction.
-    pub async fn close(&self, caller: &Caller, network: &str, id: i64, req: &CloseRequest) -> Result<NamedOutlet> {
+    /// transaction. `broke`: what the close breaks (see
+    /// [`super::compliance::Compliance::consequences`]); if anything, the audit log keeps it.
+    pub async fn close(&self, caller: &Caller, network: &str, id: i64, req: &CloseRequest, broke: &[Breach]) -> Result<NamedOutlet> {
         let viewer = caller.enter(network, Role::Admin)?;
         self.catalog.network(network).await?;
         if let Some(e) = too_long("/reason", &req.reason, MAX_NOTE_CHARS) {
@@ -263,6 +269,13 @@ impl Outlets {
         outlet.closed_on = Some(closed_on);
         outlet.close_reason = Some(req.reason.clone());
         let stored = outlet_rows::replace(&mut tx, id, &outlet).await?;
+        if !broke.is_empty() {
+            let request = serde_json::value::to_raw_value(&serde_json::json!({"outlet_id": id, "reason": req.reason, "broke": broke}))
+                .map_err(Error::data("the close's audit record"))?;
+            let closed =
+                crate::store::grants::Decided { action: "close", result: "closed", grant_id: None, request: &request, conflicts: &[], actor: &caller.actor };
+            crate::store::grants::record(&mut tx, network, closed).await?;
+        }
         tx.commit().await?;
         self.named(network, stored).await
     }

@@ -144,6 +144,14 @@ fn read_geometry_first(bytes: &Bytes, sys: CoordSys, limits: GeometryLimits) -> 
     Some(body)
 }
 
+/// `?dry_run=` of actions that answer first with what they would break.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct DryRunQuery {
+    /// Only show what the action would break (`would_break`); change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
 /// `?coord_sys=` of routes that take geometry.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct CoordQuery {

@@ -229,29 +229,21 @@ pub struct RevokeRequest {
     pub force: bool,
 }
 
-/// `?dry_run=` of a revoke.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-pub struct RevokeQuery {
-    /// Only show what the revoke would break; change nothing.
-    #[serde(default)]
-    pub dry_run: bool,
-}
-
 /// Revokes a grant; it stays, with status `revoked`. What it would break (outlets left
 /// outside every grant of their partner) is answered first: `?dry_run=true` only shows it,
 /// and a revoke that breaks something needs `"force": true` (the audit keeps what broke).
-#[utoipa::path(post, path = "/networks/{net}/grants/{id}/revoke", tag = "grants", params(("net" = String, Path), ("id" = i64, Path), RevokeQuery), request_body = RevokeRequest,
+#[utoipa::path(post, path = "/networks/{net}/grants/{id}/revoke", tag = "grants", params(("net" = String, Path), ("id" = i64, Path), super::extract::DryRunQuery), request_body = RevokeRequest,
     responses((status = 200, description = "the revoked grant, or with `dry_run` `{dry_run, grant_id, would_break}`"), (status = 404, description = "unknown"),
         (status = 409, description = "revoked already, or `would-break` with `breaks` (send `force`)")))]
 pub async fn revoke(
     State(app): State<AppState>,
     caller: Caller,
     Path((net, id)): Path<(String, i64)>,
-    Query(q): Query<RevokeQuery>,
+    Query(q): Query<super::extract::DryRunQuery>,
     req: Json<RevokeRequest>,
 ) -> Result<Response> {
-    crate::app::ledger::check_revoke_reason(&req.body.reason)?;
-    let breaks = app.compliance.consequences_of_revoke(&caller, &net, id).await?;
+    crate::app::check_reason(&req.body.reason)?;
+    let breaks = app.compliance.consequences(&caller, &net, crate::app::compliance::Change::Revoke(id)).await?;
     if q.dry_run {
         return Ok(axum::Json(json!({"dry_run": true, "grant_id": id, "would_break": breaks})).into_response());
     }

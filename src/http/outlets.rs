@@ -94,10 +94,26 @@ pub async fn update(
 }
 
 /// Closes an outlet; it is kept with status `closed`.
-#[utoipa::path(post, path = "/networks/{net}/outlets/{id}/close", tag = "outlets", params(("net" = String, Path), ("id" = i64, Path)), request_body = CloseRequest,
-    responses((status = 200, description = "the closed outlet", content_type = "application/geo+json"), (status = 409, description = "closed already")))]
-pub async fn close(State(app): State<AppState>, caller: Caller, Path((net, id)): Path<(String, i64)>, req: Json<CloseRequest>) -> Result<Response> {
-    Ok(geojson_response(app.outlets.close(&caller, &net, id, &req.body).await?.feature()))
+#[utoipa::path(post, path = "/networks/{net}/outlets/{id}/close", tag = "outlets", params(("net" = String, Path), ("id" = i64, Path), super::extract::DryRunQuery), request_body = CloseRequest,
+    responses((status = 200, description = "the closed outlet, or with `dry_run` `{dry_run, outlet_id, would_break}`", content_type = "application/geo+json"),
+        (status = 409, description = "closed already, or `would-break` with `breaks` (send `force`)")))]
+pub async fn close(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path((net, id)): Path<(String, i64)>,
+    Query(q): Query<super::extract::DryRunQuery>,
+    req: Json<CloseRequest>,
+) -> Result<Response> {
+    crate::app::check_reason(&req.body.reason)?;
+    let breaks = app.compliance.consequences(&caller, &net, crate::app::compliance::Change::Close(id)).await?;
+    if q.dry_run {
+        return Ok(axum::response::IntoResponse::into_response(axum::Json(serde_json::json!({"dry_run": true, "outlet_id": id, "would_break": breaks}))));
+    }
+    if !breaks.is_empty() && !req.body.force {
+        let detail = format!("closing outlet {id} would break the standard {} time(s) (see `breaks`); send \"force\": true to close anyway", breaks.len());
+        return Err(crate::error::Error::WouldBreak { detail, breaks });
+    }
+    Ok(geojson_response(app.outlets.close(&caller, &net, id, &req.body, &breaks).await?.feature()))
 }
 
 /// The network's format standard: formats, minima, tiers, roles.

@@ -110,9 +110,9 @@ pub struct AuditEntry {
     pub id: i64,
     /// When (RFC 3339).
     pub at: String,
-    /// `grant` or `revoke`.
+    /// `grant`, `revoke` or `close` (an outlet's, kept when it broke the standard).
     pub action: String,
-    /// `granted`, `refused` or `revoked`.
+    /// `granted`, `refused`, `revoked` or `closed`.
     pub result: String,
     /// The grant created or revoked.
     pub grant_id: Option<i64>,
@@ -301,9 +301,9 @@ pub async fn revoke(tx: &mut WriteTx, network: &str, id: i64, reason: &str) -> R
 /// One decision as the audit log keeps it.
 #[derive(Debug, Clone, Copy)]
 pub struct Decided<'a> {
-    /// `grant` or `revoke`.
+    /// `grant`, `revoke` or `close`.
     pub action: &'a str,
-    /// `granted`, `refused` or `revoked`.
+    /// `granted`, `refused`, `revoked` or `closed`.
     pub result: &'a str,
     /// The grant made or revoked.
     pub grant_id: Option<i64>,

@@ -211,6 +211,30 @@ async fn an_outlet_left_outside_after_a_revoke_is_a_breach_and_closing_it_clears
 }
 
 #[tokio::test]
+async fn closing_an_anchor_store_answers_first_with_the_outlets_it_leaves_without_one() {
+    let app = app().await;
+    let (core, _, _) = network(&app).await;
+    let flagship = outlet(&app, core, "flagship", GUANGZHOU, flagship_facility()).await;
+    let showroom = outlet(&app, core, "city_showroom", [113.32, 23.13], json!({})).await;
+    assert_eq!(breaches(&app).await, Vec::<Value>::new());
+    let close = format!("/networks/std/outlets/{flagship}/close");
+    let dry = app.post(&format!("{close}?dry_run=true"), json!({"reason": "lease ends"})).await;
+    dry.expect(200);
+    let would: Vec<(Value, Value)> =
+        dry.body["would_break"].as_array().expect("would_break").iter().map(|b| (b["rule"].clone(), b["outlet_id"].clone())).collect();
+    assert_eq!(would, [(json!("missing_anchor_store"), json!(showroom))], "{}", dry.text);
+    let refused = app.post(&close, json!({"reason": "lease ends"})).await;
+    refused.expect_problem(409);
+    assert!(refused.body["type"].as_str().is_some_and(|t| t.ends_with(":would-break")), "{}", refused.text);
+    assert_eq!(app.get(&format!("/networks/std/outlets/{flagship}")).await.body["properties"]["status"], json!("open"), "nothing changed");
+    app.post(&close, json!({"reason": "lease ends", "force": true})).await.expect(200);
+    let audit = app.get("/networks/std/audit").await;
+    let last = audit.body["entries"].as_array().and_then(|e| e.last().cloned()).expect("an entry");
+    assert_eq!((last["action"].clone(), last["request"]["broke"][0]["outlet_id"].clone()), (json!("close"), json!(showroom)), "{last}");
+    assert_eq!(breaches(&app).await.len(), 1);
+}
+
+#[tokio::test]
 async fn the_sample_haima_network_shows_its_deliberate_breaches() {
     let app = app().await;
     let r = app.get("/networks/haima/compliance").await;
