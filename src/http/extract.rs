@@ -152,6 +152,27 @@ pub struct DryRunQuery {
     pub dry_run: bool,
 }
 
+/// What an action (`revoking grant 3`) should do once its consequences are known: with
+/// `dry_run`, answer them (`{dry_run, <key>: id, would_break}`); if it breaks something
+/// and the request has no `force`, refuse with a 409 `would-break`; else go on (`None`).
+pub(super) fn consequences_first(
+    breaks: &[crate::domain::compliance::Breach],
+    dry_run: bool,
+    force: bool,
+    action: &str,
+    (key, id): (&str, i64),
+) -> Result<Option<axum::response::Response>, Error> {
+    use axum::response::IntoResponse;
+    if dry_run {
+        return Ok(Some(axum::Json(serde_json::json!({"dry_run": true, key: id, "would_break": breaks})).into_response()));
+    }
+    if !breaks.is_empty() && !force {
+        let detail = format!("{action} would break the standard {} time(s) (see `breaks`); send \"force\": true to go ahead", breaks.len());
+        return Err(Error::WouldBreak { detail, breaks: breaks.to_vec() });
+    }
+    Ok(None)
+}
+
 /// `?coord_sys=` of routes that take geometry.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct CoordQuery {

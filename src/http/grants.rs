@@ -244,12 +244,8 @@ pub async fn revoke(
 ) -> Result<Response> {
     crate::app::check_reason(&req.body.reason)?;
     let breaks = app.compliance.consequences(&caller, &net, crate::app::compliance::Change::Revoke(id)).await?;
-    if q.dry_run {
-        return Ok(axum::Json(json!({"dry_run": true, "grant_id": id, "would_break": breaks})).into_response());
-    }
-    if !breaks.is_empty() && !req.body.force {
-        let detail = format!("revoking grant {id} would break the standard {} time(s) (see `breaks`); send \"force\": true to revoke anyway", breaks.len());
-        return Err(Error::WouldBreak { detail, breaks });
+    if let Some(answer) = super::extract::consequences_first(&breaks, q.dry_run, req.body.force, &format!("revoking grant {id}"), ("grant_id", id))? {
+        return Ok(answer);
     }
     let row = app.ledger.revoke(&caller, &net, id, &req.body.reason, &breaks).await?;
     Ok(geojson_response(grant_feature(&row)))

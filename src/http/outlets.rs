@@ -106,12 +106,8 @@ pub async fn close(
 ) -> Result<Response> {
     crate::app::check_reason(&req.body.reason)?;
     let breaks = app.compliance.consequences(&caller, &net, crate::app::compliance::Change::Close(id)).await?;
-    if q.dry_run {
-        return Ok(axum::response::IntoResponse::into_response(axum::Json(serde_json::json!({"dry_run": true, "outlet_id": id, "would_break": breaks}))));
-    }
-    if !breaks.is_empty() && !req.body.force {
-        let detail = format!("closing outlet {id} would break the standard {} time(s) (see `breaks`); send \"force\": true to close anyway", breaks.len());
-        return Err(crate::error::Error::WouldBreak { detail, breaks });
+    if let Some(answer) = super::extract::consequences_first(&breaks, q.dry_run, req.body.force, &format!("closing outlet {id}"), ("outlet_id", id))? {
+        return Ok(answer);
     }
     Ok(geojson_response(app.outlets.close(&caller, &net, id, &req.body, &breaks).await?.feature()))
 }
