@@ -121,6 +121,12 @@ pub struct Outlet {
 }
 
 impl Outlet {
+    /// Whether the outlet is open on `day`: opened by then (or with no opening day), and not
+    /// closed by then.
+    pub fn open_on(&self, day: NaiveDate) -> bool {
+        self.opened_on.is_none_or(|d| d <= day) && (self.status != OutletStatus::Closed || self.closed_on.is_some_and(|c| c > day))
+    }
+
     /// The outlet as a GeoJSON Feature (WGS84).
     pub fn feature(&self, partner_name: Option<&str>) -> Value {
         json!({

@@ -58,6 +58,8 @@ pub struct OutletQuery {
     pub status: Option<OutletStatus>,
     /// `min_lon,min_lat,max_lon,max_lat` (WGS84).
     pub bbox: Option<String>,
+    /// Only the outlets open on this ISO day, past or future: opened by then and not closed by then.
+    pub on: Option<String>,
 }
 
 /// The network's outlets as a FeatureCollection.
@@ -65,7 +67,8 @@ pub struct OutletQuery {
     responses((status = 200, description = "FeatureCollection", content_type = "application/geo+json")))]
 pub async fn list(State(app): State<AppState>, caller: Caller, Path(net): Path<String>, Query(q): Query<OutletQuery>) -> Result<Response> {
     let filter = OutletFilter { partner_id: q.partner_id, competitor: q.competitor, status: q.status, bbox: q.bbox.as_deref().map(parse_bbox).transpose()? };
-    let outlets = app.outlets.list(&caller, &net, &filter).await?;
+    let on = super::extract::query_date(q.on.as_deref(), "on")?;
+    let outlets = app.outlets.list(&caller, &net, &filter, on).await?;
     let features: Vec<Value> = outlets.iter().map(NamedOutlet::feature).collect();
     Ok(geojson_response(json!({"type": "FeatureCollection", "features": features})))
 }

@@ -204,3 +204,27 @@ async fn updates_merge_revalidate_and_keep_the_outlet_in_its_territory() {
     assert!(!open.body["features"].as_array().expect("list").iter().any(|f| f["id"] == json!(id)));
     app.get("/networks/smart/outlets/999999").await.expect_problem(404);
 }
+
+#[tokio::test]
+async fn the_outlets_open_on_a_day_past_or_future() {
+    let app = app().await;
+    let mut body = showroom(2, WUHAN);
+    body["name"] = json!("两年店");
+    body["opened_on"] = json!("2025-01-01");
+    let id = app.post("/networks/smart/outlets", body).await;
+    id.expect(201);
+    let id = id.body["id"].as_i64().expect("id");
+    app.post(&format!("/networks/smart/outlets/{id}/close"), json!({"reason": "moved", "closed_on": "2026-01-01", "force": true})).await.expect(200);
+    let open_on = |day: &'static str| {
+        let app = &app;
+        async move {
+            let r = app.get(&format!("/networks/smart/outlets?on={day}")).await;
+            r.expect(200);
+            r.body["features"].as_array().expect("features").iter().any(|f| f["id"] == json!(id))
+        }
+    };
+    assert!(!open_on("2024-06-01").await, "not open yet");
+    assert!(open_on("2025-06-01").await, "open");
+    assert!(!open_on("2026-06-01").await, "closed by then");
+    app.get("/networks/smart/outlets?on=soon").await.expect_problem(400);
+}
