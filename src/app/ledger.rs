@@ -333,7 +333,8 @@ impl Ledger {
         if partner.is_none() {
             errors.push(InputError::at("/partner_id", format!("no partner {} in network `{network}`", req.partner_id)));
         }
-        let exclusive = match partner.as_ref().map(|p| (p, policy.tier(&p.tier))) {
+        let tier = partner.as_ref().and_then(|p| policy.tier(&p.tier));
+        let exclusive = match partner.as_ref().map(|p| (p, tier)) {
             Some((_, Some(tier))) => policy.resolve_exclusive(tier, req.exclusive).map_err(|e| errors.push(InputError::at("/exclusive", e.to_string()))).ok(),
             Some((p, None)) => {
                 errors.push(InputError::at("/partner_id", format!("partner {} has tier `{}`, unknown to policy `{}`", p.id, p.tier, policy.code)));
@@ -355,7 +356,6 @@ impl Ledger {
         {
             errors.push(InputError::at("/valid_to", format!("{t} is before valid_from {f}")));
         }
-        let tier = partner.as_ref().and_then(|p| policy.tier(&p.tier));
         let territory = match (&req.adcodes, req.drawing()) {
             (Some(codes), None) => {
                 let territory = cpu_unless_light(req.light(), || self.territory_of_regions(codes, "/adcodes")).await?.map_err(|e| errors.extend(e)).ok();

@@ -9,7 +9,7 @@ use crate::domain::grants::GrantRef;
 use crate::domain::outlets::{self, ImportSource, Outlet, OutletRequest, OutletStatus, place};
 use crate::error::{Error, Result};
 use crate::geometry::CoordSys;
-use crate::input::{MAX_NOTE_CHARS, deserialize_located, merge_patch, parse_date, too_long};
+use crate::input::{deserialize_located, merge_patch, parse_date};
 use crate::store::Store;
 use crate::store::outlets::{self as outlet_rows};
 use chrono::NaiveDate;
@@ -249,9 +249,7 @@ impl Outlets {
     pub async fn close(&self, caller: &Caller, network: &str, id: i64, req: &CloseRequest, broke: &[Breach]) -> Result<NamedOutlet> {
         let viewer = caller.enter(network, Role::Admin)?;
         self.catalog.network(network).await?;
-        if let Some(e) = too_long("/reason", &req.reason, MAX_NOTE_CHARS) {
-            return Err(Error::Invalid(vec![e]));
-        }
+        super::check_reason(&req.reason)?;
         let closed_on = req.closed_on.as_deref().map(|s| parse_date(s, "/closed_on")).transpose()?;
         let mut tx = self.store.begin_write().await?;
         let mut outlet = outlet_rows::get(&mut tx, network, id).await?;

@@ -154,6 +154,18 @@ impl Links {
     }
 }
 
+impl Links {
+    /// The page of `path` at `offset` (`limit=&offset=`, and the `bbox` asked for).
+    pub fn page(&self, path: &str, limit: usize, offset: usize, bbox: Option<&str>) -> String {
+        let mut query = format!("limit={limit}&offset={offset}");
+        if let Some(b) = bbox {
+            query.push_str("&bbox=");
+            query.push_str(&b.replace(' ', ""));
+        }
+        self.href(path, &query)
+    }
+}
+
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Links {
     type Rejection = std::convert::Infallible;
 

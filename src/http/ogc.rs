@@ -175,14 +175,7 @@ async fn items(
         let matching = layer.matching(bbox.as_ref());
         let page: Vec<Value> = matching.iter().skip(offset).take(limit).map(|&i| feature(&layer, &layer.feature(i))).collect();
         let returned = page.len();
-        let query = |offset: usize| {
-            let mut s = format!("limit={limit}&offset={offset}");
-            if let Some(b) = q.get("bbox") {
-                s.push_str("&bbox=");
-                s.push_str(&b.replace(' ', ""));
-            }
-            links.href(&path, &s)
-        };
+        let query = |offset: usize| links.page(&path, limit, offset, q.get("bbox").map(String::as_str));
         let mut links = vec![link(query(offset), "self", GEOJSON, "This page")];
         if offset + returned < matching.len() {
             links.push(link(query(offset + returned), "next", GEOJSON, "Next page"));
