@@ -301,14 +301,18 @@ mod tests {
         segments(&MultiPolygon(vec![p]))
     }
 
+    /// Numbers in [0, 1) from a linear congruential generator started at `seed`.
+    fn uniform(mut seed: u64) -> impl FnMut() -> f64 {
+        move || {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
     #[test]
     fn the_sweep_and_the_tree_find_the_same_pairs() {
         // 1,500 overlapping squares of random place and size: 6,000 edges, many meeting.
-        let mut seed = 7u64;
-        let mut next = || {
-            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-            (seed >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut next = uniform(7);
         let squares = (0..1_500).map(|_| {
             let (x, y, s) = (next(), next(), 0.001 + next() * 0.05);
             geo::Rect::new((x, y), (x + s, y + s)).to_polygon()
@@ -391,11 +395,7 @@ mod tests {
     #[test]
     fn meeting_ahead_finds_the_boxes_a_plain_filter_finds() {
         // Boxes from a small generator, some wide (runs of more than one block in reach).
-        let mut seed = 7u64;
-        let mut next = || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            (seed >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut next = uniform(7);
         for wide in [0.01, 0.2, 3.0] {
             let mut boxes: Vec<[f64; 4]> = (0..200)
                 .map(|_| {
