@@ -42,6 +42,27 @@ async fn breaches(app: &TestApp) -> Vec<Value> {
     r.body["breaches"].as_array().expect("breaches").clone()
 }
 
+/// What the action at `url` would break, by its dry run: (rule, outlet) pairs.
+async fn would_break(app: &TestApp, url: &str, body: Value) -> Vec<(Value, Value)> {
+    let dry = app.post(&format!("{url}?dry_run=true"), body).await;
+    dry.expect(200);
+    dry.body["would_break"].as_array().expect("would_break").iter().map(|b| (b["rule"].clone(), b["outlet_id"].clone())).collect()
+}
+
+/// The action at `url` without `force`: a 409 `would-break`; its body.
+async fn refused_as_would_break(app: &TestApp, url: &str, body: Value) -> Value {
+    let refused = app.post(url, body).await;
+    refused.expect_problem(409);
+    assert!(refused.body["type"].as_str().is_some_and(|t| t.ends_with(":would-break")), "{}", refused.text);
+    refused.body
+}
+
+/// The newest entry of network `std`'s audit log.
+async fn last_audit_entry(app: &TestApp) -> Value {
+    let audit = app.get("/networks/std/audit").await;
+    audit.body["entries"].as_array().and_then(|e| e.last().cloned()).expect("an entry")
+}
+
 #[tokio::test]
 async fn a_network_that_meets_the_standard_reports_no_breach() {
     let app = app().await;
@@ -181,22 +202,15 @@ async fn an_outlet_left_outside_after_a_revoke_is_a_breach_and_closing_it_clears
     let revoke = format!("/networks/std/grants/{grant}/revoke");
     let audit_before = app.get("/networks/std/audit").await.body["entries"].as_array().map(Vec::len);
     // What the revoke would break comes first: a dry run shows it and changes nothing ...
-    let dry = app.post(&format!("{revoke}?dry_run=true"), json!({"reason": "ended"})).await;
-    dry.expect(200);
-    let would: Vec<(Value, Value)> =
-        dry.body["would_break"].as_array().expect("would_break").iter().map(|b| (b["rule"].clone(), b["outlet_id"].clone())).collect();
-    assert_eq!(would, [(json!("outside_territory"), json!(id))], "{}", dry.text);
+    assert_eq!(would_break(&app, &revoke, json!({"reason": "ended"})).await, [(json!("outside_territory"), json!(id))]);
     // ... a revoke that breaks something needs force ...
-    let refused = app.post(&revoke, json!({"reason": "ended"})).await;
-    refused.expect_problem(409);
-    assert!(refused.body["type"].as_str().is_some_and(|t| t.ends_with(":would-break")), "{}", refused.text);
-    assert_eq!(refused.body["breaks"][0]["outlet_id"], json!(id));
+    let refused = refused_as_would_break(&app, &revoke, json!({"reason": "ended"})).await;
+    assert_eq!(refused["breaks"][0]["outlet_id"], json!(id));
     assert_eq!(breaches(&app).await, Vec::<Value>::new(), "nothing changed");
     assert_eq!(app.get("/networks/std/audit").await.body["entries"].as_array().map(Vec::len), audit_before);
     // ... and the audit keeps what it broke.
     app.post(&revoke, json!({"reason": "ended", "force": true})).await.expect(200);
-    let audit = app.get("/networks/std/audit").await;
-    let last = audit.body["entries"].as_array().and_then(|e| e.last().cloned()).expect("an entry");
+    let last = last_audit_entry(&app).await;
     assert_eq!(last["request"]["broke"][0]["outlet_id"], json!(id), "{last}");
     // A revoke that breaks nothing needs no force.
     let other = app.get("/networks/std/grants?status=active").await.body["features"][0]["id"].as_i64().expect("another grant");
@@ -218,18 +232,11 @@ async fn closing_an_anchor_store_answers_first_with_the_outlets_it_leaves_withou
     let showroom = outlet(&app, core, "city_showroom", [113.32, 23.13], json!({})).await;
     assert_eq!(breaches(&app).await, Vec::<Value>::new());
     let close = format!("/networks/std/outlets/{flagship}/close");
-    let dry = app.post(&format!("{close}?dry_run=true"), json!({"reason": "lease ends"})).await;
-    dry.expect(200);
-    let would: Vec<(Value, Value)> =
-        dry.body["would_break"].as_array().expect("would_break").iter().map(|b| (b["rule"].clone(), b["outlet_id"].clone())).collect();
-    assert_eq!(would, [(json!("missing_anchor_store"), json!(showroom))], "{}", dry.text);
-    let refused = app.post(&close, json!({"reason": "lease ends"})).await;
-    refused.expect_problem(409);
-    assert!(refused.body["type"].as_str().is_some_and(|t| t.ends_with(":would-break")), "{}", refused.text);
+    assert_eq!(would_break(&app, &close, json!({"reason": "lease ends"})).await, [(json!("missing_anchor_store"), json!(showroom))]);
+    refused_as_would_break(&app, &close, json!({"reason": "lease ends"})).await;
     assert_eq!(app.get(&format!("/networks/std/outlets/{flagship}")).await.body["properties"]["status"], json!("open"), "nothing changed");
     app.post(&close, json!({"reason": "lease ends", "force": true})).await.expect(200);
-    let audit = app.get("/networks/std/audit").await;
-    let last = audit.body["entries"].as_array().and_then(|e| e.last().cloned()).expect("an entry");
+    let last = last_audit_entry(&app).await;
     assert_eq!((last["action"].clone(), last["request"]["broke"][0]["outlet_id"].clone()), (json!("close"), json!(showroom)), "{last}");
     assert_eq!(breaches(&app).await.len(), 1);
 }

@@ -214,12 +214,16 @@ fn outlet_rows(db: &std::path::Path) -> i64 {
     })
 }
 
+/// `territory import outlets --network smart FILE` on the database `db`.
+fn import_outlets(db: &std::path::Path, file: &std::path::Path) -> std::process::Output {
+    territory().args(["import", "outlets", "--network", "smart", "--db"]).arg(db).arg(file).output().expect("run import")
+}
+
 #[test]
 fn import_outlets_takes_a_whole_csv_or_geojson_file_or_nothing() {
     let db = test_db();
     let dir = db.dir.path();
-    let import =
-        |file: &std::path::Path| territory().args(["import", "outlets", "--network", "smart", "--db"]).arg(&db.path).arg(file).output().expect("run import");
+    let import = |file: &std::path::Path| import_outlets(&db.path, file);
     let before = outlet_rows(&db.path);
     let bad = dir.join("bad.csv");
     std::fs::write(
@@ -267,8 +271,7 @@ fn import_outlets_takes_a_whole_csv_or_geojson_file_or_nothing() {
 fn importing_an_outlet_file_again_updates_by_external_id_instead_of_duplicating() {
     let db = test_db();
     let dir = db.dir.path();
-    let import =
-        |file: &std::path::Path| territory().args(["import", "outlets", "--network", "smart", "--db"]).arg(&db.path).arg(file).output().expect("run import");
+    let import = |file: &std::path::Path| import_outlets(&db.path, file);
     let before = outlet_rows(&db.path);
     let file = dir.join("outlets.csv");
     let csv = |showroom: u32| {
