@@ -40,6 +40,10 @@ mod gis_clients;
 mod hostile;
 #[path = "integration/map_page.rs"]
 mod map_page;
+#[path = "integration/migrations.rs"]
+mod migrations;
+#[path = "integration/pipeline.rs"]
+mod pipeline;
 #[path = "integration/plans.rs"]
 mod plans;
 #[path = "integration/properties.rs"]

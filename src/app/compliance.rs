@@ -81,6 +81,7 @@ impl Compliance {
             conflicts: &conflicts,
             expected_sales: expected_sales.as_ref(),
             day,
+            today,
             viewer,
         };
         let mut report = compliance::check(&inputs);
@@ -128,6 +129,7 @@ impl Compliance {
                 conflicts: &[],
                 expected_sales: None,
                 day: chrono::Utc::now().date_naive(),
+                today: chrono::Utc::now().date_naive(),
                 viewer: Viewer::All,
             };
             let before = compliance::check(&inputs(now.as_deref(), &before_outlets));

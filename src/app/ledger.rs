@@ -427,7 +427,7 @@ impl Ledger {
         if !decision.ok() {
             let duplicate = decision.conflicts.is_empty();
             let met = if duplicate { &decision.duplicates } else { &decision.conflicts };
-            let refusal = Decided { action: "grant", result: "refused", grant_id: None, request, conflicts: met, actor: &caller.actor };
+            let refusal = Decided { action: "grant", result: "refused", grant_id: None, outlet_id: None, request, conflicts: met, actor: &caller.actor };
             grant_rows::record(&mut tx, network, refusal).await?;
             tx.commit().await?;
             if duplicate {
@@ -455,7 +455,7 @@ impl Ledger {
         grant_rows::record(
             &mut tx,
             network,
-            Decided { action: "grant", result: "granted", grant_id: Some(row.id), request, conflicts: &[], actor: &caller.actor },
+            Decided { action: "grant", result: "granted", grant_id: Some(row.id), outlet_id: None, request, conflicts: &[], actor: &caller.actor },
         )
         .await?;
         tx.commit().await?;
@@ -480,7 +480,7 @@ impl Ledger {
         grant_rows::record(
             &mut tx,
             network,
-            Decided { action: "revoke", result: "revoked", grant_id: Some(id), request: &request, conflicts: &[], actor: &caller.actor },
+            Decided { action: "revoke", result: "revoked", grant_id: Some(id), outlet_id: None, request: &request, conflicts: &[], actor: &caller.actor },
         )
         .await?;
         tx.commit().await?;

@@ -178,8 +178,7 @@ impl Models {
         let outlets = self.store.list_outlets(network, &Default::default()).await?;
         // The sites of that year: outlets open in it (opened by its end, not closed before it).
         let (first, last) = (NaiveDate::from_ymd_opt(year as i32, 1, 1), NaiveDate::from_ymd_opt(year as i32, 12, 31));
-        let open_in =
-            |o: &Outlet| o.opened_on.is_none_or(|d| Some(d) <= last) && (o.status == OutletStatus::Open || o.closed_on.is_none_or(|d| Some(d) >= first));
+        let open_in = |o: &Outlet| first.zip(last).is_some_and(|(first, last)| o.open_during(first, last));
         let mut sites = Vec::new();
         let mut site_of: HashMap<i64, usize> = HashMap::new();
         for o in outlets.iter().filter(|o| open_in(o)) {

@@ -7,6 +7,7 @@ use crate::domain::access::{Caller, Role, Viewer};
 use crate::domain::compliance::Breach;
 use crate::domain::grants::GrantRef;
 use crate::domain::outlets::{self, ImportSource, Outlet, OutletRequest, OutletStatus, place};
+use crate::domain::pipeline::Pipeline;
 use crate::error::{Error, Result};
 use crate::geometry::CoordSys;
 use crate::input::{deserialize_located, merge_patch, parse_date};
@@ -33,6 +34,26 @@ pub struct CloseRequest {
     /// its anchor store).
     #[serde(default)]
     pub force: bool,
+}
+
+/// Body of `POST /networks/{net}/outlets/{id}/stage`: a move in the pipeline.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StageRequest {
+    /// The stage to move to: `approved`, `rejected` or `cancelled` from `proposed`;
+    /// `under_construction`, `open` or `cancelled` from `approved`; `open` or `cancelled`
+    /// from `under_construction`.
+    pub status: OutletStatus,
+    /// The day of the move (ISO 8601): today or earlier, not before the stage it leaves;
+    /// default today.
+    #[serde(default)]
+    pub on: Option<String>,
+    /// A new planned opening, for an outlet still in the pipeline after the move.
+    #[serde(default)]
+    pub planned_open_on: Option<String>,
+    /// Why: required for `rejected` and `cancelled`.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// An outlet with its partner's name, as answers show it.
@@ -77,6 +98,26 @@ enum ByExternalId {
     Refuse,
 }
 
+/// Today (UTC), the last day a move may be dated.
+fn today() -> NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+/// Records in the audit log that `outlet` reached its stage (`request`: what was asked).
+async fn record_stage(tx: &mut crate::store::WriteTx, caller: &Caller, outlet: &Outlet, request: Value) -> Result<()> {
+    let request = serde_json::value::to_raw_value(&request).map_err(Error::data("the stage move's audit record"))?;
+    let moved = crate::store::grants::Decided {
+        action: "stage",
+        result: outlet.status.as_str(),
+        grant_id: None,
+        outlet_id: Some(outlet.id),
+        request: &request,
+        conflicts: &[],
+        actor: &caller.actor,
+    };
+    crate::store::grants::record(tx, &outlet.network, moved).await
+}
+
 impl Outlets {
     pub(super) fn new(store: Store, catalog: Arc<Catalog>, ledger: Arc<Ledger>) -> Outlets {
         Outlets { store, catalog, ledger }
@@ -89,14 +130,20 @@ impl Outlets {
             Some(id) => self.catalog.partner(network, id).await?.is_some(),
             None => false,
         };
-        Ok(outlets::validate(network, req, policy, partner_known, sys)?)
+        Ok(outlets::validate(network, req, policy, partner_known, sys, today())?)
     }
 
-    /// Refuses an own, open outlet that stands outside its partner's grants in force on
-    /// `day`, or inside another partner's exclusive grant (both 409, naming the grants as
-    /// `viewer` may see them).
-    fn check_placement(&self, viewer: Viewer, o: &Outlet, day: NaiveDate) -> Result<()> {
-        let (Some(partner_id), false, OutletStatus::Open) = (o.partner_id, o.competitor, o.status) else { return Ok(()) };
+    /// Refuses an own outlet, open or in the pipeline, that would stand outside its
+    /// partner's grants in force on the day it is (or is planned to be) open, or inside
+    /// another partner's exclusive grant (both 409, naming the grants as `viewer` may see
+    /// them).
+    fn check_placement(&self, viewer: Viewer, o: &Outlet) -> Result<()> {
+        let (Some(partner_id), false) = (o.partner_id, o.competitor) else { return Ok(()) };
+        let day = match o.status {
+            OutletStatus::Open => today(),
+            s if s.in_pipeline() => o.planned_open_on.map_or(today(), |d| d.max(today())),
+            _ => return Ok(()),
+        };
         let index = self.ledger.index();
         let placement = place(index.network(&o.network), partner_id, o.location, day);
         let (lon, lat) = (o.location.x(), o.location.y());
@@ -120,14 +167,13 @@ impl Outlets {
 
     /// Stores validated outlets in one transaction of the ledger's protocol, all or
     /// nothing: each own outlet must stand inside an active grant of its partner in force
-    /// on the later of today and its opening date, and not inside another partner's
-    /// exclusive grant.
-    async fn store_all(&self, viewer: Viewer, outlets: &[Outlet], by_external_id: ByExternalId) -> Result<Imported> {
+    /// today (or, in the pipeline, on its planned opening), and not inside another
+    /// partner's exclusive grant. An outlet entering the pipeline is in the audit log.
+    async fn store_all(&self, caller: &Caller, viewer: Viewer, outlets: &[Outlet], by_external_id: ByExternalId) -> Result<Imported> {
         let mut tx = self.ledger.begin().await?;
-        let today = chrono::Utc::now().date_naive();
         let mut imported = Imported { outlets: Vec::with_capacity(outlets.len()), updated: 0 };
         for (i, o) in outlets.iter().enumerate() {
-            self.check_placement(viewer, o, o.opened_on.map_or(today, |d| d.max(today))).map_err(|e| match e {
+            self.check_placement(viewer, o).map_err(|e| match e {
                 Error::Placement { detail, grants } if outlets.len() > 1 => Error::Placement { detail: format!("outlet {i} (`{}`): {detail}", o.name), grants },
                 e => e,
             })?;
@@ -137,15 +183,22 @@ impl Outlets {
             };
             let stored = match existing {
                 Some(old) => {
-                    // The file's figures replace the stored ones; a closed outlet stays closed.
+                    // The file's figures replace the stored ones; an ended outlet stays ended.
                     let mut o = o.clone();
-                    if old.status == OutletStatus::Closed {
+                    if old.status.ended() {
                         (o.status, o.closed_on, o.close_reason) = (old.status, old.closed_on, old.close_reason);
                     }
                     imported.updated += 1;
                     outlet_rows::replace(&mut tx, old.id, &o).await?
                 }
-                None => outlet_rows::insert(&mut tx, o).await?,
+                None => {
+                    let stored = outlet_rows::insert(&mut tx, o).await?;
+                    if stored.status.in_pipeline() {
+                        let on = [stored.construction_started_on, stored.approved_on, stored.proposed_on].into_iter().flatten().next();
+                        record_stage(&mut tx, caller, &stored, serde_json::json!({"outlet_id": stored.id, "created": true, "on": on})).await?;
+                    }
+                    stored
+                }
             };
             imported.outlets.push(stored);
         }
@@ -158,8 +211,12 @@ impl Outlets {
         let viewer = caller.enter(network, Role::Admin)?;
         viewer.acts_for(req.partner_id, "this outlet")?;
         let outlet = self.validate(network, req, sys).await?;
-        let stored =
-            self.store_all(viewer, &[outlet], ByExternalId::Refuse).await?.outlets.pop().ok_or_else(|| Error::Internal("insert returned no outlet".into()))?;
+        let stored = self
+            .store_all(caller, viewer, &[outlet], ByExternalId::Refuse)
+            .await?
+            .outlets
+            .pop()
+            .ok_or_else(|| Error::Internal("insert returned no outlet".into()))?;
         self.named(network, stored).await
     }
 
@@ -209,7 +266,7 @@ impl Outlets {
         if !errors.is_empty() {
             return Err(Error::Invalid(errors));
         }
-        self.store_all(viewer, &outlets, ByExternalId::Update).await
+        self.store_all(caller, viewer, &outlets, ByExternalId::Update).await
     }
 
     /// Updates an open outlet with a JSON Merge Patch (RFC 7396) over its request form;
@@ -219,14 +276,22 @@ impl Outlets {
     pub async fn update(&self, caller: &Caller, network: &str, id: i64, patch: &Value, sys: CoordSys) -> Result<NamedOutlet> {
         let viewer = caller.enter(network, Role::Admin)?;
         self.catalog.network(network).await?;
-        if !patch.is_object() {
+        let Some(fields) = patch.as_object() else {
             return Err(Error::invalid("", "a merge patch is a JSON object of the fields to change"));
+        };
+        for field in ["status", "proposed_on", "approved_on", "construction_started_on"] {
+            if fields.contains_key(field) {
+                return Err(Error::invalid(
+                    format!("/{field}"),
+                    format!("an outlet moves through its stages with POST /networks/{network}/outlets/{id}/stage"),
+                ));
+            }
         }
         let mut tx = self.ledger.begin().await?;
         let existing = outlet_rows::get(&mut tx, network, id).await?;
         viewer.acts_for(existing.partner_id, &format!("outlet {id}"))?;
-        if existing.status == OutletStatus::Closed {
-            return Err(Error::Duplicate(format!("outlet {id} is closed; closed outlets are kept as they were")));
+        if existing.status.ended() {
+            return Err(Error::Duplicate(format!("outlet {id} is {}; ended outlets are kept as they were", existing.status.as_str())));
         }
         let mut merged = serde_json::to_value(existing.as_request()).map_err(Error::data("the stored outlet as a request"))?;
         merge_patch(&mut merged, patch);
@@ -236,8 +301,7 @@ impl Outlets {
         let sys = if patch.get("location").is_some() { sys } else { CoordSys::Wgs84 };
         let mut outlet = self.validate(network, &req, sys).await?;
         outlet.id = id;
-        let today = chrono::Utc::now().date_naive();
-        self.check_placement(viewer, &outlet, outlet.opened_on.map_or(today, |d| d.max(today)))?;
+        self.check_placement(viewer, &outlet)?;
         let stored = outlet_rows::replace(&mut tx, id, &outlet).await?;
         tx.commit().await?;
         self.named(network, stored).await
@@ -254,8 +318,9 @@ impl Outlets {
         let mut tx = self.store.begin_write().await?;
         let mut outlet = outlet_rows::get(&mut tx, network, id).await?;
         viewer.acts_for(outlet.partner_id, &format!("outlet {id}"))?;
-        if outlet.status == OutletStatus::Closed {
-            return Err(Error::Duplicate(format!("outlet {id} is closed already")));
+        if outlet.status != OutletStatus::Open {
+            let hint = if outlet.status.in_pipeline() { ": an outlet not open yet is cancelled (POST .../stage)" } else { "" };
+            return Err(Error::Duplicate(format!("outlet {id} is {}{hint}", outlet.status.as_str())));
         }
         let closed_on = closed_on.unwrap_or_else(|| chrono::Utc::now().date_naive());
         if let Some(opened) = outlet.opened_on
@@ -270,10 +335,43 @@ impl Outlets {
         if !broke.is_empty() {
             let request = serde_json::value::to_raw_value(&serde_json::json!({"outlet_id": id, "reason": req.reason, "broke": broke}))
                 .map_err(Error::data("the close's audit record"))?;
-            let closed =
-                crate::store::grants::Decided { action: "close", result: "closed", grant_id: None, request: &request, conflicts: &[], actor: &caller.actor };
+            let closed = crate::store::grants::Decided {
+                action: "close",
+                result: "closed",
+                grant_id: None,
+                outlet_id: Some(id),
+                request: &request,
+                conflicts: &[],
+                actor: &caller.actor,
+            };
             crate::store::grants::record(&mut tx, network, closed).await?;
         }
+        tx.commit().await?;
+        self.named(network, stored).await
+    }
+
+    /// Moves an outlet in the pipeline (see [`StageRequest`]), read and checked inside the
+    /// write transaction; the move is in the audit log with who made it. Opening places
+    /// the outlet like a new one, and a new planned opening is placed on its day.
+    pub async fn move_stage(&self, caller: &Caller, network: &str, id: i64, req: &StageRequest) -> Result<NamedOutlet> {
+        let viewer = caller.enter(network, Role::Admin)?;
+        self.catalog.network(network).await?;
+        if let Some(reason) = &req.reason {
+            super::check_reason(reason)?;
+        }
+        let on = req.on.as_deref().map(|s| parse_date(s, "/on")).transpose()?.unwrap_or_else(today);
+        let planned = req.planned_open_on.as_deref().map(|s| parse_date(s, "/planned_open_on")).transpose()?;
+        let mut tx = self.ledger.begin().await?;
+        let outlet = outlet_rows::get(&mut tx, network, id).await?;
+        viewer.acts_for(outlet.partner_id, &format!("outlet {id}"))?;
+        let moved = outlets::move_to(&outlet, req.status, on, today(), planned, req.reason.as_deref()).map_err(|e| match e {
+            outlets::MoveRefused::State(detail) => Error::Duplicate(detail),
+            outlets::MoveRefused::Invalid(e) => Error::Invalid(vec![e]),
+        })?;
+        self.check_placement(viewer, &moved)?;
+        let stored = outlet_rows::replace(&mut tx, id, &moved).await?;
+        let request = serde_json::json!({"outlet_id": id, "from": outlet.status, "to": req.status, "on": on, "planned_open_on": planned, "reason": req.reason});
+        record_stage(&mut tx, caller, &stored, request).await?;
         tx.commit().await?;
         self.named(network, stored).await
     }
@@ -291,6 +389,29 @@ impl Outlets {
             .filter(|o| on.is_none_or(|day| o.open_on(day)))
             .map(|o| NamedOutlet { partner_name: o.partner_id.and_then(|p| names.get(&p).cloned()), outlet: o })
             .collect())
+    }
+
+    /// Every outlet in the pipeline on `on` (default today; past or future), with its
+    /// stage, due day and days left, for one partner or all; a partner token sees its own
+    /// and competitors' only.
+    pub async fn pipeline(&self, caller: &Caller, network: &str, partner_id: Option<i64>, on: Option<NaiveDate>) -> Result<Pipeline> {
+        let viewer = caller.enter(network, Role::Viewer)?;
+        let (_, policy) = self.catalog.network(network).await?;
+        if let Some(id) = partner_id {
+            viewer.acts_for(Some(id), &format!("partner {id}'s pipeline"))?;
+            self.catalog.partner(network, id).await?.ok_or_else(|| Error::NotFound(format!("no partner {id} in network `{network}`")))?;
+        }
+        let day = on.unwrap_or_else(today);
+        let names = self.names(network).await?;
+        let filter = OutletFilter { partner_id, ..Default::default() };
+        let outlets = self.store.list_outlets(network, &filter).await?;
+        let seen = outlets.iter().filter(|o| o.competitor || o.partner_id.is_some_and(|p| viewer.sees(p)));
+        let mut entries = crate::domain::pipeline::entries(seen, policy.standard(), day);
+        for e in &mut entries {
+            e.partner_name = e.partner_id.and_then(|p| names.get(&p).cloned());
+        }
+        let overdue = entries.iter().filter(|e| e.overdue).count();
+        Ok(Pipeline { network: network.to_string(), on: day, in_pipeline: entries.len(), overdue, entries })
     }
 
     /// One outlet; a partner token reads only its own (403).

@@ -14,7 +14,7 @@ use crate::domain::outlets::Outlet;
 use crate::domain::regions::Level;
 use crate::domain::scoring::model::Scenario;
 use crate::domain::scoring::network::{
-    self as on_network, CandidateInput, ExcludedCandidate, PlanAnswer, ScoreAnswer, ScoredCandidate, candidate_from_feature, candidates_from_csv,
+    self as on_network, CandidateInput, ExcludedCandidate, NetworkView, PlanAnswer, ScoreAnswer, ScoredCandidate, candidate_from_feature, candidates_from_csv,
 };
 use crate::domain::scoring::plan::{Objective, PlanSpec};
 use crate::domain::scoring::score::Flag;
@@ -146,6 +146,9 @@ pub struct PlanRequest {
     /// Site type → least share of the chosen sites, e.g. `{"auto_city": 0.5}`.
     #[serde(default)]
     pub mix: BTreeMap<String, f64>,
+    /// The outlets to plan against: `open` (default) or `planned` (with the pipeline).
+    #[serde(default)]
+    pub network: NetworkView,
 }
 
 /// Called after each step of a plan with (steps done, k).
@@ -156,6 +159,7 @@ pub type StepProgress = Arc<dyn Fn(usize, usize) + Send + Sync>;
 pub struct PlanOptions {
     spec: PlanSpec,
     within_territory: bool,
+    against: NetworkView,
     progress: Option<StepProgress>,
 }
 
@@ -201,7 +205,7 @@ impl PlanOptions {
             let needs = spec.smallest_mixed_plan(100_000).map_or("more than 100,000".to_string(), |m| m.to_string());
             return Err(Error::invalid("/mix", format!("no plan of at most k = {} sites meets this mix; it needs {needs}", r.k)));
         }
-        Ok(PlanOptions { spec, within_territory: r.within_territory, progress: None })
+        Ok(PlanOptions { spec, within_territory: r.within_territory, against: r.network, progress: None })
     }
 
     /// Told after each step (the CLI's progress bar).
@@ -211,8 +215,8 @@ impl PlanOptions {
 }
 
 /// What a cached scenario was built from: grid version, model version, outlet count, last
-/// outlet change.
-type ScenarioKey = (i64, i64, i64, Option<String>);
+/// outlet change, and which outlets.
+type ScenarioKey = (i64, i64, i64, Option<String>, NetworkView);
 
 /// A scenario of the network's open outlets under the model in force, with those outlets
 /// and that model.
@@ -234,7 +238,8 @@ pub struct Scoring {
     ledger: Arc<Ledger>,
     demand: Arc<Demand>,
     models: Arc<Models>,
-    /// The scenario of each network's current outlets, keyed by grid, model and outlet state.
+    /// The scenario of each network's current outlets (open, or planned), keyed by grid,
+    /// model and outlet state.
     scenarios: Mutex<HashMap<String, (ScenarioKey, Arc<Scenario>)>>,
 }
 
@@ -246,12 +251,20 @@ impl Scoring {
     /// The scenario of the network's current open outlets on its grid under the model in
     /// force (cached until the grid, the model or an outlet changes).
     pub async fn scenario(&self, network: &str) -> Result<Network> {
+        self.scenario_of(network, NetworkView::Open).await
+    }
+
+    /// The scenario of the network's open outlets, or of those and its pipeline
+    /// (`view`), cached like [`Scoring::scenario`]. The outlets come back as the view
+    /// counts them (pipeline ones as open in the planned view).
+    pub async fn scenario_of(&self, network: &str, view: NetworkView) -> Result<Network> {
         let (_, policy) = self.catalog.network(network).await?;
         let (info, grid) = self.demand.grid(network).await?;
         let model = self.models.in_force(network).await?;
-        let outlets = self.store.list_outlets(network, &Default::default()).await?;
-        let key: ScenarioKey = (info.version, model.model.version, outlets.len() as i64, outlets.iter().map(|o| o.updated_at.clone()).max());
-        let cached = lock(&self.scenarios).get(network).filter(|(k, _)| *k == key).map(|(_, s)| s.clone());
+        let outlets = view.outlets(self.store.list_outlets(network, &Default::default()).await?);
+        let key: ScenarioKey = (info.version, model.model.version, outlets.len() as i64, outlets.iter().map(|o| o.updated_at.clone()).max(), view);
+        let cache_key = format!("{network}\u{0}{view:?}");
+        let cached = lock(&self.scenarios).get(&cache_key).filter(|(k, _)| *k == key).map(|(_, s)| s.clone());
         if let Some(scenario) = cached {
             return Ok(Network { scenario, outlets, model });
         }
@@ -263,7 +276,7 @@ impl Scoring {
         })
         .await?;
         let scenario = Arc::new(scenario);
-        lock(&self.scenarios).insert(network.to_string(), (key, scenario.clone()));
+        lock(&self.scenarios).insert(cache_key, (key, scenario.clone()));
         Ok(Network { scenario, outlets, model })
     }
 
@@ -285,12 +298,20 @@ impl Scoring {
     /// Scores candidates against the network's current outlets (`docs/scoring.md`), each
     /// with its territory check for the partner, and keeps them as the caller's last run
     /// (its `candidates` layer: HQ's, or a partner token's own). Planners and admins.
-    pub async fn score(&self, caller: &Caller, network: &str, partner_id: Option<i64>, inputs: &[CandidateInput], sys: CoordSys) -> Result<ScoreAnswer> {
+    pub async fn score(
+        &self,
+        caller: &Caller,
+        network: &str,
+        partner_id: Option<i64>,
+        inputs: &[CandidateInput],
+        sys: CoordSys,
+        against: NetworkView,
+    ) -> Result<ScoreAnswer> {
         let entered = self.catalog.enter(caller, network, Role::Planner).await?;
         let (policy, viewer) = (entered.policy, entered.viewer);
         let partner = self.partner(viewer, network, partner_id).await?;
         let candidates = on_network::parse_candidates(inputs, policy, sys)?;
-        let Network { scenario, model, .. } = self.scenario(network).await?;
+        let Network { scenario, model, .. } = self.scenario_of(network, against).await?;
         self.ledger.refresh().await?;
         let (scorer_partner, in_force) = (partner.clone(), model.clone());
         let (scores, total) = blocking(move || {
@@ -313,8 +334,14 @@ impl Scoring {
             }
             out
         };
-        let answer =
-            ScoreAnswer { network: network.to_string(), partner_id: partner.map(|p| p.id), network_total: total, candidates: out, model: model.model.clone() };
+        let answer = ScoreAnswer {
+            network: network.to_string(),
+            partner_id: partner.map(|p| p.id),
+            network_total: total,
+            candidates: out,
+            model: model.model.clone(),
+            against,
+        };
         let mut tx = self.store.begin_write().await?;
         crate::store::scoring_runs::replace(&mut tx, &answer, viewer.owner()).await?;
         tx.commit().await?;
@@ -333,7 +360,7 @@ impl Scoring {
         options: PlanOptions,
         sys: CoordSys,
     ) -> Result<PlanAnswer> {
-        let PlanOptions { spec, within_territory, progress } = options;
+        let PlanOptions { spec, within_territory, against, progress } = options;
         let entered = self.catalog.enter(caller, network, Role::Planner).await?;
         let (policy, viewer) = (entered.policy, entered.viewer);
         if let Some(unknown) = spec.mix.keys().find(|t| !policy.scoring.site_types.contains_key(*t)) {
@@ -359,7 +386,7 @@ impl Scoring {
             excluded = left_out.into_iter().map(|(c, territory)| ExcludedCandidate { id: c.id, territory }).collect();
             candidates = kept.into_iter().map(|(c, _)| c).collect();
         }
-        let Network { scenario, model, outlets } = self.scenario(network).await?;
+        let Network { scenario, model, outlets } = self.scenario_of(network, against).await?;
         let planned_for = partner.as_ref().map(|p| p.id);
         let in_force = model.clone();
         let plan = blocking(move || {
@@ -374,6 +401,6 @@ impl Scoring {
             scorer.plan_with((*scenario).clone(), &candidates, &spec, &existing, &progress)
         })
         .await?;
-        Ok(PlanAnswer { network: network.to_string(), partner_id: planned_for, plan, excluded, model: model.model.clone() })
+        Ok(PlanAnswer { network: network.to_string(), partner_id: planned_for, plan, excluded, model: model.model.clone(), against })
     }
 }

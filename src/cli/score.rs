@@ -4,6 +4,7 @@
 use super::{CoordSysArg, DbArgs, is_csv, progress_bar, read_text, refused};
 use crate::app::scoring::{CandidateSource, PlanOptions, PlanRequest, read_candidates};
 use crate::domain::access::Caller;
+use crate::domain::scoring::network::NetworkView;
 use crate::domain::scoring::network::{CandidateInput, ScoreGeoJson};
 use crate::domain::scoring::plan::Objective;
 use crate::error::Result;
@@ -25,6 +26,9 @@ pub struct CandidateArgs {
     /// Datum of the file's coordinates.
     #[arg(long, value_enum, default_value = "wgs84")]
     pub coord_sys: CoordSysArg,
+    /// The outlets to compete with: the open ones, or those and the pipeline.
+    #[arg(long, value_enum, default_value = "open")]
+    pub against: AgainstArg,
     /// Candidates: `.json` (`{"candidates": [...]}`), `.geojson` or `.csv`.
     pub file: PathBuf,
 }
@@ -91,6 +95,24 @@ impl From<ObjectiveArg> for Objective {
     }
 }
 
+/// Which outlets candidates compete with.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum AgainstArg {
+    /// The outlets open today.
+    Open,
+    /// The open outlets and those in the pipeline.
+    Planned,
+}
+
+impl From<AgainstArg> for NetworkView {
+    fn from(a: AgainstArg) -> NetworkView {
+        match a {
+            AgainstArg::Open => NetworkView::Open,
+            AgainstArg::Planned => NetworkView::Planned,
+        }
+    }
+}
+
 /// `TYPE=SHARE`.
 fn parse_share(s: &str) -> std::result::Result<(String, f64), String> {
     let (t, v) = s.split_once('=').ok_or_else(|| format!("`{s}`: write TYPE=SHARE, e.g. auto_city=0.5"))?;
@@ -115,7 +137,7 @@ pub async fn score(args: ScoreArgs) -> anyhow::Result<i32> {
         Ok(i) => i,
         Err(code) => return Ok(code),
     };
-    let answer = app.scoring.score(&Caller::cli(), &c.network, c.partner_id.or(named), &inputs, c.coord_sys.into()).await;
+    let answer = app.scoring.score(&Caller::cli(), &c.network, c.partner_id.or(named), &inputs, c.coord_sys.into(), c.against.into()).await;
     let answer = match refused(answer, &c.file)? {
         Ok(a) => a,
         Err(code) => return Ok(code),
@@ -143,6 +165,7 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<i32> {
         budget: args.budget,
         min_spacing_km: args.min_spacing_km,
         mix: args.mix.iter().cloned().collect(),
+        network: c.against.into(),
     };
     let options = match refused(PlanOptions::new(&request), &c.file)? {
         Ok(o) => o,

@@ -7,7 +7,7 @@ use crate::domain::access::Viewer;
 use crate::domain::exclusivity::NetworkGrants;
 use crate::domain::grants::{ConflictEntry, GrantRef, SeenGrantRef};
 use crate::domain::network::Partner;
-use crate::domain::outlets::{Outlet, OutletStatus, place};
+use crate::domain::outlets::{Outlet, place};
 use crate::domain::policy::Policy;
 use crate::domain::regions::{Level, RegionSet};
 use chrono::{Datelike, NaiveDate};
@@ -96,6 +96,10 @@ pub struct PartnerSummary {
     pub mix: Mix,
     /// Breaches involving this partner.
     pub breaches: usize,
+    /// Its outlets in the pipeline on the day checked.
+    pub in_pipeline: usize,
+    /// Those past their due day (approval or opening; see `GET .../pipeline`).
+    pub overdue: usize,
 }
 
 /// The site-type mix of a set of open outlets (mall vs auto-city), now and by year.
@@ -151,6 +155,10 @@ pub struct Report {
     pub partners: Vec<PartnerSummary>,
     /// The site-type mix of every checked partner's open outlets together.
     pub mix: Mix,
+    /// Outlets of the checked partners in the pipeline on the day checked.
+    pub in_pipeline: usize,
+    /// Those past their due day.
+    pub overdue: usize,
     /// The scoring model's expected annual sales of each checked own open outlet that
     /// sells, by outlet id (once the network has a demand grid).
     pub expected_sales: Option<BTreeMap<i64, f64>>,
@@ -178,6 +186,8 @@ pub struct Inputs<'a> {
     pub expected_sales: Option<&'a HashMap<i64, f64>>,
     /// The day grants must be in force on.
     pub day: NaiveDate,
+    /// Today: on a later day, outlets in the pipeline count from their planned opening.
+    pub today: NaiveDate,
     /// Who reads the report: other partners' grants are unnamed for a partner token.
     pub viewer: Viewer,
 }
@@ -322,7 +332,7 @@ fn count<'a>(items: impl Iterator<Item = &'a str>) -> BTreeMap<String, usize> {
     out
 }
 
-fn summary(partner: &Partner, open: &[&Outlet], breaches: usize) -> PartnerSummary {
+fn summary(partner: &Partner, open: &[&Outlet], breaches: usize, pipeline: &[crate::domain::pipeline::Entry]) -> PartnerSummary {
     PartnerSummary {
         partner_id: partner.id,
         partner_name: partner.name.clone(),
@@ -331,6 +341,8 @@ fn summary(partner: &Partner, open: &[&Outlet], breaches: usize) -> PartnerSumma
         by_role: count(open.iter().filter_map(|o| o.role.as_deref())),
         mix: Mix::of(open),
         breaches,
+        in_pipeline: pipeline.len(),
+        overdue: pipeline.iter().filter(|e| e.overdue).count(),
     }
 }
 
@@ -348,12 +360,10 @@ pub fn check(inputs: &Inputs<'_>) -> Report {
     let mut summaries = Vec::new();
     let mut all_open = Vec::new();
     for partner in inputs.partners {
-        // Open by the day checked: an outlet whose opening day is later does not count yet.
-        let open: Vec<&Outlet> = inputs
-            .outlets
-            .iter()
-            .filter(|o| o.partner_id == Some(partner.id) && o.status == OutletStatus::Open && !o.competitor && o.opened_on.is_none_or(|d| d <= inputs.day))
-            .collect();
+        // Open by the day checked (on a later day than today, planned to be open by then).
+        let own = || inputs.outlets.iter().filter(|o| o.partner_id == Some(partner.id) && !o.competitor);
+        let open: Vec<&Outlet> = own().filter(|o| o.planned_open_on(inputs.day, inputs.today)).collect();
+        let pipeline = crate::domain::pipeline::entries(own(), inputs.policy.standard(), inputs.day);
         let before = checker.breaches.len();
         for o in &open {
             checker.check_outlet(o, partner, &open);
@@ -390,9 +400,10 @@ pub fn check(inputs: &Inputs<'_>) -> Report {
                 });
             }
         }
-        summaries.push(summary(partner, &open, checker.breaches.len() - before));
+        summaries.push(summary(partner, &open, checker.breaches.len() - before, &pipeline));
         all_open.extend(open);
     }
+    let (in_pipeline, overdue) = (summaries.iter().map(|s| s.in_pipeline).sum(), summaries.iter().map(|s| s.overdue).sum());
     let mut breaches = checker.breaches;
     breaches.sort_by_key(|b| (b.rule, b.outlet_id, b.grant_id));
     Report {
@@ -406,5 +417,7 @@ pub fn check(inputs: &Inputs<'_>) -> Report {
         expected_sales: inputs.expected_sales.map(|sales| all_open.iter().filter_map(|o| sales.get(&o.id).map(|s| (o.id, *s))).collect()),
         partners: summaries,
         mix: Mix::of(&all_open),
+        in_pipeline,
+        overdue,
     }
 }

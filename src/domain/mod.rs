@@ -8,8 +8,8 @@
 //! - [`regions`]: GB/T 2260 units (province → city → district) and region-layer imports.
 //! - [`grants`], [`exclusivity`]: the vocabulary of a grant and the exclusivity rule on
 //!   the in-memory grant index.
-//! - [`outlets`], [`compliance`]: outlets and the rule that places them; the network
-//!   checked against its standard.
+//! - [`outlets`], [`pipeline`], [`compliance`]: outlets and the rule that places them;
+//!   the stages before opening and what falls due; the network checked against its standard.
 //! - [`demand`], [`scoring`]: H3 demand grids; the Huff model, candidates and plans.
 //! - [`access`]: who asks (roles, scopes) and what each may see.
 //! - [`random`]: deterministic numbers for synthetic inputs (benchmarks, tests).
@@ -21,6 +21,7 @@ pub mod exclusivity;
 pub mod grants;
 pub mod network;
 pub mod outlets;
+pub mod pipeline;
 pub mod policy;
 pub mod random;
 pub mod regions;

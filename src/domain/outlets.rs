@@ -16,22 +16,78 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-/// Open or closed; closed outlets are kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
+/// Where an outlet stands in its life: the pipeline (`proposed → approved →
+/// under_construction`), `open`, and its three ends (`closed` after opening, `rejected` or
+/// `cancelled` before). Ended outlets are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum OutletStatus {
+    /// Proposed by its partner, awaiting approval.
+    Proposed,
+    /// Approved, not yet being built.
+    Approved,
+    /// Being built (or fitted out).
+    UnderConstruction,
     /// Operating.
     Open,
-    /// Closed (kept as history).
+    /// Closed after operating (kept as history).
     Closed,
+    /// Refused while proposed (kept as history).
+    Rejected,
+    /// Given up before opening (kept as history).
+    Cancelled,
 }
 
 impl OutletStatus {
     /// The stored text.
     pub fn as_str(self) -> &'static str {
         match self {
+            OutletStatus::Proposed => "proposed",
+            OutletStatus::Approved => "approved",
+            OutletStatus::UnderConstruction => "under_construction",
             OutletStatus::Open => "open",
             OutletStatus::Closed => "closed",
+            OutletStatus::Rejected => "rejected",
+            OutletStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Every status, in the order of an outlet's life.
+    pub const ALL: [OutletStatus; 7] = [
+        OutletStatus::Proposed,
+        OutletStatus::Approved,
+        OutletStatus::UnderConstruction,
+        OutletStatus::Open,
+        OutletStatus::Closed,
+        OutletStatus::Rejected,
+        OutletStatus::Cancelled,
+    ];
+
+    /// The status of this stored text.
+    pub fn parse(text: &str) -> Option<OutletStatus> {
+        OutletStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// Whether it is a stage before opening (proposed, approved, under construction).
+    pub fn in_pipeline(self) -> bool {
+        matches!(self, OutletStatus::Proposed | OutletStatus::Approved | OutletStatus::UnderConstruction)
+    }
+
+    /// Whether the outlet's life is over (closed, rejected, cancelled).
+    pub fn ended(self) -> bool {
+        matches!(self, OutletStatus::Closed | OutletStatus::Rejected | OutletStatus::Cancelled)
+    }
+
+    /// The stages it may move to next (closing goes through its own request, with its
+    /// consequences).
+    pub fn next(self) -> &'static [OutletStatus] {
+        use OutletStatus::*;
+        match self {
+            Proposed => &[Approved, Rejected, Cancelled],
+            Approved => &[UnderConstruction, Open, Cancelled],
+            UnderConstruction => &[Open, Cancelled],
+            Open => &[Closed],
+            Closed | Rejected | Cancelled => &[],
         }
     }
 }
@@ -63,7 +119,24 @@ pub struct OutletRequest {
     /// A competitor's brand.
     #[serde(default)]
     pub brand: Option<String>,
-    /// Opening date (ISO 8601).
+    /// Where it stands: `open` (the default), or a stage of the pipeline (`proposed`,
+    /// `approved`, `under_construction`) for an outlet not open yet.
+    #[serde(default)]
+    pub status: Option<OutletStatus>,
+    /// The day it was proposed (ISO 8601); default today for a proposed outlet.
+    #[serde(default)]
+    pub proposed_on: Option<String>,
+    /// The day it was approved; default today for an approved outlet.
+    #[serde(default)]
+    pub approved_on: Option<String>,
+    /// The day building started; default today for an outlet under construction.
+    #[serde(default)]
+    pub construction_started_on: Option<String>,
+    /// The opening planned, for an outlet in the pipeline: it must stand in its partner's
+    /// territory on that day.
+    #[serde(default)]
+    pub planned_open_on: Option<String>,
+    /// Opening date (ISO 8601), today or earlier: an outlet opening later is in the pipeline.
     #[serde(default)]
     pub opened_on: Option<String>,
     /// Facility figures, each optional.
@@ -100,13 +173,21 @@ pub struct Outlet {
     pub role: Option<String>,
     /// Site type code.
     pub site_type: String,
-    /// Opening date.
-    pub opened_on: Option<NaiveDate>,
-    /// Open or closed.
+    /// Where it stands now.
     pub status: OutletStatus,
-    /// Closing date.
+    /// The day it was proposed (none: not through the pipeline, or not known).
+    pub proposed_on: Option<NaiveDate>,
+    /// The day it was approved.
+    pub approved_on: Option<NaiveDate>,
+    /// The day building started.
+    pub construction_started_on: Option<NaiveDate>,
+    /// The opening planned while in the pipeline.
+    pub planned_open_on: Option<NaiveDate>,
+    /// Opening date (none on an open outlet: open since before the records).
+    pub opened_on: Option<NaiveDate>,
+    /// The day it closed, or was rejected or cancelled.
     pub closed_on: Option<NaiveDate>,
-    /// Why it closed.
+    /// Why it closed (or was rejected or cancelled).
     pub close_reason: Option<String>,
     /// Facility figures.
     pub facility: Facility,
@@ -121,10 +202,46 @@ pub struct Outlet {
 }
 
 impl Outlet {
+    /// The stages the outlet has reached, in order, each with its day (`None`: reached
+    /// before the records, e.g. an outlet open with no opening date).
+    fn stages(&self) -> Vec<(OutletStatus, Option<NaiveDate>)> {
+        use OutletStatus::*;
+        let mut reached: Vec<(OutletStatus, Option<NaiveDate>)> =
+            [(Proposed, self.proposed_on), (Approved, self.approved_on), (UnderConstruction, self.construction_started_on)]
+                .into_iter()
+                .filter(|(stage, day)| day.is_some() || *stage == self.status)
+                .collect();
+        if matches!(self.status, Open | Closed) {
+            reached.push((Open, self.opened_on));
+        }
+        if self.status.ended() {
+            reached.push((self.status, self.closed_on));
+        }
+        reached
+    }
+
+    /// Where the outlet stood on `day`: the last stage reached by then, or `None` if it was
+    /// not yet proposed (or opened, for one recorded only when open).
+    pub fn status_on(&self, day: NaiveDate) -> Option<OutletStatus> {
+        self.stages().into_iter().take_while(|(_, since)| since.is_none_or(|d| d <= day)).last().map(|(stage, _)| stage)
+    }
+
     /// Whether the outlet is open on `day`: opened by then (or with no opening day), and not
     /// closed by then.
     pub fn open_on(&self, day: NaiveDate) -> bool {
-        self.opened_on.is_none_or(|d| d <= day) && (self.status != OutletStatus::Closed || self.closed_on.is_some_and(|c| c > day))
+        self.status_on(day) == Some(OutletStatus::Open)
+    }
+
+    /// Whether the outlet is open at some time between `first` and `last` (inclusive).
+    pub fn open_during(&self, first: NaiveDate, last: NaiveDate) -> bool {
+        let opened = matches!(self.status, OutletStatus::Open | OutletStatus::Closed) && self.opened_on.is_none_or(|d| d <= last);
+        opened && self.closed_on.filter(|_| self.status == OutletStatus::Closed).is_none_or(|d| d >= first)
+    }
+
+    /// Whether the outlet counts on `day` as the network planned it: open by then, or,
+    /// for a later day than `today`, in the pipeline now with its opening planned by then.
+    pub fn planned_open_on(&self, day: NaiveDate, today: NaiveDate) -> bool {
+        self.open_on(day) || (day > today && self.status.in_pipeline() && self.planned_open_on.is_some_and(|d| d <= day))
     }
 
     /// The outlet as a GeoJSON Feature (WGS84).
@@ -136,8 +253,9 @@ impl Outlet {
             "properties": {
                 "id": self.id, "network": self.network, "partner_id": self.partner_id, "partner_name": partner_name,
                 "competitor": self.competitor, "brand": self.brand, "name": self.name, "format": self.format,
-                "role": self.role, "site_type": self.site_type, "opened_on": self.opened_on, "status": self.status,
-                "closed_on": self.closed_on, "close_reason": self.close_reason, "facility": self.facility,
+                "role": self.role, "site_type": self.site_type, "status": self.status, "proposed_on": self.proposed_on,
+                "approved_on": self.approved_on, "construction_started_on": self.construction_started_on,
+                "planned_open_on": self.planned_open_on, "opened_on": self.opened_on, "closed_on": self.closed_on, "close_reason": self.close_reason, "facility": self.facility,
                 "note": self.note, "external_id": self.external_id, "created_at": self.created_at, "updated_at": self.updated_at,
             },
         })
@@ -154,6 +272,11 @@ impl Outlet {
             site_type: self.site_type.clone(),
             competitor: self.competitor,
             brand: self.brand.clone(),
+            status: Some(self.status),
+            proposed_on: self.proposed_on.map(|d| d.to_string()),
+            approved_on: self.approved_on.map(|d| d.to_string()),
+            construction_started_on: self.construction_started_on.map(|d| d.to_string()),
+            planned_open_on: self.planned_open_on.map(|d| d.to_string()),
             opened_on: self.opened_on.map(|d| d.to_string()),
             facility: self.facility,
             note: Some(self.note.clone()),
@@ -198,10 +321,80 @@ pub fn check_facility(f: &Facility, base: &str) -> Vec<InputError> {
     errors
 }
 
+/// The stage dates of a request, checked: each parsed, none after `today` (but the
+/// planned opening), none for a stage not reached, in the order of the stages; the day of
+/// the stage the outlet is in defaults to today (but an opening: none is "open since
+/// before the records").
+#[derive(Debug, Clone, Copy, Default)]
+struct StageDates {
+    proposed_on: Option<NaiveDate>,
+    approved_on: Option<NaiveDate>,
+    construction_started_on: Option<NaiveDate>,
+    planned_open_on: Option<NaiveDate>,
+    opened_on: Option<NaiveDate>,
+}
+
+fn stage_dates(req: &OutletRequest, status: OutletStatus, today: NaiveDate, errors: &mut Vec<InputError>) -> StageDates {
+    use OutletStatus::*;
+    let mut parse =
+        |text: &Option<String>, field: &str| text.as_deref().and_then(|s| crate::input::parse_date(s, &format!("/{field}")).map_err(|e| errors.push(e)).ok());
+    let mut dates = StageDates {
+        proposed_on: parse(&req.proposed_on, "proposed_on"),
+        approved_on: parse(&req.approved_on, "approved_on"),
+        construction_started_on: parse(&req.construction_started_on, "construction_started_on"),
+        planned_open_on: parse(&req.planned_open_on, "planned_open_on"),
+        opened_on: parse(&req.opened_on, "opened_on"),
+    };
+    if !matches!(status, Proposed | Approved | UnderConstruction | Open) {
+        errors.push(InputError::at("/status", format!("a new outlet is proposed, approved, under_construction or open, not `{}`", status.as_str())));
+        return dates;
+    }
+    let steps = [
+        (Proposed, "proposed_on", &mut dates.proposed_on),
+        (Approved, "approved_on", &mut dates.approved_on),
+        (UnderConstruction, "construction_started_on", &mut dates.construction_started_on),
+        (Open, "opened_on", &mut dates.opened_on),
+    ];
+    let mut last: Option<(&str, NaiveDate)> = None;
+    for (stage, field, day) in steps {
+        if stage > status {
+            if day.is_some() {
+                errors.push(InputError::at(format!("/{field}"), format!("an outlet that is `{}` has no {field} yet", status.as_str())));
+            }
+            continue;
+        }
+        if stage == status && stage != Open {
+            day.get_or_insert(today);
+        }
+        let Some(d) = *day else { continue };
+        if d > today {
+            let hint = if stage == Open {
+                ": an outlet opening later is in the pipeline (`status`: `proposed`, `approved` or `under_construction`, with `planned_open_on`)"
+            } else {
+                ""
+            };
+            errors.push(InputError::at(format!("/{field}"), format!("{d} is after today ({today}){hint}")));
+        }
+        if let Some((before, b)) = last
+            && d < b
+        {
+            errors.push(InputError::at(format!("/{field}"), format!("{d} is before {before} {b}")));
+        }
+        last = Some((field, d));
+    }
+    match (dates.planned_open_on, status.in_pipeline(), last) {
+        (Some(_), false, _) => errors.push(InputError::at("/planned_open_on", "only an outlet in the pipeline has a planned opening")),
+        (Some(p), true, Some((field, d))) if p < d => errors.push(InputError::at("/planned_open_on", format!("{p} is before {field} {d}"))),
+        _ => {}
+    }
+    dates
+}
+
 /// Checks an outlet request against the network's policy and standard: format, role,
-/// site type, partner presence, dates and figures. `partner_known` says whether the
-/// named partner exists in the network. Returns the outlet (id 0, open) or every problem.
-pub fn validate(network: &str, req: &OutletRequest, policy: &Policy, partner_known: bool, sys: CoordSys) -> Result<Outlet, Vec<InputError>> {
+/// site type, partner presence, stage and dates (`today` is the last day a stage may have
+/// been reached on) and figures. `partner_known` says whether the named partner exists in
+/// the network. Returns the outlet (id 0) or every problem.
+pub fn validate(network: &str, req: &OutletRequest, policy: &Policy, partner_known: bool, sys: CoordSys, today: NaiveDate) -> Result<Outlet, Vec<InputError>> {
     let standard = policy.standard();
     let mut errors = Vec::new();
     if req.name.trim().is_empty() {
@@ -256,10 +449,8 @@ pub fn validate(network: &str, req: &OutletRequest, policy: &Policy, partner_kno
         let known: Vec<&String> = policy.scoring.site_types.keys().collect();
         errors.push(InputError::at("/site_type", format!("unknown site type `{}`; site types: {known:?}", req.site_type)));
     }
-    let opened_on = match &req.opened_on {
-        Some(s) => crate::input::parse_date(s, "/opened_on").map_err(|e| errors.push(e)).ok(),
-        None => None,
-    };
+    let status = req.status.unwrap_or(OutletStatus::Open);
+    let dates = stage_dates(req, status, today, &mut errors);
     errors.extend(check_facility(&req.facility, "/facility"));
     match location {
         Some(location) if errors.is_empty() => Ok(Outlet {
@@ -273,8 +464,12 @@ pub fn validate(network: &str, req: &OutletRequest, policy: &Policy, partner_kno
             format: req.format.clone(),
             role,
             site_type: req.site_type.clone(),
-            opened_on,
-            status: OutletStatus::Open,
+            status,
+            proposed_on: dates.proposed_on,
+            approved_on: dates.approved_on,
+            construction_started_on: dates.construction_started_on,
+            planned_open_on: dates.planned_open_on,
+            opened_on: dates.opened_on,
             closed_on: None,
             close_reason: None,
             facility: req.facility,
@@ -285,6 +480,71 @@ pub fn validate(network: &str, req: &OutletRequest, policy: &Policy, partner_kno
         }),
         _ => Err(errors),
     }
+}
+
+/// Why a stage move is refused.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MoveRefused {
+    /// The outlet's stage does not lead there (409).
+    State(String),
+    /// The request is wrong (422, located).
+    Invalid(InputError),
+}
+
+/// The outlet moved to stage `to` on `on` (today or earlier, not before the stage it
+/// leaves). `planned_open_on` replaces the planned opening of an outlet staying in the
+/// pipeline; `reason` is kept for a rejection or a cancellation (and required there).
+pub fn move_to(
+    o: &Outlet,
+    to: OutletStatus,
+    on: NaiveDate,
+    today: NaiveDate,
+    planned_open_on: Option<NaiveDate>,
+    reason: Option<&str>,
+) -> Result<Outlet, MoveRefused> {
+    use OutletStatus::*;
+    let from = o.status;
+    if to == Closed && from == Open {
+        return Err(MoveRefused::State(format!("outlet {} is open: close it with POST .../outlets/{}/close (which shows what closing breaks)", o.id, o.id)));
+    }
+    if !from.next().contains(&to) {
+        let next: Vec<&str> = from.next().iter().map(|s| s.as_str()).collect();
+        let options = if next.is_empty() { "nothing: its life is over".to_string() } else { next.join(", ") };
+        return Err(MoveRefused::State(format!("outlet {} is `{}`: it moves to {options}, not `{}`", o.id, from.as_str(), to.as_str())));
+    }
+    if on > today {
+        return Err(MoveRefused::Invalid(InputError::at("/on", format!("{on} is after today ({today}): a move is recorded when it has happened"))));
+    }
+    if let Some((stage, since)) = o.stages().into_iter().rev().find_map(|(stage, day)| day.map(|d| (stage, d)))
+        && on < since
+    {
+        return Err(MoveRefused::Invalid(InputError::at("/on", format!("{on} is before the outlet became `{}` on {since}", stage.as_str()))));
+    }
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    if matches!(to, Rejected | Cancelled) && reason.is_none() {
+        return Err(MoveRefused::Invalid(InputError::at("/reason", format!("say why the outlet is {}", to.as_str()))));
+    }
+    if planned_open_on.is_some() && !to.in_pipeline() {
+        return Err(MoveRefused::Invalid(InputError::at("/planned_open_on", format!("an outlet that is `{}` has no planned opening", to.as_str()))));
+    }
+    if let Some(p) = planned_open_on
+        && p < on
+    {
+        return Err(MoveRefused::Invalid(InputError::at("/planned_open_on", format!("{p} is before the move ({on})"))));
+    }
+    let mut moved = o.clone();
+    moved.status = to;
+    match to {
+        Approved => moved.approved_on = Some(on),
+        UnderConstruction => moved.construction_started_on = Some(on),
+        Open => moved.opened_on = Some(on),
+        Rejected | Cancelled => (moved.closed_on, moved.close_reason) = (Some(on), reason.map(str::to_string)),
+        Proposed | Closed => {}
+    }
+    if let Some(p) = planned_open_on {
+        moved.planned_open_on = Some(p);
+    }
+    Ok(moved)
 }
 
 /// Where an own outlet stands with respect to the grants in force on a day.
@@ -405,7 +665,25 @@ pub fn rows_from_csv(text: &str) -> Result<ImportRows, Vec<InputError>> {
             errors.push(InputError::at("line 1", format!("missing column `{needed}`")));
         }
     }
-    let known = ["partner_id", "name", "lon", "lat", "format", "role", "site_type", "competitor", "brand", "opened_on", "note", "external_id"];
+    let known = [
+        "partner_id",
+        "name",
+        "lon",
+        "lat",
+        "format",
+        "role",
+        "site_type",
+        "competitor",
+        "brand",
+        "status",
+        "proposed_on",
+        "approved_on",
+        "construction_started_on",
+        "planned_open_on",
+        "opened_on",
+        "note",
+        "external_id",
+    ];
     for h in header.iter().filter(|h| !known.contains(h) && !FACILITY_KEYS.contains(h)) {
         errors.push(InputError::at("line 1", format!("unknown column `{h}`")));
     }

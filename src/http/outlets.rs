@@ -4,10 +4,11 @@ use super::AppState;
 use super::extract::CoordQuery;
 use super::extract::{Json, Path, Query};
 use super::geojson_response;
-use crate::app::outlets::{CloseRequest, NamedOutlet, OutletFilter};
+use crate::app::outlets::{CloseRequest, NamedOutlet, OutletFilter, StageRequest};
 use crate::domain::access::{Caller, Role};
 use crate::domain::compliance::Report;
 use crate::domain::outlets::{OutletRequest, OutletStatus};
+use crate::domain::pipeline::Pipeline;
 use crate::domain::standard::Standard;
 use crate::error::Result;
 use crate::input::parse_bbox;
@@ -24,6 +25,8 @@ pub(super) fn router() -> Router<AppState> {
         .route("/networks/{net}/outlets", get(list).post(create))
         .route("/networks/{net}/outlets/{id}", get(one).patch(update))
         .route("/networks/{net}/outlets/{id}/close", post(close))
+        .route("/networks/{net}/outlets/{id}/stage", post(stage))
+        .route("/networks/{net}/pipeline", get(pipeline))
         .route("/networks/{net}/standard", get(standard))
         .route("/networks/{net}/compliance", get(compliance))
 }
@@ -54,7 +57,8 @@ pub struct OutletQuery {
     pub partner_id: Option<i64>,
     /// `true`: only competitors' outlets; `false`: only own.
     pub competitor: Option<bool>,
-    /// `open` or `closed`.
+    /// Only outlets with this status (`proposed`, `approved`, `under_construction`,
+    /// `open`, `closed`, `rejected`, `cancelled`).
     pub status: Option<OutletStatus>,
     /// `min_lon,min_lat,max_lon,max_lat` (WGS84).
     pub bbox: Option<String>,
@@ -113,6 +117,33 @@ pub async fn close(
         return Ok(answer);
     }
     Ok(geojson_response(app.outlets.close(&caller, &net, id, &req.body, &breaks).await?.feature()))
+}
+
+/// Moves an outlet in the pipeline (proposed → approved → under construction → open, or
+/// rejected / cancelled), dated; the move is in the audit log.
+#[utoipa::path(post, path = "/networks/{net}/outlets/{id}/stage", tag = "outlets", params(("net" = String, Path), ("id" = i64, Path)), request_body = StageRequest,
+    responses((status = 200, description = "the moved outlet as a Feature", content_type = "application/geo+json"),
+        (status = 409, description = "its stage does not lead there, or the opening breaks the territory rule", content_type = "application/problem+json"),
+        (status = 422, description = "a bad day or a missing reason, located", content_type = "application/problem+json")))]
+pub async fn stage(State(app): State<AppState>, caller: Caller, Path((net, id)): Path<(String, i64)>, req: Json<StageRequest>) -> Result<Response> {
+    Ok(geojson_response(app.outlets.move_stage(&caller, &net, id, &req.body).await?.feature()))
+}
+
+/// `?partner_id=&on=` of the pipeline.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct PipelineQuery {
+    /// Only this partner's outlets.
+    pub partner_id: Option<i64>,
+    /// The day (ISO date, past or future; default today).
+    pub on: Option<String>,
+}
+
+/// Every outlet not yet open on a day: its stage, due day, days left or overdue.
+#[utoipa::path(get, path = "/networks/{net}/pipeline", tag = "outlets", params(("net" = String, Path), PipelineQuery),
+    responses((status = 200, description = "the pipeline", body = Pipeline), (status = 404, description = "unknown network or partner")))]
+pub async fn pipeline(State(app): State<AppState>, caller: Caller, Path(net): Path<String>, Query(q): Query<PipelineQuery>) -> Result<axum::Json<Pipeline>> {
+    let on = super::extract::query_date(q.on.as_deref(), "on")?;
+    Ok(axum::Json(app.outlets.pipeline(&caller, &net, q.partner_id, on).await?))
 }
 
 /// The network's format standard: formats, minima, tiers, roles.

@@ -131,6 +131,9 @@ pub struct ScoreQuery {
     pub partner_id: Option<i64>,
     /// `json` (default) or `geojson` (points with the scores, for QGIS).
     pub output: Option<String>,
+    /// The outlets to score against: `open` (default) or `planned` (with the pipeline).
+    #[serde(default)]
+    pub network: crate::domain::scoring::network::NetworkView,
 }
 
 /// Scores candidates against the network's current outlets: every figure of docs/scoring.md,
@@ -152,7 +155,7 @@ pub async fn score(
     let (named, candidates) = read_candidates(source)?;
     let partner_id = named.or(q.partner_id);
     check_candidate_count(candidates.len(), limits.max_import_features)?;
-    let answer: ScoreAnswer = app.scoring.score(&caller, &net, partner_id, &candidates, q.coord_sys).await?;
+    let answer: ScoreAnswer = app.scoring.score(&caller, &net, partner_id, &candidates, q.coord_sys, q.network).await?;
     let geojson = q.output.as_deref() == Some("geojson") || headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("geo+json"));
     match q.output.as_deref() {
         Some("json" | "geojson") | None => {}

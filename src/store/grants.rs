@@ -110,12 +110,17 @@ pub struct AuditEntry {
     pub id: i64,
     /// When (RFC 3339).
     pub at: String,
-    /// `grant`, `revoke` or `close` (an outlet's, kept when it broke the standard).
+    /// `grant`, `revoke`, `reserve`, `confirm`, `valid_to` (a grant's end changed),
+    /// `stage` (an outlet's move in the pipeline) or `close` (an outlet's, kept when it
+    /// broke the standard).
     pub action: String,
-    /// `granted`, `refused`, `revoked` or `closed`.
+    /// `granted`, `refused`, `revoked`, `reserved`, `confirmed`, `changed`, `closed`, or
+    /// the stage an outlet moved to.
     pub result: String,
-    /// The grant created or revoked.
+    /// The grant concerned.
     pub grant_id: Option<i64>,
+    /// The outlet concerned.
+    pub outlet_id: Option<i64>,
     /// The request as received.
     #[schema(value_type = Object)]
     pub request: Value,
@@ -175,14 +180,16 @@ impl Store {
             action: String,
             result: String,
             grant_id: Option<i64>,
+            outlet_id: Option<i64>,
             request: String,
             conflicts: String,
             actor: Option<String>,
         }
-        let rows: Vec<Row> = sqlx::query_as("select id, at, action, result, grant_id, request, conflicts, actor from audit where network = ? order by id")
-            .bind(network)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<Row> =
+            sqlx::query_as("select id, at, action, result, grant_id, outlet_id, request, conflicts, actor from audit where network = ? order by id")
+                .bind(network)
+                .fetch_all(&self.pool)
+                .await?;
         Ok(rows
             .into_iter()
             .map(|r| AuditEntry {
@@ -191,6 +198,7 @@ impl Store {
                 action: r.action,
                 result: r.result,
                 grant_id: r.grant_id,
+                outlet_id: r.outlet_id,
                 request: serde_json::from_str(&r.request).unwrap_or(Value::String(r.request)),
                 conflicts: serde_json::from_str(&r.conflicts).unwrap_or(Value::String(r.conflicts)),
                 actor: r.actor,
@@ -305,8 +313,10 @@ pub struct Decided<'a> {
     pub action: &'a str,
     /// `granted`, `refused`, `revoked` or `closed`.
     pub result: &'a str,
-    /// The grant made or revoked.
+    /// The grant concerned.
     pub grant_id: Option<i64>,
+    /// The outlet concerned.
+    pub outlet_id: Option<i64>,
     /// The request as received.
     pub request: &'a serde_json::value::RawValue,
     /// The conflicts of a refusal.
@@ -317,12 +327,13 @@ pub struct Decided<'a> {
 
 /// Records a decision in the audit log.
 pub async fn record(tx: &mut WriteTx, network: &str, d: Decided<'_>) -> Result<()> {
-    sqlx::query("insert into audit (network, at, action, result, grant_id, request, conflicts, actor) values (?, ?, ?, ?, ?, ?, ?, ?)")
+    sqlx::query("insert into audit (network, at, action, result, grant_id, outlet_id, request, conflicts, actor) values (?, ?, ?, ?, ?, ?, ?, ?, ?)")
         .bind(network)
         .bind(now())
         .bind(d.action)
         .bind(d.result)
         .bind(d.grant_id)
+        .bind(d.outlet_id)
         .bind(d.request.get())
         .bind(serde_json::to_string(d.conflicts).map_err(Error::data("the audit record's conflicts"))?)
         .bind(d.actor)

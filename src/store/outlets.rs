@@ -21,8 +21,12 @@ struct OutletRow {
     format: Option<String>,
     role: Option<String>,
     site_type: String,
-    opened_on: Option<String>,
     status: String,
+    proposed_on: Option<String>,
+    approved_on: Option<String>,
+    construction_started_on: Option<String>,
+    planned_open_on: Option<String>,
+    opened_on: Option<String>,
     closed_on: Option<String>,
     close_reason: Option<String>,
     land_m2: Option<f64>,
@@ -62,8 +66,12 @@ impl OutletRow {
             format: self.format,
             role: self.role,
             site_type: self.site_type,
+            status: OutletStatus::parse(&self.status).ok_or_else(|| Error::Internal(format!("stored outlet {id} has an unknown status `{}`", self.status)))?,
+            proposed_on: date(id, self.proposed_on)?,
+            approved_on: date(id, self.approved_on)?,
+            construction_started_on: date(id, self.construction_started_on)?,
+            planned_open_on: date(id, self.planned_open_on)?,
             opened_on: date(id, self.opened_on)?,
-            status: if self.status == "closed" { OutletStatus::Closed } else { OutletStatus::Open },
             closed_on: date(id, self.closed_on)?,
             close_reason: self.close_reason,
             facility: Facility {
@@ -96,21 +104,21 @@ pub struct OutletFilter {
     pub partner_id: Option<i64>,
     /// Only competitors' (`true`) or only own (`false`).
     pub competitor: Option<bool>,
-    /// Only open or only closed.
+    /// Only outlets with this status.
     pub status: Option<OutletStatus>,
     /// Only inside [min_lon, min_lat, max_lon, max_lat].
     pub bbox: Option<[f64; 4]>,
 }
 
-const COLUMNS: &str = "network, partner_id, competitor, brand, name, lon, lat, format, role, site_type, opened_on, status,
-    closed_on, close_reason, land_m2, building_m2, showroom_m2, frontage_m, depth_m, height_m, workshop_m2, bays_mech,
+const COLUMNS: &str = "network, partner_id, competitor, brand, name, lon, lat, format, role, site_type, status, proposed_on,
+    approved_on, construction_started_on, planned_open_on, opened_on, closed_on, close_reason, land_m2, building_m2, showroom_m2, frontage_m, depth_m, height_m, workshop_m2, bays_mech,
     bays_body, bays_paint, paint_booths, parts_m2, staff, note, external_id";
 
 /// Inserts an outlet; returns it with its id and timestamps.
 pub async fn insert(tx: &mut WriteTx, o: &Outlet) -> Result<Outlet> {
     let sql = format!(
         "insert into outlets ({COLUMNS}, created_at, updated_at)
-         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning *"
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning *"
     );
     let at = now();
     let row: OutletRow = bind_outlet(sqlx::query_as(sqlx::AssertSqlSafe(sql)), o).bind(&at).bind(&at).fetch_one(&mut **tx).await.map_err(|e| taken(e, o))?;
@@ -149,8 +157,12 @@ fn bind_outlet<'q>(q: Query<'q>, o: &'q Outlet) -> Query<'q> {
         .bind(&o.format)
         .bind(&o.role)
         .bind(&o.site_type)
-        .bind(o.opened_on.map(|d| d.to_string()))
         .bind(o.status.as_str())
+        .bind(o.proposed_on.map(|d| d.to_string()))
+        .bind(o.approved_on.map(|d| d.to_string()))
+        .bind(o.construction_started_on.map(|d| d.to_string()))
+        .bind(o.planned_open_on.map(|d| d.to_string()))
+        .bind(o.opened_on.map(|d| d.to_string()))
         .bind(o.closed_on.map(|d| d.to_string()))
         .bind(&o.close_reason)
         .bind(f.land_m2)

@@ -179,9 +179,10 @@ async fn compliance_on_a_later_day_takes_the_grants_in_force_and_the_outlets_ope
     assert_eq!(later["checked_on"], json!(day(60)));
     let rules: Vec<(Value, Value)> = later["breaches"].as_array().expect("breaches").iter().map(|b| (b["rule"].clone(), b["outlet_id"].clone())).collect();
     assert_eq!(rules, [(json!("outside_territory"), json!(flagship))], "{later}");
-    // An outlet opening in 100 days does not count today, and does on that day.
+    // An outlet planned to open in 20 days (approved, in the pipeline) does not count
+    // today, and does from that day.
     let body = json!({"partner_id": core, "name": "明年店", "location": {"type": "Point", "coordinates": GUANGZHOU}, "format": "flagship",
-                      "site_type": "mall", "opened_on": day(20), "facility": flagship_facility()});
+                      "site_type": "mall", "status": "approved", "planned_open_on": day(20), "facility": flagship_facility()});
     app.post("/networks/std/outlets", body).await.expect(201);
     let outlets = |r: &Value| r["partners"][0]["outlets"].as_u64();
     assert_eq!(outlets(&report(None).await), Some(1));

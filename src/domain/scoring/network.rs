@@ -62,6 +62,37 @@ pub fn scorer<'p>(policy: &'p Policy, params: &'p ScoringParams, partner: Option
     Scorer { params, money: &policy.money, formats: format_models(policy), tier_formats }
 }
 
+/// Which outlets a score or plan competes with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkView {
+    /// The outlets open today.
+    #[default]
+    Open,
+    /// The outlets open today and those in the pipeline (proposed, approved, under
+    /// construction), as if open.
+    Planned,
+}
+
+impl NetworkView {
+    /// The outlets of the view, those counted as open with status `open` (every outlet is
+    /// kept: closed and ended ones do not sell).
+    pub fn outlets(self, outlets: Vec<Outlet>) -> Vec<Outlet> {
+        match self {
+            NetworkView::Open => outlets,
+            NetworkView::Planned => outlets
+                .into_iter()
+                .map(|mut o| {
+                    if o.status.in_pipeline() {
+                        o.status = OutletStatus::Open;
+                    }
+                    o
+                })
+                .collect(),
+        }
+    }
+}
+
 /// The model site of an outlet, if it sells (own outlets whose role sells, and every
 /// competitor's outlet).
 pub fn outlet_site(policy: &Policy, params: &ScoringParams, o: &Outlet) -> Option<Site> {
@@ -199,6 +230,8 @@ pub struct ScoreAnswer {
     pub candidates: Vec<ScoredCandidate>,
     /// The model version the scores used.
     pub model: ModelRef,
+    /// The outlets scored against: `open` or `planned` (with the pipeline).
+    pub against: NetworkView,
 }
 
 /// The answer of `POST /plan`.
@@ -216,6 +249,8 @@ pub struct PlanAnswer {
     pub excluded: Vec<ExcludedCandidate>,
     /// The model version the plan used.
     pub model: ModelRef,
+    /// The outlets planned against: `open` or `planned` (with the pipeline).
+    pub against: NetworkView,
 }
 
 /// A candidate a restricted plan leaves out.
@@ -293,11 +328,12 @@ impl Serialize for ScoreGeoJson {
             }
         }
         let answer = &self.0;
-        let mut map = serializer.serialize_map(Some(5))?;
+        let mut map = serializer.serialize_map(Some(6))?;
         map.serialize_entry("type", "FeatureCollection")?;
         map.serialize_entry("network", &answer.network)?;
         map.serialize_entry("partner_id", &answer.partner_id)?;
         map.serialize_entry("network_total", &answer.network_total)?;
+        map.serialize_entry("against", &answer.against)?;
         map.serialize_entry("features", &Features(&answer.candidates))?;
         map.end()
     }
