@@ -36,6 +36,8 @@ mod crash;
 mod differential;
 #[path = "integration/gis_clients.rs"]
 mod gis_clients;
+#[path = "integration/grants_over_time.rs"]
+mod grants_over_time;
 #[path = "integration/hostile.rs"]
 mod hostile;
 #[path = "integration/map_page.rs"]

@@ -20,6 +20,9 @@ pub enum Change {
     Revoke(i64),
     /// Closing an outlet.
     Close(i64),
+    /// Moving a grant's last day (`None`: open-ended); only a shorter window can break
+    /// anything, and it is checked on the first day the grant no longer covers.
+    ValidTo(i64, Option<NaiveDate>),
 }
 
 /// Compliance reports.
@@ -89,19 +92,36 @@ impl Compliance {
         Ok(report)
     }
 
-    /// What a change would break today: the breaches of the standard it would add (an
-    /// outlet left outside every grant of its partner, a city showroom left without an
-    /// anchor store, ...). Only a governing caller for a revoke, an admin for a close, as
-    /// for the change itself; nothing is written.
+    /// What a change would break: the breaches of the standard it would add (an outlet
+    /// left outside every grant of its partner, a city showroom left without an anchor
+    /// store, ...), today, or for a shorter grant on the first day it no longer covers.
+    /// Only a governing caller for a grant's change, an admin for a close, as for the
+    /// change itself; nothing is written.
     pub async fn consequences(&self, caller: &Caller, network: &str, change: Change) -> Result<Vec<Breach>> {
         let (_, policy) = self.catalog.network(network).await?;
         let before_outlets = self.store.list_outlets(network, &Default::default()).await?;
         let mut outlets = before_outlets.clone();
+        let today = chrono::Utc::now().date_naive();
+        let mut day = today;
         match change {
             Change::Revoke(id) => {
                 caller.governs(network)?;
-                if self.store.grant(network, id).await?.status != crate::domain::grants::Status::Active.as_str() {
+                if self.store.grant(network, id).await?.status == crate::domain::grants::Status::Revoked.as_str() {
                     return Ok(Vec::new());
+                }
+            }
+            Change::ValidTo(id, to) => {
+                caller.governs(network)?;
+                let row = self.store.grant(network, id).await?;
+                let was = row.valid_to.as_deref().and_then(|d| d.parse::<NaiveDate>().ok());
+                let first_day_left = match (was, to) {
+                    (_, None) => None,
+                    (None, Some(to)) => Some(to),
+                    (Some(was), Some(to)) => Some(to).filter(|to| *to < was),
+                };
+                match first_day_left.and_then(|to| to.succ_opt()) {
+                    Some(after) if row.status != crate::domain::grants::Status::Revoked.as_str() => day = after.max(today),
+                    _ => return Ok(Vec::new()),
                 }
             }
             Change::Close(id) => {
@@ -117,6 +137,7 @@ impl Compliance {
         blocking(move || {
             let after = match change {
                 Change::Revoke(id) => now.as_ref().map(|g| g.without(id)),
+                Change::ValidTo(id, to) => now.as_ref().map(|g| g.with_changed(id, |grant| grant.validity.to = to, &regions)),
                 Change::Close(_) => now.as_deref().cloned(),
             };
             let inputs = |grants, outlets| compliance::Inputs {
@@ -128,8 +149,8 @@ impl Compliance {
                 regions: &regions,
                 conflicts: &[],
                 expected_sales: None,
-                day: chrono::Utc::now().date_naive(),
-                today: chrono::Utc::now().date_naive(),
+                day,
+                today,
                 viewer: Viewer::All,
             };
             let before = compliance::check(&inputs(now.as_deref(), &before_outlets));

@@ -17,7 +17,7 @@ use super::{cpu_unless_light, read, write};
 use crate::domain::access::{Caller, Role, Viewer};
 use crate::domain::compliance::Breach;
 use crate::domain::exclusivity::{GrantIndex, NetworkGrants, compare, conflicts_among, regions_geojson, rule_applies, union_of_regions};
-use crate::domain::grants::{ConflictEntry, Decision, Grant, Proposal, SeenConflict, Territory, Validity};
+use crate::domain::grants::{ConflictEntry, Decision, Grant, Proposal, SeenConflict, Status, Territory, Validity};
 use crate::domain::policy::Policy;
 use crate::domain::regions::RegionSet;
 use crate::error::{Error, Result};
@@ -25,6 +25,7 @@ use crate::geometry::{self, CoordSys, GeometryLimits, PreRead, Shape};
 use crate::input::{InputError, MAX_NOTE_CHARS, parse_date, too_long};
 use crate::store::grants::{self as grant_rows, Decided};
 use crate::store::{Store, WriteTx, regions as region_rows};
+use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::sync::{Arc, Mutex, RwLockReadGuard};
@@ -59,6 +60,12 @@ pub struct GrantRequest {
     /// Last day in force (ISO date); default open-ended.
     #[serde(default)]
     pub valid_to: Option<String>,
+    /// Reserve instead of grant: hold the territory for the partner (exclusive like an
+    /// active grant) until this day (ISO date, today or later) while its application is
+    /// decided; `POST .../grants/{id}/confirm` makes it active, and after this day it holds
+    /// nothing.
+    #[serde(default)]
+    pub reserved_until: Option<String>,
     /// Free text.
     #[serde(default)]
     pub note: Option<String>,
@@ -356,6 +363,21 @@ impl Ledger {
         {
             errors.push(InputError::at("/valid_to", format!("{t} is before valid_from {f}")));
         }
+        let today = chrono::Utc::now().date_naive();
+        let reserved_until = match &req.reserved_until {
+            Some(s) => match parse_date(s, "/reserved_until") {
+                Ok(d) if d < today => {
+                    errors.push(InputError::at("/reserved_until", format!("{d} is before today ({today}): a reservation holds from now")));
+                    None
+                }
+                Ok(d) => Some(Some(d)),
+                Err(e) => {
+                    errors.push(e);
+                    None
+                }
+            },
+            None => Some(None),
+        };
         let territory = match (&req.adcodes, req.drawing()) {
             (Some(codes), None) => {
                 let territory = cpu_unless_light(req.light(), || self.territory_of_regions(codes, "/adcodes")).await?.map_err(|e| errors.extend(e)).ok();
@@ -376,8 +398,8 @@ impl Ledger {
                 None
             }
         };
-        match (errors.is_empty(), territory, exclusive, from, to) {
-            (true, Some(territory), Some(exclusive), Some(from), Some(to)) => Ok((
+        match (errors.is_empty(), territory, exclusive, from, to, reserved_until) {
+            (true, Some(territory), Some(exclusive), Some(from), Some(to), Some(reserved_until)) => Ok((
                 Proposal {
                     network: network.to_string(),
                     partner_id: req.partner_id,
@@ -386,6 +408,7 @@ impl Ledger {
                     territory,
                     exclusive,
                     validity: Validity { from, to },
+                    reserved_until,
                     note: req.note.clone().unwrap_or_default(),
                 },
                 policy,
@@ -413,7 +436,7 @@ impl Ledger {
     fn decide(&self, proposal: &Proposal, policy: &Policy) -> Decision {
         let regions = self.catalog.regions();
         let grants = self.index().shared(&proposal.network);
-        grants.map(|g| g.decide(proposal, &regions, policy.sliver_tolerance)).unwrap_or_default()
+        grants.map(|g| g.decide(proposal, &regions, policy.sliver_tolerance, chrono::Utc::now().date_naive())).unwrap_or_default()
     }
 
     /// Decides and, if clear, stores a grant, atomically; records the decision in the
@@ -425,26 +448,11 @@ impl Ledger {
         let mut tx = self.begin().await?;
         let decision = cpu_unless_light(req.light(), || self.decide(&proposal, policy)).await?;
         if !decision.ok() {
-            let duplicate = decision.conflicts.is_empty();
-            let met = if duplicate { &decision.duplicates } else { &decision.conflicts };
+            let met = if decision.conflicts.is_empty() { &decision.duplicates } else { &decision.conflicts };
             let refusal = Decided { action: "grant", result: "refused", grant_id: None, outlet_id: None, request, conflicts: met, actor: &caller.actor };
             grant_rows::record(&mut tx, network, refusal).await?;
             tx.commit().await?;
-            if duplicate {
-                let held: Vec<String> = decision
-                    .duplicates
-                    .iter()
-                    .map(|c| format!("grant {} ({:.1} km² of this territory, from {})", c.grant_id, c.overlap_km2, c.valid_from))
-                    .collect();
-                return Err(Error::Duplicate(format!("refused: partner {} already holds this territory: {}", proposal.partner_id, held.join(", "))));
-            }
-            let n = decision.conflicts.len();
-            let names: Vec<String> = decision.conflicts.iter().map(|c| format!("grant {} of {}", c.grant_id, c.partner_name)).collect();
-            return Err(Error::Conflict {
-                detail: format!("refused: the territory overlaps {n} exclusive grant(s): {}", names.join(", ")),
-                conflicts: seen(Viewer::All, decision.conflicts),
-                warnings: seen(Viewer::All, decision.warnings),
-            });
+            return Err(refusal_of(decision, proposal.partner_id));
         }
         let shape = &proposal.territory.shape;
         let geometry = match &proposal.territory.adcodes {
@@ -487,6 +495,107 @@ impl Ledger {
         let row = self.store.grant(network, id).await?;
         self.applied(vec![row.clone().into_grant()?], seq);
         Ok(row)
+    }
+
+    /// Confirms a reservation: it becomes an active grant (no new check: while it held, no
+    /// other grant could take its territory). An expired reservation holds nothing and
+    /// cannot be confirmed (409): the territory is granted or reserved anew. Only a
+    /// governing caller.
+    pub async fn confirm(&self, caller: &Caller, network: &str, id: i64) -> Result<GrantRow> {
+        caller.governs(network)?;
+        self.catalog.network(network).await?;
+        let mut tx = self.begin().await?;
+        let grant = grant_rows::get(&mut tx, network, id).await?.into_grant()?;
+        let today = chrono::Utc::now().date_naive();
+        match (grant.status, grant.reserved_until) {
+            (Status::Reserved, Some(until)) if until < today => {
+                return Err(Error::Duplicate(format!("reservation {id} expired on {until}; its territory is free again: grant or reserve it anew")));
+            }
+            (Status::Reserved, _) => {}
+            (status, _) => return Err(Error::Duplicate(format!("grant {id} is {}, not reserved", status.as_str()))),
+        }
+        let seq = grant_rows::confirm(&mut tx, id).await?;
+        let request = serde_json::value::to_raw_value(&serde_json::json!({"grant_id": id})).map_err(Error::data("the confirmation's audit record"))?;
+        let confirmed =
+            Decided { action: "confirm", result: "confirmed", grant_id: Some(id), outlet_id: None, request: &request, conflicts: &[], actor: &caller.actor };
+        grant_rows::record(&mut tx, network, confirmed).await?;
+        tx.commit().await?;
+        let row = self.store.grant(network, id).await?;
+        self.applied(vec![row.clone().into_grant()?], seq);
+        Ok(row)
+    }
+
+    /// Moves the last day of an active or reserved grant (`None`: open-ended): never
+    /// into the past nor before its first day. A longer window is checked like a new
+    /// grant over it (409 `conflict` or `duplicate`, in the audit log as refused). `broke`:
+    /// what a shorter one breaks (see [`super::compliance::Compliance::consequences`]),
+    /// kept in the audit record. Only a governing caller.
+    pub async fn set_valid_to(&self, caller: &Caller, network: &str, id: i64, valid_to: Option<NaiveDate>, reason: &str, broke: &[Breach]) -> Result<GrantRow> {
+        caller.governs(network)?;
+        super::check_reason(reason)?;
+        let (_, policy) = self.catalog.network(network).await?;
+        let mut tx = self.begin().await?;
+        let grant = grant_rows::get(&mut tx, network, id).await?.into_grant()?;
+        if grant.status == Status::Revoked {
+            return Err(Error::Duplicate(format!("grant {id} is revoked; a revoked grant keeps its window")));
+        }
+        let today = chrono::Utc::now().date_naive();
+        check_new_end(&grant.validity, valid_to, today)?;
+        let request = serde_json::value::to_raw_value(
+            &serde_json::json!({"grant_id": id, "valid_to": valid_to, "was": grant.validity.to, "reason": reason, "broke": broke}),
+        )
+        .map_err(Error::data("the change's audit record"))?;
+        let longer = match (grant.validity.to, valid_to) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(was), Some(to)) => to > was,
+        };
+        if longer {
+            let proposal = Proposal {
+                network: network.to_string(),
+                partner_id: grant.partner_id,
+                partner_name: grant.partner_name.clone(),
+                tier: grant.tier.clone(),
+                territory: grant.territory.clone(),
+                exclusive: grant.exclusive,
+                validity: Validity { from: grant.validity.from, to: valid_to },
+                reserved_until: None,
+                note: grant.note.clone(),
+            };
+            let others = self.index().shared(network).map(|n| n.without(id));
+            let regions = self.catalog.regions();
+            let decision = super::cpu(|| others.map(|g| g.decide(&proposal, &regions, policy.sliver_tolerance, today)).unwrap_or_default()).await?;
+            if !decision.ok() {
+                let met = if decision.conflicts.is_empty() { &decision.duplicates } else { &decision.conflicts };
+                let refusal = Decided {
+                    action: "valid_to",
+                    result: "refused",
+                    grant_id: Some(id),
+                    outlet_id: None,
+                    request: &request,
+                    conflicts: met,
+                    actor: &caller.actor,
+                };
+                grant_rows::record(&mut tx, network, refusal).await?;
+                tx.commit().await?;
+                return Err(refusal_of(decision, grant.partner_id));
+            }
+        }
+        let seq = grant_rows::set_valid_to(&mut tx, id, valid_to).await?;
+        let changed =
+            Decided { action: "valid_to", result: "changed", grant_id: Some(id), outlet_id: None, request: &request, conflicts: &[], actor: &caller.actor };
+        grant_rows::record(&mut tx, network, changed).await?;
+        tx.commit().await?;
+        let row = self.store.grant(network, id).await?;
+        self.applied(vec![row.clone().into_grant()?], seq);
+        Ok(row)
+    }
+
+    /// Refuses a new last day for grant `id` that [`Ledger::set_valid_to`] would refuse as
+    /// invalid (422), before its consequences are asked for.
+    pub async fn check_valid_to(&self, network: &str, id: i64, valid_to: Option<NaiveDate>) -> Result<()> {
+        let grant = self.store.grant(network, id).await?.into_grant()?;
+        check_new_end(&grant.validity, valid_to, chrono::Utc::now().date_naive())
     }
 
     /// Checks a batch of proposals against the stored grants and against each other
@@ -590,7 +699,8 @@ impl Ledger {
         self.sync(&mut conn).await?;
         drop(conn);
         let regions = self.catalog.regions();
-        let grants: Vec<Arc<Grant>> = self.index().network(network).map(|n| n.iter().cloned().collect()).unwrap_or_default();
+        let today = chrono::Utc::now().date_naive();
+        let grants: Vec<Arc<Grant>> = self.index().network(network).map(|n| n.iter().filter(|g| g.holds(today)).cloned().collect()).unwrap_or_default();
         Ok(conflicts_among(&grants, &regions, policy.sliver_tolerance))
     }
 
@@ -599,6 +709,32 @@ impl Ledger {
         whole_network(caller, network, "the audit log")?;
         self.catalog.network(network).await?;
         self.store.audit(network).await
+    }
+}
+
+/// A grant's new last day: never before today, nor before its first day.
+fn check_new_end(validity: &Validity, valid_to: Option<NaiveDate>, today: NaiveDate) -> Result<()> {
+    match valid_to {
+        Some(to) if to < today => Err(Error::invalid("/valid_to", format!("{to} is before today ({today}): a grant's end moves only in the future"))),
+        Some(to) if to < validity.from => Err(Error::invalid("/valid_to", format!("{to} is before the grant's first day {}", validity.from))),
+        _ => Ok(()),
+    }
+}
+
+/// The error of a refused decision: 409 `duplicate` naming the partner's own grants
+/// holding the territory, or 409 `conflict` with every conflicting grant.
+fn refusal_of(decision: Decision, partner_id: i64) -> Error {
+    if decision.conflicts.is_empty() {
+        let held: Vec<String> =
+            decision.duplicates.iter().map(|c| format!("grant {} ({:.1} km² of this territory, from {})", c.grant_id, c.overlap_km2, c.valid_from)).collect();
+        return Error::Duplicate(format!("refused: partner {partner_id} already holds this territory: {}", held.join(", ")));
+    }
+    let n = decision.conflicts.len();
+    let names: Vec<String> = decision.conflicts.iter().map(|c| format!("grant {} of {}", c.grant_id, c.partner_name)).collect();
+    Error::Conflict {
+        detail: format!("refused: the territory overlaps {n} exclusive grant(s): {}", names.join(", ")),
+        conflicts: seen(Viewer::All, decision.conflicts),
+        warnings: seen(Viewer::All, decision.warnings),
     }
 }
 

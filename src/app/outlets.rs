@@ -145,7 +145,7 @@ impl Outlets {
             _ => return Ok(()),
         };
         let index = self.ledger.index();
-        let placement = place(index.network(&o.network), partner_id, o.location, day);
+        let placement = place(index.network(&o.network), partner_id, o.location, day, today());
         let (lon, lat) = (o.location.x(), o.location.y());
         let refs: Vec<GrantRef> = placement.foreign_exclusive.iter().map(|g| GrantRef::from(g.as_ref())).collect();
         let names: Vec<String> = refs.iter().map(|g| viewer.name_grant(g.grant_id, g.partner_id, &g.partner_name)).collect();

@@ -272,7 +272,7 @@ impl Checker<'_> {
                 _ => {}
             }
         }
-        let placement = place(inputs.grants, partner.id, o.location, inputs.day);
+        let placement = place(inputs.grants, partner.id, o.location, inputs.day, inputs.today);
         if placement.own.is_empty() {
             self.outlet_breach(
                 Rule::OutsideTerritory,

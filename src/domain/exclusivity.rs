@@ -6,13 +6,14 @@
 //! the administrative hierarchy (a district lies in its city whatever the polygons say;
 //! neighbouring districts never conflict); a drawn territory is compared by geometry.
 //!
-//! The [`GrantIndex`] is a cache of the active grants in the database, rebuilt at start
+//! The [`GrantIndex`] is a cache of the active and reserved grants in the database, rebuilt at start
 //! and kept current through `state.grants_seq` (see `store::grants`): it narrows the
 //! candidates (adcode maps, an R-tree of bounding boxes); the exact test uses geometry.
 
 use crate::domain::grants::{Basis, ConflictEntry, Decision, Grant, Proposal, Territory, Validity};
 use crate::domain::regions::RegionSet;
 use crate::geometry::{self, Overlap, OverlapGeometry, SliverTolerance};
+use chrono::NaiveDate;
 use geo::{BooleanOps, MultiPolygon, Orient, orient::Direction};
 use rstar::{AABB, RTree, primitives::GeomWithData, primitives::Rectangle};
 use std::collections::{BTreeSet, HashMap};
@@ -49,6 +50,18 @@ impl NetworkGrants {
             }
         }
         self.grants.insert(grant.id, grant);
+    }
+
+    /// These grants with grant `id` changed by `change`: what changing it would leave.
+    pub fn with_changed(&self, id: i64, change: impl FnOnce(&mut Grant), regions: &RegionSet) -> NetworkGrants {
+        let mut changed = self.clone();
+        if let Some(grant) = self.grants.get(&id) {
+            let mut grant = Grant::clone(grant);
+            change(&mut grant);
+            changed.remove(id);
+            changed.insert(Arc::new(grant), regions);
+        }
+        changed
     }
 
     /// These grants but grant `id`: what revoking it would leave.
@@ -128,7 +141,7 @@ impl GrantIndex {
         for grant in changed {
             let net = Arc::make_mut(self.networks.entry(grant.network.clone()).or_default());
             net.remove(grant.id);
-            if grant.status == crate::domain::grants::Status::Active {
+            if grant.status != crate::domain::grants::Status::Revoked {
                 net.insert(Arc::new(grant), regions);
             }
         }
@@ -149,12 +162,16 @@ impl GrantIndex {
 }
 
 impl NetworkGrants {
-    /// Decides a proposal against these grants.
-    pub fn decide(&self, proposal: &Proposal, regions: &RegionSet, tolerance: SliverTolerance) -> Decision {
+    /// Decides a proposal against these grants as they hold `today` (an expired
+    /// reservation holds nothing).
+    pub fn decide(&self, proposal: &Proposal, regions: &RegionSet, tolerance: SliverTolerance, today: NaiveDate) -> Decision {
         let mut decision = Decision::default();
         for id in self.candidates(&proposal.territory, regions) {
             crate::budget::check();
             let other = &self.grants[&id];
+            if !other.holds(today) {
+                continue;
+            }
             let (mine, theirs) = ((proposal.partner_id, proposal.exclusive, &proposal.validity), (other.partner_id, other.exclusive, &other.validity));
             if rule_applies(mine, theirs) {
                 compare(&proposal.territory, other, regions, tolerance, &mut decision);

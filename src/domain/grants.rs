@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
+    /// Held for its partner while an application is decided, until its `reserved_until`
+    /// day: exclusive like an active grant until then, nothing after.
+    Reserved,
     /// In force (within its validity window).
     Active,
     /// Revoked; kept as history, never conflicts.
@@ -18,9 +21,15 @@ impl Status {
     /// The code used in the API and the database.
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Reserved => "reserved",
             Status::Active => "active",
             Status::Revoked => "revoked",
         }
+    }
+
+    /// The status of this stored text.
+    pub fn parse(text: &str) -> Option<Status> {
+        [Status::Reserved, Status::Active, Status::Revoked].into_iter().find(|s| s.as_str() == text)
     }
 }
 
@@ -83,8 +92,10 @@ pub struct Grant {
     pub exclusive: bool,
     /// Validity window.
     pub validity: Validity,
-    /// Active or revoked.
+    /// Reserved, active or revoked.
     pub status: Status,
+    /// The last day a reservation holds (kept once confirmed).
+    pub reserved_until: Option<NaiveDate>,
     /// Free text.
     pub note: String,
     /// When it was granted (RFC 3339).
@@ -93,6 +104,19 @@ pub struct Grant {
     pub revoked_at: Option<String>,
     /// Why it was revoked.
     pub revoke_reason: Option<String>,
+}
+
+impl Grant {
+    /// Whether the grant holds its territory now (`today`): active, or reserved until
+    /// today or later. An expired reservation holds nothing, whether or not anything was
+    /// written since it expired.
+    pub fn holds(&self, today: NaiveDate) -> bool {
+        match self.status {
+            Status::Active => true,
+            Status::Reserved => self.reserved_until.is_some_and(|d| today <= d),
+            Status::Revoked => false,
+        }
+    }
 }
 
 /// A proposed grant, validated, before the decision.
@@ -112,6 +136,8 @@ pub struct Proposal {
     pub exclusive: bool,
     /// Validity window.
     pub validity: Validity,
+    /// For a reservation: the last day it holds.
+    pub reserved_until: Option<NaiveDate>,
     /// Free text.
     pub note: String,
 }
@@ -294,7 +320,8 @@ impl Proposal {
             territory,
             exclusive: self.exclusive,
             validity: self.validity,
-            status: Status::Active,
+            status: if self.reserved_until.is_some() { Status::Reserved } else { Status::Active },
+            reserved_until: self.reserved_until,
             note: self.note,
             created_at,
             revoked_at: None,

@@ -563,13 +563,14 @@ impl Placement {
     }
 }
 
-/// Places a point of `partner_id` among the active grants of its network in force on `day`.
-pub fn place(grants: Option<&NetworkGrants>, partner_id: i64, point: Point<f64>, day: NaiveDate) -> Placement {
+/// Places a point of `partner_id` among the grants of its network in force on `day` that
+/// hold `today` (active, or reserved until today or later).
+pub fn place(grants: Option<&NetworkGrants>, partner_id: i64, point: Point<f64>, day: NaiveDate, today: NaiveDate) -> Placement {
     let mut placement = Placement::default();
     let Some(grants) = grants else { return placement };
     let c: Coord<f64> = point.into();
     for g in grants.at_point(c) {
-        if !g.validity.contains(day) {
+        if !g.validity.contains(day) || !g.holds(today) {
             continue;
         }
         let position = g.territory.shape.geometry.coordinate_position(&c);

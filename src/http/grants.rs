@@ -21,8 +21,9 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/networks/{net}/grants", get(list).post(create))
         .route("/networks/{net}/grants/check", post(check))
-        .route("/networks/{net}/grants/{id}", get(one))
+        .route("/networks/{net}/grants/{id}", get(one).patch(change_valid_to))
         .route("/networks/{net}/grants/{id}/revoke", post(revoke))
+        .route("/networks/{net}/grants/{id}/confirm", post(confirm))
         .route("/networks/{net}/conflicts", get(conflicts))
         .route("/networks/{net}/audit", get(audit))
 }
@@ -90,6 +91,7 @@ struct GrantProperties<'a> {
     valid_from: &'a str,
     valid_to: Option<&'a str>,
     status: &'a str,
+    reserved_until: Option<&'a str>,
     note: &'a str,
     area_km2: f64,
     created_at: &'a str,
@@ -100,6 +102,16 @@ struct GrantProperties<'a> {
 /// Stored JSON text as it is, or `null` if it is not JSON (never written so).
 fn stored_json(text: Option<&str>) -> &RawValue {
     text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or(RawValue::NULL)
+}
+
+/// The status a grant is shown with: as stored, but `expired` for a reservation past its
+/// last day (it holds nothing; decided by the date, nothing is written when it expires).
+pub fn shown_status(row: &GrantRow) -> &str {
+    let today = chrono::Utc::now().date_naive().to_string();
+    match row.reserved_until.as_deref() {
+        Some(until) if row.status == Status::Reserved.as_str() && until < today.as_str() => "expired",
+        _ => &row.status,
+    }
 }
 
 /// A stored grant as a GeoJSON Feature.
@@ -118,7 +130,8 @@ pub fn grant_feature(row: &GrantRow) -> GrantFeature<'_> {
             exclusive: row.exclusive,
             valid_from: &row.valid_from,
             valid_to: row.valid_to.as_deref(),
-            status: &row.status,
+            status: shown_status(row),
+            reserved_until: row.reserved_until.as_deref(),
             note: &row.note,
             area_km2: row.area_km2,
             created_at: &row.created_at,
@@ -184,7 +197,7 @@ pub struct GrantQuery {
     pub on: Option<String>,
     /// `minx,miny,maxx,maxy`: only grants meeting the box.
     pub bbox: Option<String>,
-    /// `active` or `revoked`.
+    /// `reserved` (expired ones too), `active` or `revoked`.
     pub status: Option<String>,
 }
 
@@ -201,9 +214,7 @@ pub async fn list(State(app): State<AppState>, caller: Caller, Path(net): Path<S
         bbox: q.bbox.as_deref().map(parse_bbox).transpose()?,
         status: match q.status.as_deref() {
             None => None,
-            Some("active") => Some(Status::Active),
-            Some("revoked") => Some(Status::Revoked),
-            Some(s) => return Err(Error::BadRequest(format!("status `{s}`: expected active or revoked"))),
+            Some(s) => Some(Status::parse(s).ok_or_else(|| Error::BadRequest(format!("status `{s}`: expected reserved, active or revoked")))?),
         },
     };
     let grants = app.ledger.grants(&caller, &net, &filter).await?;
@@ -248,6 +259,63 @@ pub async fn revoke(
         return Ok(answer);
     }
     let row = app.ledger.revoke(&caller, &net, id, &req.body.reason, &breaks).await?;
+    Ok(geojson_response(grant_feature(&row)))
+}
+
+/// Confirms a reservation: it becomes an active grant. 409 if it expired (its territory
+/// is free again) or is not a reservation.
+#[utoipa::path(post, path = "/networks/{net}/grants/{id}/confirm", tag = "grants", params(("net" = String, Path), ("id" = i64, Path)),
+    responses((status = 200, description = "the active grant", content_type = "application/geo+json"), (status = 404, description = "unknown"),
+        (status = 409, description = "expired, or not a reservation", content_type = "application/problem+json")))]
+pub async fn confirm(State(app): State<AppState>, caller: Caller, Path((net, id)): Path<(String, i64)>) -> Result<Response> {
+    Ok(geojson_response(grant_feature(&app.ledger.confirm(&caller, &net, id).await?)))
+}
+
+/// Body of `PATCH /networks/{net}/grants/{id}`: a new last day.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidToRequest {
+    /// The new last day in force (ISO date, today or later), or `null` for open-ended.
+    /// Required: a grant's territory, partner and first day never change (grant anew).
+    #[schema(value_type = Option<String>)]
+    pub valid_to: Value,
+    /// Why.
+    #[serde(default)]
+    pub reason: String,
+    /// Shorten even if it breaks the standard (outlets left outside their partner's grants).
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// Ends, shortens or extends a grant: moves its last day. A shorter window answers first
+/// with what it would break on the first day it no longer covers (`?dry_run=true` only
+/// shows it; going ahead needs `"force": true`); a longer one is checked like a new grant.
+#[utoipa::path(patch, path = "/networks/{net}/grants/{id}", tag = "grants", params(("net" = String, Path), ("id" = i64, Path), super::extract::DryRunQuery),
+    request_body = ValidToRequest,
+    responses((status = 200, description = "the changed grant, or with `dry_run` `{dry_run, grant_id, would_break}`", content_type = "application/geo+json"),
+        (status = 409, description = "`conflict` or `duplicate` (a longer window), `would-break` (a shorter one), or revoked"),
+        (status = 422, description = "a day in the past or before the first day", content_type = "application/problem+json")))]
+pub async fn change_valid_to(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path((net, id)): Path<(String, i64)>,
+    Query(q): Query<super::extract::DryRunQuery>,
+    req: Json<ValidToRequest>,
+) -> Result<Response> {
+    let valid_to = match &req.body.valid_to {
+        Value::Null => None,
+        Value::String(s) => Some(crate::input::parse_date(s, "/valid_to")?),
+        other => return Err(Error::invalid("/valid_to", format!("an ISO date or null, not {other}"))),
+    };
+    crate::app::check_reason(&req.body.reason)?;
+    caller.governs(&net)?;
+    app.ledger.check_valid_to(&net, id, valid_to).await?;
+    let breaks = app.compliance.consequences(&caller, &net, crate::app::compliance::Change::ValidTo(id, valid_to)).await?;
+    let action = format!("moving the last day of grant {id} to {}", valid_to.map_or("open-ended".to_string(), |d| d.to_string()));
+    if let Some(answer) = super::extract::consequences_first(&breaks, q.dry_run, req.body.force, &action, ("grant_id", id))? {
+        return Ok(answer);
+    }
+    let row = app.ledger.set_valid_to(&caller, &net, id, valid_to, &req.body.reason, &breaks).await?;
     Ok(geojson_response(grant_feature(&row)))
 }
 

@@ -38,8 +38,10 @@ pub struct GrantRow {
     pub valid_from: String,
     /// ISO date or NULL.
     pub valid_to: Option<String>,
-    /// `active` / `revoked`.
+    /// `reserved` / `active` / `revoked`.
     pub status: String,
+    /// ISO date: the last day a reservation holds.
+    pub reserved_until: Option<String>,
     /// Free text.
     pub note: String,
     /// RFC 3339.
@@ -51,7 +53,7 @@ pub struct GrantRow {
 }
 
 const SELECT_GRANT: &str = "select g.id, g.network, g.partner_id, p.name as partner_name, p.tier, g.adcodes, g.geometry,
-    g.area_km2, g.exclusive, g.valid_from, g.valid_to, g.status, g.note, g.created_at, g.revoked_at, g.revoke_reason
+    g.area_km2, g.exclusive, g.valid_from, g.valid_to, g.status, g.reserved_until, g.note, g.created_at, g.revoked_at, g.revoke_reason
     from grants g join partners p on p.id = g.partner_id";
 
 fn corrupt(id: i64, what: impl std::fmt::Display) -> Error {
@@ -81,7 +83,8 @@ impl GrantRow {
             territory: Territory::new(adcodes, Shape::with_area(Arc::new(geometry), self.area_km2)),
             exclusive: self.exclusive,
             validity: Validity { from: date(id, &self.valid_from)?, to: self.valid_to.as_deref().map(|d| date(id, d)).transpose()? },
-            status: if self.status == "revoked" { Status::Revoked } else { Status::Active },
+            status: Status::parse(&self.status).ok_or_else(|| corrupt(id, format!("unknown status `{}`", self.status)))?,
+            reserved_until: self.reserved_until.as_deref().map(|d| date(id, d)).transpose()?,
             note: self.note,
             created_at: self.created_at,
             revoked_at: self.revoked_at,
@@ -95,9 +98,10 @@ impl GrantRow {
 pub struct GrantFilter {
     /// Only this partner's.
     pub partner_id: Option<i64>,
-    /// Only `active` or `revoked`.
+    /// Only `reserved`, `active` or `revoked`.
     pub status: Option<Status>,
-    /// Only grants active on this day (status active and the day within the window).
+    /// Only grants in force on this day, past or future: the day within the window, and
+    /// active, or revoked after that day.
     pub active_on: Option<NaiveDate>,
     /// Only grants whose bounding box meets [min_lon, min_lat, max_lon, max_lat].
     pub bbox: Option<[f64; 4]>,
@@ -143,7 +147,8 @@ impl Store {
             "{SELECT_GRANT} where g.network = ?1
                and (?2 is null or g.partner_id = ?2)
                and (?3 is null or g.status = ?3)
-               and (?4 is null or (g.status = 'active' and g.valid_from <= ?4 and (g.valid_to is null or g.valid_to >= ?4)))
+               and (?4 is null or ((g.status = 'active' or (g.status = 'revoked' and substr(g.revoked_at, 1, 10) > ?4))
+                                   and g.valid_from <= ?4 and (g.valid_to is null or g.valid_to >= ?4)))
                and (?5 is null or (g.max_lon >= ?5 and g.max_lat >= ?6 and g.min_lon <= ?7 and g.min_lat <= ?8))
              order by g.id"
         );
@@ -245,10 +250,11 @@ pub async fn insert(tx: &mut WriteTx, p: &Proposal, geometry: String) -> Result<
     let (min, max) = (t.shape.bbox.min(), t.shape.bbox.max());
     let adcodes = t.adcodes.as_ref().map(|c| serde_json::json!(c).to_string());
     let created_at = now();
+    let status = if p.reserved_until.is_some() { Status::Reserved } else { Status::Active };
     let id: i64 = sqlx::query_scalar(
         "insert into grants (network, partner_id, adcodes, geometry, area_km2, min_lon, min_lat, max_lon, max_lat,
-           exclusive, valid_from, valid_to, status, note, created_at, seq)
-         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?) returning id",
+           exclusive, valid_from, valid_to, status, reserved_until, note, created_at, seq)
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning id",
     )
     .bind(&p.network)
     .bind(p.partner_id)
@@ -262,6 +268,8 @@ pub async fn insert(tx: &mut WriteTx, p: &Proposal, geometry: String) -> Result<
     .bind(p.exclusive)
     .bind(p.validity.from.to_string())
     .bind(p.validity.to.map(|d| d.to_string()))
+    .bind(status.as_str())
+    .bind(p.reserved_until.map(|d| d.to_string()))
     .bind(&p.note)
     .bind(&created_at)
     .bind(seq)
@@ -279,7 +287,8 @@ pub async fn insert(tx: &mut WriteTx, p: &Proposal, geometry: String) -> Result<
         exclusive: p.exclusive,
         valid_from: p.validity.from.to_string(),
         valid_to: p.validity.to.map(|d| d.to_string()),
-        status: Status::Active.as_str().to_string(),
+        status: status.as_str().to_string(),
+        reserved_until: p.reserved_until.map(|d| d.to_string()),
         note: p.note.clone(),
         created_at,
         revoked_at: None,
@@ -288,10 +297,14 @@ pub async fn insert(tx: &mut WriteTx, p: &Proposal, geometry: String) -> Result<
     Ok((row, seq))
 }
 
-/// Revokes an active grant; returns the new `grants_seq`, or `None` if it was not active.
+/// Revokes an active or reserved grant; returns the new `grants_seq`, or `None` if it was
+/// revoked already.
 pub async fn revoke(tx: &mut WriteTx, network: &str, id: i64, reason: &str) -> Result<Option<i64>> {
-    let active: Option<i64> =
-        sqlx::query_scalar("select id from grants where network = ? and id = ? and status = 'active'").bind(network).bind(id).fetch_optional(&mut **tx).await?;
+    let active: Option<i64> = sqlx::query_scalar("select id from grants where network = ? and id = ? and status in ('active', 'reserved')")
+        .bind(network)
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
     if active.is_none() {
         return Ok(None);
     }
@@ -304,6 +317,31 @@ pub async fn revoke(tx: &mut WriteTx, network: &str, id: i64, reason: &str) -> R
         .execute(&mut **tx)
         .await?;
     Ok(Some(seq))
+}
+
+/// Makes a reserved grant active; returns the new `grants_seq`.
+pub async fn confirm(tx: &mut WriteTx, id: i64) -> Result<i64> {
+    let seq = bump_seq(tx).await?;
+    sqlx::query("update grants set status = 'active', seq = ? where id = ? and status = 'reserved'").bind(seq).bind(id).execute(&mut **tx).await?;
+    Ok(seq)
+}
+
+/// Sets a grant's last day in force (`None`: open-ended); returns the new `grants_seq`.
+pub async fn set_valid_to(tx: &mut WriteTx, id: i64, valid_to: Option<NaiveDate>) -> Result<i64> {
+    let seq = bump_seq(tx).await?;
+    sqlx::query("update grants set valid_to = ?, seq = ? where id = ?").bind(valid_to.map(|d| d.to_string())).bind(seq).bind(id).execute(&mut **tx).await?;
+    Ok(seq)
+}
+
+/// One grant of a network read on this connection (inside a write transaction: as it
+/// stands under the write lock), or 404.
+pub async fn get(conn: &mut SqliteConnection, network: &str, id: i64) -> Result<GrantRow> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT_GRANT} where g.network = ? and g.id = ?")))
+        .bind(network)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no grant {id} in network `{network}`")))
 }
 
 /// One decision as the audit log keeps it.

@@ -24,6 +24,7 @@ fn grant(id: i64, partner: i64, t: Territory) -> Grant {
         exclusive: true,
         validity: Validity { from: "2025-01-01".parse().expect("date"), to: None },
         status: Status::Active,
+        reserved_until: None,
         note: String::new(),
         created_at: String::new(),
         revoked_at: None,
@@ -225,14 +226,24 @@ proptest! {
         let day = "2025-06-01".parse().expect("date");
         let strictly_inside = !on_edge && fx > 0.0 && fx < 1.0 && fy > 0.0 && fy < 1.0;
         let covered = on_edge || (0.0..=1.0).contains(&fx) && (0.0..=1.0).contains(&fy);
-        let own = territory::domain::outlets::place(grants, 1, point, day);
+        let own = territory::domain::outlets::place(grants, 1, point, day, day);
         prop_assert_eq!(!own.own.is_empty(), covered);
         prop_assert!(own.foreign_exclusive.is_empty());
-        let other = territory::domain::outlets::place(grants, 2, point, day);
+        let other = territory::domain::outlets::place(grants, 2, point, day, day);
         prop_assert!(other.own.is_empty());
         prop_assert_eq!(!other.foreign_exclusive.is_empty(), strictly_inside);
-        let before = territory::domain::outlets::place(grants, 1, point, "2024-12-31".parse().expect("date"));
+        let before = territory::domain::outlets::place(grants, 1, point, "2024-12-31".parse().expect("date"), day);
         prop_assert!(before.own.is_empty(), "a grant not yet in force holds nothing");
+        // As a reservation until `day`, it holds on that day and on no later one.
+        let mut reserved = grant(1, 1, territory(Rect::new((x0, y0), (x0 + w, y0 + h)).to_polygon().into()));
+        (reserved.status, reserved.reserved_until) = (Status::Reserved, Some(day));
+        let mut index = territory::domain::exclusivity::GrantIndex::default();
+        index.apply(vec![reserved], 1, &RegionSet::default());
+        let next = day.succ_opt().expect("day");
+        let held = territory::domain::outlets::place(index.network("n"), 2, point, day, day);
+        prop_assert_eq!(!held.foreign_exclusive.is_empty(), strictly_inside);
+        let expired = territory::domain::outlets::place(index.network("n"), 2, point, day, next);
+        prop_assert!(expired.foreign_exclusive.is_empty(), "an expired reservation holds nothing");
     }
 }
 

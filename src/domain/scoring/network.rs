@@ -200,7 +200,7 @@ pub struct TerritoryCheck {
 pub fn territory_check(grants: Option<&NetworkGrants>, partner: Option<&Partner>, viewer: Viewer, [lon, lat]: [f64; 2]) -> TerritoryCheck {
     let today = chrono::Utc::now().date_naive();
     let point = geo::Point::new(lon, lat);
-    let placement = place(grants, partner.map_or(-1, |p| p.id), point, today);
+    let placement = place(grants, partner.map_or(-1, |p| p.id), point, today, today);
     let blocking_grants: Vec<SeenGrantRef> = placement.foreign_exclusive.iter().map(|g| viewer.grant_ref(GrantRef::from(g.as_ref()))).collect();
     let in_territory = partner.map(|_| !placement.own.is_empty());
     TerritoryCheck { allowed: blocking_grants.is_empty() && in_territory != Some(false), in_territory, blocking_grants }
