@@ -44,6 +44,8 @@ mod hostile;
 mod map_page;
 #[path = "integration/migrations.rs"]
 mod migrations;
+#[path = "integration/partners.rs"]
+mod partners;
 #[path = "integration/pipeline.rs"]
 mod pipeline;
 #[path = "integration/plans.rs"]

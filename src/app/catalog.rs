@@ -1,7 +1,7 @@
 //! Regions, networks and partners: what every other service looks up. Regions live in
-//! memory with the `regions_seq` they were read at; networks and partners never change
-//! once made, so they are cached and the database is asked on a miss (another process
-//! may have made them).
+//! memory with the `regions_seq` they were read at; networks never change once made, so
+//! they are cached and the database is asked on a miss (another process may have made
+//! them). Partners' records change (renames, status), so they are always read.
 
 use super::{read, write};
 use crate::domain::access::{Caller, Role, Viewer};
@@ -24,7 +24,6 @@ pub struct Catalog {
     /// The regions, with the `regions_seq` they were read at (-1 before the first read).
     regions: RwLock<(i64, Arc<RegionSet>)>,
     networks: RwLock<HashMap<String, Network>>,
-    partners: RwLock<HashMap<i64, Partner>>,
 }
 
 /// A network as a caller entered it: the network, its policy, and what the caller sees.
@@ -51,13 +50,25 @@ pub struct NewNetwork {
 }
 
 /// Body of `POST /networks/{net}/partners`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPartner {
     /// Company name.
     pub name: String,
     /// Tier from the network's policy.
     pub tier: String,
+    /// Who to call there.
+    #[serde(default)]
+    pub contact_name: Option<String>,
+    /// Their e-mail.
+    #[serde(default)]
+    pub contact_email: Option<String>,
+    /// Their phone.
+    #[serde(default)]
+    pub contact_phone: Option<String>,
+    /// The caller's own key for the partner (a dealer code), unique in the network.
+    #[serde(default)]
+    pub external_id: Option<String>,
 }
 
 /// Filters of a region listing.
@@ -84,12 +95,7 @@ pub struct ImportSummary {
 
 impl Catalog {
     pub(super) fn new(store: Store) -> Catalog {
-        Catalog {
-            store,
-            regions: RwLock::new((-1, Arc::new(RegionSet::default()))),
-            networks: RwLock::new(HashMap::new()),
-            partners: RwLock::new(HashMap::new()),
-        }
+        Catalog { store, regions: RwLock::new((-1, Arc::new(RegionSet::default()))), networks: RwLock::new(HashMap::new()) }
     }
 
     /// The regions in memory.
@@ -194,14 +200,10 @@ impl Catalog {
         self.store.create_network(&req.code, &req.name, &req.policy).await
     }
 
-    /// A partner of a network, from the cache or the database (no access check).
+    /// A partner of a network (no access check), read from the database: a partner's
+    /// record changes (renames, status), in this process or another.
     pub async fn partner(&self, network: &str, id: i64) -> Result<Option<Partner>> {
-        if let Some(p) = read(&self.partners).get(&id) {
-            return Ok((p.network == network).then(|| p.clone()));
-        }
-        let Some(p) = self.store.partner(network, id).await? else { return Ok(None) };
-        write(&self.partners).insert(id, p.clone());
-        Ok(Some(p))
+        self.store.partner(network, id).await
     }
 
     /// The partners of a network (data behind answers; no access check).
@@ -228,18 +230,22 @@ impl Catalog {
     pub async fn create_partner(&self, caller: &Caller, network: &str, req: &NewPartner) -> Result<Partner> {
         caller.governs(network)?;
         let (_, policy) = self.network(network).await?;
-        let mut errors = Vec::new();
-        if req.name.trim().is_empty() {
-            errors.push(InputError::at("/name", "must not be empty"));
-        }
-        errors.extend(too_long("/name", &req.name, MAX_NAME_CHARS));
+        let record = crate::domain::network::PartnerRecord {
+            name: req.name.clone(),
+            contact_name: req.contact_name.clone(),
+            contact_email: req.contact_email.clone(),
+            contact_phone: req.contact_phone.clone(),
+            external_id: req.external_id.clone(),
+            status: crate::domain::network::PartnerStatus::Active,
+        };
+        let mut errors = record.problems();
         if policy.tier(&req.tier).is_none() {
             errors.push(InputError::at("/tier", format!("unknown tier `{}` for policy `{}`; tiers: {:?}", req.tier, policy.code, policy.tier_codes())));
         }
         if !errors.is_empty() {
             return Err(Error::Invalid(errors));
         }
-        self.store.create_partner(network, &req.name, &req.tier).await
+        self.store.create_partner(network, &record.cleaned(), &req.tier).await
     }
 
     /// Imports a region layer (a GeoJSON FeatureCollection), all or nothing. The ledger

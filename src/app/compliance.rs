@@ -7,6 +7,7 @@ use super::ledger::Ledger;
 use super::scoring::Scoring;
 use crate::domain::access::{Caller, Role, Viewer};
 use crate::domain::compliance::{self, Breach, Report};
+use crate::domain::grants::Validity;
 use crate::domain::scoring::network::outlet_sales;
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -23,6 +24,9 @@ pub enum Change {
     /// Moving a grant's last day (`None`: open-ended); only a shorter window can break
     /// anything, and it is checked on the first day the grant no longer covers.
     ValidTo(i64, Option<NaiveDate>),
+    /// Terminating a partner: its grants end on the day given (those starting later are
+    /// revoked); checked on the day after.
+    Terminate(i64, NaiveDate),
 }
 
 /// Compliance reports.
@@ -103,6 +107,7 @@ impl Compliance {
         let mut outlets = before_outlets.clone();
         let today = chrono::Utc::now().date_naive();
         let mut day = today;
+        let mut ended = Vec::new();
         match change {
             Change::Revoke(id) => {
                 caller.governs(network)?;
@@ -124,6 +129,14 @@ impl Compliance {
                     _ => return Ok(Vec::new()),
                 }
             }
+            Change::Terminate(partner_id, last_day) => {
+                caller.governs(network)?;
+                day = last_day.succ_opt().unwrap_or(last_day).max(today);
+                let index = self.ledger.index();
+                let held: Vec<&crate::domain::grants::Grant> =
+                    index.network(network).map(|n| n.iter().filter(|g| g.partner_id == partner_id).map(|g| g.as_ref()).collect()).unwrap_or_default();
+                ended = crate::domain::grants::ended_on(&held, last_day);
+            }
             Change::Close(id) => {
                 let viewer = caller.enter(network, Role::Admin)?;
                 let outlet = outlets.iter_mut().find(|o| o.id == id).ok_or_else(|| Error::NotFound(format!("no outlet {id} in network `{network}`")))?;
@@ -137,7 +150,8 @@ impl Compliance {
         blocking(move || {
             let after = match change {
                 Change::Revoke(id) => now.as_ref().map(|g| g.without(id)),
-                Change::ValidTo(id, to) => now.as_ref().map(|g| g.with_changed(id, |grant| grant.validity.to = to, &regions)),
+                Change::ValidTo(id, to) => now.as_ref().map(|g| g.with_changes(&[(id, g.get(id).map(|grant| Validity { to, ..grant.validity }))], &regions)),
+                Change::Terminate(_, _) => now.as_ref().map(|g| g.with_changes(&ended, &regions)),
                 Change::Close(_) => now.as_deref().cloned(),
             };
             let inputs = |grants, outlets| compliance::Inputs {

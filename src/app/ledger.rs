@@ -18,6 +18,7 @@ use crate::domain::access::{Caller, Role, Viewer};
 use crate::domain::compliance::Breach;
 use crate::domain::exclusivity::{GrantIndex, NetworkGrants, compare, conflicts_among, regions_geojson, rule_applies, union_of_regions};
 use crate::domain::grants::{ConflictEntry, Decision, Grant, Proposal, SeenConflict, Status, Territory, Validity};
+use crate::domain::network::PartnerStatus;
 use crate::domain::policy::Policy;
 use crate::domain::regions::RegionSet;
 use crate::error::{Error, Result};
@@ -253,6 +254,12 @@ impl Ledger {
         self.sync(&mut conn).await
     }
 
+    /// Brings the index up to the database now (after a write of several grant rows).
+    pub async fn catch_up(&self) -> Result<()> {
+        let mut conn = self.store.pool.acquire().await?;
+        self.sync(&mut conn).await
+    }
+
     /// Steps 1 and 2 of the write protocol (module doc): a transaction holding the write
     /// lock, with the index up to date on it. Decide on [`Ledger::index`], write, commit,
     /// then [`Ledger::applied`].
@@ -337,8 +344,12 @@ impl Ledger {
         self.refresh().await?;
         let mut errors = Vec::new();
         let partner = self.catalog.partner(network, req.partner_id).await?;
-        if partner.is_none() {
-            errors.push(InputError::at("/partner_id", format!("no partner {} in network `{network}`", req.partner_id)));
+        match &partner {
+            None => errors.push(InputError::at("/partner_id", format!("no partner {} in network `{network}`", req.partner_id))),
+            Some(p) if p.status != PartnerStatus::Active => {
+                errors.push(InputError::at("/partner_id", format!("partner {} is {}: it takes no new grant", p.id, p.status.as_str())));
+            }
+            Some(_) => {}
         }
         let tier = partner.as_ref().and_then(|p| policy.tier(&p.tier));
         let exclusive = match partner.as_ref().map(|p| (p, tier)) {
@@ -463,7 +474,15 @@ impl Ledger {
         grant_rows::record(
             &mut tx,
             network,
-            Decided { action: "grant", result: "granted", grant_id: Some(row.id), outlet_id: None, request, conflicts: &[], actor: &caller.actor },
+            Decided {
+                action: "grant",
+                result: if proposal.reserved_until.is_some() { "reserved" } else { "granted" },
+                grant_id: Some(row.id),
+                outlet_id: None,
+                request,
+                conflicts: &[],
+                actor: &caller.actor,
+            },
         )
         .await?;
         tx.commit().await?;

@@ -24,6 +24,7 @@ pub mod gis;
 pub mod ledger;
 pub mod model;
 pub mod outlets;
+pub mod partners;
 pub mod sales;
 pub mod scoring;
 pub mod seed;
@@ -46,6 +47,8 @@ pub struct App {
     pub ledger: Arc<ledger::Ledger>,
     /// Outlets.
     pub outlets: Arc<outlets::Outlets>,
+    /// Partners' records: renames, contacts, suspensions, terminations.
+    pub partners: partners::Partners,
     /// Demand grids.
     pub demand: Arc<demand::Demand>,
     /// Observed sales.
@@ -80,7 +83,8 @@ impl App {
         let compliance = compliance::Compliance::new(store.clone(), catalog.clone(), ledger.clone(), scoring.clone());
         let gis = gis::Gis::new(store.clone(), catalog.clone(), ledger.clone(), demand.clone());
         let sales = sales::Sales::new(store.clone(), catalog.clone());
-        Ok(App { access: access::Access::new(store.clone()), catalog, ledger, outlets, demand, sales, models, scoring, compliance, gis, store })
+        let partners = partners::Partners::new(catalog.clone(), ledger.clone());
+        Ok(App { access: access::Access::new(store.clone()), catalog, ledger, outlets, partners, demand, sales, models, scoring, compliance, gis, store })
     }
 
     /// Reads the regions and builds the grant index now, so that the first request does

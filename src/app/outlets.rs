@@ -127,7 +127,12 @@ impl Outlets {
     async fn validate(&self, network: &str, req: &OutletRequest, sys: CoordSys) -> Result<Outlet> {
         let (_, policy) = self.catalog.network(network).await?;
         let partner_known = match req.partner_id {
-            Some(id) => self.catalog.partner(network, id).await?.is_some(),
+            Some(id) => match self.catalog.partner(network, id).await? {
+                Some(p) if p.status == crate::domain::network::PartnerStatus::Terminated => {
+                    return Err(Error::invalid("/partner_id", format!("partner {id} is terminated: it takes no new outlet")));
+                }
+                known => known.is_some(),
+            },
             None => false,
         };
         Ok(outlets::validate(network, req, policy, partner_known, sys, today())?)

@@ -36,7 +36,7 @@ pub async fn seed(app: &App, data_dir: &Path, demand: bool) -> Result<()> {
         return Ok(());
     }
     let network = |code: &str, name: &str| NewNetwork { code: code.into(), name: name.into(), policy: code.into() };
-    let partner = |name: String, tier: &str| NewPartner { name, tier: tier.into() };
+    let partner = |name: String, tier: &str| NewPartner { name, tier: tier.into(), ..Default::default() };
     let smart = app.catalog.create_network(&cli, &network("smart", "smart 城市运营合伙人网络")).await?;
     // City partners in five of the cities named in the March recruitment (docs/design.md §1).
     let mut shenzhen = 0;

@@ -52,14 +52,16 @@ impl NetworkGrants {
         self.grants.insert(grant.id, grant);
     }
 
-    /// These grants with grant `id` changed by `change`: what changing it would leave.
-    pub fn with_changed(&self, id: i64, change: impl FnOnce(&mut Grant), regions: &RegionSet) -> NetworkGrants {
+    /// These grants with some changed: each id with its new validity window, or `None`
+    /// for one revoked. What the change would leave.
+    pub fn with_changes(&self, changes: &[(i64, Option<Validity>)], regions: &RegionSet) -> NetworkGrants {
         let mut changed = self.clone();
-        if let Some(grant) = self.grants.get(&id) {
-            let mut grant = Grant::clone(grant);
-            change(&mut grant);
-            changed.remove(id);
-            changed.insert(Arc::new(grant), regions);
+        for (id, validity) in changes {
+            let Some(grant) = self.grants.get(id) else { continue };
+            changed.remove(*id);
+            if let Some(validity) = validity {
+                changed.insert(Arc::new(Grant { validity: *validity, ..Grant::clone(grant) }), regions);
+            }
         }
         changed
     }

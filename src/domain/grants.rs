@@ -336,3 +336,22 @@ impl Decision {
         self.conflicts.is_empty() && self.duplicates.is_empty()
     }
 }
+
+/// How terminating a partner on `last_day` changes its grants that hold now: a grant
+/// starting after that day is revoked (`None`), one lasting beyond it ends on it
+/// (`Some(new window)`); grants ending by then are left alone.
+pub fn ended_on(grants: &[&Grant], last_day: NaiveDate) -> Vec<(i64, Option<Validity>)> {
+    grants
+        .iter()
+        .filter(|g| g.status != Status::Revoked)
+        .filter_map(|g| {
+            if g.validity.from > last_day {
+                Some((g.id, None))
+            } else if g.validity.to.is_none_or(|to| to > last_day) {
+                Some((g.id, Some(Validity { from: g.validity.from, to: Some(last_day) })))
+            } else {
+                None
+            }
+        })
+        .collect()
+}

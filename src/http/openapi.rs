@@ -14,7 +14,7 @@ use utoipa::OpenApi;
         health,
         super::regions::list, super::regions::one,
         super::networks::create_network, super::networks::list_networks, super::networks::get_network,
-        super::networks::create_partner, super::networks::list_partners, super::networks::get_partner,
+        super::networks::create_partner, super::networks::list_partners, super::networks::get_partner, super::networks::update_partner, super::networks::terminate_partner,
         super::grants::create, super::grants::check, super::grants::list, super::grants::one,
         super::grants::revoke, super::grants::confirm, super::grants::change_valid_to, super::grants::conflicts, super::grants::audit,
         super::outlets::create, super::outlets::list, super::outlets::one, super::outlets::update, super::outlets::close, super::outlets::stage, super::outlets::pipeline,
@@ -24,7 +24,7 @@ use utoipa::OpenApi;
         super::gis::export_regions, super::gis::export_network, super::gis::tilejson, super::gis::tile,
     ),
     components(schemas(crate::app::ledger::GrantRequest, crate::domain::grants::ConflictEntry, crate::input::InputError,
-        crate::domain::network::Partner, crate::app::catalog::NewNetwork, crate::app::catalog::NewPartner, super::grants::RevokeRequest, super::grants::ValidToRequest,
+        crate::domain::network::Partner, crate::app::catalog::NewNetwork, crate::app::catalog::NewPartner, crate::domain::network::PartnerRecord, crate::app::partners::TerminateRequest, crate::domain::network::PartnerStatus, super::grants::RevokeRequest, super::grants::ValidToRequest,
         crate::domain::outlets::OutletRequest, crate::domain::grants::GrantRef, crate::domain::standard::Facility, crate::app::outlets::CloseRequest, crate::app::outlets::StageRequest,
         crate::geometry::validate::CoordSys, crate::domain::outlets::OutletStatus)),
     modifiers(&BearerAuth)

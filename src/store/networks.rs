@@ -38,16 +38,23 @@ impl Store {
             .ok_or_else(|| Error::NotFound(format!("no network `{code}`")))
     }
 
-    /// Creates a partner; 409 if the name is taken in the network.
-    pub async fn create_partner(&self, network: &str, name: &str, tier: &str) -> Result<Partner> {
-        sqlx::query_as("insert into partners (network, name, tier, created_at) values (?, ?, ?, ?) returning *")
-            .bind(network)
-            .bind(name)
-            .bind(tier)
-            .bind(now())
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| unique_violation(e, format!("partner `{name}` exists already in network `{network}`")))
+    /// Creates a partner; 409 if the name or the external id is taken in the network.
+    pub async fn create_partner(&self, network: &str, r: &crate::domain::network::PartnerRecord, tier: &str) -> Result<Partner> {
+        sqlx::query_as(
+            "insert into partners (network, name, tier, created_at, contact_name, contact_email, contact_phone, external_id)
+             values (?, ?, ?, ?, ?, ?, ?, ?) returning *",
+        )
+        .bind(network)
+        .bind(&r.name)
+        .bind(tier)
+        .bind(now())
+        .bind(&r.contact_name)
+        .bind(&r.contact_email)
+        .bind(&r.contact_phone)
+        .bind(&r.external_id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| unique_violation(e, format!("partner `{}` (or its external_id) exists already in network `{network}`", r.name)))
     }
 
     /// Partners of a network.
@@ -59,4 +66,42 @@ impl Store {
     pub async fn partner(&self, network: &str, id: i64) -> Result<Option<Partner>> {
         Ok(sqlx::query_as("select * from partners where network = ? and id = ?").bind(network).bind(id).fetch_optional(&self.pool).await?)
     }
+}
+
+/// One partner of a network read on this connection (inside a write transaction: as it
+/// stands under the write lock), or 404.
+pub async fn partner_in(conn: &mut sqlx::SqliteConnection, network: &str, id: i64) -> Result<Partner> {
+    sqlx::query_as("select * from partners where network = ? and id = ?")
+        .bind(network)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no partner {id} in network `{network}`")))
+}
+
+/// Writes a partner's record (name, contacts, key, status); 409 if the name or the key is
+/// another partner's. A new name is read by every instance's grant index: the partner's
+/// grants move to a new `grants_seq`.
+pub async fn update_partner(tx: &mut super::WriteTx, p: &Partner, renamed: bool) -> Result<Partner> {
+    let updated: Partner = sqlx::query_as(
+        "update partners set name = ?, contact_name = ?, contact_email = ?, contact_phone = ?, external_id = ?, status = ?,
+           terminated_on = ?, updated_at = ? where id = ? returning *",
+    )
+    .bind(&p.name)
+    .bind(&p.contact_name)
+    .bind(&p.contact_email)
+    .bind(&p.contact_phone)
+    .bind(&p.external_id)
+    .bind(p.status)
+    .bind(&p.terminated_on)
+    .bind(now())
+    .bind(p.id)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(|e| unique_violation(e, format!("another partner of network `{}` has this name or external_id", p.network)))?;
+    if renamed {
+        let seq: i64 = sqlx::query_scalar("update state set value = value + 1 where key = 'grants_seq' returning value").fetch_one(&mut **tx).await?;
+        sqlx::query("update grants set seq = ? where partner_id = ?").bind(seq).bind(p.id).execute(&mut **tx).await?;
+    }
+    Ok(updated)
 }

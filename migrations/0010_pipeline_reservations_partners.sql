@@ -1,5 +1,5 @@
 -- no-transaction
--- Issue 21 (time): the outlet pipeline and reserved grants.
+-- Issue 21 (time): the outlet pipeline, reserved grants, partners as records.
 --
 -- Outlets move through stages (proposed → approved → under_construction → open → closed,
 -- or rejected / cancelled), each dated; grants may be `reserved` until a date. Both need a
@@ -98,14 +98,26 @@ CREATE INDEX grants_network ON grants (network, status);
 CREATE INDEX grants_seq ON grants (seq);
 CREATE INDEX grants_partner ON grants (partner_id);
 
+-- Partners as records: contacts, the caller's own key (unique in the network) and a
+-- status. A terminated partner's grants end on its `terminated_on` day.
+ALTER TABLE partners ADD COLUMN contact_name TEXT;
+ALTER TABLE partners ADD COLUMN contact_email TEXT;
+ALTER TABLE partners ADD COLUMN contact_phone TEXT;
+ALTER TABLE partners ADD COLUMN external_id TEXT;
+ALTER TABLE partners ADD COLUMN status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended', 'terminated'));
+ALTER TABLE partners ADD COLUMN terminated_on TEXT;
+ALTER TABLE partners ADD COLUMN updated_at TEXT;
+CREATE UNIQUE INDEX partners_external_id ON partners (network, external_id) WHERE external_id IS NOT NULL;
+
 -- The audit log also keeps every stage move of an outlet (who moved it, to what, on which
--- day) and the reservations, confirmations and changes of a grant's end.
+-- day), the reservations, confirmations and changes of a grant's end, and the changes and
+-- terminations of partners.
 CREATE TABLE audit_new (
     id        INTEGER PRIMARY KEY,
     network   TEXT NOT NULL,
     at        TEXT NOT NULL,
-    action    TEXT NOT NULL CHECK (action IN ('grant', 'revoke', 'close', 'stage', 'reserve', 'confirm', 'valid_to')),
-    result    TEXT NOT NULL CHECK (result IN ('granted', 'refused', 'revoked', 'closed', 'reserved', 'confirmed', 'changed',
+    action    TEXT NOT NULL CHECK (action IN ('grant', 'revoke', 'close', 'stage', 'confirm', 'valid_to', 'partner')),
+    result    TEXT NOT NULL CHECK (result IN ('granted', 'refused', 'revoked', 'closed', 'confirmed', 'changed', 'updated', 'terminated',
                                               'proposed', 'approved', 'under_construction', 'open', 'rejected', 'cancelled')),
     grant_id  INTEGER REFERENCES grants (id),
     outlet_id INTEGER REFERENCES outlets (id),
