@@ -59,7 +59,7 @@ async fn network(app: &App, code: &str) {
 }
 
 async fn partner(app: &App, net: &str, name: String) -> i64 {
-    app.catalog.create_partner(&Caller::cli(), net, &NewPartner { name, tier: "city_partner".into() }).await.expect("partner").id
+    app.catalog.create_partner(&Caller::cli(), net, &NewPartner { name, tier: "city_partner".into(), ..Default::default() }).await.expect("partner").id
 }
 
 /// Runs whole passes over `bodies` for at least `min_secs`, timing each request.
