@@ -117,7 +117,7 @@ CREATE TABLE audit_new (
     network   TEXT NOT NULL,
     at        TEXT NOT NULL,
     action    TEXT NOT NULL CHECK (action IN ('grant', 'revoke', 'close', 'stage', 'confirm', 'valid_to', 'partner')),
-    result    TEXT NOT NULL CHECK (result IN ('granted', 'refused', 'revoked', 'closed', 'confirmed', 'changed', 'updated', 'terminated',
+    result    TEXT NOT NULL CHECK (result IN ('granted', 'refused', 'revoked', 'closed', 'reserved', 'confirmed', 'changed', 'updated', 'terminated',
                                               'proposed', 'approved', 'under_construction', 'open', 'rejected', 'cancelled')),
     grant_id  INTEGER REFERENCES grants (id),
     outlet_id INTEGER REFERENCES outlets (id),

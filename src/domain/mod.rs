@@ -12,6 +12,7 @@
 //!   the stages before opening and what falls due; the network checked against its standard.
 //! - [`demand`], [`scoring`]: H3 demand grids; the Huff model, candidates and plans.
 //! - [`access`]: who asks (roles, scopes) and what each may see.
+//! - [`period`]: periods of days, as `?on=` and OGC API's `datetime` ask for them.
 //! - [`random`]: deterministic numbers for synthetic inputs (benchmarks, tests).
 
 pub mod access;
@@ -21,6 +22,7 @@ pub mod exclusivity;
 pub mod grants;
 pub mod network;
 pub mod outlets;
+pub mod period;
 pub mod pipeline;
 pub mod policy;
 pub mod random;
