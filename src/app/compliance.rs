@@ -7,7 +7,9 @@ use super::ledger::Ledger;
 use super::scoring::Scoring;
 use crate::domain::access::{Caller, Role, Viewer};
 use crate::domain::compliance::{self, Breach, Report};
+use crate::domain::exclusivity::NetworkGrants;
 use crate::domain::grants::Validity;
+use crate::domain::period::Period;
 use crate::domain::scoring::network::outlet_sales;
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -44,25 +46,24 @@ impl Compliance {
     }
 
     /// The network checked against its format standard, for all partners or one, on `on`
-    /// (today, or a later day: the grants in force and the outlets open by then). A
+    /// (default today; a past day as it stood then, a later day as planned: the grants in
+    /// force and the outlets open, or planned open, by then). A
     /// partner token sees its own partner's report only, other partners' grants in it
     /// unnamed.
     pub async fn report(&self, caller: &Caller, network: &str, partner_id: Option<i64>, on: Option<NaiveDate>) -> Result<Report> {
         let entered = self.catalog.enter(caller, network, Role::Viewer).await?;
         let today = chrono::Utc::now().date_naive();
         let day = on.unwrap_or(today);
-        if day < today {
-            // A past day needs the grants as they stood then, revoked ones too: not kept yet.
-            return Err(Error::BadRequest(format!("on={day}: compliance is reported for today or a later day (today is {today})")));
-        }
+        let past = day < today;
         let (policy, viewer) = (entered.policy, entered.viewer);
         if let Viewer::Partner(p) = viewer
             && partner_id != Some(p)
         {
             return Err(crate::domain::access::Denied(format!("a partner token sees its own compliance: add ?partner_id={p}")).into());
         }
-        // With a grid, the scenario lists the outlets it was built from; without, list them here.
-        let (outlets, expected_sales, model) = match self.store.grid_info(network).await? {
+        // With a grid, the scenario lists the outlets it was built from; without (or for a
+        // past day, whose sales the model of today does not know), list them here.
+        let (outlets, expected_sales, model) = match self.store.grid_info(network).await?.filter(|_| !past) {
             Some(_) => {
                 let n = self.scoring.scenario(network).await?;
                 let (scenario, for_sales, in_force) = (n.scenario, n.outlets.clone(), n.model.clone());
@@ -75,20 +76,28 @@ impl Compliance {
             Some(id) => vec![self.catalog.partner(network, id).await?.ok_or_else(|| Error::NotFound(format!("no partner {id} in network `{network}`")))?],
             None => self.catalog.all_partners(network).await?,
         };
-        let conflicts = self.ledger.conflicts_of(network).await?;
         let regions = self.catalog.regions();
+        // A past day: the grants as they stood then (revoked ones before their revoke), and
+        // that day as "today" (what held then, what was open then).
+        let (then, conflicts) = match past {
+            true => {
+                let grants = self.ledger.grants_in_force(network, Period::day(day)).await?;
+                (Some(NetworkGrants::of(grants, &regions)), self.ledger.conflicts_during(network, Period::day(day)).await?)
+            }
+            false => (None, self.ledger.conflicts_of(network).await?),
+        };
         let index = self.ledger.index();
         let inputs = compliance::Inputs {
             network,
             policy,
             partners: &partners,
             outlets: &outlets,
-            grants: index.network(network),
+            grants: if past { then.as_ref() } else { index.network(network) },
             regions: &regions,
             conflicts: &conflicts,
             expected_sales: expected_sales.as_ref(),
             day,
-            today,
+            today: if past { day } else { today },
             viewer,
         };
         let mut report = compliance::check(&inputs);

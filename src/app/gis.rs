@@ -12,12 +12,14 @@ use super::demand::Demand;
 use super::ledger::{GrantFilter, Ledger};
 use super::lock;
 use crate::domain::access::{Caller, Denied, Role, Viewer};
+use crate::domain::period::Period;
 use crate::error::{Error, Result};
 use crate::geometry::validate::parse_stored;
 use crate::gis::layer::{DEMAND_FIELDS, Feature, Features, FieldType as T, FieldValue as V, GeometryType, Layer, field};
 use crate::gis::{Collection, NetworkLayer};
 use crate::store::Store;
 use crate::store::outlets::OutletFilter;
+use chrono::NaiveDate;
 use geo::{Geometry, MultiPolygon, Point};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -111,6 +113,9 @@ type TileMap = HashMap<(u8, u32, u32), Arc<Vec<u8>>>;
 pub struct Served {
     /// The layer.
     pub layer: Arc<Layer>,
+    /// Its time extent (first day, last day; `None` ends are open), for the layers with
+    /// time: grants (their windows) and outlets (opening to closing). `None`: no time.
+    pub time: Option<(Option<NaiveDate>, Option<NaiveDate>)>,
     /// Rendered tiles by (z, x, y).
     pub tiles: Mutex<TileMap>,
     /// The layer's extent, computed on first use.
@@ -122,8 +127,8 @@ const TILES_PER_LAYER: usize = 4_096;
 
 impl Served {
     /// A layer ready to serve.
-    pub fn new(layer: Layer) -> Served {
-        Served { layer: Arc::new(layer), tiles: Mutex::default(), extent: std::sync::OnceLock::new() }
+    pub fn new(layer: Layer, time: Option<(Option<NaiveDate>, Option<NaiveDate>)>) -> Served {
+        Served { layer: Arc::new(layer), time, tiles: Mutex::default(), extent: std::sync::OnceLock::new() }
     }
 
     /// Bounding box of all features (computed once), `None` for an empty layer.
@@ -146,9 +151,19 @@ impl Served {
     }
 }
 
-/// A layer as one viewer sees it: the collection and whose view (0: the whole network; a
-/// partner id: that partner token's own layer).
-type LayerKey = (Collection, i64);
+/// A layer as one viewer sees it on some days: the collection, whose view (0: the whole
+/// network; a partner id: that partner token's own layer), and the period (none: all).
+type LayerKey = (Collection, i64, Option<Period>);
+
+/// Most layers of a period kept at once (each day asked for is one); beyond, they are
+/// dropped and built again when asked.
+const DATED_LAYERS_KEPT: usize = 32;
+
+/// Whether a collection's features have days: grants, outlets and the conflicts between
+/// grants in force.
+pub fn has_time(c: &Collection) -> bool {
+    matches!(c, Collection::Network(_, NetworkLayer::Grants | NetworkLayer::Outlets | NetworkLayer::Conflicts))
+}
 
 /// GIS layers and their caches.
 #[derive(Debug)]
@@ -204,6 +219,16 @@ impl Gis {
     /// A collection's layer as the caller may see it, built or from the cache; 404 for an
     /// unknown network, 403 for a network or layer the caller may not read.
     pub async fn layer(&self, caller: &Caller, c: &Collection) -> Result<Arc<Served>> {
+        self.layer_during(caller, c, None).await
+    }
+
+    /// A collection's layer on some days (`period`): the grants in force then (revoked
+    /// ones before their revoke), the outlets open then, the conflicts between those
+    /// grants. A layer without time (regions, demand, candidates) refuses a period (400).
+    pub async fn layer_during(&self, caller: &Caller, c: &Collection, period: Option<Period>) -> Result<Arc<Served>> {
+        if period.is_some() && !has_time(c) {
+            return Err(Error::BadRequest(format!("`{c}` has no time: `on` and `datetime` are for grants, outlets and conflicts")));
+        }
         let viewer = match c {
             Collection::Regions => Viewer::All,
             Collection::Network(net, layer) => {
@@ -215,25 +240,30 @@ impl Gis {
                 if *layer == NetworkLayer::Demand { Viewer::All } else { viewer }
             }
         };
-        self.viewed(c, viewer).await
+        self.viewed(c, viewer, period).await
     }
 
     /// A layer as `viewer` sees it (no access check: for the services' own use).
-    pub async fn viewed(&self, c: &Collection, viewer: Viewer) -> Result<Arc<Served>> {
-        let key = (c.clone(), viewer.owner());
+    pub async fn viewed(&self, c: &Collection, viewer: Viewer, period: Option<Period>) -> Result<Arc<Served>> {
+        let key = (c.clone(), viewer.owner(), period);
         let version = self.layer_version(c, viewer).await?;
         if let Some((v, served)) = lock(&self.layers).get(&key)
             && *v == version
         {
             return Ok(served.clone());
         }
-        let layer = self.build_layer(c, viewer).await?;
-        let served = Arc::new(Served::new(layer));
-        lock(&self.layers).insert(key, (version, served.clone()));
+        let (layer, time) = self.build_layer(c, viewer, period).await?;
+        let served = Arc::new(Served::new(layer, time));
+        let mut layers = lock(&self.layers);
+        if period.is_some() && layers.keys().filter(|k| k.2.is_some()).count() >= DATED_LAYERS_KEPT {
+            layers.retain(|k, _| k.2.is_none());
+        }
+        layers.insert(key, (version, served.clone()));
         Ok(served)
     }
 
-    async fn build_layer(&self, c: &Collection, viewer: Viewer) -> Result<Layer> {
+    async fn build_layer(&self, c: &Collection, viewer: Viewer, period: Option<Period>) -> Result<(Layer, Option<(Option<NaiveDate>, Option<NaiveDate>)>)> {
+        let mut time = None;
         let (title, description, geometry_type, fields, features) = match c {
             Collection::Regions => {
                 let regions = self.catalog.regions();
@@ -266,6 +296,8 @@ impl Gis {
                     Viewer::Partner(p) => Some(p),
                 };
                 let rows = self.ledger.grant_rows(net, &GrantFilter { partner_id: own, ..GrantFilter::default() }).await?;
+                let rows: Vec<_> = rows.into_iter().filter(|g| period.is_none_or(|p| in_force_during(g, p))).collect();
+                time = Some(time_extent(rows.iter().map(|g| (g.valid_from.parse().ok(), g.valid_to.as_deref().map(|d| d.parse().ok())))));
                 let mut features = Vec::with_capacity(rows.len());
                 for g in rows {
                     let value: serde_json::Value = serde_json::from_str(&g.geometry).map_err(Error::data(format!("grant {}: stored geometry", g.id)))?;
@@ -299,9 +331,15 @@ impl Gis {
             Collection::Network(net, NetworkLayer::Outlets) => {
                 let partners: HashMap<i64, String> = self.catalog.all_partners(net).await?.into_iter().map(|p| (p.id, p.name)).collect();
                 let outlets = self.store.list_outlets(net, &OutletFilter::default()).await?;
-                let mut features: Vec<Feature> = outlets
+                let outlets: Vec<_> = outlets
                     .into_iter()
                     .filter(|o| o.competitor || o.partner_id.is_some_and(|p| viewer.sees(p)))
+                    .filter(|o| period.is_none_or(|p| o.planned_during(p.bounds().0, p.bounds().1, chrono::Utc::now().date_naive())))
+                    .collect();
+                let closed_on = |o: &crate::domain::outlets::Outlet| if o.status.ended() { Some(o.closed_on) } else { Some(None) };
+                time = Some(time_extent(outlets.iter().map(|o| (o.opened_on.or(o.proposed_on), closed_on(o)))));
+                let mut features: Vec<Feature> = outlets
+                    .into_iter()
                     .map(|o| {
                         let mut values = vec![
                             o.partner_id.map_or(V::Null, V::Integer),
@@ -341,7 +379,11 @@ impl Gis {
                 let grants: HashMap<i64, String> =
                     self.ledger.grant_rows(net, &GrantFilter::default()).await?.into_iter().map(|g| (g.id, g.partner_name)).collect();
                 let mut features = Vec::new();
-                for (n, (a, e)) in self.ledger.conflicts_of(net).await?.into_iter().enumerate() {
+                let conflicts = match period {
+                    None => self.ledger.conflicts_of(net).await?,
+                    Some(p) => self.ledger.conflicts_during(net, p).await?,
+                };
+                for (n, (a, e)) in conflicts.into_iter().enumerate() {
                     let mp = e.geometry.area().unwrap_or_else(|| MultiPolygon(Vec::new()));
                     let basis = serde_json::to_value(e.basis).ok().and_then(|b| b.as_str().map(str::to_string));
                     let values = vec![
@@ -407,8 +449,38 @@ impl Gis {
                 )
             }
         };
-        Ok(Layer { id: c.to_string(), title, description, geometry_type, fields, features })
+        Ok((Layer { id: c.to_string(), title, description, geometry_type, fields, features }, time))
     }
+}
+
+/// Whether a stored grant was in force on some day of the period: within its window, and
+/// active (or a reservation), or revoked after that day.
+fn in_force_during(g: &crate::store::grants::GrantRow, p: Period) -> bool {
+    let (Ok(from), Ok(to)) = (g.valid_from.parse::<NaiveDate>(), g.valid_to.as_deref().map(str::parse::<NaiveDate>).transpose()) else { return false };
+    let revoked_on = g.revoked_at.as_deref().and_then(|t| t.get(..10)).and_then(|d| d.parse::<NaiveDate>().ok());
+    let to = match (g.status.as_str(), revoked_on) {
+        ("revoked", Some(r)) => Some(to.map_or(r, |t| t.min(r)).pred_opt().unwrap_or(r)),
+        ("revoked", None) => return false,
+        _ => to,
+    };
+    to.is_none_or(|t| t >= from) && p.meets(from, to)
+}
+
+/// The first and last day of windows (`from`, `to`: `Some(None)` is open-ended, `None`
+/// unreadable); the last is open if any window is.
+fn time_extent(windows: impl Iterator<Item = (Option<NaiveDate>, Option<Option<NaiveDate>>)>) -> (Option<NaiveDate>, Option<NaiveDate>) {
+    let (mut first, mut last, mut open) = (None::<NaiveDate>, None::<NaiveDate>, false);
+    for (from, to) in windows {
+        if let Some(f) = from {
+            first = Some(first.map_or(f, |x| x.min(f)));
+        }
+        match to {
+            Some(Some(t)) => last = Some(last.map_or(t, |x| x.max(t))),
+            Some(None) => open = true,
+            None => {}
+        }
+    }
+    (first, if open { None } else { last })
 }
 
 /// Whether a viewer may read a network layer: a partner token reads its own layers and

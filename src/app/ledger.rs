@@ -723,6 +723,44 @@ impl Ledger {
         Ok(conflicts_among(&grants, &regions, policy.sliver_tolerance))
     }
 
+    /// The grants of a network in force on some day of `period`, from the stored rows: a
+    /// revoked grant until the day before its revoke, as if active then (no access check).
+    pub async fn grants_in_force(&self, network: &str, period: crate::domain::period::Period) -> Result<Vec<Arc<Grant>>> {
+        let (first, last) = period.bounds();
+        let rows = self.store.list_grants(network, &GrantFilter::default()).await?;
+        let mut grants = Vec::new();
+        for row in rows {
+            let revoked_on = row.revoked_at.as_deref().and_then(|t| t.get(..10)).and_then(|d| d.parse::<NaiveDate>().ok());
+            let mut grant = row.into_grant()?;
+            if grant.status == Status::Revoked {
+                match revoked_on.and_then(|r| r.pred_opt()) {
+                    Some(until) if until >= grant.validity.from => grant.validity.to = Some(grant.validity.to.map_or(until, |t| t.min(until))),
+                    _ => continue,
+                }
+                grant.status = Status::Active;
+            }
+            if grant.validity.from <= last && grant.validity.to.is_none_or(|t| t >= first) {
+                grants.push(Arc::new(grant));
+            }
+        }
+        Ok(grants)
+    }
+
+    /// Every conflicting pair among the grants in force during `period` (see
+    /// [`Ledger::grants_in_force`]; no access check).
+    pub async fn conflicts_during(&self, network: &str, period: crate::domain::period::Period) -> Result<Vec<(i64, ConflictEntry)>> {
+        let (_, policy) = self.catalog.network(network).await?;
+        let grants = self.grants_in_force(network, period).await?;
+        let regions = self.catalog.regions();
+        super::cpu(|| conflicts_among(&grants, &regions, policy.sliver_tolerance)).await
+    }
+
+    /// Every conflicting pair on a day, past or future (not for partner tokens).
+    pub async fn conflicts_on(&self, caller: &Caller, network: &str, day: NaiveDate) -> Result<Vec<(i64, ConflictEntry)>> {
+        whole_network(caller, network, "the conflicts of the whole network")?;
+        self.conflicts_during(network, crate::domain::period::Period::day(day)).await
+    }
+
     /// Every grant decision of a network, oldest first (not for partner tokens).
     pub async fn audit(&self, caller: &Caller, network: &str) -> Result<Vec<AuditEntry>> {
         whole_network(caller, network, "the audit log")?;

@@ -382,7 +382,8 @@ impl Outlets {
     }
 
     /// Outlets with these filters; a partner token sees its own and competitors' only.
-    /// With `on`, only the outlets open on that day (past or future; see [`Outlet::open_on`]).
+    /// With `on`, only the outlets open on that day, or, for a later day, planned to be
+    /// open by then (see [`Outlet::planned_open_on`]).
     pub async fn list(&self, caller: &Caller, network: &str, filter: &OutletFilter, on: Option<NaiveDate>) -> Result<Vec<NamedOutlet>> {
         let viewer = caller.enter(network, Role::Viewer)?;
         self.catalog.network(network).await?;
@@ -391,7 +392,7 @@ impl Outlets {
         Ok(outlets
             .into_iter()
             .filter(|o| o.competitor || o.partner_id.is_some_and(|p| viewer.sees(p)))
-            .filter(|o| on.is_none_or(|day| o.open_on(day)))
+            .filter(|o| on.is_none_or(|day| o.planned_open_on(day, today())))
             .map(|o| NamedOutlet { partner_name: o.partner_id.and_then(|p| names.get(&p).cloned()), outlet: o })
             .collect())
     }

@@ -24,6 +24,9 @@ pub struct ExportArgs {
     /// Only features meeting `minx,miny,maxx,maxy` (WGS84).
     #[arg(long)]
     pub bbox: Option<String>,
+    /// The network on this day (YYYY-MM-DD, past or future): grants in force, outlets open.
+    #[arg(long)]
+    pub on: Option<chrono::NaiveDate>,
 }
 
 /// Writes the layer's features (those meeting the box, or all) to the file.
@@ -49,7 +52,7 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<i32> {
         }
     };
     let app = args.db.open().await?;
-    let layer = app.gis.layer(&Caller::cli(), &collection).await?.layer.clone();
+    let layer = app.gis.layer_during(&Caller::cli(), &collection, args.on.map(crate::domain::period::Period::day)).await?.layer.clone();
     let positions = layer.matching(bbox.as_ref());
     let bar = indicatif::ProgressBar::new(positions.len() as u64);
     let count = positions.len();

@@ -39,6 +39,15 @@ pub struct NetworkGrants {
 }
 
 impl NetworkGrants {
+    /// These grants, indexed.
+    pub fn of(grants: impl IntoIterator<Item = Arc<Grant>>, regions: &RegionSet) -> NetworkGrants {
+        let mut index = NetworkGrants::default();
+        for g in grants {
+            index.insert(g, regions);
+        }
+        index
+    }
+
     fn insert(&mut self, grant: Arc<Grant>, regions: &RegionSet) {
         self.boxes.insert(box_entry(&grant.territory, grant.id));
         if let Some(codes) = &grant.territory.adcodes {

@@ -234,14 +234,24 @@ impl Outlet {
 
     /// Whether the outlet is open at some time between `first` and `last` (inclusive).
     pub fn open_during(&self, first: NaiveDate, last: NaiveDate) -> bool {
-        let opened = matches!(self.status, OutletStatus::Open | OutletStatus::Closed) && self.opened_on.is_none_or(|d| d <= last);
-        opened && self.closed_on.filter(|_| self.status == OutletStatus::Closed).is_none_or(|d| d >= first)
+        // With no opening day, it opened after its last known stage.
+        let since = self.opened_on.or(self.construction_started_on).or(self.approved_on).or(self.proposed_on);
+        let opened = matches!(self.status, OutletStatus::Open | OutletStatus::Closed) && since.is_none_or(|d| d <= last);
+        // A closed outlet with no closing day has been closed for as long as the records say.
+        opened && (self.status == OutletStatus::Open || self.closed_on.is_some_and(|d| d > first))
+    }
+
+    /// Whether the outlet is in the network as planned at some time between `first` and
+    /// `last`: open then, or, for a period reaching past `today`, in the pipeline now with
+    /// its opening planned by `last`.
+    pub fn planned_during(&self, first: NaiveDate, last: NaiveDate, today: NaiveDate) -> bool {
+        self.open_during(first, last) || (last > today && self.status.in_pipeline() && self.planned_open_on.is_some_and(|d| d <= last))
     }
 
     /// Whether the outlet counts on `day` as the network planned it: open by then, or,
     /// for a later day than `today`, in the pipeline now with its opening planned by then.
     pub fn planned_open_on(&self, day: NaiveDate, today: NaiveDate) -> bool {
-        self.open_on(day) || (day > today && self.status.in_pipeline() && self.planned_open_on.is_some_and(|d| d <= day))
+        self.planned_during(day, day, today)
     }
 
     /// The outlet as a GeoJSON Feature (WGS84).

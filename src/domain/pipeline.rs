@@ -177,4 +177,27 @@ mod tests {
         let e = Entry::of(&o, &standard, day("2026-06-01")).expect("test data");
         assert_eq!((e.due, e.due_on, e.days_left, e.overdue), (None, None, None, false));
     }
+
+    #[test]
+    fn an_outlet_is_open_on_a_day_exactly_when_it_is_open_during_that_day() {
+        let base = proposed("2026-01-01");
+        let mut cases = vec![base.clone()];
+        for (status, opened, closed) in [
+            (OutletStatus::Open, None, None),
+            (OutletStatus::Open, Some("2026-02-01"), None),
+            (OutletStatus::Closed, Some("2026-02-01"), Some("2026-03-01")),
+            (OutletStatus::Closed, None, Some("2026-03-01")),
+            (OutletStatus::Closed, Some("2026-02-01"), None),
+            (OutletStatus::Cancelled, None, Some("2026-01-15")),
+        ] {
+            let mut o = base.clone();
+            (o.status, o.opened_on, o.closed_on) = (status, opened.map(day), closed.map(day));
+            cases.push(o);
+        }
+        for o in &cases {
+            for d in ["2025-12-31", "2026-01-01", "2026-01-20", "2026-02-01", "2026-02-28", "2026-03-01", "2027-01-01"].map(day) {
+                assert_eq!(o.open_on(d), o.open_during(d, d), "{:?} opened {:?} closed {:?} on {d}", o.status, o.opened_on, o.closed_on);
+            }
+        }
+    }
 }

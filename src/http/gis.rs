@@ -5,6 +5,7 @@ use super::AppState;
 use super::extract::{Path, Query};
 use crate::app::blocking;
 use crate::domain::access::Caller;
+use crate::domain::period::Period;
 use crate::error::{Error, Result};
 use crate::gis::geojson::{GEOJSON, chunks};
 use crate::gis::gpkg::{GEOPACKAGE, table_name};
@@ -29,12 +30,28 @@ pub(super) fn router() -> Router<AppState> {
         .route("/tiles/{layer}/{z}/{x}/{file}", get(tile))
 }
 
-/// Query of an export: an optional `bbox` (only features meeting it).
+/// Query of an export: an optional `bbox` (only features meeting it) and day.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ExportQuery {
     /// `minx,miny,maxx,maxy` (WGS84): only features that meet this box.
     pub bbox: Option<String>,
+    /// The network on this ISO day, past or future (grants, outlets, conflicts): the
+    /// grants in force then, the outlets open then.
+    pub on: Option<String>,
+}
+
+/// `?on=` of the tile routes.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct OnQuery {
+    /// The network on this ISO day (grants, outlets, conflicts).
+    pub on: Option<String>,
+}
+
+/// The period of `?on=`, if given.
+fn on_day(on: Option<&str>) -> Result<Option<Period>> {
+    Ok(super::extract::query_date(on, "on")?.map(Period::day))
 }
 
 fn split_file(file: &str) -> Result<(&str, ExportFormat)> {
@@ -44,8 +61,8 @@ fn split_file(file: &str) -> Result<(&str, ExportFormat)> {
 }
 
 /// Exports a collection's features (those meeting `bbox`, or all) in `format`.
-pub async fn export(app: &AppState, caller: &Caller, c: &Collection, format: ExportFormat, bbox: Option<[f64; 4]>) -> Result<Response> {
-    let served = app.gis.layer(caller, c).await?;
+pub async fn export(app: &AppState, caller: &Caller, c: &Collection, format: ExportFormat, bbox: Option<[f64; 4]>, on: Option<Period>) -> Result<Response> {
+    let served = app.gis.layer_during(caller, c, on).await?;
     let layer = served.layer.clone();
     let positions = {
         let layer = layer.clone();
@@ -80,7 +97,7 @@ pub async fn export_regions(State(app): State<AppState>, caller: Caller, Path(fi
         return Err(Error::NotFound(format!("no shared layer `{stem}`: only `regions` (network layers are under /networks/{{net}}/export/)")));
     }
     let bbox = q.bbox.as_deref().map(parse_bbox).transpose()?;
-    export(&app, &caller, &Collection::Regions, format, bbox).await
+    export(&app, &caller, &Collection::Regions, format, bbox, on_day(q.on.as_deref())?).await
 }
 
 #[utoipa::path(get, path = "/networks/{net}/export/{file}", tag = "gis",
@@ -97,7 +114,7 @@ pub async fn export_network(
     let layer =
         NetworkLayer::parse(stem).ok_or_else(|| Error::NotFound(format!("no layer `{stem}`: layers are grants, outlets, demand, conflicts, candidates")))?;
     let bbox = q.bbox.as_deref().map(parse_bbox).transpose()?;
-    export(&app, &caller, &Collection::Network(net, layer), format, bbox).await
+    export(&app, &caller, &Collection::Network(net, layer), format, bbox, on_day(q.on.as_deref())?).await
 }
 
 fn collection(layer: &str) -> Result<Collection> {
@@ -116,13 +133,21 @@ fn tilejson_type(kind: crate::gis::layer::FieldType) -> &'static str {
 }
 
 #[utoipa::path(get, path = "/tiles/{file}", tag = "gis",
-    params(("file" = String, Path, description = "`LAYER.json`, e.g. `smart.grants.json`")),
+    params(("file" = String, Path, description = "`LAYER.json`, e.g. `smart.grants.json`"), OnQuery),
     responses((status = 200, description = "TileJSON 3.0 of the layer's vector tiles"), (status = 404, description = "Unknown layer")))]
 /// `GET /tiles/{layer}.json`: TileJSON of a layer.
-pub async fn tilejson(State(app): State<AppState>, caller: Caller, links: super::Links, Path(file): Path<String>) -> Result<Response> {
+pub async fn tilejson(
+    State(app): State<AppState>,
+    caller: Caller,
+    links: super::Links,
+    Path(file): Path<String>,
+    Query(q): Query<OnQuery>,
+) -> Result<Response> {
     let id = file.strip_suffix(".json").ok_or_else(|| Error::NotFound(format!("`{file}`: expected LAYER.json")))?;
     let c = collection(id)?;
-    let served = app.gis.layer(&caller, &c).await?;
+    let on = on_day(q.on.as_deref())?;
+    let served = app.gis.layer_during(&caller, &c, on).await?;
+    let tile_query = on.and_then(|p| p.from).map(|d| format!("on={d}")).unwrap_or_default();
     let layer = &served.layer;
     let bounds = served.extent().map_or([-180.0, -85.0, 180.0, 85.0], |e| [e.min().x, e.min().y, e.max().x, e.max().y]);
     let fields: serde_json::Map<String, serde_json::Value> = layer.fields.iter().map(|f| (f.name.to_string(), json!(tilejson_type(f.kind)))).collect();
@@ -130,7 +155,7 @@ pub async fn tilejson(State(app): State<AppState>, caller: Caller, links: super:
         "tilejson": "3.0.0",
         "name": layer.title,
         "description": layer.description,
-        "tiles": [links.href(&format!("/tiles/{id}/{{z}}/{{x}}/{{y}}.mvt"), "")],
+        "tiles": [links.href(&format!("/tiles/{id}/{{z}}/{{x}}/{{y}}.mvt"), &tile_query)],
         "minzoom": 0,
         "maxzoom": 14,
         "bounds": bounds,
@@ -141,17 +166,22 @@ pub async fn tilejson(State(app): State<AppState>, caller: Caller, links: super:
 }
 
 #[utoipa::path(get, path = "/tiles/{layer}/{z}/{x}/{file}", tag = "gis",
-    params(("layer" = String, Path, description = "`regions` or `{net}.{layer}`"), ("z" = u8, Path), ("x" = u32, Path), ("file" = String, Path, description = "`{y}.mvt`")),
+    params(("layer" = String, Path, description = "`regions` or `{net}.{layer}`"), ("z" = u8, Path), ("x" = u32, Path), ("file" = String, Path, description = "`{y}.mvt`"), OnQuery),
     responses((status = 200, description = "A Mapbox vector tile (EPSG:3857) with one layer named after the layer (`grants`, `regions`, ...)", content_type = "application/vnd.mapbox-vector-tile"),
         (status = 400, description = "Not a tile address"), (status = 404, description = "Unknown layer")))]
 /// `GET /tiles/{layer}/{z}/{x}/{y}.mvt`: one vector tile.
-pub async fn tile(State(app): State<AppState>, caller: Caller, Path((layer, z, x, file)): Path<(String, u8, u32, String)>) -> Result<Response> {
+pub async fn tile(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path((layer, z, x, file)): Path<(String, u8, u32, String)>,
+    Query(q): Query<OnQuery>,
+) -> Result<Response> {
     let y: u32 = file.strip_suffix(".mvt").and_then(|y| y.parse().ok()).ok_or_else(|| Error::BadRequest(format!("`{file}`: expected {{y}}.mvt")))?;
     if !tiles::valid_tile(z, x, y) {
         return Err(Error::BadRequest(format!("no tile {z}/{x}/{y}: zoom 0..={MAX_ZOOM}, x and y below 2^zoom")));
     }
     let c = collection(&layer)?;
-    let served = app.gis.layer(&caller, &c).await?;
+    let served = app.gis.layer_during(&caller, &c, on_day(q.on.as_deref())?).await?;
     let name = c.layer_name();
     let bytes = blocking(move || served.tile(z, x, y, |l| tiles::render(l, name, z, x, y))).await?;
     Ok((

@@ -319,11 +319,22 @@ pub async fn change_valid_to(
     Ok(geojson_response(grant_feature(&row)))
 }
 
-/// Every conflicting pair among the stored active grants.
-#[utoipa::path(get, path = "/networks/{net}/conflicts", tag = "grants", params(("net" = String, Path)),
+/// `?on=` of the conflicts.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct ConflictsQuery {
+    /// The grants in force on this ISO day, past or future (default: the grants that hold now).
+    pub on: Option<String>,
+}
+
+/// Every conflicting pair among the stored grants that hold now, or that were (or will be)
+/// in force on a day.
+#[utoipa::path(get, path = "/networks/{net}/conflicts", tag = "grants", params(("net" = String, Path), ConflictsQuery),
     responses((status = 200, description = "`{count, conflicts: [{grant_id, conflicts_with}]}`")))]
-pub async fn conflicts(State(app): State<AppState>, caller: Caller, Path(net): Path<String>) -> Result<axum::Json<Value>> {
-    let pairs = app.ledger.conflicts(&caller, &net).await?;
+pub async fn conflicts(State(app): State<AppState>, caller: Caller, Path(net): Path<String>, Query(q): Query<ConflictsQuery>) -> Result<axum::Json<Value>> {
+    let pairs = match super::extract::query_date(q.on.as_deref(), "on")? {
+        Some(day) => app.ledger.conflicts_on(&caller, &net, day).await?,
+        None => app.ledger.conflicts(&caller, &net).await?,
+    };
     let list: Vec<Value> = pairs.iter().map(|(a, c)| json!({"grant_id": a, "conflicts_with": c})).collect();
     Ok(axum::Json(json!({"count": list.len(), "conflicts": list})))
 }

@@ -155,12 +155,17 @@ impl Links {
 }
 
 impl Links {
-    /// The page of `path` at `offset` (`limit=&offset=`, and the `bbox` asked for).
-    pub fn page(&self, path: &str, limit: usize, offset: usize, bbox: Option<&str>) -> String {
+    /// The page of `path` at `offset` (`limit=&offset=`, and the `bbox` and `datetime`
+    /// asked for).
+    pub fn page(&self, path: &str, limit: usize, offset: usize, bbox: Option<&str>, datetime: Option<&str>) -> String {
         let mut query = format!("limit={limit}&offset={offset}");
         if let Some(b) = bbox {
             query.push_str("&bbox=");
             query.push_str(&b.replace(' ', ""));
+        }
+        if let Some(d) = datetime {
+            query.push_str("&datetime=");
+            query.push_str(&percent_encode(d));
         }
         self.href(path, &query)
     }

@@ -7,6 +7,7 @@ use super::extract::{Path, Query};
 use crate::app::blocking;
 use crate::app::gis::Served;
 use crate::domain::access::Caller;
+use crate::domain::period::Period;
 use crate::error::{Error, Result};
 use crate::gis::Collection;
 use crate::gis::geojson::{GEOJSON, feature};
@@ -33,6 +34,8 @@ pub const CONFORMANCE: [&str; 3] = [
 ];
 
 const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+/// The temporal reference system of OGC API – Features (the Gregorian calendar, UTC).
+const GREGORIAN: &str = "http://www.opengis.net/def/uri/ogc/1.3/gregorian";
 const OPENAPI_30: &str = "application/vnd.oai.openapi+json;version=3.0";
 
 pub(super) fn router() -> Router<AppState> {
@@ -101,6 +104,11 @@ fn collection_json(links: &Links, served: &Served) -> Value {
     let layer = &served.layer;
     let bbox = served.extent().map_or([-180.0, -90.0, 180.0, 90.0], |e| [e.min().x, e.min().y, e.max().x, e.max().y]);
     let path = format!("/ogc/collections/{}", layer.id);
+    let mut extent = json!({"spatial": {"bbox": [bbox], "crs": CRS84}});
+    if let Some((first, last)) = served.time {
+        let instant = |d: Option<chrono::NaiveDate>| d.map(|d| format!("{d}T00:00:00Z"));
+        extent["temporal"] = json!({"interval": [[instant(first), instant(last)]], "trs": GREGORIAN});
+    }
     json!({
         "id": layer.id,
         "title": layer.title,
@@ -108,7 +116,7 @@ fn collection_json(links: &Links, served: &Served) -> Value {
         "itemType": "feature",
         "crs": [CRS84],
         "storageCrs": CRS84,
-        "extent": {"spatial": {"bbox": [bbox], "crs": CRS84}},
+        "extent": extent,
         "links": [
             link(links.href(&path, ""), "self", "application/json", "This collection"),
             link(links.href(&format!("{path}/items"), ""), "items", GEOJSON, "Its features"),
@@ -163,19 +171,20 @@ async fn items(
     Path(id): Path<String>,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Response> {
-    only_params(&q, &["f", "bbox", "limit", "offset"])?;
+    only_params(&q, &["f", "bbox", "limit", "offset", "datetime"])?;
     check_format(&q)?;
     let limit = parse_count(&q, "limit", 1)?.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
     let offset = parse_count(&q, "offset", 0)?.unwrap_or(0);
     let bbox = q.get("bbox").map(|b| parse_bbox(b)).transpose()?.map(|[x0, y0, x1, y1]| Rect::new((x0, y0), (x1, y1)));
-    let served = app.gis.layer(&caller, &parse_collection(&id)?).await?;
+    let period = q.get("datetime").map(|d| Period::parse_datetime(d).map_err(|e| Error::BadRequest(format!("datetime=`{d}`: {e}")))).transpose()?;
+    let served = app.gis.layer_during(&caller, &parse_collection(&id)?, period).await?;
     let layer = served.layer.clone();
     let path = format!("/ogc/collections/{id}/items");
     let body = blocking(move || {
         let matching = layer.matching(bbox.as_ref());
         let page: Vec<Value> = matching.iter().skip(offset).take(limit).map(|&i| feature(&layer, &layer.feature(i))).collect();
         let returned = page.len();
-        let query = |offset: usize| links.page(&path, limit, offset, q.get("bbox").map(String::as_str));
+        let query = |offset: usize| links.page(&path, limit, offset, q.get("bbox").map(String::as_str), q.get("datetime").map(String::as_str));
         let mut links = vec![link(query(offset), "self", GEOJSON, "This page")];
         if offset + returned < matching.len() {
             links.push(link(query(offset + returned), "next", GEOJSON, "Next page"));
@@ -256,6 +265,7 @@ pub fn openapi(server: &str) -> Value {
                     {"$ref": "#/components/parameters/limit"},
                     {"$ref": "#/components/parameters/offset"},
                     {"$ref": "#/components/parameters/bbox"},
+                    {"$ref": "#/components/parameters/datetime"},
                     {"$ref": "#/components/parameters/f"},
                 ],
                 "responses": with_404(ok("A page of features (GeoJSON) with numberMatched, numberReturned and next/prev links", GEOJSON, obj.clone()))}},
@@ -275,6 +285,9 @@ pub fn openapi(server: &str) -> Value {
                 "bbox": {"name": "bbox", "in": "query", "required": false, "style": "form", "explode": false,
                     "description": "Only features that meet this box: minx,miny,maxx,maxy in CRS84 degrees.",
                     "schema": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}},
+                "datetime": {"name": "datetime", "in": "query", "required": false, "style": "form", "explode": false,
+                    "description": "Only features in force at this instant or during this interval (RFC 3339 dates or date-times, `start/end`, `..` for an open end), on the collections with a temporal extent (grants, outlets, conflicts).",
+                    "schema": {"type": "string"}},
                 "f": {"name": "f", "in": "query", "required": false, "style": "form", "explode": false,
                     "description": "Output format (only JSON is served).", "schema": {"type": "string", "enum": ["json", "geojson"]}},
             },

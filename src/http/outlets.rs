@@ -62,7 +62,8 @@ pub struct OutletQuery {
     pub status: Option<OutletStatus>,
     /// `min_lon,min_lat,max_lon,max_lat` (WGS84).
     pub bbox: Option<String>,
-    /// Only the outlets open on this ISO day, past or future: opened by then and not closed by then.
+    /// Only the outlets open on this ISO day, past or future: opened by then and not closed
+    /// by then (for a later day, also those in the pipeline planned to open by then).
     pub on: Option<String>,
 }
 

@@ -106,7 +106,7 @@ pub async fn get_demand(State(app): State<AppState>, caller: Caller, links: Link
     let cells = app.demand.cells(&caller, &net, bbox, q.limit, q.offset).await?;
     let returned = cells.features.len();
     let (path, limit) = (format!("/networks/{net}/demand"), q.limit.unwrap_or(crate::app::demand::CELLS_DEFAULT));
-    let page = |offset: usize| links.page(&path, limit, offset, q.bbox.as_deref());
+    let page = |offset: usize| links.page(&path, limit, offset, q.bbox.as_deref(), None);
     let mut page_links = vec![json!({"rel": "self", "href": page(q.offset), "type": "application/geo+json"})];
     if q.offset + returned < cells.matched {
         page_links.push(json!({"rel": "next", "href": page(q.offset + returned), "type": "application/geo+json"}));

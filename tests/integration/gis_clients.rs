@@ -226,3 +226,86 @@ async fn qgis_adds_the_grants_collection_and_draws_a_vector_tile() {
     let nowhere = qgis(8, 10, 10);
     assert_eq!(nowhere["tile_painted_pixels"], json!(0), "{nowhere:?}");
 }
+
+/// `ogrinfo -so -al` on a URL the GeoJSON driver reads (an OGC API items page).
+fn ogr_count_url(url: &str) -> u64 {
+    let out = run(Command::new("ogrinfo").args(["-ro", "-so", "-al", url]));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    text.lines()
+        .find_map(|l| l.strip_prefix("Feature Count: "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no feature count for {url}:\n{text}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gdal_reads_every_dated_layer_as_the_service_lists_it_on_a_past_today_and_future_day() {
+    let (s, client) = server().await;
+    let base = &s.base;
+    let today = chrono::Utc::now().date_naive();
+    let day = |n: i64| (today + chrono::Duration::days(n)).to_string();
+    let post = |path: String, body: Value| {
+        let client = &client;
+        async move {
+            let r = client.post(format!("{base}{path}")).json(&body).send().await.expect("post");
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.unwrap_or(Value::Null);
+            assert!(status < 300, "{path}: {status} {body}");
+            body
+        }
+    };
+    // A partner holding 襄阳 from 60 days ago, revoked today; 宜昌 from 30 days on. An outlet
+    // open from 20 days ago to 5 days ago; one planned in 宜昌 for 35 days on.
+    let p = post("/networks/smart/partners".into(), json!({"name": "时间合伙人", "tier": "city_partner"})).await["id"].clone();
+    let past_grant = post("/networks/smart/grants".into(), json!({"partner_id": p, "adcodes": ["420600"], "valid_from": day(-60)})).await["id"].clone();
+    let future_grant = post("/networks/smart/grants".into(), json!({"partner_id": p, "adcodes": ["420500"], "valid_from": day(30)})).await["id"].clone();
+    let site = |at: [f64; 2]| json!({"partner_id": p, "name": "店", "location": {"type": "Point", "coordinates": at}, "format": "light_showroom", "site_type": "mall"});
+    let mut gone = site([112.14, 32.04]);
+    gone["opened_on"] = json!(day(-20));
+    let gone = post("/networks/smart/outlets".into(), gone).await["id"].clone();
+    post(format!("/networks/smart/outlets/{gone}/close"), json!({"reason": "moved", "closed_on": day(-5)})).await;
+    let mut planned = site([111.29, 30.70]);
+    (planned["status"], planned["planned_open_on"]) = (json!("approved"), json!(day(35)));
+    post("/networks/smart/outlets".into(), planned).await;
+    post(format!("/networks/smart/grants/{past_grant}/revoke"), json!({"reason": "ended"})).await;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut seen = Vec::new();
+    for on in [day(-10), today.to_string(), day(40)] {
+        let ids = |v: Value| v["features"].as_array().expect("features").iter().map(|f| f["id"].clone()).collect::<Vec<Value>>();
+        let grant_ids = ids(get_json(&client, &format!("{base}/networks/smart/grants?on={on}")).await);
+        let outlet_ids = ids(get_json(&client, &format!("{base}/networks/smart/outlets?on={on}")).await);
+        let (grants, outlets) = (grant_ids.len() as u64, outlet_ids.len() as u64);
+        seen.push((grant_ids.contains(&past_grant), grant_ids.contains(&future_grant), outlet_ids.contains(&gone), outlet_ids.len()));
+        for (layer, expected) in [("grants", grants), ("outlets", outlets)] {
+            for ext in ["geojson", "gpkg"] {
+                let path = dir.path().join(format!("{layer}-{on}.{ext}"));
+                download(&client, &format!("{base}/networks/smart/export/{layer}.{ext}?on={on}"), &path).await;
+                assert_eq!(ogr_summary(&path).0, expected, "{layer}.{ext} on {on}");
+            }
+            let items = format!("{base}/ogc/collections/smart.{layer}/items?datetime={on}&limit=10000");
+            assert_eq!(ogr_count_url(&items), expected, "OGC {layer} items on {on}");
+        }
+    }
+    let (past, now, future) = (seen[0], seen[1], seen[2]);
+    assert_eq!([(past.0, past.1), (now.0, now.1), (future.0, future.1)], [(true, false), (false, false), (false, true)], "襄阳 then, 宜昌 later");
+    assert_eq!((past.2, now.2, future.2), (true, false, false), "the outlet closed 5 days ago was open 10 days ago");
+    assert_eq!(future.3, now.3 + 1, "the planned outlet counts on the later day: {seen:?}");
+
+    // The collections with time say so; a layer without time refuses a day.
+    let grants = get_json(&client, &format!("{base}/ogc/collections/smart.grants")).await;
+    assert!(grants["extent"]["temporal"]["interval"][0][0].is_string(), "{grants}");
+    let r = client.get(format!("{base}/ogc/collections/smart.demand/items?datetime={on}", on = day(0))).send().await.expect("get");
+    assert_eq!(r.status().as_u16(), 400);
+    let r = client.get(format!("{base}/ogc/collections/smart.grants/items?datetime=2026-13-01")).send().await.expect("get");
+    assert_eq!(r.status().as_u16(), 400);
+    // A page's links keep the datetime; TileJSON's tile URLs keep the day.
+    let page = get_json(&client, &format!("{base}/ogc/collections/regions/items?limit=1")).await;
+    assert!(page["links"].as_array().is_some_and(|l| l.iter().any(|l| l["rel"] == "next")));
+    let page = get_json(&client, &format!("{base}/ogc/collections/smart.grants/items?limit=1&datetime={}", day(-10))).await;
+    let next = page["links"].as_array().and_then(|l| l.iter().find(|l| l["rel"] == "next")).expect("next");
+    assert!(next["href"].as_str().is_some_and(|h| h.contains(&format!("datetime={}", day(-10)))), "{next}");
+    let tilejson = get_json(&client, &format!("{base}/tiles/smart.grants.json?on={}", day(40))).await;
+    assert!(tilejson["tiles"][0].as_str().is_some_and(|t| t.ends_with(&format!("?on={}", day(40)))), "{tilejson}");
+    let conflicts = get_json(&client, &format!("{base}/networks/smart/conflicts?on={}", day(-10))).await;
+    assert!(conflicts["count"].is_u64(), "{conflicts}");
+}

@@ -85,6 +85,11 @@ async fn a_dated_scenario_late_approval_overdue_build_then_opening() {
     assert_eq!((e["status"].clone(), e["days_left"].clone(), e["overdue"].clone()), (json!("under_construction"), json!(-5), json!(true)));
     let p = pipeline(&app, plus(d, 90)).await;
     assert_eq!(p["overdue"], json!(1));
+    // The compliance summary on past days tells the same story.
+    let on_d20 = partner_summary(&app, Some(plus(d, 20))).await;
+    let on_d90 = partner_summary(&app, Some(plus(d, 90))).await;
+    assert_eq!((on_d20["in_pipeline"].clone(), on_d20["overdue"].clone()), (json!(1), json!(0)), "{on_d20}");
+    assert_eq!((on_d90["in_pipeline"].clone(), on_d90["overdue"].clone()), (json!(1), json!(1)), "{on_d90}");
 
     // Today (D+100) the compliance summary counts it: in the pipeline, overdue, not open.
     let now = partner_summary(&app, None).await;
