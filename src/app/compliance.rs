@@ -76,16 +76,16 @@ impl Compliance {
             Some(id) => vec![self.catalog.partner(network, id).await?.ok_or_else(|| Error::NotFound(format!("no partner {id} in network `{network}`")))?],
             None => self.catalog.all_partners(network).await?,
         };
-        let regions = self.catalog.regions();
         // A past day: the grants as they stood then (revoked ones before their revoke), and
-        // that day as "today" (what held then, what was open then).
-        let (then, conflicts) = match past {
-            true => {
-                let grants = self.ledger.grants_in_force(network, Period::day(day)).await?;
-                (Some(NetworkGrants::of(grants, &regions)), self.ledger.conflicts_during(network, Period::day(day)).await?)
-            }
+        // that day as "today" (what held then, what was open then). Conflicts first: they
+        // bring the index and the regions up to date.
+        let (grants_then, conflicts) = match past {
+            true => (Some(self.ledger.grants_in_force(network, Period::day(day)).await?), self.ledger.conflicts_during(network, Period::day(day)).await?),
             false => (None, self.ledger.conflicts_of(network).await?),
         };
+        self.catalog.refresh_regions().await?;
+        let regions = self.catalog.regions();
+        let then = grants_then.map(|g| NetworkGrants::of(g, &regions));
         let index = self.ledger.index();
         let inputs = compliance::Inputs {
             network,

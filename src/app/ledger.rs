@@ -398,7 +398,25 @@ impl Ledger {
                 territory
             }
             (None, Some(drawing)) => {
-                cpu_unless_light(req.light(), || self.territory_of_drawing(drawing, "/geometry", sys)).await?.map_err(|e| errors.extend(e)).ok()
+                let regions = self.catalog.regions();
+                let tolerance = policy.sliver_tolerance;
+                let within = |t: Territory| match regions.outside_provinces(&t.shape, tolerance) {
+                    Some((km2, share)) if !tolerance.is_sliver(km2, share) => Err(vec![InputError::at(
+                        "/geometry",
+                        format!(
+                            "{km2:.3} km² ({:.2} %) of the drawn territory lies outside every stored region (the sea, or a province not imported); \
+                             a sliver along a coast or border is tolerated ({} km², {} %)",
+                            share * 100.0,
+                            tolerance.max_km2,
+                            tolerance.max_ratio * 100.0
+                        ),
+                    )]),
+                    _ => Ok(t),
+                };
+                cpu_unless_light(req.light(), || self.territory_of_drawing(drawing, "/geometry", sys).and_then(within))
+                    .await?
+                    .map_err(|e| errors.extend(e))
+                    .ok()
             }
             (Some(_), Some(_)) => {
                 errors.push(InputError::at("", "give either `adcodes` or `geometry`, not both"));
@@ -751,6 +769,7 @@ impl Ledger {
     pub async fn conflicts_during(&self, network: &str, period: crate::domain::period::Period) -> Result<Vec<(i64, ConflictEntry)>> {
         let (_, policy) = self.catalog.network(network).await?;
         let grants = self.grants_in_force(network, period).await?;
+        self.refresh().await?;
         let regions = self.catalog.regions();
         super::cpu(|| conflicts_among(&grants, &regions, policy.sliver_tolerance)).await
     }

@@ -130,6 +130,26 @@ impl RegionSet {
         found.first().copied()
     }
 
+    /// How much of an area lies outside every stored province: (km², share of the area).
+    /// `None` when no province is stored (nothing to check against).
+    pub fn outside_provinces(&self, area: &geometry::Shape, tolerance: geometry::SliverTolerance) -> Option<(f64, f64)> {
+        use geo::Intersects;
+        let provinces: Vec<&Arc<Region>> = self.by_code.values().filter(|r| r.level == Level::Province).collect();
+        if provinces.is_empty() {
+            return None;
+        }
+        let mut inside = 0.0;
+        for p in provinces.into_iter().filter(|p| p.shape.bbox.intersects(&area.bbox)) {
+            crate::budget::check();
+            inside += match geometry::overlap(area, &p.shape, tolerance) {
+                geometry::Overlap::None => 0.0,
+                geometry::Overlap::Sliver(m) | geometry::Overlap::Conflict(m) => m.km2,
+            };
+        }
+        let outside = (area.area_km2 - inside).max(0.0);
+        Some((outside, if area.area_km2 > 0.0 { outside / area.area_km2 } else { 0.0 }))
+    }
+
     /// Whether `ancestor` contains `descendant` in the hierarchy (strictly).
     pub fn is_ancestor(&self, ancestor: &str, descendant: &str) -> bool {
         self.ancestors(descendant).iter().any(|a| a == ancestor)

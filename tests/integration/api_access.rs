@@ -171,7 +171,7 @@ async fn no_route_shows_partner_a_anything_of_partner_b() {
     let b_name = partner_name(&app, b).await;
     let note = "note-of-B-7c1f";
     // (Away from 武汉, which B holds already: the same territory twice is a duplicate.)
-    let b_grant = app.post("/networks/smart/grants", json!({"partner_id": b, "geometry": rect(118.0, 39.0, 118.1, 39.1), "note": note})).await;
+    let b_grant = app.post("/networks/smart/grants", json!({"partner_id": b, "geometry": rect(96.5, 36.5, 96.6, 36.6), "note": note})).await;
     b_grant.expect(201);
     let b_grant = b_grant.body["id"].as_i64().expect("grant id");
     let mut outlet = showroom(b, WUHAN);

@@ -81,7 +81,7 @@ async fn each_role_reaches_its_route_class_and_is_refused_above_it() {
     send(&app, Some(&planner), Method::POST, "/networks/smart/grants/check", Some(check_body(2))).await.expect(200);
     send(&app, Some(&viewer), Method::POST, "/networks/smart/score", Some(json!({"candidates": []}))).await.expect_problem(403);
     // Writes: admin only.
-    let grant = json!({"partner_id": 2, "geometry": rect(118.0, 39.0, 118.1, 39.1)});
+    let grant = json!({"partner_id": 2, "geometry": rect(96.5, 36.5, 96.6, 36.6)});
     for t in [&viewer, &planner] {
         send(&app, Some(t), Method::POST, "/networks/smart/grants", Some(grant.clone())).await.expect_problem(403);
         send(&app, Some(t), Method::POST, "/networks/smart/partners", Some(json!({"name": "x", "tier": "city_partner"}))).await.expect_problem(403);

@@ -152,7 +152,7 @@ async fn single_items_and_layers_follow_grant_changes_at_once() {
     let n = before["numberMatched"].as_u64().expect("n");
     // A new partner takes 郑州 (a drawn square, outside every seeded grant).
     let partner = app.partner("smart", "郑州 partner", "city_partner").await;
-    let created = app.post("/networks/smart/grants", json!({"partner_id": partner, "geometry": rect(113.5, 34.6, 113.8, 34.9)})).await;
+    let created = app.post("/networks/smart/grants", json!({"partner_id": partner, "geometry": rect(97.0, 36.0, 97.3, 36.3)})).await;
     created.expect(201);
     let id = created.body["id"].as_i64().expect("id");
     let (_, _, after) = get_json(&app, "/ogc/collections/smart.grants/items").await;

@@ -40,8 +40,8 @@ async fn a_conflict_lists_every_conflicting_grant() {
     let p = app.partner("smart", "深莞", "city_partner").await;
     let q = app.partner("smart", "东莞合伙人", "city_partner").await;
     app.post("/networks/smart/grants", json!({"partner_id": q, "adcodes": ["441900"]})).await.expect(201);
-    // A drawn area over 深圳 (seeded) and 东莞 (just granted).
-    let r = app.post("/networks/smart/grants", json!({"partner_id": p, "geometry": rect(113.6, 22.5, 114.3, 23.0)})).await;
+    // A drawn area over 深圳 (seeded) and 东莞 (just granted), inland.
+    let r = app.post("/networks/smart/grants", json!({"partner_id": p, "geometry": rect(113.95, 22.65, 114.15, 22.9)})).await;
     r.expect_problem(409);
     let mut ids: Vec<i64> = r.body["conflicts"].as_array().expect("list").iter().map(|c| c["partner_id"].as_i64().expect("id")).collect();
     ids.sort();
@@ -96,14 +96,14 @@ async fn neighbouring_districts_never_conflict_even_where_polygons_disagree() {
 async fn a_drawn_territory_over_a_granted_city_conflicts_by_geometry() {
     let app = app().await;
     let p = app.partner("smart", "画图", "city_partner").await;
-    // A box over central 深圳.
-    let r = app.post("/networks/smart/grants", json!({"partner_id": p, "geometry": rect(113.9, 22.5, 114.1, 22.6)})).await;
+    // A box over central 深圳, clear of the coast.
+    let r = app.post("/networks/smart/grants", json!({"partner_id": p, "geometry": rect(113.95, 22.56, 114.1, 22.66)})).await;
     r.expect_problem(409);
     let c = &r.body["conflicts"][0];
     assert_eq!(c["basis"], json!("geometry"));
     assert_eq!(c["grant_id"], json!(1));
     let km2 = c["overlap_km2"].as_f64().expect("km2");
-    assert!(km2 > 100.0 && km2 < 250.0, "box is ~228 km², mostly inside 深圳: {km2}");
+    assert!(km2 > 150.0 && km2 < 172.0, "the box is ~171 km², inside 深圳: {km2}");
 }
 
 #[tokio::test]
@@ -122,9 +122,9 @@ async fn a_sliver_is_a_warning_not_a_conflict() {
     let app = app().await;
     let p = app.partner("smart", "西宁边上", "city_partner").await;
     let q = app.partner("smart", "方块", "city_partner").await;
-    app.post("/networks/smart/grants", json!({"partner_id": q, "geometry": rect(120.0, 30.0, 120.1, 30.1)})).await.expect(201);
+    app.post("/networks/smart/grants", json!({"partner_id": q, "geometry": rect(96.0, 36.0, 96.1, 36.1)})).await.expect(201);
     // Overlaps the box by a 1e-5° (~1 m) strip: ~0.011 km², 0.01 % of the box.
-    let r = app.post("/networks/smart/grants", json!({"partner_id": p, "geometry": rect(120.09999, 30.0, 120.2, 30.1)})).await;
+    let r = app.post("/networks/smart/grants", json!({"partner_id": p, "geometry": rect(96.09999, 36.0, 96.2, 36.1)})).await;
     r.expect(201);
     let w = r.body["warnings"].as_array().expect("warnings");
     assert_eq!(w.len(), 1, "{}", r.text);
@@ -260,13 +260,13 @@ async fn stored_grants_have_no_conflicts_and_bulk_rows_are_found() {
 async fn gcj02_input_is_converted_to_wgs84() {
     let app = app().await;
     let p = app.partner("smart", "高德坐标", "city_partner").await;
-    let r = app.post("/networks/smart/grants?coord_sys=gcj02", json!({"partner_id": p, "geometry": rect(121.0, 31.0, 121.01, 31.01)})).await;
+    let r = app.post("/networks/smart/grants?coord_sys=gcj02", json!({"partner_id": p, "geometry": rect(120.6, 31.3, 120.61, 31.31)})).await;
     r.expect(201);
     let first = &r.body["geometry"]["coordinates"][0][0][0];
     let (lon, lat) = (first[0].as_f64().expect("lon"), first[1].as_f64().expect("lat"));
-    // GCJ-02 is offset by a few hundred metres around Shanghai: WGS84 = GCJ-02 - offset.
-    assert!((121.0 - lon) > 0.003 && (121.0 - lon) < 0.006, "{lon}");
-    assert!((31.0 - lat).abs() > 0.001 && (31.0 - lat).abs() < 0.004, "{lat}");
+    // GCJ-02 is offset by a few hundred metres around 苏州: WGS84 = GCJ-02 - offset.
+    assert!((120.6 - lon) > 0.003 && (120.6 - lon) < 0.006, "{lon}");
+    assert!((31.3 - lat).abs() > 0.001 && (31.3 - lat).abs() < 0.004, "{lat}");
     app.post("/networks/smart/grants?coord_sys=mars", json!({"partner_id": p, "adcodes": ["441300"]})).await.expect_problem(400);
 }
 
@@ -278,7 +278,8 @@ async fn gcj02_input_is_converted_to_wgs84() {
 async fn a_geometry_read_from_the_body_answers_as_the_general_reader_does() {
     let app = app().await;
     let p = app.partner("smart", "读法", "city_partner").await;
-    let district = region_geometry("440305").to_string();
+    // An inland district: moved by a datum's few hundred metres, it stays in the regions.
+    let district = region_geometry("420102").to_string();
     let bowtie = json!({"type": "Polygon", "coordinates": [[[114.0, 22.5], [114.1, 22.6], [114.1, 22.5], [114.0, 22.6], [114.0, 22.5]]]}).to_string();
     for geometry in [&district, &bowtie] {
         for query in ["", "?coord_sys=gcj02", "?coord_sys=bd09"] {
@@ -294,4 +295,38 @@ async fn a_geometry_read_from_the_body_answers_as_the_general_reader_does() {
     let r = app.raw(Method::POST, "/networks/smart/grants/check", twice).await;
     r.expect_problem(422);
     assert!(r.text.contains("duplicate field"), "{}", r.text);
+}
+
+/// A region's drawn geometry moved by `dy` degrees of latitude.
+fn shifted(adcode: &str, dy: f64) -> serde_json::Value {
+    use serde_json::Value;
+    let mut g = crate::common::region_geometry(adcode);
+    fn walk(v: &mut Value, dy: f64) {
+        match v {
+            Value::Array(items) if items.len() == 2 && items.iter().all(Value::is_number) => items[1] = json!(items[1].as_f64().unwrap_or(0.0) + dy),
+            Value::Array(items) => items.iter_mut().for_each(|i| walk(i, dy)),
+            _ => {}
+        }
+    }
+    walk(&mut g["coordinates"], dy);
+    g
+}
+
+#[tokio::test]
+async fn a_drawn_territory_must_lie_within_the_stored_regions_but_a_sliver_over_the_coast_is_tolerated() {
+    let app = app().await;
+    app.post("/networks", json!({"code": "sea", "name": "sea", "policy": "smart"})).await.expect(201);
+    let p = app.partner("sea", "沿海", "city_partner").await;
+    let before = app.counts().await;
+    // A square in the Atlantic, and 福田 (on the border with Hong Kong, not stored) moved
+    // 1 km south: both hold far more than a sliver outside every stored province.
+    for (geometry, what) in [(rect(-30.0, 10.0, -29.9, 10.1), "the Atlantic"), (shifted("440304", -0.01), "福田 moved 1 km south")] {
+        let r = app.post("/networks/sea/grants", json!({"partner_id": p, "geometry": geometry})).await;
+        r.expect_problem(422);
+        assert_eq!(r.pointers(), ["/geometry"], "{what}: {}", r.text);
+        assert!(r.text.contains("outside every stored region"), "{what}: {}", r.text);
+    }
+    assert_eq!(app.counts().await, before, "nothing written");
+    // Moved 20 cm: a sliver over the border, tolerated.
+    app.post("/networks/sea/grants", json!({"partner_id": p, "geometry": shifted("440304", -0.000002)})).await.expect(201);
 }

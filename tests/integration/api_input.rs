@@ -211,8 +211,8 @@ async fn geometries_over_the_vertex_limit_are_422() {
 async fn geometries_over_the_ring_limit_are_422() {
     let app = app_on(test_db(), HttpLimits::default(), GeometryLimits { max_rings: 3, ..GeometryLimits::default() }).await;
     let square = |i: usize| {
-        let x = 121.0 + 0.1 * i as f64;
-        json!([[[x, 31.0], [x + 0.05, 31.0], [x + 0.05, 31.05], [x, 31.05], [x, 31.0]]])
+        let x = 96.0 + 0.1 * i as f64;
+        json!([[[x, 36.0], [x + 0.05, 36.0], [x + 0.05, 36.05], [x, 36.05], [x, 36.0]]])
     };
     let parts = |n: usize| json!({"type": "MultiPolygon", "coordinates": (0..n).map(square).collect::<Vec<_>>()});
     let r = refused(&app, with_geometry(parts(4)), 422).await;
@@ -225,11 +225,11 @@ async fn geometries_over_the_ring_limit_are_422() {
 async fn either_winding_is_accepted_and_stored_counter_clockwise() {
     let app = app().await;
     let p = app.partner("smart", "顺时针", "city_partner").await;
-    let cw = json!({"type": "Polygon", "coordinates": [[[121.0, 31.0], [121.0, 31.1], [121.1, 31.1], [121.1, 31.0], [121.0, 31.0]]]});
+    let cw = json!({"type": "Polygon", "coordinates": [[[96.0, 36.0], [96.0, 36.1], [96.1, 36.1], [96.1, 36.0], [96.0, 36.0]]]});
     let r = app.post("/networks/smart/grants", json!({"partner_id": p, "geometry": cw})).await;
     r.expect(201);
     let ring = &r.body["geometry"]["coordinates"][0][0];
-    assert_eq!(ring[1], json!([121.1, 31.0]), "exterior turned counter-clockwise: {ring}");
+    assert_eq!(ring[1], json!([96.1, 36.0]), "exterior turned counter-clockwise: {ring}");
 }
 
 #[tokio::test]

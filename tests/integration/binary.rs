@@ -152,9 +152,9 @@ fn check_exits_1_on_conflicts_0_when_clear_2_when_invalid() {
     let run = |file: &std::path::Path| territory().args(["check", "--network", "smart", "--db"]).arg(&db.path).arg(file).output().expect("run check");
     // Feature 0 lies in 深圳 (granted to partner 1); features 1 and 2 overlap each other.
     let conflicting = json!({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"partner_id": 2}, "geometry": rect(113.9, 22.5, 114.0, 22.6)},
-        {"type": "Feature", "properties": {"partner_id": 3}, "geometry": rect(121.0, 31.0, 121.2, 31.2)},
-        {"type": "Feature", "properties": {"partner_id": 4}, "geometry": rect(121.1, 31.1, 121.3, 31.3)},
+        {"type": "Feature", "properties": {"partner_id": 2}, "geometry": rect(113.95, 22.56, 114.05, 22.62)},
+        {"type": "Feature", "properties": {"partner_id": 3}, "geometry": rect(96.0, 36.0, 96.2, 36.2)},
+        {"type": "Feature", "properties": {"partner_id": 4}, "geometry": rect(96.1, 36.1, 96.3, 36.3)},
     ]});
     let out = run(&write_json(dir, "conflicting.geojson", &conflicting));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -164,7 +164,7 @@ fn check_exits_1_on_conflicts_0_when_clear_2_when_invalid() {
     assert!(stdout.contains("2 conflict(s)"), "{stdout}");
 
     let clear = json!({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"partner_id": 2}, "geometry": rect(121.0, 31.0, 121.2, 31.2)},
+        {"type": "Feature", "properties": {"partner_id": 2}, "geometry": rect(96.0, 36.0, 96.2, 36.2)},
         {"type": "Feature", "properties": {"partner_id": 3, "adcodes": ["441300"]}, "geometry": null},
     ]});
     let out = run(&write_json(dir, "clear.geojson", &clear));
