@@ -41,9 +41,8 @@ pub struct ExportQuery {
     pub on: Option<String>,
 }
 
-/// `?on=` of the tile routes.
+/// `?on=` of the tile routes (other parameters, such as a client's cache key, are ignored).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
 pub struct OnQuery {
     /// The network on this ISO day (grants, outlets, conflicts).
     pub on: Option<String>,

@@ -23,10 +23,10 @@ use tokio::sync::watch;
 const TASKS: usize = 8;
 /// SIGKILL / restart cycles under load.
 const KILLS: usize = 4;
-/// The test area (no seeded grant lies here): [118, 119] × [39, 40], on a lattice of half
+/// The test area (no seeded grant lies here): [96, 97] × [35.5, 36.5] in 青海, on a lattice of half
 /// cells so that every shared edge is computed by the same formula.
-const LON0: f64 = 118.0;
-const LAT0: f64 = 39.0;
+const LON0: f64 = 96.0;
+const LAT0: f64 = 35.5;
 const HALF: f64 = 0.025;
 /// Half cells across the area (0.05° squares are 2 × 2 half cells).
 const SPAN: usize = 40;

@@ -88,7 +88,7 @@ async fn grant_load(base: String, token: String, stop: Arc<AtomicBool>) -> (Vec<
     let mut i = 0usize;
     while !stop.load(Ordering::SeqCst) {
         // Row after row, never the same square twice (a partner holding it twice is a duplicate).
-        let (x, y) = (118.0 + 0.05 * (i % 40) as f64, 39.0 + 0.05 * (i / 40) as f64);
+        let (x, y) = (96.0 + 0.05 * (i % 40) as f64, 35.0 + 0.05 * (i / 40) as f64);
         for (partner_id, shift, expected) in [(first, 0.0, 201), (second, 0.025, 409)] {
             let note = format!("shared {i}/{partner_id}");
             let body = json!({"partner_id": partner_id, "geometry": rect(x + shift, y, x + shift + 0.05, y + 0.05), "note": note});
