@@ -522,16 +522,9 @@ impl Ledger {
         };
         let request = serde_json::value::to_raw_value(&serde_json::json!({"grant_id": id, "reason": reason, "broke": broke}))
             .map_err(Error::data("the revoke's audit record"))?;
-        grant_rows::record(
-            &mut tx,
-            network,
-            Decided { action: "revoke", result: "revoked", grant_id: Some(id), outlet_id: None, request: &request, conflicts: &[], actor: &caller.actor },
-        )
-        .await?;
-        tx.commit().await?;
-        let row = self.store.grant(network, id).await?;
-        self.applied(vec![row.clone().into_grant()?], seq);
-        Ok(row)
+        let revoked =
+            Decided { action: "revoke", result: "revoked", grant_id: Some(id), outlet_id: None, request: &request, conflicts: &[], actor: &caller.actor };
+        self.record_and_apply(tx, network, (id, seq), revoked).await
     }
 
     /// Confirms a reservation: it becomes an active grant (no new check: while it held, no
@@ -555,11 +548,7 @@ impl Ledger {
         let request = serde_json::value::to_raw_value(&serde_json::json!({"grant_id": id})).map_err(Error::data("the confirmation's audit record"))?;
         let confirmed =
             Decided { action: "confirm", result: "confirmed", grant_id: Some(id), outlet_id: None, request: &request, conflicts: &[], actor: &caller.actor };
-        grant_rows::record(&mut tx, network, confirmed).await?;
-        tx.commit().await?;
-        let row = self.store.grant(network, id).await?;
-        self.applied(vec![row.clone().into_grant()?], seq);
-        Ok(row)
+        self.record_and_apply(tx, network, (id, seq), confirmed).await
     }
 
     /// Moves the last day of an active or reserved grant (`None`: open-ended): never
@@ -621,7 +610,13 @@ impl Ledger {
         let seq = grant_rows::set_valid_to(&mut tx, id, valid_to).await?;
         let changed =
             Decided { action: "valid_to", result: "changed", grant_id: Some(id), outlet_id: None, request: &request, conflicts: &[], actor: &caller.actor };
-        grant_rows::record(&mut tx, network, changed).await?;
+        self.record_and_apply(tx, network, (id, seq), changed).await
+    }
+
+    /// The end of a write to grant `id`: records `decided`, commits, and applies the row
+    /// written at `seq` to the index.
+    async fn record_and_apply(&self, mut tx: WriteTx, network: &str, (id, seq): (i64, i64), decided: Decided<'_>) -> Result<GrantRow> {
+        grant_rows::record(&mut tx, network, decided).await?;
         tx.commit().await?;
         let row = self.store.grant(network, id).await?;
         self.applied(vec![row.clone().into_grant()?], seq);

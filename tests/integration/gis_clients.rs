@@ -275,8 +275,9 @@ async fn gdal_reads_every_dated_layer_as_the_service_lists_it_on_a_past_today_an
         let grant_ids = ids(get_json(&client, &format!("{base}/networks/smart/grants?on={on}")).await);
         let outlet_ids = ids(get_json(&client, &format!("{base}/networks/smart/outlets?on={on}")).await);
         let (grants, outlets) = (grant_ids.len() as u64, outlet_ids.len() as u64);
+        let conflicts = get_json(&client, &format!("{base}/networks/smart/conflicts?on={on}")).await["count"].as_u64().expect("count");
         seen.push((grant_ids.contains(&past_grant), grant_ids.contains(&future_grant), outlet_ids.contains(&gone), outlet_ids.len()));
-        for (layer, expected) in [("grants", grants), ("outlets", outlets)] {
+        for (layer, expected) in [("grants", grants), ("outlets", outlets), ("conflicts", conflicts)] {
             for ext in ["geojson", "gpkg"] {
                 let path = dir.path().join(format!("{layer}-{on}.{ext}"));
                 download(&client, &format!("{base}/networks/smart/export/{layer}.{ext}?on={on}"), &path).await;
