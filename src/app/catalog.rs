@@ -1,7 +1,8 @@
 //! Regions, networks and partners: what every other service looks up. Regions live in
 //! memory with the `regions_seq` they were read at; networks never change once made, so
 //! they are cached and the database is asked on a miss (another process may have made
-//! them). Partners' records change (renames, status), so they are always read.
+//! them). Partners' records change (renames, status): the store keeps them only until a
+//! commit is seen.
 
 use super::{read, write};
 use crate::domain::access::{Caller, Role, Viewer};
@@ -200,8 +201,8 @@ impl Catalog {
         self.store.create_network(&req.code, &req.name, &req.policy).await
     }
 
-    /// A partner of a network (no access check), read from the database: a partner's
-    /// record changes (renames, status), in this process or another.
+    /// A partner of a network (no access check), as the store keeps it: read again once
+    /// anything was committed, in this process or another (a partner's record changes).
     pub async fn partner(&self, network: &str, id: i64) -> Result<Option<Partner>> {
         self.store.partner(network, id).await
     }

@@ -83,7 +83,7 @@ impl App {
         let compliance = compliance::Compliance::new(store.clone(), catalog.clone(), ledger.clone(), scoring.clone());
         let gis = gis::Gis::new(store.clone(), catalog.clone(), ledger.clone(), demand.clone());
         let sales = sales::Sales::new(store.clone(), catalog.clone());
-        let partners = partners::Partners::new(catalog.clone(), ledger.clone());
+        let partners = partners::Partners::new(store.clone(), catalog.clone(), ledger.clone());
         Ok(App { access: access::Access::new(store.clone()), catalog, ledger, outlets, partners, demand, sales, models, scoring, compliance, gis, store })
     }
 

@@ -33,13 +33,14 @@ pub struct TerminateRequest {
 /// Partners' records.
 #[derive(Debug)]
 pub struct Partners {
+    store: crate::store::Store,
     catalog: Arc<Catalog>,
     ledger: Arc<Ledger>,
 }
 
 impl Partners {
-    pub(super) fn new(catalog: Arc<Catalog>, ledger: Arc<Ledger>) -> Partners {
-        Partners { catalog, ledger }
+    pub(super) fn new(store: crate::store::Store, catalog: Arc<Catalog>, ledger: Arc<Ledger>) -> Partners {
+        Partners { store, catalog, ledger }
     }
 
     /// Changes a partner's record with a JSON Merge Patch (RFC 7396) over its name,
@@ -84,6 +85,7 @@ impl Partners {
             Decided { action: "partner", result: "updated", grant_id: None, outlet_id: None, request: &request, conflicts: &[], actor: &caller.actor };
         grant_rows::record(&mut tx, network, changed).await?;
         tx.commit().await?;
+        self.store.partners_changed();
         self.ledger.catch_up().await?;
         Ok(updated)
     }
@@ -136,6 +138,7 @@ impl Partners {
             Decided { action: "partner", result: "terminated", grant_id: None, outlet_id: None, request: &request, conflicts: &[], actor: &caller.actor };
         grant_rows::record(&mut tx, network, done).await?;
         tx.commit().await?;
+        self.store.partners_changed();
         self.ledger.catch_up().await?;
         Ok(updated)
     }

@@ -39,7 +39,12 @@ pub struct Store {
     changes: Changes,
     /// Token lookups, kept until a commit is seen (every request asks one).
     tokens: Arc<Mutex<TokenMemo>>,
+    /// Partner lookups, kept until a commit is seen (every grant check asks one).
+    partners: Arc<Mutex<PartnerMemo>>,
 }
+
+/// Partners by (network, id), kept while no commit is seen (see [`changes`]).
+type PartnerMemo = Memo<(String, i64), Option<crate::domain::network::Partner>>;
 
 /// Token lookups kept while no commit is seen (see [`changes`]).
 #[derive(Debug, Default)]
@@ -79,7 +84,7 @@ impl Store {
         sqlx::migrate!("./migrations").run(&pool).await?;
         let changes = Changes::watch(&options).await?;
         let checkpointer = Arc::new(Checkpointer(tokio::spawn(checkpoint_in_background(pool.clone()))));
-        Ok(Store { pool, _checkpointer: checkpointer, changes, tokens: Arc::default() })
+        Ok(Store { pool, _checkpointer: checkpointer, changes, tokens: Arc::default(), partners: Arc::default() })
     }
 
     /// Writes a consistent copy of the database to the new file `to`, while this and other

@@ -55,6 +55,7 @@ impl Store {
         .fetch_one(&self.pool)
         .await
         .map_err(|e| unique_violation(e, format!("partner `{}` (or its external_id) exists already in network `{network}`", r.name)))
+        .inspect(|_| self.partners_changed())
     }
 
     /// Partners of a network.
@@ -62,9 +63,29 @@ impl Store {
         Ok(sqlx::query_as("select * from partners where network = ? order by id").bind(network).fetch_all(&self.pool).await?)
     }
 
-    /// One partner of a network, or `None`.
+    /// One partner of a network, or `None`. Asked once per change seen in the database
+    /// (see [`super::changes`]), then answered from memory: a change by this process counts
+    /// at once ([`Store::partners_changed`]), one by another process within
+    /// [`super::changes::SEEN_WITHIN`].
     pub async fn partner(&self, network: &str, id: i64) -> Result<Option<Partner>> {
-        Ok(sqlx::query_as("select * from partners where network = ? and id = ?").bind(network).bind(id).fetch_optional(&self.pool).await?)
+        let generation = self.changes.generation();
+        let key = (network.to_string(), id);
+        if let Some(kept) = self.partner_memo().get(generation, &key) {
+            return Ok(kept);
+        }
+        let found: Option<Partner> =
+            sqlx::query_as("select * from partners where network = ? and id = ?").bind(network).bind(id).fetch_optional(&self.pool).await?;
+        self.partner_memo().put(generation, key, found.clone());
+        Ok(found)
+    }
+
+    /// Forgets the partners kept in memory: this process has just committed a change to one.
+    pub fn partners_changed(&self) {
+        self.changes.bump();
+    }
+
+    fn partner_memo(&self) -> std::sync::MutexGuard<'_, super::PartnerMemo> {
+        self.partners.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
