@@ -200,7 +200,39 @@ partner_body = st.fixed_dictionaries(
     {"name": st.text(max_size=20), "tier": st.sampled_from(["city_partner", "regional_core", "regional", "dealer", "", "boss"])}
 )
 
+# Issue 21's routes: reservations (then confirmed), a grant's end moved, stage moves,
+# partners' records and terminations, with days that reach the service's own rules.
+LATER = ["2030-12-31", "2099-01-01", "9999-12-31"]
+reserve_body = st.fixed_dictionaries(
+    {"partner_id": st.sampled_from(PARTNERS), "adcodes": st.lists(st.sampled_from(ADCODES), min_size=1, max_size=2)},
+    optional={"reserved_until": st.sampled_from(LATER + DATES), "valid_from": st.sampled_from(DATES)},
+)
+valid_to_body = st.fixed_dictionaries(
+    {"valid_to": st.one_of(st.none(), st.sampled_from(LATER + DATES))}, optional={"reason": st.text(max_size=10), "force": st.booleans()}
+)
+stage_body = st.fixed_dictionaries(
+    {"status": st.sampled_from(["approved", "under_construction", "open", "rejected", "cancelled", "closed", "proposed", "built"])},
+    optional={"on": st.sampled_from(DATES), "planned_open_on": st.sampled_from(LATER + DATES), "reason": st.text(max_size=10)},
+)
+partner_patch = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": st.text(max_size=12),
+        "contact_email": _opt(st.sampled_from(["a@b.cn", "nobody", ""])),
+        "contact_phone": _opt(st.text(max_size=12)),
+        "external_id": _opt(st.sampled_from(["D-1", "D-2", ""])),
+        "status": st.sampled_from(["active", "suspended", "terminated", "gone"]),
+        "tier": st.sampled_from(["dealer"]),
+    },
+)
+terminate_body = st.fixed_dictionaries({}, optional={"last_day": st.sampled_from(LATER + DATES), "reason": st.text(max_size=10), "force": st.booleans()})
+
 BODIES = [
+    ("POST", re.compile(r"^/networks/\{net\}/grants$"), reserve_body),
+    ("PATCH", re.compile(r"^/networks/\{net\}/grants/\{id\}$"), valid_to_body),
+    ("POST", re.compile(r"^/networks/\{net\}/outlets/\{id\}/stage$"), stage_body),
+    ("PATCH", re.compile(r"^/networks/\{net\}/partners/\{id\}$"), partner_patch),
+    ("POST", re.compile(r"^/networks/\{net\}/partners/\{id\}/terminate$"), terminate_body),
     ("POST", re.compile(r"^/networks/\{net\}/grants(/check)?$"), grant_body),
     ("POST", re.compile(r"^/networks/\{net\}/outlets$"), outlet_body),
     ("PATCH", re.compile(r"^/networks/\{net\}/outlets/\{id\}$"), outlet_patch),
@@ -217,10 +249,8 @@ def before_generate_body(ctx, strategy):
     op = ctx.operation
     if op is None:
         return strategy
-    for method, path, ours in BODIES:
-        if op.method.upper() == method and path.match(op.path):
-            return st.one_of(strategy, ours)
-    return strategy
+    mine = [ours for method, path, ours in BODIES if op.method.upper() == method and path.match(op.path)]
+    return st.one_of(strategy, *mine) if mine else strategy
 
 
 @schemathesis.hook
