@@ -32,7 +32,7 @@ use serde_json::value::RawValue;
 use std::sync::{Arc, Mutex, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
-pub use crate::store::grants::{AuditEntry, GrantFilter, GrantRow};
+pub use crate::store::grants::{AuditEntry, AuditFilter, GrantFilter, GrantRow};
 
 /// How stale an answer that writes nothing (a dry-run check, a region lookup) may be with
 /// respect to writes of *other* processes sharing the database. This process's own writes
@@ -775,11 +775,11 @@ impl Ledger {
         self.conflicts_during(network, crate::domain::period::Period::day(day)).await
     }
 
-    /// Every grant decision of a network, oldest first (not for partner tokens).
-    pub async fn audit(&self, caller: &Caller, network: &str) -> Result<Vec<AuditEntry>> {
+    /// The decisions of a network that pass `filter`, oldest first (not for partner tokens).
+    pub async fn audit(&self, caller: &Caller, network: &str, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
         whole_network(caller, network, "the audit log")?;
         self.catalog.network(network).await?;
-        self.store.audit(network).await
+        self.store.audit(network, filter).await
     }
 }
 

@@ -3,7 +3,7 @@
 use super::AppState;
 use super::extract::{CoordQuery, GrantJson, Json, Path, Query};
 use super::geojson_response;
-use crate::app::ledger::{CheckAnswer, GrantFilter, GrantRequest, GrantRow, SeenGrant};
+use crate::app::ledger::{AuditFilter, CheckAnswer, GrantFilter, GrantRequest, GrantRow, SeenGrant};
 use crate::domain::access::Caller;
 use crate::domain::grants::{SeenConflict, Status};
 use crate::error::{Error, Result};
@@ -339,9 +339,83 @@ pub async fn conflicts(State(app): State<AppState>, caller: Caller, Path(net): P
     Ok(axum::Json(json!({"count": list.len(), "conflicts": list})))
 }
 
-/// Every grant decision, oldest first.
-#[utoipa::path(get, path = "/networks/{net}/audit", tag = "grants", params(("net" = String, Path)),
-    responses((status = 200, description = "`{entries: [...]}`")))]
-pub async fn audit(State(app): State<AppState>, caller: Caller, Path(net): Path<String>) -> Result<Response> {
-    Ok(axum::Json(json!({"entries": app.ledger.audit(&caller, &net).await?})).into_response())
+/// Filters and page of `GET /networks/{net}/audit`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Only entries about this grant.
+    pub grant_id: Option<i64>,
+    /// Only entries about this partner (its requests, its grants, its outlets).
+    pub partner_id: Option<i64>,
+    /// Only entries by this actor, as the log names it (`token 3 (name)`, `open`, `cli`).
+    pub actor: Option<String>,
+    /// Only entries of this kind: grant, revoke, confirm, valid_to, stage, close, partner.
+    pub kind: Option<String>,
+    /// Only entries from this day or RFC 3339 time on.
+    pub from: Option<String>,
+    /// Only entries before this day or RFC 3339 time.
+    pub to: Option<String>,
+    /// The cursor: only entries after this id (the `next` link carries it).
+    pub after: Option<i64>,
+    /// Entries per page (default 1,000, at most 10,000).
+    pub limit: Option<usize>,
+    /// `geometry`: keep the geometries of requests and conflicts (left out by default).
+    pub include: Option<String>,
+}
+
+/// The kinds of entries the audit log holds.
+const AUDIT_KINDS: [&str; 7] = ["grant", "revoke", "confirm", "valid_to", "stage", "close", "partner"];
+
+/// A day or an RFC 3339 time as the log stores times (UTC, milliseconds), for comparing.
+fn audit_time(text: &str, name: &str) -> Result<String> {
+    if let Ok(day) = text.parse::<chrono::NaiveDate>() {
+        return Ok(day.to_string());
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc).to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .map_err(|_| Error::BadRequest(format!("{name}=`{text}`: expected a day (2026-12-05) or an RFC 3339 time")))
+}
+
+/// The decisions of a network, oldest first, filtered, a page at a time (`links` holds
+/// `next` while entries are left); geometries left out unless `include=geometry`.
+#[utoipa::path(get, path = "/networks/{net}/audit", tag = "grants", params(("net" = String, Path), AuditQuery),
+    responses((status = 200, description = "`{entries: [...], links}`"), (status = 400, description = "a bad filter")))]
+pub async fn audit(State(app): State<AppState>, caller: Caller, links: super::Links, Path(net): Path<String>, Query(q): Query<AuditQuery>) -> Result<Response> {
+    let limit = q.limit.unwrap_or(1_000);
+    if !(1..=10_000).contains(&limit) {
+        return Err(Error::BadRequest(format!("limit={limit}: from 1 to 10000")));
+    }
+    if let Some(kind) = q.kind.as_deref().filter(|k| !AUDIT_KINDS.contains(k)) {
+        return Err(Error::BadRequest(format!("kind=`{kind}`: one of {}", AUDIT_KINDS.join(", "))));
+    }
+    let geometry = match q.include.as_deref() {
+        None => false,
+        Some("geometry") => true,
+        Some(other) => return Err(Error::BadRequest(format!("include=`{other}`: only `geometry`"))),
+    };
+    let filter = AuditFilter {
+        after: q.after.unwrap_or(0),
+        limit,
+        grant_id: q.grant_id,
+        partner_id: q.partner_id,
+        actor: q.actor.clone(),
+        kind: q.kind.clone(),
+        from: q.from.as_deref().map(|t| audit_time(t, "from")).transpose()?,
+        to: q.to.as_deref().map(|t| audit_time(t, "to")).transpose()?,
+        geometry,
+    };
+    let entries = app.ledger.audit(&caller, &net, &filter).await?;
+    let mut page_links = Vec::new();
+    if let Some(last) = entries.last().filter(|_| entries.len() == limit) {
+        let mut query = vec![format!("after={}", last.id), format!("limit={limit}")];
+        let named = [("grant_id", q.grant_id.map(|v| v.to_string())), ("partner_id", q.partner_id.map(|v| v.to_string()))];
+        let texts = [("actor", q.actor), ("kind", q.kind), ("from", q.from), ("to", q.to), ("include", q.include)];
+        for (name, value) in named.into_iter().chain(texts) {
+            if let Some(v) = value {
+                query.push(format!("{name}={}", super::percent_encode(&v)));
+            }
+        }
+        page_links.push(json!({"rel": "next", "href": links.href(&format!("/networks/{net}/audit"), &query.join("&"))}));
+    }
+    Ok(axum::Json(json!({"entries": entries, "links": page_links})).into_response())
 }

@@ -176,8 +176,8 @@ impl Store {
             .ok_or_else(|| Error::NotFound(format!("no grant {id} in network `{network}`")))
     }
 
-    /// The audit log of a network, oldest first.
-    pub async fn audit(&self, network: &str) -> Result<Vec<AuditEntry>> {
+    /// Entries of a network's audit log that pass `f`, oldest first, at most `f.limit`.
+    pub async fn audit(&self, network: &str, f: &AuditFilter) -> Result<Vec<AuditEntry>> {
         #[derive(FromRow)]
         struct Row {
             id: i64,
@@ -190,25 +190,98 @@ impl Store {
             conflicts: String,
             actor: Option<String>,
         }
-        let rows: Vec<Row> =
-            sqlx::query_as("select id, at, action, result, grant_id, outlet_id, request, conflicts, actor from audit where network = ? order by id")
-                .bind(network)
-                .fetch_all(&self.pool)
-                .await?;
+        let rows: Vec<Row> = sqlx::query_as(
+            "select id, at, action, result, grant_id, outlet_id, request, conflicts, actor from audit a
+             where network = ?1 and id > ?2
+               and (?3 is null or grant_id = ?3)
+               and (?4 is null or actor = ?4)
+               and (?5 is null or action = ?5)
+               and (?6 is null or at >= ?6)
+               and (?7 is null or at < ?7)
+               and (?8 is null or json_extract(request, '$.partner_id') = ?8
+                    or grant_id in (select id from grants where partner_id = ?8)
+                    or outlet_id in (select id from outlets where partner_id = ?8))
+             order by id limit ?9",
+        )
+        .bind(network)
+        .bind(f.after)
+        .bind(f.grant_id)
+        .bind(&f.actor)
+        .bind(&f.kind)
+        .bind(&f.from)
+        .bind(&f.to)
+        .bind(f.partner_id)
+        .bind(f.limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows
             .into_iter()
-            .map(|r| AuditEntry {
-                id: r.id,
-                at: r.at,
-                action: r.action,
-                result: r.result,
-                grant_id: r.grant_id,
-                outlet_id: r.outlet_id,
-                request: serde_json::from_str(&r.request).unwrap_or(Value::String(r.request)),
-                conflicts: serde_json::from_str(&r.conflicts).unwrap_or(Value::String(r.conflicts)),
-                actor: r.actor,
+            .map(|r| {
+                let mut request = serde_json::from_str(&r.request).unwrap_or(Value::String(r.request));
+                let mut conflicts = serde_json::from_str(&r.conflicts).unwrap_or(Value::String(r.conflicts));
+                if !f.geometry {
+                    drop_geometry(&mut request);
+                    drop_geometry(&mut conflicts);
+                }
+                AuditEntry {
+                    id: r.id,
+                    at: r.at,
+                    action: r.action,
+                    result: r.result,
+                    grant_id: r.grant_id,
+                    outlet_id: r.outlet_id,
+                    request,
+                    conflicts,
+                    actor: r.actor,
+                }
             })
             .collect())
+    }
+}
+
+/// Filters and a page of the audit log.
+#[derive(Debug, Clone)]
+pub struct AuditFilter {
+    /// Only entries after this id (the cursor of the page before).
+    pub after: i64,
+    /// At most this many entries.
+    pub limit: usize,
+    /// Only entries about this grant.
+    pub grant_id: Option<i64>,
+    /// Only entries about this partner: its requests, its grants, its outlets.
+    pub partner_id: Option<i64>,
+    /// Only entries by this actor (`token 3 (name)`, `open`, `cli`).
+    pub actor: Option<String>,
+    /// Only entries of this action (`grant`, `revoke`, `stage`, ...).
+    pub kind: Option<String>,
+    /// Only entries at or after this RFC 3339 time (or day).
+    pub from: Option<String>,
+    /// Only entries before this RFC 3339 time (or day).
+    pub to: Option<String>,
+    /// Keep the geometries of requests and conflicts (they are most of the log's size).
+    pub geometry: bool,
+}
+
+impl Default for AuditFilter {
+    fn default() -> AuditFilter {
+        AuditFilter { after: 0, limit: usize::MAX >> 1, grant_id: None, partner_id: None, actor: None, kind: None, from: None, to: None, geometry: true }
+    }
+}
+
+/// Replaces every `geometry` member of a JSON value by `null`, at any depth.
+fn drop_geometry(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for (key, value) in map.iter_mut() {
+                if key == "geometry" {
+                    *value = Value::Null;
+                } else {
+                    drop_geometry(value);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_geometry),
+        _ => {}
     }
 }
 

@@ -330,3 +330,52 @@ async fn a_drawn_territory_must_lie_within_the_stored_regions_but_a_sliver_over_
     // Moved 20 cm: a sliver over the border, tolerated.
     app.post("/networks/sea/grants", json!({"partner_id": p, "geometry": shifted("440304", -0.000002)})).await.expect(201);
 }
+
+#[tokio::test]
+async fn the_audit_is_filtered_paged_by_cursor_and_light_without_geometry() {
+    let app = app().await;
+    app.post("/networks", json!({"code": "log", "name": "log", "policy": "smart"})).await.expect(201);
+    let a = app.partner("log", "甲", "city_partner").await;
+    let b = app.partner("log", "乙", "city_partner").await;
+    let drawn = app.post("/networks/log/grants", json!({"partner_id": a, "geometry": rect(96.0, 36.0, 96.2, 36.2)})).await;
+    let drawn = drawn.body["id"].as_i64().expect("id");
+    app.post("/networks/log/grants", json!({"partner_id": b, "geometry": rect(96.1, 36.1, 96.3, 36.3)})).await.expect_problem(409);
+    for code in ["420100", "420600", "420500"] {
+        app.post("/networks/log/grants", json!({"partner_id": b, "adcodes": [code]})).await.expect(201);
+    }
+    app.post(&format!("/networks/log/grants/{drawn}/revoke"), json!({"reason": "test"})).await.expect(200);
+    let ids = |r: &crate::common::Reply| r.body["entries"].as_array().expect("entries").iter().map(|e| e["id"].as_i64().expect("id")).collect::<Vec<_>>();
+
+    let all = app.get("/networks/log/audit").await;
+    assert_eq!(ids(&all).len(), 6, "{}", all.text);
+    assert!(!all.text.contains("\"coordinates\""), "geometries are left out by default");
+    let whole = app.get("/networks/log/audit?include=geometry").await;
+    assert!(whole.text.contains("\"coordinates\"") && whole.text.len() > all.text.len());
+
+    let of_grant = app.get(&format!("/networks/log/audit?grant_id={drawn}")).await;
+    let kinds: Vec<&str> = of_grant.body["entries"].as_array().expect("entries").iter().map(|e| e["action"].as_str().unwrap_or("")).collect();
+    assert_eq!(kinds, ["grant", "revoke"]);
+    assert_eq!(ids(&app.get(&format!("/networks/log/audit?partner_id={b}")).await).len(), 4, "the refusal and three grants of 乙");
+    assert_eq!(ids(&app.get("/networks/log/audit?kind=revoke").await).len(), 1);
+    assert_eq!(ids(&app.get("/networks/log/audit?actor=open").await).len(), 6);
+    assert_eq!(ids(&app.get("/networks/log/audit?actor=cli").await).len(), 0);
+    assert_eq!(ids(&app.get("/networks/log/audit?from=2000-01-01&to=2000-01-02").await).len(), 0);
+    let today = chrono::Utc::now().date_naive();
+    assert_eq!(ids(&app.get(&format!("/networks/log/audit?from={today}")).await).len(), 6);
+
+    // Pages of two, following `next` as given, see every entry once, in order.
+    let (mut seen, mut uri) = (Vec::new(), "/networks/log/audit?limit=2&partner_id=".to_string() + &b.to_string());
+    loop {
+        let page = app.get(&uri).await;
+        seen.extend(ids(&page));
+        match page.body["links"].as_array().and_then(|l| l.iter().find(|l| l["rel"] == "next")) {
+            Some(next) => uri = next["href"].as_str().expect("href").replace("http://localhost:8080", ""),
+            None => break,
+        }
+    }
+    let expected = ids(&app.get(&format!("/networks/log/audit?partner_id={b}")).await);
+    assert_eq!(seen, expected);
+    for bad in ["kind=fly", "limit=0", "from=yesterday", "include=everything", "colour=red"] {
+        app.get(&format!("/networks/log/audit?{bad}")).await.expect_problem(400);
+    }
+}
