@@ -280,10 +280,20 @@ async fn acknowledged_grants_survive_sigkill_and_refused_ones_leave_nothing() {
 
     let conflicts = get_200(&client, &format!("{base}/networks/smart/conflicts")).await;
 
-    // The audit log: one record per decided request of this test, matching the grants.
-    let audit = get_200(&client, &format!("{base}/networks/smart/audit")).await;
+    // The audit log: one record per decided request of this test, matching the grants. It
+    // comes a page at a time; `next` is followed as given.
+    let mut entries = Vec::new();
+    let mut page_url = format!("{base}/networks/smart/audit");
+    loop {
+        let page = get_200(&client, &page_url).await;
+        entries.extend(page["entries"].as_array().expect("audit entries").iter().cloned());
+        match page["links"].as_array().and_then(|l| l.iter().find(|l| l["rel"] == "next")) {
+            Some(next) => page_url = next["href"].as_str().expect("href").to_string(),
+            None => break,
+        }
+    }
     let mut records: BTreeMap<String, Vec<(String, String, Option<i64>)>> = BTreeMap::new();
-    for e in audit["entries"].as_array().expect("audit entries") {
+    for e in &entries {
         let Some(note) = e["request"]["note"].as_str().filter(|n| n.starts_with(NOTE)) else { continue };
         let record = (e["action"].as_str().expect("action").to_string(), e["result"].as_str().expect("result").to_string(), e["grant_id"].as_i64());
         records.entry(note.to_string()).or_default().push(record);
