@@ -86,9 +86,12 @@ async fn grant_load(base: String, token: String, stop: Arc<AtomicBool>) -> (Vec<
     let second = partner(&client, &base, &token, "共享文件乙").await;
     let (mut acked, mut refused) = (Vec::new(), 0);
     let mut i = 0usize;
-    while !stop.load(Ordering::SeqCst) {
-        // Row after row, never the same square twice (a partner holding it twice is a duplicate).
-        let (x, y) = (96.0 + 0.05 * (i % 40) as f64, 35.0 + 0.05 * (i / 40) as f64);
+    // Three blocks of 40 × 40 squares of 0.05°, inside 青海 (the sample regions): row after
+    // row, never the same square twice (a partner holding it twice is a duplicate).
+    const BLOCKS: [f64; 3] = [96.0, 94.0, 98.0];
+    while !stop.load(Ordering::SeqCst) && i < 1600 * BLOCKS.len() {
+        let (block, k) = (i / 1600, i % 1600);
+        let (x, y) = (BLOCKS[block] + 0.05 * (k % 40) as f64, 35.0 + 0.05 * (k / 40) as f64);
         for (partner_id, shift, expected) in [(first, 0.0, 201), (second, 0.025, 409)] {
             let note = format!("shared {i}/{partner_id}");
             let body = json!({"partner_id": partner_id, "geometry": rect(x + shift, y, x + shift + 0.05, y + 0.05), "note": note});
