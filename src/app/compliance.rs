@@ -80,7 +80,11 @@ impl Compliance {
         // that day as "today" (what held then, what was open then). Conflicts first: they
         // bring the index and the regions up to date.
         let (grants_then, conflicts) = match past {
-            true => (Some(self.ledger.grants_in_force(network, Period::day(day)).await?), self.ledger.conflicts_during(network, Period::day(day)).await?),
+            true => {
+                let grants = self.ledger.grants_in_force(network, Period::day(day)).await?;
+                let conflicts = self.ledger.conflicts_between(network, &grants).await?;
+                (Some(grants), conflicts)
+            }
             false => (None, self.ledger.conflicts_of(network).await?),
         };
         self.catalog.refresh_regions().await?;
@@ -141,10 +145,7 @@ impl Compliance {
             Change::Terminate(partner_id, last_day) => {
                 caller.governs(network)?;
                 day = last_day.succ_opt().unwrap_or(last_day).max(today);
-                let index = self.ledger.index();
-                let held: Vec<&crate::domain::grants::Grant> =
-                    index.network(network).map(|n| n.iter().filter(|g| g.partner_id == partner_id).map(|g| g.as_ref()).collect()).unwrap_or_default();
-                ended = crate::domain::grants::ended_on(&held, last_day);
+                ended = self.ledger.ended_by_termination(network, partner_id, last_day);
             }
             Change::Close(id) => {
                 let viewer = caller.enter(network, Role::Admin)?;

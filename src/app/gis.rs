@@ -331,10 +331,11 @@ impl Gis {
             Collection::Network(net, NetworkLayer::Outlets) => {
                 let partners: HashMap<i64, String> = self.catalog.all_partners(net).await?.into_iter().map(|p| (p.id, p.name)).collect();
                 let outlets = self.store.list_outlets(net, &OutletFilter::default()).await?;
+                let today = chrono::Utc::now().date_naive();
                 let outlets: Vec<_> = outlets
                     .into_iter()
                     .filter(|o| o.competitor || o.partner_id.is_some_and(|p| viewer.sees(p)))
-                    .filter(|o| period.is_none_or(|p| o.planned_during(p.bounds().0, p.bounds().1, chrono::Utc::now().date_naive())))
+                    .filter(|o| period.is_none_or(|p| o.planned_during(p.bounds().0, p.bounds().1, today)))
                     .collect();
                 let closed_on = |o: &crate::domain::outlets::Outlet| if o.status.ended() { Some(o.closed_on) } else { Some(None) };
                 time = Some(time_extent(outlets.iter().map(|o| (o.opened_on.or(o.proposed_on), closed_on(o)))));
@@ -453,17 +454,10 @@ impl Gis {
     }
 }
 
-/// Whether a stored grant was in force on some day of the period: within its window, and
-/// active (or a reservation), or revoked after that day.
+/// Whether a stored grant was in force on some day of the period (see
+/// [`crate::store::grants::GrantRow::window_in_force`]).
 fn in_force_during(g: &crate::store::grants::GrantRow, p: Period) -> bool {
-    let (Ok(from), Ok(to)) = (g.valid_from.parse::<NaiveDate>(), g.valid_to.as_deref().map(str::parse::<NaiveDate>).transpose()) else { return false };
-    let revoked_on = g.revoked_at.as_deref().and_then(|t| t.get(..10)).and_then(|d| d.parse::<NaiveDate>().ok());
-    let to = match (g.status.as_str(), revoked_on) {
-        ("revoked", Some(r)) => Some(to.map_or(r, |t| t.min(r)).pred_opt().unwrap_or(r)),
-        ("revoked", None) => return false,
-        _ => to,
-    };
-    to.is_none_or(|t| t >= from) && p.meets(from, to)
+    g.window_in_force().is_some_and(|w| p.meets(w.from, w.to))
 }
 
 /// The first and last day of windows (`from`, `to`: `Some(None)` is open-ended, `None`

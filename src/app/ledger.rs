@@ -739,22 +739,16 @@ impl Ledger {
     /// The grants of a network in force on some day of `period`, from the stored rows: a
     /// revoked grant until the day before its revoke, as if active then (no access check).
     pub async fn grants_in_force(&self, network: &str, period: crate::domain::period::Period) -> Result<Vec<Arc<Grant>>> {
-        let (first, last) = period.bounds();
         let rows = self.store.list_grants(network, &GrantFilter::default()).await?;
         let mut grants = Vec::new();
         for row in rows {
-            let revoked_on = row.revoked_at.as_deref().and_then(|t| t.get(..10)).and_then(|d| d.parse::<NaiveDate>().ok());
+            let window = row.window_in_force();
             let mut grant = row.into_grant()?;
+            let Some(window) = window.filter(|w| period.meets(w.from, w.to)) else { continue };
             if grant.status == Status::Revoked {
-                match revoked_on.and_then(|r| r.pred_opt()) {
-                    Some(until) if until >= grant.validity.from => grant.validity.to = Some(grant.validity.to.map_or(until, |t| t.min(until))),
-                    _ => continue,
-                }
-                grant.status = Status::Active;
+                (grant.validity, grant.status) = (window, Status::Active);
             }
-            if grant.validity.from <= last && grant.validity.to.is_none_or(|t| t >= first) {
-                grants.push(Arc::new(grant));
-            }
+            grants.push(Arc::new(grant));
         }
         Ok(grants)
     }
@@ -762,11 +756,27 @@ impl Ledger {
     /// Every conflicting pair among the grants in force during `period` (see
     /// [`Ledger::grants_in_force`]; no access check).
     pub async fn conflicts_during(&self, network: &str, period: crate::domain::period::Period) -> Result<Vec<(i64, ConflictEntry)>> {
-        let (_, policy) = self.catalog.network(network).await?;
         let grants = self.grants_in_force(network, period).await?;
+        self.conflicts_between(network, &grants).await
+    }
+
+    /// Every conflicting pair among these grants of a network, with the regions brought up
+    /// to date first (no access check).
+    pub async fn conflicts_between(&self, network: &str, grants: &[Arc<Grant>]) -> Result<Vec<(i64, ConflictEntry)>> {
+        let (_, policy) = self.catalog.network(network).await?;
         self.refresh().await?;
         let regions = self.catalog.regions();
-        super::cpu(|| conflicts_among(&grants, &regions, policy.sliver_tolerance)).await
+        super::cpu(|| conflicts_among(grants, &regions, policy.sliver_tolerance)).await
+    }
+
+    /// How terminating partner `partner_id` on `last_day` would change its grants that the
+    /// index holds (see [`crate::domain::grants::ended_on`]); inside a write transaction,
+    /// as they stand under the write lock.
+    pub fn ended_by_termination(&self, network: &str, partner_id: i64, last_day: NaiveDate) -> Vec<(i64, Option<Validity>)> {
+        let index = self.index();
+        let held: Vec<&Grant> =
+            index.network(network).map(|n| n.iter().filter(|g| g.partner_id == partner_id).map(|g| g.as_ref()).collect()).unwrap_or_default();
+        crate::domain::grants::ended_on(&held, last_day)
     }
 
     /// Every conflicting pair on a day, past or future (not for partner tokens).

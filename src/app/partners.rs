@@ -107,15 +107,7 @@ impl Partners {
         if stored.status == PartnerStatus::Terminated {
             return Err(Error::Duplicate(format!("partner {id} is terminated already")));
         }
-        let held: Vec<crate::domain::grants::Grant> = self
-            .ledger
-            .grant_rows(network, &crate::store::grants::GrantFilter { partner_id: Some(id), ..Default::default() })
-            .await?
-            .into_iter()
-            .map(|row| row.into_grant())
-            .collect::<Result<_>>()?;
-        let refs: Vec<&crate::domain::grants::Grant> = held.iter().collect();
-        let changes = crate::domain::grants::ended_on(&refs, last_day);
+        let changes = self.ledger.ended_by_termination(network, id, last_day);
         let (mut ended, mut revoked) = (Vec::new(), Vec::new());
         for (grant_id, validity) in &changes {
             match validity {

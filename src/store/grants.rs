@@ -93,6 +93,25 @@ impl GrantRow {
     }
 }
 
+impl GrantRow {
+    /// The days the grant was (or will be) in force: its window, cut at the day before its
+    /// revoke for a revoked grant; `None` if it never was (revoked before its first day, or
+    /// an unreadable row).
+    pub fn window_in_force(&self) -> Option<Validity> {
+        let from: NaiveDate = self.valid_from.parse().ok()?;
+        let to: Option<NaiveDate> = self.valid_to.as_deref().map(str::parse).transpose().ok()?;
+        let to = match self.status.as_str() {
+            "revoked" => {
+                let revoked_on: NaiveDate = self.revoked_at.as_deref()?.get(..10)?.parse().ok()?;
+                let until = revoked_on.pred_opt()?;
+                Some(to.map_or(until, |t| t.min(until)))
+            }
+            _ => to,
+        };
+        to.is_none_or(|t| t >= from).then_some(Validity { from, to })
+    }
+}
+
 /// Filters for listing grants.
 #[derive(Debug, Clone, Default)]
 pub struct GrantFilter {
